@@ -1,0 +1,551 @@
+//! Loading image collections and point clouds into one matrix.
+//!
+//! A [`Dataset`] is n rows × d columns of f32, one row per image (pixels row-major: y, then x, then channel; values
+//! scaled to [0, 1]) or per point, plus the image shape when the rows are images and per-row metadata from a manifest.
+//!
+//! Sources ([`load`] picks by what the path is):
+//! * a folder of PNG/JPEG/BMP/TIFF images, sorted by name (`recursive` descends into sub-folders). With a
+//!   `manifest.csv` in the folder the manifest defines the collection instead: its rows, in its order; column `file`
+//!   holds each image's path relative to the folder, the other columns become [`Column`]s (numeric when every cell
+//!   parses as a number, text otherwise, e.g. `label`). A render output folder is read as it is.
+//! * `.npy`: 2-D n × d (float32/float64/uint8/uint16; integers are scaled to [0, 1] by their type's maximum) or image
+//!   stacks n × h × w and n × h × w × c. Little-endian C-order files are memory-mapped, so `limit`/`sample` touch only
+//!   the selected rows.
+//! * MNIST / Fashion-MNIST IDX image files (`*-idx3-ubyte`, optionally `.gz`); the matching labels file
+//!   (`*-labels-idx1-ubyte[.gz]`, or `*-idx1-ubyte` with the same prefix) becomes the `label` column when present.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, ArrayView3, Axis};
+use rand::seq::index::sample as sample_indices;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+mod npy;
+
+/// Errors of the loaders. Every variant names the file, row or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{path}: no such file or folder")]
+    NotFound { path: PathBuf },
+    #[error("{path}: cannot read: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("{path}: cannot decode image: {message}")]
+    Decode { path: PathBuf, message: String },
+    #[error("{path}: no images in this folder (looked for .png .jpg .jpeg .bmp .tif .tiff{recursive})")]
+    EmptyFolder { path: PathBuf, recursive: &'static str },
+    #[error("{path}: unknown input type (expected an image folder, .npy, an image file list or an MNIST *-idx3-ubyte[.gz] file)")]
+    UnknownFormat { path: PathBuf },
+    #[error("images differ in size: {first} is {first_size} but {other} is {other_size} (use --resize WxH)")]
+    MixedSizes { first: PathBuf, first_size: String, other: PathBuf, other_size: String },
+    #[error("{path}: row {row} ({id}) holds a non-finite value ({value}) at column {col}")]
+    NonFinite { path: PathBuf, row: usize, id: String, col: usize, value: f32 },
+    #[error("{path}: manifest problem: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+    #[error("invalid option: {0}")]
+    Option(String),
+}
+
+pub type Result<T> = std::result::Result<T, DatasetError>;
+
+/// How images become rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorMode {
+    /// Gray when the first image is gray (or gray + alpha), RGB otherwise.
+    #[default]
+    Auto,
+    /// Luma (Rec. 709 weights, as the `image` crate converts).
+    Gray,
+    /// RGB; alpha is dropped, gray is replicated.
+    Rgb,
+}
+
+/// Options shared by every command that reads a collection.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadOptions {
+    pub color: ColorMode,
+    /// Resize every image to width × height (bilinear, "triangle" filter).
+    pub resize: Option<(u32, u32)>,
+    /// Keep the first N rows.
+    pub limit: Option<usize>,
+    /// Keep N rows drawn uniformly without replacement (seeded), in their original order.
+    pub sample: Option<usize>,
+    pub seed: u64,
+    /// Descend into sub-folders of an image folder.
+    pub recursive: bool,
+}
+
+/// Height, width, channels of the images behind the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImageShape {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl ImageShape {
+    pub fn len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}x{}", self.width, self.height, self.channels)
+    }
+}
+
+/// A per-row metadata column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    Numeric(Vec<f64>),
+    Text(Vec<String>),
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Numeric(v) => v.len(),
+            Column::Text(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Cell `i` as text (numbers formatted as they would be written back).
+    pub fn text(&self, i: usize) -> String {
+        match self {
+            Column::Numeric(v) => format!("{}", v[i]),
+            Column::Text(v) => v[i].clone(),
+        }
+    }
+    fn select(&self, rows: &[usize]) -> Column {
+        match self {
+            Column::Numeric(v) => Column::Numeric(rows.iter().map(|&r| v[r]).collect()),
+            Column::Text(v) => Column::Text(rows.iter().map(|&r| v[r].clone()).collect()),
+        }
+    }
+}
+
+/// n × d matrix of f32 plus what is known about its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// One row per image or point.
+    pub data: Array2<f32>,
+    /// Image shape when the rows are images (d = h·w·c).
+    pub shape: Option<ImageShape>,
+    /// Per-row identifier: file path relative to the source folder, or `row N`.
+    pub ids: Vec<String>,
+    /// Manifest columns (not including `file`).
+    pub columns: Vec<(String, Column)>,
+    /// Where the data came from.
+    pub source: PathBuf,
+}
+
+impl Dataset {
+    /// Wraps an in-memory matrix (rows named `row 0`, `row 1`, …).
+    pub fn from_array(data: Array2<f32>, shape: Option<ImageShape>) -> Result<Self> {
+        if let Some(s) = shape {
+            if s.len() != data.ncols() {
+                return Err(DatasetError::Option(format!(
+                    "image shape {s} has {} values but rows have {}",
+                    s.len(),
+                    data.ncols()
+                )));
+            }
+        }
+        let ids = (0..data.nrows()).map(|i| format!("row {i}")).collect();
+        Ok(Dataset { data, shape, ids, columns: Vec::new(), source: PathBuf::from("<memory>") })
+    }
+    pub fn n(&self) -> usize {
+        self.data.nrows()
+    }
+    pub fn d(&self) -> usize {
+        self.data.ncols()
+    }
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+    /// Row `i` as an h × w × c image view (None when the rows are not images).
+    pub fn image(&self, i: usize) -> Option<ArrayView3<'_, f32>> {
+        let s = self.shape?;
+        self.data.row(i).into_shape_with_order((s.height, s.width, s.channels)).ok()
+    }
+    /// The rows `rows` (in that order), with their ids and metadata.
+    pub fn select(&self, rows: &[usize]) -> Dataset {
+        Dataset {
+            data: self.data.select(Axis(0), rows),
+            shape: self.shape,
+            ids: rows.iter().map(|&r| self.ids[r].clone()).collect(),
+            columns: self.columns.iter().map(|(n, c)| (n.clone(), c.select(rows))).collect(),
+            source: self.source.clone(),
+        }
+    }
+    /// Smallest and largest value.
+    pub fn value_range(&self) -> (f32, f32) {
+        self.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+    }
+}
+
+/// Loads a collection from `path` (folder, `.npy`, or MNIST IDX file).
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    check_options(opts)?;
+    if !path.exists() {
+        return Err(DatasetError::NotFound { path: path.to_path_buf() });
+    }
+    let ds = if path.is_dir() {
+        if path.join("manifest.csv").is_file() {
+            load_manifest_folder(path, opts)?
+        } else {
+            load_image_folder(path, opts)?
+        }
+    } else {
+        let name = path.file_name().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default();
+        if name.ends_with(".npy") {
+            npy::load_npy(path, opts)?
+        } else if name.contains("idx3-ubyte") {
+            load_idx(path, opts)?
+        } else if is_image_name(&name) {
+            // A single image is a collection of one.
+            let rows = vec![path.to_path_buf()];
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let (data, shape) = decode_images(&rows, opts)?;
+            let ids = vec![rel_name(dir, path)];
+            Dataset { data, shape: Some(shape), ids, columns: Vec::new(), source: path.to_path_buf() }
+        } else {
+            return Err(DatasetError::UnknownFormat { path: path.to_path_buf() });
+        }
+    };
+    check_finite(&ds)?;
+    Ok(ds)
+}
+
+fn check_options(opts: &LoadOptions) -> Result<()> {
+    if let Some((w, h)) = opts.resize {
+        if w == 0 || h == 0 || w > 16384 || h > 16384 {
+            return Err(DatasetError::Option(format!("--resize {w}x{h}: width and height must be in 1..=16384")));
+        }
+    }
+    if opts.limit == Some(0) {
+        return Err(DatasetError::Option("--limit 0 selects nothing".into()));
+    }
+    if opts.sample == Some(0) {
+        return Err(DatasetError::Option("--sample 0 selects nothing".into()));
+    }
+    Ok(())
+}
+
+/// Which of `n` rows survive `limit` and `sample` (ascending).
+pub fn select_rows(n: usize, opts: &LoadOptions) -> Vec<usize> {
+    let n_lim = opts.limit.map_or(n, |l| l.min(n));
+    match opts.sample {
+        Some(s) if s < n_lim => {
+            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+            let mut v = sample_indices(&mut rng, n_lim, s).into_vec();
+            v.sort_unstable();
+            v
+        }
+        _ => (0..n_lim).collect(),
+    }
+}
+
+fn check_finite(ds: &Dataset) -> Result<()> {
+    let bad =
+        ds.data.axis_iter(Axis(0)).into_par_iter().enumerate().find_first(|(_, r)| r.iter().any(|x| !x.is_finite()));
+    if let Some((row, r)) = bad {
+        let (col, &value) = r.iter().enumerate().find(|(_, x)| !x.is_finite()).expect("non-finite exists");
+        return Err(DatasetError::NonFinite { path: ds.source.clone(), row, id: ds.ids[row].clone(), col, value });
+    }
+    Ok(())
+}
+
+const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
+
+fn is_image_name(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .map(|e| IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str()))
+        .unwrap_or(false)
+}
+
+fn rel_name(dir: &Path, p: &Path) -> String {
+    p.strip_prefix(dir).unwrap_or(p).to_string_lossy().replace('\\', "/")
+}
+
+fn list_images(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
+    let io = |e: std::io::Error| DatasetError::Io { path: dir.to_path_buf(), message: e.to_string() };
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if p.is_dir() {
+            if recursive {
+                list_images(&p, true, out)?;
+            }
+        } else if p.file_name().map(|n| is_image_name(&n.to_string_lossy())).unwrap_or(false) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn load_image_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let mut files = Vec::new();
+    list_images(dir, opts.recursive, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        let recursive = if opts.recursive { ", recursively" } else { "" };
+        return Err(DatasetError::EmptyFolder { path: dir.to_path_buf(), recursive });
+    }
+    let keep = select_rows(files.len(), opts);
+    let files: Vec<PathBuf> = keep.iter().map(|&i| files[i].clone()).collect();
+    let (data, shape) = decode_images(&files, opts)?;
+    let ids = files.iter().map(|p| rel_name(dir, p)).collect();
+    Ok(Dataset { data, shape: Some(shape), ids, columns: Vec::new(), source: dir.to_path_buf() })
+}
+
+/// Reads `manifest.csv`: `file` column + other columns. Returns (files, columns).
+fn read_manifest(dir: &Path) -> Result<(Vec<String>, Vec<(String, Vec<String>)>)> {
+    let path = dir.join("manifest.csv");
+    let merr = |message: String| DatasetError::Manifest { path: path.clone(), message };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(&path)
+        .map_err(|e| DatasetError::Io { path: path.clone(), message: e.to_string() })?;
+    let headers: Vec<String> =
+        rdr.headers().map_err(|e| merr(e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let file_col =
+        headers.iter().position(|h| h == "file").ok_or_else(|| merr("no `file` column in the header".into()))?;
+    let mut seen = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        if h.is_empty() {
+            return Err(merr(format!("column {} has an empty name", i + 1)));
+        }
+        if let Some(j) = seen.insert(h.clone(), i) {
+            return Err(merr(format!("column `{h}` appears twice (columns {} and {})", j + 1, i + 1)));
+        }
+    }
+    let mut files = Vec::new();
+    let mut cols: Vec<(String, Vec<String>)> =
+        headers.iter().enumerate().filter(|(i, _)| *i != file_col).map(|(_, h)| (h.clone(), Vec::new())).collect();
+    for (line, rec) in rdr.records().enumerate() {
+        // csv reports ragged rows (UnequalLengths) with their line number.
+        let rec = rec.map_err(|e| merr(format!("data row {}: {e}", line + 1)))?;
+        files.push(rec[file_col].trim().to_string());
+        let mut c = 0;
+        for (i, cell) in rec.iter().enumerate() {
+            if i != file_col {
+                cols[c].1.push(cell.trim().to_string());
+                c += 1;
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(merr("the manifest lists no files".into()));
+    }
+    Ok((files, cols))
+}
+
+fn to_column(cells: Vec<String>) -> Column {
+    let nums: Option<Vec<f64>> = cells.iter().map(|c| c.parse::<f64>().ok()).collect();
+    match nums {
+        Some(v) => Column::Numeric(v),
+        None => Column::Text(cells),
+    }
+}
+
+fn load_manifest_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let (files, cols) = read_manifest(dir)?;
+    let keep = select_rows(files.len(), opts);
+    let paths: Vec<PathBuf> = keep.iter().map(|&i| dir.join(&files[i])).collect();
+    for (p, &i) in paths.iter().zip(&keep) {
+        if !p.is_file() {
+            return Err(DatasetError::Manifest {
+                path: dir.join("manifest.csv"),
+                message: format!("row {} names {} which does not exist", i + 1, p.display()),
+            });
+        }
+    }
+    let npy_rows = files.iter().all(|f| f.to_lowercase().ends_with(".npy"));
+    let (data, shape) = if npy_rows {
+        npy::decode_npy_rows(&paths)?
+    } else {
+        decode_images(&paths, opts).map(|(d, s)| (d, Some(s)))?
+    };
+    let columns = cols
+        .into_iter()
+        .map(|(name, cells)| (name, to_column(keep.iter().map(|&i| cells[i].clone()).collect())))
+        .collect();
+    let ids = keep.iter().map(|&i| files[i].clone()).collect();
+    Ok(Dataset { data, shape, ids, columns, source: dir.to_path_buf() })
+}
+
+/// Decodes images in parallel into rows. Sizes must agree (after `resize`).
+pub fn decode_images(files: &[PathBuf], opts: &LoadOptions) -> Result<(Array2<f32>, ImageShape)> {
+    let first = image::open(&files[0]).map_err(|e| decode_err(&files[0], e))?;
+    let channels = match opts.color {
+        ColorMode::Gray => 1,
+        ColorMode::Rgb => 3,
+        ColorMode::Auto => {
+            if first.color().has_color() {
+                3
+            } else {
+                1
+            }
+        }
+    };
+    let (w0, h0) = (first.width(), first.height());
+    let (w, h) = opts.resize.unwrap_or((w0, h0));
+    let d = (w as usize) * (h as usize) * channels;
+    let mut data = Array2::<f32>::zeros((files.len(), d));
+    let sizes: Vec<Result<(u32, u32)>> = data
+        .axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(files.par_iter())
+        .map(|(mut row, path)| {
+            let img = image::open(path).map_err(|e| decode_err(path, e))?;
+            let size = (img.width(), img.height());
+            if opts.resize.is_none() && size != (w0, h0) {
+                return Ok(size);
+            }
+            let img = if size != (w, h) { img.resize_exact(w, h, image::imageops::FilterType::Triangle) } else { img };
+            let out = row.as_slice_mut().expect("rows of a fresh array are contiguous");
+            if channels == 1 {
+                out.copy_from_slice(img.to_luma32f().as_raw());
+            } else {
+                out.copy_from_slice(img.to_rgb32f().as_raw());
+            }
+            Ok(size)
+        })
+        .collect();
+    for (i, s) in sizes.into_iter().enumerate() {
+        let s = s?;
+        if opts.resize.is_none() && s != (w0, h0) {
+            return Err(DatasetError::MixedSizes {
+                first: files[0].clone(),
+                first_size: format!("{w0}x{h0}"),
+                other: files[i].clone(),
+                other_size: format!("{}x{}", s.0, s.1),
+            });
+        }
+    }
+    // 16-bit and float images may carry values slightly outside [0, 1] after resampling; clamp.
+    data.par_mapv_inplace(|x| x.clamp(0.0, 1.0));
+    Ok((data, ImageShape { height: h as usize, width: w as usize, channels }))
+}
+
+fn decode_err(path: &Path, e: image::ImageError) -> DatasetError {
+    DatasetError::Decode { path: path.to_path_buf(), message: e.to_string() }
+}
+
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let io = |e: std::io::Error| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() };
+    let raw = fs::read(path).map_err(io)?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Parses an IDX header: (element type code, dims, payload offset).
+fn idx_header(path: &Path, bytes: &[u8]) -> Result<(u8, Vec<usize>, usize)> {
+    let ferr = |m: String| DatasetError::Format { path: path.to_path_buf(), message: m };
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(ferr("not an IDX file (bad magic number)".into()));
+    }
+    let ty = bytes[2];
+    let ndim = bytes[3] as usize;
+    let off = 4 + 4 * ndim;
+    if bytes.len() < off {
+        return Err(ferr("truncated IDX header".into()));
+    }
+    let dims: Vec<usize> = (0..ndim)
+        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
+        .collect();
+    if ty != 0x08 {
+        return Err(ferr(format!("IDX element type 0x{ty:02x} is not supported (only unsigned bytes, 0x08)")));
+    }
+    let expected = dims.iter().product::<usize>();
+    if bytes.len() - off < expected {
+        return Err(ferr(format!(
+            "truncated: header promises {expected} bytes of data, file holds {}",
+            bytes.len() - off
+        )));
+    }
+    Ok((ty, dims, off))
+}
+
+fn load_idx(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let bytes = read_maybe_gz(path)?;
+    let (_, dims, off) = idx_header(path, &bytes)?;
+    if dims.len() != 3 {
+        return Err(DatasetError::Format {
+            path: path.to_path_buf(),
+            message: format!("an idx3 image file has 3 dimensions, this one has {}", dims.len()),
+        });
+    }
+    let (n, h, w) = (dims[0], dims[1], dims[2]);
+    let keep = select_rows(n, opts);
+    let pix = h * w;
+    let mut data = Array2::<f32>::zeros((keep.len(), pix));
+    for (mut row, &i) in data.axis_iter_mut(Axis(0)).zip(&keep) {
+        let src = &bytes[off + i * pix..off + (i + 1) * pix];
+        row.iter_mut().zip(src).for_each(|(o, &b)| *o = b as f32 / 255.0);
+    }
+    let mut shape = ImageShape { height: h, width: w, channels: 1 };
+    if let Some((rw, rh)) = opts.resize {
+        data = npy::resize_rows(&data, shape, rw as usize, rh as usize);
+        shape = ImageShape { height: rh as usize, width: rw as usize, channels: 1 };
+    }
+    if opts.color == ColorMode::Rgb {
+        data = npy::gray_to_rgb(&data);
+        shape.channels = 3;
+    }
+    let mut columns = Vec::new();
+    if let Some(lp) = idx_labels_path(path) {
+        let lb = read_maybe_gz(&lp)?;
+        let (_, ldims, loff) = idx_header(&lp, &lb)?;
+        if ldims.len() != 1 || ldims[0] != n {
+            return Err(DatasetError::Format {
+                path: lp.clone(),
+                message: format!("labels file has shape {ldims:?} but the image file has {n} images"),
+            });
+        }
+        columns.push(("label".to_string(), Column::Numeric(keep.iter().map(|&i| lb[loff + i] as f64).collect())));
+    }
+    let ids = keep.iter().map(|i| format!("image {i}")).collect();
+    Ok(Dataset { data, shape: Some(shape), ids, columns, source: path.to_path_buf() })
+}
+
+/// `train-images-idx3-ubyte.gz` → `train-labels-idx1-ubyte.gz` (first existing spelling).
+fn idx_labels_path(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().to_string();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let candidates = [
+        name.replace("images-idx3", "labels-idx1"),
+        name.replace("images.idx3", "labels.idx1"),
+        name.replace("idx3", "idx1"),
+    ];
+    for c in candidates {
+        for variant in [c.clone(), c.trim_end_matches(".gz").to_string(), format!("{}.gz", c.trim_end_matches(".gz"))] {
+            let p = dir.join(&variant);
+            if variant != name && p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! `imanifold neighbors INPUT --k K --out DIR [--query Q]`: exact kNN with the shared engine.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, ValueEnum};
+use knn::{KnnOptions, Strategy};
+use serde_json::json;
+
+use super::common::{prepare_out, print_json, InputArgs};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StrategyArg {
+    Auto,
+    Brute,
+    Pruned,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Reference collection (anything the loaders read).
+    pub input: PathBuf,
+    /// Number of neighbours.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Query collection: find each query's k nearest INPUT rows (self is not excluded).
+    #[arg(long)]
+    pub query: Option<PathBuf>,
+    /// Search strategy; all give identical, exact results.
+    #[arg(long, value_enum, default_value_t = StrategyArg::Auto)]
+    pub strategy: StrategyArg,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+    /// Output folder: indices.npy (n×k int64), distances.npy (n×k float32), results.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    if a.k == 0 {
+        bail!("--k must be at least 1");
+    }
+    let out = prepare_out(&a.out)?;
+    let mut results = output::Results::new("neighbors");
+    results.seed(a.input_args.seed);
+    let reference = results.timed("load", || a.input_args.load(&a.input))?;
+    let query = match &a.query {
+        Some(q) => Some(results.timed("load_query", || a.input_args.load(q))?),
+        None => None,
+    };
+    let opts = KnnOptions {
+        strategy: match a.strategy {
+            StrategyArg::Auto => Strategy::Auto,
+            StrategyArg::Brute => Strategy::Brute,
+            StrategyArg::Pruned => Strategy::PcaPruned,
+        },
+        ..Default::default()
+    };
+    let nb = results
+        .timed("knn", || match &query {
+            Some(q) => knn::knn_query_with(reference.data.view(), q.data.view(), a.k, &opts),
+            None => knn::knn_self_with(reference.data.view(), a.k, &opts),
+        })
+        .with_context(|| format!("k nearest neighbours of {}", a.input.display()))?;
+    let indices = nb.indices.mapv(|i| i as i64);
+    output::write_npy(&out.join("indices.npy"), &indices)?;
+    output::write_npy(&out.join("distances.npy"), &nb.distances)?;
+    let kth: Vec<f32> = nb.distances.column(a.k - 1).to_vec();
+    let mean_kth = kth.iter().map(|&x| x as f64).sum::<f64>() / kth.len() as f64;
+    results
+        .set("mode", if query.is_some() { "query" } else { "self" })
+        .set("n_reference", reference.n())
+        .set("n_query", nb.n())
+        .set("d", reference.d())
+        .set("k", a.k)
+        .set("strategy", format!("{:?}", a.strategy).to_lowercase())
+        .set("duplicate_rows", nb.duplicate_rows)
+        .set("mean_kth_distance", mean_kth)
+        .set("files", json!({"indices": "indices.npy", "distances": "distances.npy"}));
+    if nb.duplicate_rows > 0 {
+        eprintln!(
+            "warning: {} reference row(s) duplicate an earlier row: some neighbour distances are zero",
+            nb.duplicate_rows
+        );
+    }
+    let v = results.write(&out)?;
+    print_json(a.json, &v)
+}
