@@ -26,12 +26,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Render image sets of a 3-D scene with ground truth: parameters, depth, optical flow.
+    Render(cmd::render::Args),
     /// Describe a collection: n, d, image shape, value range, duplicate rows, manifest columns.
     Info(cmd::info::Args),
     /// Exact k nearest neighbours (all points, or queries against a reference).
     Neighbors(cmd::neighbors::Args),
+    /// Geodesic distances on the kNN graph, weighted by optical flow; Isomap embedding; agreement with truth.
+    Geodesic(cmd::geodesic::Args),
     /// Benchmarks against named baselines in the same run (e.g. `bench knn`).
     Bench(cmd::bench::Args),
+    /// Train or evaluate the small convnet classifier (`classifier train|eval`).
+    Classifier(cmd::classifier::Args),
+    /// Fooling images (Nguyen et al. 2015): evolve-direct, evolve-cppn or gradient ascent from noise.
+    Fool(cmd::fool::Args),
+    /// Adversarial perturbations (Szegedy et al. 2014) and the random flip-rate baseline.
+    Adversarial(cmd::adversarial::Args),
+    /// Dense optical flow between two images (or a list of pairs): float32 (h, w, 2), B(x + flow(x)) = A(x).
+    Flow(cmd::flow::Args),
+    /// Flow-based morph and plain cross-fade between two images, as image sequences with a manifest.
+    Interpolate(cmd::interpolate::Args),
+    /// Intrinsic dimension: every skdim estimator (one kNN pass), intervals, per-point values, scale curves.
+    Dim(cmd::dim::Args),
+    /// Off-manifold scores against a reference (knn, tangent, lid, flow) with calibrated percentiles; --pairs:
+    /// perturbation energy in the local tangent space.
+    Score(cmd::score::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -41,9 +60,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
     }
     match cli.command {
+        Command::Render(a) => cmd::render::run(a),
         Command::Info(a) => cmd::info::run(a),
         Command::Neighbors(a) => cmd::neighbors::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Geodesic(a) => cmd::geodesic::run(a),
+        Command::Classifier(a) => cmd::classifier::run(a),
+        Command::Fool(a) => cmd::fool::run(a),
+        Command::Adversarial(a) => cmd::adversarial::run(a),
+        Command::Flow(a) => cmd::flow::run(a),
+        Command::Interpolate(a) => cmd::interpolate::run(a),
+        Command::Dim(a) => cmd::dim::run(a),
+        Command::Score(a) => cmd::score::run(a),
     }
 }
 

@@ -1,6 +1,15 @@
 //! One module per subcommand: `Args` (clap) and `run(Args) -> anyhow::Result<()>`.
 
+pub mod adversarial;
 pub mod bench;
+pub mod classifier;
 pub mod common;
+pub mod geodesic;
+pub mod dim;
+pub mod flow;
+pub mod fool;
 pub mod info;
+pub mod interpolate;
 pub mod neighbors;
+pub mod render;
+pub mod score;

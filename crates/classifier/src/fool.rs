@@ -1,0 +1,364 @@
+//! Fooling images (Nguyen, Yosinski & Clune 2015, "Deep neural networks are easily fooled"): images that the
+//! network assigns to a class with high confidence although they look like nothing.
+//!
+//! * [`Method::EvolveDirect`]: MAP-Elites over raw pixels. The archive keeps, per class, the image with the highest
+//!   probability of that class seen so far. The first generation is uniform noise; every later one mutates elites of
+//!   the classes not yet at the target: each pixel mutates with a probability that starts at
+//!   `mutation_rate` and halves every `mutation_half_life` generations (never below one pixel per image on average),
+//!   by Deb's polynomial mutation with distribution index `polynomial_eta`.
+//! * [`Method::EvolveCppn`]: the same MAP-Elites over [`Cppn`] genomes rendered at the model's input size.
+//! * [`Method::GradientAscent`]: from uniform noise, normalised gradient steps on `log p(class | x)`, clipped to
+//!   [0, 1].
+//!
+//! A class stops (its elite is final) once its confidence reaches `confidence`; the run stops when every requested
+//! class has, or after `generations` generations (iterations for gradient ascent). Offspring `i` of generation `g`
+//! draws from its own RNG seeded from `(seed, g, i)` and the archive is updated in offspring order, so results do
+//! not depend on the thread count.
+
+use rand::Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cppn::{Cppn, CppnMutation};
+use crate::error::{invalid, Result};
+use crate::model::Classifier;
+use crate::util::{item_rng, stream};
+
+/// How fooling images are searched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    EvolveDirect,
+    EvolveCppn,
+    GradientAscent,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::EvolveDirect => "evolve-direct",
+            Method::EvolveCppn => "evolve-cppn",
+            Method::GradientAscent => "gradient-ascent",
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = crate::ClassifierError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "evolve-direct" => Ok(Method::EvolveDirect),
+            "evolve-cppn" => Ok(Method::EvolveCppn),
+            "gradient-ascent" => Ok(Method::GradientAscent),
+            other => {
+                Err(invalid("fooling method", format!("{other:?} (use evolve-direct, evolve-cppn or gradient-ascent)")))
+            }
+        }
+    }
+}
+
+/// Search settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoolOptions {
+    pub method: Method,
+    /// Class indices to fool (empty: all classes).
+    pub classes: Vec<usize>,
+    /// Target probability of the class.
+    pub confidence: f32,
+    /// Budget: generations (EA) or gradient steps.
+    pub generations: usize,
+    /// Offspring per generation (EA only).
+    pub population: usize,
+    pub seed: u64,
+    /// Direct encoding: initial per-pixel mutation probability.
+    pub mutation_rate: f64,
+    /// Direct encoding: generations after which the mutation probability halves.
+    pub mutation_half_life: f64,
+    /// Direct encoding: polynomial mutation distribution index (larger = smaller changes).
+    pub polynomial_eta: f64,
+    pub cppn: CppnMutation,
+    /// Gradient ascent: root-mean-square pixel change per step.
+    pub step_size: f32,
+}
+
+impl Default for FoolOptions {
+    fn default() -> Self {
+        FoolOptions {
+            method: Method::EvolveDirect,
+            classes: Vec::new(),
+            confidence: 0.99,
+            generations: 500,
+            population: 64,
+            seed: 0,
+            mutation_rate: 0.1,
+            mutation_half_life: 100.0,
+            polynomial_eta: 15.0,
+            cppn: CppnMutation::default(),
+            step_size: 0.02,
+        }
+    }
+}
+
+/// The best image found for one class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoolingImage {
+    pub class: usize,
+    /// Pixel values in [0, 1], row-major (y, x, channel).
+    pub image: Vec<f32>,
+    /// Probability the model assigns to `class`.
+    pub confidence: f32,
+    /// Generation (or gradient step) at which this image was found.
+    pub generation: usize,
+    /// Whether `confidence` reached the target.
+    pub reached: bool,
+}
+
+/// Outcome of a fooling run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoolReport {
+    pub method: Method,
+    /// One entry per requested class, in the order requested.
+    pub images: Vec<FoolingImage>,
+    /// Generations (or gradient steps) actually run.
+    pub generations: usize,
+    /// Images evaluated by the model.
+    pub evaluations: usize,
+}
+
+fn check(model: &Classifier, opts: &FoolOptions) -> Result<Vec<usize>> {
+    if !(opts.confidence > 0.0 && opts.confidence <= 1.0) {
+        return Err(invalid("confidence", format!("{} (need 0 < c ≤ 1)", opts.confidence)));
+    }
+    if opts.method != Method::GradientAscent && opts.population == 0 {
+        return Err(invalid("population", "must be at least 1"));
+    }
+    if !(opts.mutation_rate > 0.0 && opts.mutation_rate <= 1.0) || !(opts.mutation_half_life > 0.0) {
+        return Err(invalid("mutation rate", "need 0 < rate ≤ 1 and half-life > 0"));
+    }
+    if !(opts.polynomial_eta >= 0.0) || !(opts.step_size > 0.0 && opts.step_size.is_finite()) {
+        return Err(invalid("mutation strength", "need eta ≥ 0 and step size > 0"));
+    }
+    let classes: Vec<usize> =
+        if opts.classes.is_empty() { (0..model.n_classes()).collect() } else { opts.classes.clone() };
+    for &c in &classes {
+        model.check_class(c)?;
+    }
+    let mut sorted = classes.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != classes.len() {
+        return Err(invalid("classes", "a class is listed twice"));
+    }
+    Ok(classes)
+}
+
+/// Runs the search. `on_generation(g, best)` is called after each generation with the current best confidence per
+/// requested class (progress reporting).
+pub fn fool(
+    model: &Classifier,
+    opts: &FoolOptions,
+    mut on_generation: impl FnMut(usize, &[f32]),
+) -> Result<FoolReport> {
+    let classes = check(model, opts)?;
+    match opts.method {
+        Method::EvolveDirect => {
+            let d = model.input_len();
+            let eta = opts.polynomial_eta;
+            map_elites(
+                model,
+                opts,
+                &classes,
+                |rng| (0..d).map(|_| rng.random::<f32>()).collect::<Vec<f32>>(),
+                |parent, g, rng| {
+                    let rate =
+                        (opts.mutation_rate * 0.5f64.powf(g as f64 / opts.mutation_half_life)).max(1.0 / d as f64);
+                    mutate_direct(parent, rate, eta, rng)
+                },
+                |g| g.clone(),
+                &mut on_generation,
+            )
+        }
+        Method::EvolveCppn => {
+            let shape = model.input_shape();
+            map_elites(
+                model,
+                opts,
+                &classes,
+                |rng| Cppn::random(shape.channels, rng),
+                |parent, _, rng| parent.mutate(&opts.cppn, rng),
+                |g| g.render(shape),
+                &mut on_generation,
+            )
+        }
+        Method::GradientAscent => gradient_ascent(model, opts, &classes, &mut on_generation),
+    }
+}
+
+/// Deb & Agrawal's polynomial mutation of each pixel with probability `rate`, bounds [0, 1].
+fn mutate_direct<R: Rng>(parent: &[f32], rate: f64, eta: f64, rng: &mut R) -> Vec<f32> {
+    let mut child = parent.to_vec();
+    let mut changed = false;
+    for v in child.iter_mut() {
+        if rng.random_bool(rate) {
+            *v = polynomial(*v, eta, rng);
+            changed = true;
+        }
+    }
+    if !changed {
+        let i = rng.random_range(0..child.len());
+        child[i] = polynomial(child[i], eta, rng);
+    }
+    child
+}
+
+fn polynomial<R: Rng>(v: f32, eta: f64, rng: &mut R) -> f32 {
+    let u: f64 = rng.random();
+    let p = 1.0 / (eta + 1.0);
+    let delta = if u < 0.5 { (2.0 * u).powf(p) - 1.0 } else { 1.0 - (2.0 * (1.0 - u)).powf(p) };
+    (v as f64 + delta).clamp(0.0, 1.0) as f32
+}
+
+struct Elite<G> {
+    genome: G,
+    image: Vec<f32>,
+    confidence: f32,
+    generation: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn map_elites<G, Init, Mutate, Render>(
+    model: &Classifier,
+    opts: &FoolOptions,
+    classes: &[usize],
+    init: Init,
+    mutate: Mutate,
+    render: Render,
+    on_generation: &mut dyn FnMut(usize, &[f32]),
+) -> Result<FoolReport>
+where
+    G: Clone + Send + Sync,
+    Init: Fn(&mut rand_chacha::ChaCha8Rng) -> G + Sync,
+    Mutate: Fn(&G, usize, &mut rand_chacha::ChaCha8Rng) -> G + Sync,
+    Render: Fn(&G) -> Vec<f32> + Sync,
+{
+    let tag = if opts.method == Method::EvolveCppn { stream::CPPN } else { stream::DIRECT };
+    let d = model.input_len();
+    let mut archive: Vec<Option<Elite<G>>> = (0..classes.len()).map(|_| None).collect();
+    let mut evaluations = 0;
+    let mut generation = 0;
+    loop {
+        let open: Vec<usize> = (0..classes.len())
+            .filter(|&c| archive[c].as_ref().map(|e| e.confidence < opts.confidence).unwrap_or(true))
+            .collect();
+        if open.is_empty() || generation > opts.generations {
+            break;
+        }
+        let offspring: Vec<(G, Vec<f32>)> = (0..opts.population)
+            .into_par_iter()
+            .map(|i| {
+                let mut rng = item_rng(opts.seed, tag, generation as u64, i as u64);
+                let genome = if generation == 0 {
+                    init(&mut rng)
+                } else {
+                    let parent = &open[rng.random_range(0..open.len())];
+                    let elite = archive[*parent].as_ref().expect("archive filled after generation 0");
+                    mutate(&elite.genome, generation, &mut rng)
+                };
+                let image = render(&genome);
+                (genome, image)
+            })
+            .collect();
+        let mut batch = ndarray::Array2::<f32>::zeros((offspring.len(), d));
+        for (i, (_, img)) in offspring.iter().enumerate() {
+            batch.row_mut(i).assign(&ndarray::ArrayView1::from(img));
+        }
+        let probs = model.predict_proba(batch.view())?;
+        evaluations += offspring.len();
+        for (i, (genome, image)) in offspring.iter().enumerate() {
+            for (slot, &class) in classes.iter().enumerate() {
+                let p = probs[[i, class]];
+                let better = match &archive[slot] {
+                    None => true,
+                    Some(e) => e.confidence < opts.confidence && p > e.confidence,
+                };
+                if better {
+                    archive[slot] =
+                        Some(Elite { genome: genome.clone(), image: image.clone(), confidence: p, generation });
+                }
+            }
+        }
+        let best: Vec<f32> = archive.iter().map(|e| e.as_ref().map(|e| e.confidence).unwrap_or(0.0)).collect();
+        on_generation(generation, &best);
+        generation += 1;
+    }
+    let images = classes
+        .iter()
+        .zip(archive)
+        .map(|(&class, e)| {
+            let e = e.expect("archive filled after generation 0");
+            FoolingImage {
+                class,
+                reached: e.confidence >= opts.confidence,
+                image: e.image,
+                confidence: e.confidence,
+                generation: e.generation,
+            }
+        })
+        .collect();
+    Ok(FoolReport { method: opts.method, images, generations: generation.saturating_sub(1), evaluations })
+}
+
+fn gradient_ascent(
+    model: &Classifier,
+    opts: &FoolOptions,
+    classes: &[usize],
+    on_generation: &mut dyn FnMut(usize, &[f32]),
+) -> Result<FoolReport> {
+    let d = model.input_len();
+    let mut x = ndarray::Array2::<f32>::zeros((classes.len(), d));
+    for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+        let mut rng = item_rng(opts.seed, stream::GRADIENT, classes[i] as u64, 0);
+        row.iter_mut().for_each(|v| *v = rng.random());
+    }
+    let mut conf = vec![0f32; classes.len()];
+    let mut found_at = vec![0usize; classes.len()];
+    let mut done = vec![false; classes.len()];
+    let mut evaluations = 0;
+    let mut step = 0;
+    loop {
+        let active: Vec<usize> = (0..classes.len()).filter(|&i| !done[i]).collect();
+        if active.is_empty() {
+            break;
+        }
+        let xa = x.select(ndarray::Axis(0), &active);
+        let ca: Vec<usize> = active.iter().map(|&i| classes[i]).collect();
+        let (_, grad, probs) = model.log_prob_grad(xa.view(), &ca)?;
+        evaluations += active.len();
+        for (k, &i) in active.iter().enumerate() {
+            conf[i] = probs[[k, classes[i]]];
+            found_at[i] = step;
+            if conf[i] >= opts.confidence || step >= opts.generations {
+                done[i] = true;
+                continue;
+            }
+            let g = grad.row(k);
+            let rms = (g.dot(&g) / d as f32).sqrt();
+            if rms > 0.0 && rms.is_finite() {
+                let scale = opts.step_size / rms;
+                x.row_mut(i).zip_mut_with(&g, |v, &gv| *v = (*v + scale * gv).clamp(0.0, 1.0));
+            }
+        }
+        on_generation(step, &conf);
+        step += 1;
+    }
+    let images = (0..classes.len())
+        .map(|i| FoolingImage {
+            class: classes[i],
+            image: x.row(i).to_vec(),
+            confidence: conf[i],
+            generation: found_at[i],
+            reached: conf[i] >= opts.confidence,
+        })
+        .collect();
+    Ok(FoolReport { method: Method::GradientAscent, images, generations: step.saturating_sub(1), evaluations })
+}

@@ -1,0 +1,278 @@
+//! Training: AdamW on the cross-entropy, cosine learning-rate decay, fixed initialisation and batch order.
+//!
+//! Determinism: initial weights come from a ChaCha8 RNG seeded from the seed, the validation split and the batch
+//! order of every epoch too, so the same seed and data give the same model. candle's CPU kernels (gemm, im2col
+//! convolutions) split work across threads by output blocks, never by the summation index, so the result does not
+//! depend on the thread count either; `tests/determinism.rs` checks this bit for bit with 1 and 2 threads.
+
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, Var, D};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use ndarray::ArrayView2;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde::Serialize;
+
+use crate::error::{invalid, Result};
+use crate::model::{forward, validate_architecture, Architecture, Classifier, ModelConfig, Normalization, FORMAT};
+use crate::util::{item_rng, stream};
+use crate::{ImageShape, TrainingInfo};
+
+/// Training hyper-parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Peak AdamW learning rate (cosine decay to 0 over the run).
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+    /// Fraction of the rows held out (chosen at random with the seed) to report validation accuracy.
+    pub validation_fraction: f64,
+    pub architecture: Architecture,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 15,
+            batch_size: 32,
+            learning_rate: 2e-3,
+            weight_decay: 1e-4,
+            seed: 0,
+            validation_fraction: 0.2,
+            architecture: Architecture::default(),
+        }
+    }
+}
+
+/// Figures for one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochStats {
+    pub epoch: usize,
+    /// Mean training cross-entropy over the epoch's batches.
+    pub loss: f64,
+    /// Accuracy on the training batches as they were seen (weights changing during the epoch).
+    pub train_accuracy: f64,
+    pub validation_accuracy: Option<f64>,
+    pub seconds: f64,
+}
+
+/// What training did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainReport {
+    pub epochs: Vec<EpochStats>,
+    pub n_train: usize,
+    pub n_validation: usize,
+    /// Row indices of the held-out validation split.
+    pub validation_rows: Vec<usize>,
+    /// Accuracy of the final model on the training split.
+    pub train_accuracy: f64,
+    pub validation_accuracy: Option<f64>,
+    pub seconds: f64,
+}
+
+fn check_inputs(
+    x: &ArrayView2<f32>,
+    shape: ImageShape,
+    labels: &[usize],
+    classes: &[String],
+    opts: &TrainOptions,
+) -> Result<()> {
+    if shape.is_empty() || !(shape.channels == 1 || shape.channels == 3) {
+        return Err(invalid("image shape", format!("{shape} (need height, width > 0 and 1 or 3 channels)")));
+    }
+    if x.ncols() != shape.len() {
+        return Err(invalid(
+            "training data",
+            format!("rows have {} values, images of {shape} have {}", x.ncols(), shape.len()),
+        ));
+    }
+    if x.nrows() != labels.len() {
+        return Err(invalid("training data", format!("{} rows but {} labels", x.nrows(), labels.len())));
+    }
+    if classes.len() < 2 {
+        return Err(invalid("classes", format!("{} class(es); a classifier needs at least 2", classes.len())));
+    }
+    let mut sorted: Vec<&String> = classes.iter().collect();
+    sorted.sort();
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Err(invalid("classes", format!("class {:?} listed twice", w[0])));
+    }
+    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l >= classes.len()) {
+        return Err(invalid("labels", format!("row {i} has label {l}, but there are {} classes", classes.len())));
+    }
+    if let Some(((i, _), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(invalid("training data", format!("row {i} holds a non-finite value {v}")));
+    }
+    if opts.epochs == 0 || opts.batch_size == 0 {
+        return Err(invalid("training options", "epochs and batch size must be at least 1"));
+    }
+    if !(opts.learning_rate > 0.0 && opts.learning_rate.is_finite()) || !(opts.weight_decay >= 0.0) {
+        return Err(invalid("training options", "learning rate must be > 0 and weight decay ≥ 0"));
+    }
+    if !(0.0..1.0).contains(&opts.validation_fraction) {
+        return Err(invalid("validation fraction", format!("{} (need 0 ≤ f < 1)", opts.validation_fraction)));
+    }
+    validate_architecture(&opts.architecture, shape)
+}
+
+/// Per-channel mean and standard deviation over the given rows.
+fn channel_stats(x: &ArrayView2<f32>, rows: &[usize], channels: usize) -> Normalization {
+    let mut sum = vec![0f64; channels];
+    let mut sq = vec![0f64; channels];
+    let mut count = 0f64;
+    for &r in rows {
+        for (j, &v) in x.row(r).iter().enumerate() {
+            sum[j % channels] += v as f64;
+            sq[j % channels] += (v as f64) * (v as f64);
+        }
+        count += (x.ncols() / channels) as f64;
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / count.max(1.0)).collect();
+    let std = sq.iter().zip(&mean).map(|(q, m)| ((q / count.max(1.0) - m * m).max(0.0).sqrt()).max(1e-3) as f32);
+    Normalization { mean: mean.iter().map(|&m| m as f32).collect(), std: std.collect() }
+}
+
+/// Trains a classifier on `x` (one image per row, values in [0, 1]) with class indices `labels` into `classes`.
+/// `on_epoch` is called after every epoch (progress reporting).
+pub fn train(
+    x: ArrayView2<f32>,
+    shape: ImageShape,
+    labels: &[usize],
+    classes: &[String],
+    opts: &TrainOptions,
+    mut on_epoch: impl FnMut(&EpochStats),
+) -> Result<(Classifier, TrainReport)> {
+    check_inputs(&x, shape, labels, classes, opts)?;
+    let start = Instant::now();
+    let n = x.nrows();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut item_rng(opts.seed, stream::SPLIT, 0, 0));
+    let n_val = ((n as f64) * opts.validation_fraction).round() as usize;
+    let n_val = n_val.min(n.saturating_sub(1));
+    let mut val_rows: Vec<usize> = order[..n_val].to_vec();
+    let mut train_rows: Vec<usize> = order[n_val..].to_vec();
+    val_rows.sort_unstable();
+    train_rows.sort_unstable();
+
+    let mut config = ModelConfig {
+        format: FORMAT.into(),
+        input: shape,
+        classes: classes.to_vec(),
+        normalization: channel_stats(&x, &train_rows, shape.channels),
+        architecture: opts.architecture.clone(),
+        training: None,
+    };
+
+    // He-uniform initialisation from a seeded RNG (candle's CPU RNG cannot be seeded).
+    let shapes = Classifier::param_shapes_for(&config);
+    let mut vars = Vec::with_capacity(shapes.len());
+    for (i, (name, dims)) in shapes.iter().enumerate() {
+        let count: usize = dims.iter().product();
+        let values: Vec<f32> = if name.ends_with(".bias") {
+            vec![0.0; count]
+        } else {
+            let fan_in: usize = dims[1..].iter().product();
+            let bound = (6.0 / fan_in as f64).sqrt() as f32;
+            let mut rng = item_rng(opts.seed, stream::INIT, i as u64, 0);
+            (0..count).map(|_| rng.random_range(-bound..bound)).collect()
+        };
+        vars.push(Var::from_tensor(&Tensor::from_vec(values, dims.as_slice(), &Device::Cpu)?)?);
+    }
+    let probe = Classifier::from_parts(config.clone(), vars.iter().map(|v| v.as_tensor().clone()).collect())?;
+    let (mean, inv_std) = probe.mean_inv_std();
+    let (mean, inv_std) = (mean.clone(), inv_std.clone());
+
+    let x_train = crate::model::rows_tensor(x.select(ndarray::Axis(0), &train_rows).view())?;
+    let y_train: Vec<u32> = train_rows.iter().map(|&r| labels[r] as u32).collect();
+    let mut opt = AdamW::new(
+        vars.clone(),
+        ParamsAdamW { lr: opts.learning_rate, weight_decay: opts.weight_decay, ..ParamsAdamW::default() },
+    )?;
+    let n_train = train_rows.len();
+    let steps_per_epoch = n_train.div_ceil(opts.batch_size);
+    let total_steps = (steps_per_epoch * opts.epochs).max(1);
+    let mut step = 0usize;
+    let mut history = Vec::with_capacity(opts.epochs);
+    let x_val = x.select(ndarray::Axis(0), &val_rows);
+    for epoch in 0..opts.epochs {
+        let t_epoch = Instant::now();
+        let mut perm: Vec<u32> = (0..n_train as u32).collect();
+        perm.shuffle(&mut item_rng(opts.seed, stream::SHUFFLE, epoch as u64, 0));
+        let (mut loss_sum, mut correct) = (0f64, 0usize);
+        for batch in perm.chunks(opts.batch_size) {
+            let lr = opts.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total_steps as f64).cos());
+            opt.set_learning_rate(lr);
+            step += 1;
+            let idx = Tensor::from_slice(batch, batch.len(), &Device::Cpu)?;
+            let xb = x_train.index_select(&idx, 0)?;
+            let yb: Vec<u32> = batch.iter().map(|&i| y_train[i as usize]).collect();
+            let yb_t = Tensor::from_slice(&yb, yb.len(), &Device::Cpu)?;
+            let params: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+            let logits = forward(&config, &params, &mean, &inv_std, &xb)?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &yb_t)?;
+            opt.backward_step(&loss)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64 * batch.len() as f64;
+            let pred = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            correct += pred.iter().zip(&yb).filter(|(p, y)| p == y).count();
+        }
+        let validation_accuracy = if n_val > 0 {
+            let model = Classifier::from_parts(config.clone(), vars.iter().map(|v| v.as_tensor().clone()).collect())?;
+            Some(accuracy(&model, x_val.view(), &val_rows.iter().map(|&r| labels[r]).collect::<Vec<_>>())?)
+        } else {
+            None
+        };
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            loss: loss_sum / n_train as f64,
+            train_accuracy: correct as f64 / n_train as f64,
+            validation_accuracy,
+            seconds: t_epoch.elapsed().as_secs_f64(),
+        };
+        on_epoch(&stats);
+        history.push(stats);
+    }
+    let params: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let model = Classifier::from_parts(config.clone(), params.clone())?;
+    let train_labels: Vec<usize> = train_rows.iter().map(|&r| labels[r]).collect();
+    let train_accuracy = accuracy(&model, x.select(ndarray::Axis(0), &train_rows).view(), &train_labels)?;
+    let validation_accuracy = history.last().and_then(|s| s.validation_accuracy);
+    let seconds = start.elapsed().as_secs_f64();
+    config.training = Some(TrainingInfo {
+        seed: opts.seed,
+        epochs: opts.epochs,
+        batch_size: opts.batch_size,
+        learning_rate: opts.learning_rate,
+        weight_decay: opts.weight_decay,
+        n_train,
+        n_validation: n_val,
+        train_accuracy,
+        validation_accuracy,
+        seconds,
+    });
+    let model = Classifier::from_parts(config, params)?;
+    let report = TrainReport {
+        epochs: history,
+        n_train,
+        n_validation: n_val,
+        validation_rows: val_rows,
+        train_accuracy,
+        validation_accuracy,
+        seconds,
+    };
+    Ok((model, report))
+}
+
+/// Fraction of rows whose predicted class equals the label.
+pub fn accuracy(model: &Classifier, x: ArrayView2<f32>, labels: &[usize]) -> Result<f64> {
+    if x.nrows() != labels.len() {
+        return Err(invalid("labels", format!("{} rows but {} labels", x.nrows(), labels.len())));
+    }
+    if labels.is_empty() {
+        return Err(invalid("evaluation data", "no rows"));
+    }
+    let pred = model.predict(x)?;
+    Ok(pred.iter().zip(labels).filter(|((p, _), &l)| *p == l).count() as f64 / labels.len() as f64)
+}

@@ -1,0 +1,133 @@
+mod common;
+
+use classifier::adversarial::{attack, Attack, AttackOptions, Norm};
+use ndarray::Array2;
+
+/// Held-out images on the 8-bit grid (as PNG-loaded data would be).
+fn quantised_test_images() -> (Array2<f32>, Vec<usize>) {
+    let t = common::test_data();
+    let n = 60;
+    (t.data.slice(ndarray::s![..n, ..]).mapv(|v| (v * 255.0).round() / 255.0), t.labels[..n].to_vec())
+}
+
+fn run(attack_kind: Attack, norm: Norm, eps: f32, steps: usize) -> classifier::adversarial::AttackReport {
+    let (x, y) = quantised_test_images();
+    let opts = AttackOptions {
+        attack: attack_kind,
+        norm,
+        eps,
+        random_trials: 50,
+        search_rounds: 6,
+        steps,
+        seed: 5,
+        ..AttackOptions::default()
+    };
+    let t = std::time::Instant::now();
+    let r = attack(common::model(), x.view(), &y, &opts).unwrap();
+    eprintln!(
+        "{} {} eps {eps}: attacked {} flip {:.3} random l2 {:?} linf {:?} mean l2 {:?} mean linf {:?} ({:.2}s)",
+        attack_kind.name(),
+        norm.name(),
+        r.n_attacked,
+        r.flip_rate,
+        r.random_flip_rate_l2,
+        r.random_flip_rate_linf,
+        r.mean_l2,
+        r.mean_linf,
+        t.elapsed().as_secs_f64()
+    );
+    r
+}
+
+/// Every reported flip holds for the 8-bit image that would be written, and the reported norms are its norms.
+fn check_results(r: &classifier::adversarial::AttackReport, budget: Option<(Norm, f32)>) {
+    let (x, _) = quantised_test_images();
+    let m = common::model();
+    for res in &r.results {
+        assert!(res.perturbed.iter().all(|v| ((v * 255.0).round() - v * 255.0).abs() < 1e-3), "not on the 8-bit grid");
+        let png_like: Vec<f32> = res.perturbed.iter().map(|v| (v * 255.0).round() / 255.0).collect();
+        let p = m.predict(Array2::from_shape_vec((1, png_like.len()), png_like).unwrap().view()).unwrap();
+        assert_eq!(p[0].0 != res.original, res.flipped, "row {}: flip does not survive 8-bit storage", res.row);
+        let delta: Vec<f32> = res.perturbed.iter().zip(x.row(res.row)).map(|(a, b)| a - b).collect();
+        let l2 = delta.iter().map(|d| d * d).sum::<f32>().sqrt();
+        let linf = delta.iter().fold(0f32, |a, d| a.max(d.abs()));
+        assert!((l2 - res.l2).abs() < 1e-4 && (linf - res.linf).abs() < 1e-6);
+        if let Some((norm, eps)) = budget {
+            let size = if norm == Norm::L2 { l2 } else { linf };
+            assert!(size <= eps * 1.0001 + 1e-6, "row {}: {} > budget {eps}", res.row, size);
+        }
+    }
+}
+
+#[test]
+fn pgd_linf_flips_most_images_and_random_noise_does_not() {
+    let eps = 16.0 / 255.0;
+    let r = run(Attack::Pgd, Norm::Linf, eps, 40);
+    assert!(r.n_attacked >= 55);
+    assert!(r.flip_rate >= 0.9, "PGD flip rate {}", r.flip_rate);
+    let rl2 = r.random_flip_rate_l2.unwrap();
+    let rlinf = r.random_flip_rate_linf.unwrap();
+    assert!(
+        rl2 < 0.1 * r.flip_rate && rlinf < 0.1 * r.flip_rate,
+        "random {rl2} / {rlinf} vs adversarial {}",
+        r.flip_rate
+    );
+    check_results(&r, Some((Norm::Linf, eps)));
+}
+
+#[test]
+fn pgd_l2_flips_most_images() {
+    let eps = 1.0;
+    let r = run(Attack::Pgd, Norm::L2, eps, 40);
+    assert!(r.flip_rate >= 0.9, "PGD-L2 flip rate {}", r.flip_rate);
+    assert!(r.random_flip_rate_l2.unwrap() < 0.1 * r.flip_rate);
+    check_results(&r, Some((Norm::L2, eps)));
+}
+
+#[test]
+fn fgsm_respects_budget_and_is_weaker_than_pgd() {
+    let eps = 4.0 / 255.0;
+    let f = run(Attack::Fgsm, Norm::Linf, eps, 1);
+    check_results(&f, Some((Norm::Linf, eps)));
+    let p = run(Attack::Pgd, Norm::Linf, eps, 10);
+    assert!(p.flip_rate >= f.flip_rate, "pgd {} < fgsm {}", p.flip_rate, f.flip_rate);
+}
+
+#[test]
+fn lbfgs_finds_small_flipping_perturbations() {
+    let r = run(Attack::Lbfgs, Norm::L2, 0.0, 15);
+    assert!(r.flip_rate >= 0.9, "lbfgs flip rate {}", r.flip_rate);
+    check_results(&r, None);
+    // Minimal perturbations are smaller (in L2) than PGD's budgeted ones at a budget that flips most images.
+    let p = run(Attack::Pgd, Norm::L2, 1.0, 40);
+    assert!(r.median_l2.unwrap() < p.median_l2.unwrap(), "lbfgs {:?} vs pgd {:?}", r.median_l2, p.median_l2);
+    assert!(r.random_flip_rate_l2.unwrap() < 0.1);
+}
+
+#[test]
+fn attacks_are_deterministic() {
+    let a = run(Attack::Pgd, Norm::L2, 0.5, 10);
+    let b = run(Attack::Pgd, Norm::L2, 0.5, 10);
+    assert_eq!(a, b);
+    assert_eq!(
+        a.results.iter().map(|r| &r.perturbed).collect::<Vec<_>>(),
+        b.results.iter().map(|r| &r.perturbed).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn bad_attack_inputs() {
+    let m = common::model();
+    let (x, y) = quantised_test_images();
+    let err = attack(m, x.view(), &y[1..], &AttackOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("labels"), "{err}");
+    let err = attack(m, x.view(), &y, &AttackOptions { eps: -1.0, ..AttackOptions::default() }).unwrap_err();
+    assert!(err.to_string().contains("eps"), "{err}");
+    let mut bad = x.clone();
+    bad[[2, 3]] = 1.5;
+    let err = attack(m, bad.view(), &y, &AttackOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("row 2"), "{err}");
+    let err = attack(m, Array2::<f32>::zeros((1, 10)).view(), &[0], &AttackOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("256"), "{err}");
+    assert!("cw".parse::<Attack>().is_err() && "l1".parse::<Norm>().is_err());
+}

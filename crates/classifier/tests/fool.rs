@@ -1,0 +1,76 @@
+mod common;
+
+use classifier::fool::{fool, FoolOptions, Method};
+
+fn run(method: Method, generations: usize, seed: u64) -> classifier::fool::FoolReport {
+    let m = common::model();
+    let opts = FoolOptions { method, generations, population: 48, seed, ..FoolOptions::default() };
+    let t = std::time::Instant::now();
+    let r = fool(m, &opts, |_, _| ()).unwrap();
+    eprintln!(
+        "{}: {} generations, {} evaluations, {:.2}s, confidences {:?}",
+        method.name(),
+        r.generations,
+        r.evaluations,
+        t.elapsed().as_secs_f64(),
+        r.images.iter().map(|i| i.confidence).collect::<Vec<_>>()
+    );
+    r
+}
+
+fn check_all_reached(r: &classifier::fool::FoolReport) {
+    let m = common::model();
+    assert_eq!(r.images.len(), m.n_classes());
+    for img in &r.images {
+        assert!(
+            img.reached && img.confidence >= 0.99,
+            "{}: class {} only {}",
+            r.method.name(),
+            img.class,
+            img.confidence
+        );
+        assert!(img.image.iter().all(|v| (0.0..=1.0).contains(v)));
+        // The reported confidence is what the model says about the returned image (evaluated alone rather than in
+        // a batch, gemm's blocking may change the last bits).
+        let x = ndarray::Array2::from_shape_vec((1, img.image.len()), img.image.clone()).unwrap();
+        let p = m.predict_proba(x.view()).unwrap()[[0, img.class]];
+        assert!((p - img.confidence).abs() < 1e-5, "{p} vs {}", img.confidence);
+    }
+}
+
+#[test]
+fn evolve_direct_reaches_target_for_every_class() {
+    let r = run(Method::EvolveDirect, 400, 1);
+    check_all_reached(&r);
+}
+
+#[test]
+fn evolve_cppn_reaches_target_for_every_class() {
+    let r = run(Method::EvolveCppn, 400, 1);
+    check_all_reached(&r);
+}
+
+#[test]
+fn gradient_ascent_reaches_target_for_every_class() {
+    let r = run(Method::GradientAscent, 300, 1);
+    check_all_reached(&r);
+}
+
+#[test]
+fn fooling_is_deterministic_and_seed_dependent() {
+    let a = run(Method::EvolveCppn, 5, 9);
+    let b = run(Method::EvolveCppn, 5, 9);
+    assert_eq!(a, b);
+    let c = run(Method::EvolveCppn, 5, 10);
+    assert_ne!(a.images[0].image, c.images[0].image);
+}
+
+#[test]
+fn bad_fool_options() {
+    let m = common::model();
+    let err = fool(m, &FoolOptions { classes: vec![42], ..FoolOptions::default() }, |_, _| ()).unwrap_err();
+    assert!(err.to_string().contains("42"), "{err}");
+    let err = fool(m, &FoolOptions { confidence: 1.5, ..FoolOptions::default() }, |_, _| ()).unwrap_err();
+    assert!(err.to_string().contains("confidence"), "{err}");
+    assert!("evolve-magic".parse::<Method>().is_err());
+}

@@ -1,0 +1,141 @@
+mod common;
+
+use classifier::train::accuracy;
+use classifier::{Classifier, ClassifierError};
+use ndarray::Array2;
+
+#[test]
+fn trains_to_high_held_out_accuracy() {
+    let m = common::model();
+    let t = common::test_data();
+    let acc = accuracy(m, t.data.view(), &t.labels).unwrap();
+    assert!(acc >= 0.95, "held-out accuracy {acc}");
+    let info = m.config().training.as_ref().unwrap();
+    assert!(info.validation_accuracy.unwrap() >= 0.9, "{info:?}");
+}
+
+/// Central differences of log p(class | x) against the autograd input gradient (checks the strided convolutions'
+/// backward pass, which is what attacks rely on).
+#[test]
+fn input_gradient_matches_finite_differences() {
+    let m = common::model();
+    let t = common::test_data();
+    let x = t.data.slice(ndarray::s![0..4, ..]).to_owned();
+    // Not the predicted class: a gradient that is not saturated.
+    let classes: Vec<usize> = (0..4).map(|i| (t.labels[i] + 1) % m.n_classes()).collect();
+    let (_, grad, _) = m.log_prob_grad(x.view(), &classes).unwrap();
+    let h = 5e-4f32;
+    let (mut checked, mut agree) = (0, 0);
+    for i in 0..4 {
+        for j in (0..x.ncols()).step_by(13) {
+            let mut xp = x.row(i).to_owned().insert_axis(ndarray::Axis(0));
+            let mut xm = xp.clone();
+            xp[[0, j]] += h;
+            xm[[0, j]] -= h;
+            let (lp, _, _) = m.log_prob_grad(xp.view(), &classes[i..i + 1]).unwrap();
+            let (lm, _, _) = m.log_prob_grad(xm.view(), &classes[i..i + 1]).unwrap();
+            let fd = (lp[0] as f64 - lm[0] as f64) / (2.0 * h as f64);
+            let g = grad[[i, j]] as f64;
+            checked += 1;
+            // A ReLU kink within ±h makes a single coordinate differ; those are rare.
+            if (fd - g).abs() <= 0.03 * fd.abs().max(g.abs()) + 3e-3 {
+                agree += 1;
+            }
+        }
+        // Directional derivative along the normalised gradient equals the gradient norm.
+        let gi = grad.row(i).to_owned();
+        let gn = gi.dot(&gi).sqrt();
+        let step = 1e-3f32;
+        let xp = (&x.row(i) + &(&gi * (step / gn))).insert_axis(ndarray::Axis(0));
+        let xm = (&x.row(i) - &(&gi * (step / gn))).insert_axis(ndarray::Axis(0));
+        let (lp, _, _) = m.log_prob_grad(xp.view(), &classes[i..i + 1]).unwrap();
+        let (lm, _, _) = m.log_prob_grad(xm.view(), &classes[i..i + 1]).unwrap();
+        let dd = (lp[0] - lm[0]) / (2.0 * step);
+        assert!((dd - gn).abs() <= 0.05 * gn, "row {i}: directional derivative {dd} vs gradient norm {gn}");
+    }
+    assert!(agree as f64 >= 0.9 * checked as f64, "only {agree} of {checked} pixels agree with finite differences");
+    // The gradient must not be (nearly) zero: a 16× too small backward would still pass a sign check.
+    let norm: f32 = grad.iter().map(|v| v * v).sum::<f32>().sqrt();
+    assert!(norm > 1e-2, "gradient norm {norm}");
+}
+
+#[test]
+fn save_load_round_trip_and_bad_files() {
+    let m = common::model();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    m.save(&path).unwrap();
+    let back = Classifier::load(&path).unwrap();
+    assert_eq!(back.config(), m.config());
+    let x = common::test_data().data.slice(ndarray::s![0..10, ..]).to_owned();
+    assert_eq!(back.predict_proba(x.view()).unwrap(), m.predict_proba(x.view()).unwrap());
+    // Loading via the config file path works too.
+    Classifier::load(&path.join("config.json")).unwrap();
+
+    // Corrupt weights file.
+    let weights = path.join("model.safetensors");
+    let good = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &good[..good.len() / 2]).unwrap();
+    let err = Classifier::load(&path).unwrap_err();
+    assert!(matches!(err, ClassifierError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+    std::fs::write(&weights, &good).unwrap();
+
+    // Config that no longer matches the weights (size mismatch).
+    let cfg_path = path.join("config.json");
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["architecture"]["hidden"] = serde_json::json!(33);
+    std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let err = Classifier::load(&path).unwrap_err();
+    assert!(matches!(err, ClassifierError::WeightsMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("fc0.weight"), "{err}");
+
+    // Garbage config.
+    std::fs::write(&cfg_path, "{not json").unwrap();
+    let err = Classifier::load(&path).unwrap_err();
+    assert!(matches!(err, ClassifierError::Corrupt { .. }) && err.to_string().contains("config.json"), "{err}");
+
+    // Missing model.
+    let err = Classifier::load(&dir.path().join("nope")).unwrap_err();
+    assert!(matches!(err, ClassifierError::Io { .. }), "{err}");
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let m = common::model();
+    let err = m.predict_proba(Array2::<f32>::zeros((2, 100)).view()).unwrap_err();
+    assert!(err.to_string().contains("256"), "{err}");
+    let err = m.check_shape(classifier::ImageShape::new(32, 32, 3)).unwrap_err();
+    assert!(matches!(err, ClassifierError::ShapeMismatch { .. }), "{err}");
+    let err = m.class_index("giraffe").unwrap_err();
+    assert!(err.to_string().contains("giraffe") && err.to_string().contains("checker"), "{err}");
+    let err = m.log_prob_grad(Array2::<f32>::zeros((1, 256)).view(), &[99]).unwrap_err();
+    assert!(matches!(err, ClassifierError::ClassIndex { index: 99, .. }), "{err}");
+
+    let d = common::train_data();
+    let opts = common::small_options(1);
+    let err = classifier::train(d.data.view(), d.shape, &d.labels[1..], &d.classes, &opts, |_| ()).unwrap_err();
+    assert!(err.to_string().contains("labels"), "{err}");
+    let mut bad = d.labels.clone();
+    bad[3] = 17;
+    let err = classifier::train(d.data.view(), d.shape, &bad, &d.classes, &opts, |_| ()).unwrap_err();
+    assert!(err.to_string().contains("row 3"), "{err}");
+    let mut nan = d.data.clone();
+    nan[[5, 0]] = f32::NAN;
+    let err = classifier::train(nan.view(), d.shape, &d.labels, &d.classes, &opts, |_| ()).unwrap_err();
+    assert!(err.to_string().contains("row 5"), "{err}");
+}
+
+#[test]
+fn training_is_deterministic() {
+    let d = common::train_data();
+    let mut opts = common::small_options(3);
+    opts.epochs = 1;
+    let sub = d.data.slice(ndarray::s![0..120, ..]);
+    let (a, _) = classifier::train(sub, d.shape, &d.labels[..120], &d.classes, &opts, |_| ()).unwrap();
+    let (b, _) = classifier::train(sub, d.shape, &d.labels[..120], &d.classes, &opts, |_| ()).unwrap();
+    assert_eq!(a.parameters().unwrap(), b.parameters().unwrap());
+    opts.seed = 4;
+    let (c, _) = classifier::train(sub, d.shape, &d.labels[..120], &d.classes, &opts, |_| ()).unwrap();
+    assert_ne!(a.parameters().unwrap(), c.parameters().unwrap());
+}

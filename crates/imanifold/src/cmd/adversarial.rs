@@ -1,0 +1,227 @@
+//! `imanifold adversarial --model MODEL --data DIR --method fgsm|pgd|lbfgs [--norm l2|linf] [--eps E] --out DIR`:
+//! adversarial perturbations of correctly classified images (Szegedy et al. 2014) and the random flip rate.
+//!
+//! Writes `clean/NNNNN.png` and `perturbed/NNNNN.png` for every attacked image, `clean.npy` / `perturbed.npy`
+//! (float32, same rows), `pairs.csv` (clean, perturbed; PNG paths relative to DIR, one row per image whose label
+//! flipped), `adversarial.csv` (per image: ids, classes, confidences, L2/L∞ norms, random flip rates) and
+//! `results.json` (`flip_rate`, `random_flip_rate_l2`, `random_flip_rate_linf`, norms). Perturbed images lie on the
+//! 8-bit grid, so the PNGs hold exactly the `perturbed.npy` values and every pair in `pairs.csv` flips as written.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, ValueEnum};
+use classifier::adversarial::{attack, Attack, AttackOptions, Norm};
+use classifier::Classifier;
+
+use super::classifier::{check_fits, image_shape, label_indices, label_strings};
+use super::common::{prepare_out, print_json, InputArgs};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    Fgsm,
+    Pgd,
+    Lbfgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NormArg {
+    L2,
+    Linf,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Model folder written by `classifier train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled images to perturb (only the correctly classified ones are attacked).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    #[arg(long, value_enum)]
+    pub method: MethodArg,
+    #[arg(long, value_enum, default_value_t = NormArg::Linf)]
+    pub norm: NormArg,
+    /// Budget in [0, 1] pixel units (a number or a fraction such as 8/255); ignored by lbfgs.
+    #[arg(long, default_value = "8/255", value_parser = parse_eps)]
+    pub eps: f32,
+    /// PGD steps, or L-BFGS iterations per value of c.
+    #[arg(long, default_value_t = 40)]
+    pub steps: usize,
+    /// L-BFGS: values of the penalty c tried by the bisection.
+    #[arg(long, default_value_t = 10)]
+    pub search_rounds: usize,
+    /// Random perturbations per image (each of the L2 and L∞ kinds) for the random flip rates.
+    #[arg(long, default_value_t = 100)]
+    pub random_trials: usize,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `0.03`, `8/255`.
+pub fn parse_eps(s: &str) -> Result<f32, String> {
+    let v = match s.split_once('/') {
+        Some((a, b)) => {
+            let a: f32 = a.trim().parse().map_err(|_| format!("`{s}` is not a number or fraction"))?;
+            let b: f32 = b.trim().parse().map_err(|_| format!("`{s}` is not a number or fraction"))?;
+            a / b
+        }
+        None => s.trim().parse().map_err(|_| format!("`{s}` is not a number or fraction"))?,
+    };
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("`{s}`: the budget must be positive"));
+    }
+    Ok(v)
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let model = Classifier::load(&a.model)?;
+    let mut results = output::Results::new("adversarial");
+    results.seed(a.input_args.seed);
+    let ds = results.timed("load", || a.input_args.load(&a.data))?;
+    check_fits(&model, &ds, &a.data)?;
+    let shape = image_shape(&ds)?;
+    let labels = label_strings(&ds, &a.label_column)?;
+    let y = label_indices(&model, &labels, &a.data)?;
+    if y.is_empty() {
+        bail!("{} holds no images", a.data.display());
+    }
+    // Work on the 8-bit grid (identity for PNG/JPEG inputs); report how much that changed float inputs.
+    let mut x = ds.data.clone();
+    let mut grid_change = 0f32;
+    x.iter_mut().for_each(|v| {
+        let q = classifier::images::to_u8(*v) as f32 / 255.0;
+        grid_change = grid_change.max((q - *v).abs());
+        *v = q;
+    });
+    let opts = AttackOptions {
+        attack: match a.method {
+            MethodArg::Fgsm => Attack::Fgsm,
+            MethodArg::Pgd => Attack::Pgd,
+            MethodArg::Lbfgs => Attack::Lbfgs,
+        },
+        norm: match a.norm {
+            NormArg::L2 => Norm::L2,
+            NormArg::Linf => Norm::Linf,
+        },
+        eps: a.eps,
+        steps: a.steps,
+        search_rounds: a.search_rounds,
+        quantize: true,
+        random_trials: a.random_trials,
+        seed: a.input_args.seed,
+    };
+    let out = prepare_out(&a.out)?;
+    let report = results.timed("attack", || attack(&model, x.view(), &y, &opts)).context("attacking")?;
+    let classes = model.classes();
+    let n = report.results.len();
+    let d = model.input_len();
+    let mut clean = ndarray::Array2::<f32>::zeros((n, d));
+    let mut perturbed = ndarray::Array2::<f32>::zeros((n, d));
+    let mut pairs = Vec::new();
+    let mut per_image = Vec::new();
+    let pb = output::progress(n as u64, "writing");
+    for (k, r) in report.results.iter().enumerate() {
+        clean.row_mut(k).assign(&x.row(r.row));
+        perturbed.row_mut(k).assign(&ndarray::ArrayView1::from(&r.perturbed));
+        let (cf, pf) = (format!("clean/{k:05}.png"), format!("perturbed/{k:05}.png"));
+        classifier::images::write_png(
+            &out.join(&cf),
+            x.row(r.row).as_slice().unwrap_or(&x.row(r.row).to_vec()),
+            shape,
+        )?;
+        classifier::images::write_png(&out.join(&pf), &r.perturbed, shape)?;
+        if r.flipped {
+            pairs.push(vec![cf.clone(), pf.clone()]);
+        }
+        let opt = |v: Option<f64>| v.map(output::fmt_f64).unwrap_or_default();
+        per_image.push(vec![
+            ds.ids[r.row].clone(),
+            cf,
+            pf,
+            classes[r.original].clone(),
+            output::fmt_f64(r.original_confidence as f64),
+            classes[r.adversarial].clone(),
+            output::fmt_f64(r.adversarial_confidence as f64),
+            r.flipped.to_string(),
+            output::fmt_f64(r.l2 as f64),
+            output::fmt_f64(r.linf as f64),
+            opt(r.random_flip_rate_l2),
+            opt(r.random_flip_rate_linf),
+        ]);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    output::write_npy(&out.join("clean.npy"), &clean)?;
+    output::write_npy(&out.join("perturbed.npy"), &perturbed)?;
+    output::write_csv(&out.join("pairs.csv"), &["clean", "perturbed"], pairs)?;
+    output::write_csv(
+        &out.join("adversarial.csv"),
+        &[
+            "source",
+            "clean",
+            "perturbed",
+            "original_class",
+            "original_confidence",
+            "new_class",
+            "new_confidence",
+            "flipped",
+            "l2",
+            "linf",
+            "random_flip_rate_l2",
+            "random_flip_rate_linf",
+        ],
+        per_image,
+    )?;
+    results
+        .set("model", a.model.display().to_string())
+        .set("data", a.data.display().to_string())
+        .set("method", opts.attack.name())
+        .set("norm", if opts.attack == Attack::Lbfgs { "l2" } else { opts.norm.name() })
+        .set("eps", if opts.attack == Attack::Lbfgs { None } else { Some(a.eps) })
+        .set("steps", a.steps)
+        .set("random_trials", a.random_trials)
+        .set("n_images", report.n_images)
+        .set("n_correct", report.n_attacked)
+        .set("clean_accuracy", report.n_attacked as f64 / report.n_images as f64)
+        .set("n_flipped", report.n_flipped)
+        .set("flip_rate", report.flip_rate)
+        .set("random_flip_rate_l2", report.random_flip_rate_l2)
+        .set("random_flip_rate_linf", report.random_flip_rate_linf)
+        .set("mean_l2", report.mean_l2)
+        .set("median_l2", report.median_l2)
+        .set("mean_linf", report.mean_linf)
+        .set("median_linf", report.median_linf)
+        .set("pairs_refer_to", "PNG files (8-bit; identical to perturbed.npy values)")
+        .set("input_grid_max_change", grid_change);
+    let v = results.write(&out)?;
+    print_json(a.json, &v)?;
+    if !a.json {
+        eprintln!(
+            "{}: {}/{} correctly classified images flipped (flip rate {:.3}); random flip rate at the same L2 norm {}, \
+             in the same L∞ ball {}; median L2 {}, median L∞ {}; {}",
+            opts.attack.name(),
+            report.n_flipped,
+            report.n_attacked,
+            report.flip_rate,
+            fmt_opt(report.random_flip_rate_l2),
+            fmt_opt(report.random_flip_rate_linf),
+            fmt_opt(report.median_l2),
+            fmt_opt(report.median_linf),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into())
+}

@@ -1,0 +1,167 @@
+//! `imanifold render`: image sets of a 3-D scene with ground truth (parameters, depth, optical flow).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args as ClapArgs;
+use scene_render::{
+    consecutive_pairs, read_flow_pairs, sample_parameters, write_render_dir, ColorMode, RenderOptions, RenderSet,
+    Sampling, Scene, WriteOptions,
+};
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Built-in scene (object, room, turntable, shapes10) or a scene .toml file.
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub scene: String,
+    /// Parameters to vary, comma-separated (e.g. yaw,pitch); the others stay at their defaults.
+    /// `--list` shows them.
+    #[arg(long, value_delimiter = ',', value_name = "P1,P2,...")]
+    pub vary: Vec<String>,
+    /// Number of images (random, trajectory), or points per varied parameter (grid: n^p images).
+    #[arg(long, value_name = "N")]
+    pub n: Option<usize>,
+    /// random (uniform in the ranges), grid (n points per parameter), trajectory (smooth closed path).
+    #[arg(long, default_value = "random", value_name = "MODE")]
+    pub sampling: Sampling,
+    /// Image size: N (square) or WxH.
+    #[arg(long, default_value = "64", value_name = "N|WxH", value_parser = parse_size)]
+    pub size: (usize, usize),
+    /// Supersampling: S×S coverage samples per pixel (1 = no anti-aliasing).
+    #[arg(long, default_value_t = 4, value_name = "S")]
+    pub ssaa: usize,
+    /// Gaussian blur of the images, standard deviation in pixels (0 = none).
+    #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
+    pub blur: f32,
+    /// One channel (BT.601 luma).
+    #[arg(long, conflicts_with = "rgb")]
+    pub gray: bool,
+    /// Three channels (default).
+    #[arg(long)]
+    pub rgb: bool,
+    /// Also write depth/NNNNNN.npy (float32 h×w camera-space z; +inf on background).
+    #[arg(long)]
+    pub depth: bool,
+    /// Ground-truth flow between consecutive images (needs --sampling trajectory).
+    #[arg(long)]
+    pub flow: bool,
+    /// Ground-truth flow for the index pairs in this CSV (two columns: frame1,frame2; optional header).
+    #[arg(long, value_name = "FILE")]
+    pub flow_pairs: Option<PathBuf>,
+    /// Also write images.npy (n×h×w[×3] float32, unquantised).
+    #[arg(long)]
+    pub npy: bool,
+    /// Override parameter defaults, e.g. --set distance=5,pitch=30 (applies to parameters that do not vary).
+    #[arg(long, value_delimiter = ',', value_name = "P=V,...")]
+    pub set: Vec<String>,
+    /// Seed of the sampling (random parameters, class labels, trajectory phases).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace a render already in --out (only its own files: images/, depth/, flow/, manifest.csv, ...).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the scene's parameters (ranges, defaults) and classes, and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("'{s}' is not a size: use N (square) or WxH, e.g. 64 or 96x64");
+    let (w, h) = match s.split_once(['x', 'X']) {
+        Some((w, h)) => (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?),
+        None => {
+            let n = s.trim().parse().map_err(|_| bad())?;
+            (n, n)
+        }
+    };
+    if w == 0 || h == 0 {
+        return Err(bad());
+    }
+    Ok((w, h))
+}
+
+fn list(scene: &Scene) {
+    println!("scene {} ({}): {}", scene.name(), scene.origin(), scene.description());
+    println!("{:<18} {:>10} {:>10} {:>10}  unit", "parameter", "min", "max", "default");
+    for p in scene.parameters() {
+        let unit = match p.unit {
+            scene_render::Unit::Degrees => "degrees",
+            scene_render::Unit::Length => "scene units",
+        };
+        let note = if p.can_vary() { "" } else { "  (fixed)" };
+        println!("{:<18} {:>10} {:>10} {:>10}  {unit}{note}", p.name, p.min, p.max, p.default);
+    }
+    if !scene.classes().is_empty() {
+        let classes: Vec<String> = scene.classes().iter().enumerate().map(|(i, c)| format!("{i}={c}")).collect();
+        println!("classes (manifest column `label`): {}", classes.join(", "));
+    }
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let mut scene = Scene::load(&a.scene)?;
+    for kv in &a.set {
+        let (k, v) = kv.split_once('=').with_context(|| format!("--set expects NAME=VALUE, got '{kv}'"))?;
+        let v: f64 = v.trim().parse().with_context(|| format!("--set {kv}: '{v}' is not a number"))?;
+        scene.set_default(k.trim(), v)?;
+    }
+    if a.list {
+        list(&scene);
+        return Ok(());
+    }
+    let Some(out) = a.out else { bail!("--out DIR is required (or --list to show the scene's parameters)") };
+    let Some(n) = a.n else { bail!("--n N is required: number of images (grid: points per varied parameter)") };
+    if a.flow && a.sampling != Sampling::Trajectory {
+        bail!("--flow computes flow between consecutive images and needs --sampling trajectory (or use --flow-pairs FILE)");
+    }
+    let vary: Vec<String> = a.vary.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let opts = RenderOptions {
+        width: a.size.0,
+        height: a.size.1,
+        ssaa: a.ssaa,
+        blur: a.blur,
+        color: if a.gray { ColorMode::Gray } else { ColorMode::Rgb },
+        depth: false,
+    };
+    opts.validate()?;
+    let params = sample_parameters(&scene, &vary, n, a.sampling, a.seed)?;
+    let mut flow_pairs = Vec::new();
+    if a.flow {
+        flow_pairs.extend(consecutive_pairs(params.len()));
+    }
+    if let Some(f) = &a.flow_pairs {
+        flow_pairs.extend(read_flow_pairs(f)?);
+    }
+    let set = RenderSet { params, vary, sampling: a.sampling, seed: a.seed };
+    let wopts = WriteOptions { npy: a.npy, depth: a.depth, flow_pairs, force: a.force };
+    let v = write_render_dir(&out, &scene, &set, &opts, &wopts)?;
+    let secs = v["timings_seconds"]["render_and_write_images"].as_f64().unwrap_or(f64::NAN);
+    eprintln!(
+        "rendered {} images of scene '{}' ({}×{}, ssaa {}) in {:.2} s ({:.0} images/s incl. PNG writing){} into {}",
+        set.params.len(),
+        scene.name(),
+        opts.width,
+        opts.height,
+        opts.ssaa,
+        secs,
+        set.params.len() as f64 / secs,
+        if wopts.flow_pairs.is_empty() { String::new() } else { format!(", {} flow fields", wopts.flow_pairs.len()) },
+        out.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64"), Ok((64, 64)));
+        assert_eq!(parse_size("96x64"), Ok((96, 64)));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("64x").unwrap_err().contains("WxH"));
+    }
+}

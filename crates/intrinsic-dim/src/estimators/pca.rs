@@ -1,0 +1,191 @@
+//! PCA-spectrum estimators (skdim `lPCA`): versions FO (Fukunaga–Olsen), Fan, maxgap, ratio, participation_ratio,
+//! Kaiser, broken_stick.
+//!
+//! `pca` and `lpca` share the rules. Their global fit is skdim's `lPCA().fit(X)`: PCA of the whole data set. `lpca`
+//! adds the pointwise version (skdim `lPCA().fit_pw`): local PCA of each point's `n_neighbors` nearest neighbours,
+//! computed through the k × k Gram matrix of the neighbourhood (k ≪ d), in parallel.
+
+use ndarray::Axis;
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+use super::Params;
+use crate::{linalg, DimError, Estimate, Estimator, FitContext};
+
+const VERSIONS: [&str; 7] = ["FO", "Fan", "maxgap", "ratio", "participation_ratio", "Kaiser", "broken_stick"];
+const RANK_VERSIONS: [&str; 7] = ["MP", "GD", "KN", "Minka", "parallel", "denoised", "scRMT"];
+
+#[derive(Debug, Clone)]
+pub struct Pca {
+    pub local: bool,
+    pub ver: String,
+    pub alpha_ratio: f64,
+    pub alpha_fo: f64,
+    pub alpha_fan: f64,
+    pub beta_fan: f64,
+    pub p_fan: f64,
+    pub center: bool,
+}
+
+impl Pca {
+    pub(crate) fn from_params(p: &Params, local: bool) -> Result<Self, DimError> {
+        let ver = p.string("ver", "FO")?;
+        if RANK_VERSIONS.contains(&ver.as_str()) {
+            return Err(p.invalid("ver", &ver, "signal-rank versions of skdim lPCA are not implemented in imanifold"));
+        }
+        if !VERSIONS.contains(&ver.as_str()) {
+            return Err(p.invalid("ver", &ver, format!("ver must be one of {VERSIONS:?}")));
+        }
+        let _verbose = p.bool("verbose", true)?;
+        if p.bool("fit_explained_variance", false)? {
+            return Err(p.invalid("fit_explained_variance", true, "imanifold dim always fits data"));
+        }
+        let est = Pca {
+            local,
+            ver,
+            alpha_ratio: p.f64("alphaRatio", 0.05)?,
+            alpha_fo: p.f64("alphaFO", 0.05)?,
+            alpha_fan: p.f64("alphaFan", 10.0)?,
+            beta_fan: p.f64("betaFan", 0.8)?,
+            p_fan: p.f64("PFan", 0.95)?,
+            center: p.bool("center", true)?,
+        };
+        for (name, v) in
+            [("alphaRatio", est.alpha_ratio), ("alphaFO", est.alpha_fo), ("PFan", est.p_fan), ("betaFan", est.beta_fan)]
+        {
+            if !(v > 0.0 && v < 1.0) && !(name == "PFan" && v == 1.0) {
+                return Err(p.invalid(name, v, "must be in (0, 1)"));
+            }
+        }
+        Ok(est)
+    }
+
+    /// The dimension from a descending spectrum.
+    pub fn from_spectrum(&self, ev: &[f64]) -> f64 {
+        let n = ev.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let total: f64 = ev.iter().sum();
+        match self.ver.as_str() {
+            "FO" => ev.iter().filter(|&&v| v > self.alpha_fo * ev[0]).count() as f64,
+            "maxgap" => {
+                // argmax of ev[i] / ev[i+1], NaN ignored (np.nanargmax), + 1.
+                let mut best = (f64::NEG_INFINITY, 0usize);
+                for i in 0..n.saturating_sub(1) {
+                    let g = ev[i] / ev[i + 1];
+                    if !g.is_nan() && g > best.0 {
+                        best = (g, i);
+                    }
+                }
+                (best.1 + 1) as f64
+            }
+            "ratio" => {
+                let mut cum = 0.0;
+                let mut count = 0;
+                for &v in ev {
+                    cum += v;
+                    if cum / total < self.alpha_ratio {
+                        count += 1;
+                    }
+                }
+                (count + 1) as f64
+            }
+            "participation_ratio" => total * total / ev.iter().map(|v| v * v).sum::<f64>(),
+            "Kaiser" => {
+                let m = total / n as f64;
+                ev.iter().filter(|&&v| v > m).count() as f64
+            }
+            "broken_stick" => {
+                // bs[i] = (1/n) Σ_{j ≥ i} 1/(j+1); first i where bs[i] exceeds the normalised eigenvalue.
+                let mut tail = vec![0.0; n + 1];
+                for i in (0..n).rev() {
+                    tail[i] = tail[i + 1] + 1.0 / (i + 1) as f64;
+                }
+                (0..n).find(|&i| tail[i] / n as f64 > ev[i] / total).unwrap_or(0) as f64
+            }
+            "Fan" => {
+                let mut cum = 0.0;
+                let r = ev
+                    .iter()
+                    .position(|&v| {
+                        cum += v;
+                        cum / total > self.p_fan
+                    })
+                    .unwrap_or(n - 1);
+                let sigma = ev[r..].iter().sum::<f64>() / (n - r) as f64;
+                let ev2: Vec<f64> = ev.iter().map(|v| v - sigma).collect();
+                let total2: f64 = ev2.iter().sum();
+                let gap_idx = (0..n.saturating_sub(1)).find(|&i| ev2[i] / ev2[i + 1] > self.alpha_fan);
+                let mut cum2 = 0.0;
+                let var_idx = ev2.iter().position(|&v| {
+                    cum2 += v;
+                    cum2 / total2 > self.beta_fan
+                });
+                match (gap_idx, var_idx) {
+                    (Some(a), Some(b)) => (1 + a.min(b)) as f64,
+                    (Some(a), None) | (None, Some(a)) => (1 + a) as f64,
+                    (None, None) => f64::NAN,
+                }
+            }
+            _ => f64::NAN,
+        }
+    }
+}
+
+impl Estimator for Pca {
+    fn name(&self) -> &'static str {
+        if self.local {
+            "lpca"
+        } else {
+            "pca"
+        }
+    }
+    fn params(&self) -> Value {
+        json!({"ver": self.ver, "alphaRatio": self.alpha_ratio, "alphaFO": self.alpha_fo, "alphaFan": self.alpha_fan,
+               "betaFan": self.beta_fan, "PFan": self.p_fan, "center": self.center})
+    }
+    fn needs_k(&self) -> Option<usize> {
+        None
+    }
+    fn min_points(&self) -> usize {
+        2
+    }
+    fn fit(&self, ctx: &FitContext) -> Result<Estimate, DimError> {
+        if ctx.data.ncols() < 2 {
+            return Err(DimError::InvalidParameter {
+                estimator: self.name(),
+                param: "data".into(),
+                value: format!("{} column(s)", ctx.data.ncols()),
+                reason: "PCA estimators need at least 2 features".into(),
+            });
+        }
+        let ev = linalg::spectrum(ctx.data, self.center)?;
+        let dim = self.from_spectrum(&ev);
+        let shown: Vec<f64> = ev.iter().take(50).copied().collect();
+        Ok(Estimate::new(dim).with_extra(json!({"explained_variance_head": shown})))
+    }
+    fn fit_pointwise(&self, ctx: &FitContext, n_neighbors: usize) -> Result<Vec<f64>, DimError> {
+        if !self.local {
+            return Err(DimError::InvalidParameter {
+                estimator: "pca",
+                param: "pointwise".into(),
+                value: "true".into(),
+                reason: "pca is the global spectrum; use lpca for local PCA per point".into(),
+            });
+        }
+        let (idx, _) = ctx.neighbors("lpca", n_neighbors)?;
+        (0..ctx.n())
+            .into_par_iter()
+            .map(|i| {
+                let rows: Vec<usize> = idx.row(i).to_vec();
+                let sub = ctx.data.select(Axis(0), &rows).mapv(|v| v as f64);
+                let ev = linalg::local_spectrum(&sub, self.center)?;
+                Ok(self.from_spectrum(&ev))
+            })
+            .collect()
+    }
+    fn pointwise_k(&self, n_neighbors: usize) -> usize {
+        n_neighbors
+    }
+}

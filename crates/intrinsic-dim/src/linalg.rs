@@ -1,0 +1,202 @@
+//! Dense linear algebra on faer: covariance / Gram matrices (blocked, parallel, deterministic whatever the thread
+//! count: fixed blocks, sequential GEMM inside each task, fixed-order sums) and symmetric eigenproblems.
+
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd::{self, ComputeEigenvectors};
+use faer::{Accum, Mat, MatRef, Par};
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use crate::DimError;
+
+/// Rows per task when accumulating XᵀX.
+const ROW_BLOCK: usize = 512;
+
+/// Row-major f64 copy of the data, optionally centred on the column means.
+pub fn centred_f64(x: ArrayView2<f32>, center: bool) -> Array2<f64> {
+    let mut out = x.mapv(|v| v as f64);
+    if center {
+        let n = out.nrows() as f64;
+        let d = out.ncols();
+        let mut mean = vec![0.0f64; d];
+        for row in out.rows() {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        out.rows_mut().into_iter().for_each(|mut r| r.iter_mut().zip(&mean).for_each(|(v, m)| *v -= m));
+    }
+    out.as_standard_layout().into_owned()
+}
+
+fn as_mat(x: &Array2<f64>) -> MatRef<'_, f64> {
+    MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), x.nrows(), x.ncols())
+}
+
+/// XᵀX (d × d) of a standard-layout matrix, deterministic parallel reduction over fixed row blocks.
+pub fn xtx(x: &Array2<f64>) -> Mat<f64> {
+    let (n, d) = x.dim();
+    let xs = x.as_slice().expect("standard layout");
+    let blocks: Vec<(usize, usize)> = (0..n).step_by(ROW_BLOCK).map(|s| (s, (s + ROW_BLOCK).min(n))).collect();
+    let partial: Vec<Mat<f64>> = blocks
+        .par_iter()
+        .map(|&(a, b)| {
+            let xb = MatRef::from_row_major_slice(&xs[a * d..b * d], b - a, d);
+            let mut c = Mat::<f64>::zeros(d, d);
+            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, xb.transpose(), xb, 1.0, Par::Seq);
+            c
+        })
+        .collect();
+    let mut acc = Mat::<f64>::zeros(d, d);
+    for p in partial {
+        acc += p;
+    }
+    acc
+}
+
+/// XXᵀ (n × n), parallel over fixed output row blocks.
+pub fn gram(x: &Array2<f64>) -> Mat<f64> {
+    let (n, d) = x.dim();
+    let xs = x.as_slice().expect("standard layout");
+    let all = MatRef::from_row_major_slice(xs, n, d);
+    let blocks: Vec<(usize, usize)> = (0..n).step_by(ROW_BLOCK).map(|s| (s, (s + ROW_BLOCK).min(n))).collect();
+    let parts: Vec<Mat<f64>> = blocks
+        .par_iter()
+        .map(|&(a, b)| {
+            let xb = MatRef::from_row_major_slice(&xs[a * d..b * d], b - a, d);
+            let mut c = Mat::<f64>::zeros(b - a, n);
+            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, xb, all.transpose(), 1.0, Par::Seq);
+            c
+        })
+        .collect();
+    let mut g = Mat::<f64>::zeros(n, n);
+    for (&(a, b), p) in blocks.iter().zip(parts) {
+        g.as_mut().submatrix_mut(a, 0, b - a, n).copy_from(p.as_ref());
+    }
+    g
+}
+
+/// Small dense product A·Bᵀ, sequential (used inside parallel per-point loops).
+pub fn abt_seq(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let mut c = Mat::<f64>::zeros(a.nrows(), b.nrows());
+    faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a, b.transpose(), 1.0, Par::Seq);
+    c
+}
+
+/// Eigenvalues (descending) and optionally eigenvectors (columns, same order) of a symmetric matrix; sequential.
+pub fn sym_eigen(a: MatRef<'_, f64>, vectors: bool) -> Result<(Vec<f64>, Option<Mat<f64>>), DimError> {
+    let n = a.nrows();
+    let mut s = Diag::<f64>::zeros(n);
+    let mut u = if vectors { Some(Mat::<f64>::zeros(n, n)) } else { None };
+    let which = if vectors { ComputeEigenvectors::Yes } else { ComputeEigenvectors::No };
+    let mut mem = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(n, which, Par::Seq, Default::default()));
+    evd::self_adjoint_evd(
+        a,
+        s.as_mut(),
+        u.as_mut().map(|u| u.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| DimError::Numerical { estimator: "eigen", message: format!("eigendecomposition failed: {e:?}") })?;
+    let vals: Vec<f64> = s.column_vector().iter().rev().copied().collect();
+    let vecs = u.map(|u| {
+        let mut r = Mat::<f64>::zeros(n, n);
+        for j in 0..n {
+            r.col_mut(j).copy_from(u.col(n - 1 - j));
+        }
+        r
+    });
+    Ok((vals, vecs))
+}
+
+/// PCA spectrum as scikit-learn's `PCA().fit(X).explained_variance_` (centre = true: σ²/(n−1); min(n, d) values,
+/// descending) or, without centring, the squared singular values of X (skdim lPCA `center=False`).
+pub fn spectrum(x: ArrayView2<f32>, center: bool) -> Result<Vec<f64>, DimError> {
+    let (n, d) = x.dim();
+    let xc = centred_f64(x, center);
+    let m = if n >= d { xtx(&xc) } else { gram(&xc) };
+    let (mut vals, _) = sym_eigen(m.as_ref(), false)?;
+    vals.truncate(n.min(d));
+    let scale = if center { 1.0 / (n as f64 - 1.0).max(1.0) } else { 1.0 };
+    Ok(vals.into_iter().map(|v| v.max(0.0) * scale).collect())
+}
+
+/// Spectrum of a small neighbourhood (rows of a standard-layout f64 matrix), by the Gram trick when it has fewer
+/// rows than columns: the k × k Gram matrix has the same nonzero eigenvalues as the d × d covariance.
+pub fn local_spectrum(x: &Array2<f64>, center: bool) -> Result<Vec<f64>, DimError> {
+    let (n, d) = x.dim();
+    let mut xc = x.clone();
+    if center {
+        for j in 0..d {
+            let m = xc.column(j).sum() / n as f64;
+            xc.column_mut(j).mapv_inplace(|v| v - m);
+        }
+    }
+    let xc = xc.as_standard_layout().into_owned();
+    let xm = as_mat(&xc);
+    let m = if n >= d { abt_seq(xm.transpose(), xm.transpose()) } else { abt_seq(xm, xm) };
+    let (mut vals, _) = sym_eigen(m.as_ref(), false)?;
+    vals.truncate(n.min(d));
+    let scale = if center { 1.0 / (n as f64 - 1.0).max(1.0) } else { 1.0 };
+    Ok(vals.into_iter().map(|v| v.max(0.0) * scale).collect())
+}
+
+/// Principal-component scores of the centred data for the leading components: returns (explained variances of
+/// all min(n, d) components, n × r score matrix for the first `r` chosen by `choose(&variances)`).
+pub fn pca_scores(x: ArrayView2<f32>, choose: impl Fn(&[f64]) -> usize) -> Result<(Vec<f64>, Array2<f64>), DimError> {
+    let (n, d) = x.dim();
+    let xc = centred_f64(x, true);
+    let scale = 1.0 / (n as f64 - 1.0).max(1.0);
+    if n >= d {
+        let (vals, vecs) = sym_eigen(xtx(&xc).as_ref(), true)?;
+        let vals: Vec<f64> = vals.into_iter().take(n.min(d)).map(|v| v.max(0.0) * scale).collect();
+        let r = choose(&vals).min(vals.len());
+        let v = vecs.expect("vectors requested");
+        let xm = as_mat(&xc);
+        let mut scores = Mat::<f64>::zeros(n, r);
+        faer::linalg::matmul::matmul(scores.as_mut(), Accum::Replace, xm, v.as_ref().subcols(0, r), 1.0, Par::Seq);
+        Ok((vals, Array2::from_shape_fn((n, r), |(i, j)| scores[(i, j)])))
+    } else {
+        // Scores are U·S: the Gram matrix's eigenvectors scaled by the singular values.
+        let (vals, vecs) = sym_eigen(gram(&xc).as_ref(), true)?;
+        let sv: Vec<f64> = vals.iter().map(|v| v.max(0.0).sqrt()).collect();
+        let vals: Vec<f64> = vals.into_iter().take(n.min(d)).map(|v| v.max(0.0) * scale).collect();
+        let r = choose(&vals).min(vals.len());
+        let u = vecs.expect("vectors requested");
+        Ok((vals, Array2::from_shape_fn((n, r), |(i, j)| u[(i, j)] * sv[j])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spectrum_matches_both_tricks() {
+        // Tall and wide versions of the same data have the same nonzero spectrum.
+        let x = Array2::from_shape_fn((6, 4), |(i, j)| ((i * 7 + j * 3) % 5) as f32 + 0.1 * (i * j) as f32);
+        let s_tall = spectrum(x.view(), true).unwrap();
+        assert_eq!(s_tall.len(), 4);
+        let local = local_spectrum(&x.mapv(|v| v as f64), true).unwrap();
+        for (a, b) in s_tall.iter().zip(&local) {
+            assert!((a - b).abs() < 1e-10 * s_tall[0]);
+        }
+        let total: f64 = s_tall.iter().sum();
+        let xc = centred_f64(x.view(), true);
+        let var: f64 = xc.iter().map(|v| v * v).sum::<f64>() / 5.0;
+        assert!((total - var).abs() < 1e-10 * var);
+        let xt = x.t().to_owned();
+        let wide = spectrum(xt.view(), false).unwrap();
+        let tall = spectrum(x.view(), false).unwrap();
+        for (a, b) in wide.iter().zip(&tall) {
+            assert!((a - b).abs() < 1e-9 * tall[0]);
+        }
+        let (vals, scores) = pca_scores(x.view(), |_| 2).unwrap();
+        assert_eq!(scores.dim(), (6, 2));
+        let v0: f64 = scores.column(0).iter().map(|v| v * v).sum::<f64>() / 5.0;
+        assert!((v0 - vals[0]).abs() < 1e-9 * vals[0]);
+    }
+}

@@ -1,0 +1,703 @@
+//! Off-manifold scores: how far does an image lie from the manifold of a reference collection of natural images,
+//! and how unusual is that distance for a natural image?
+//!
+//! # Scores (per query; all neighbour searches go through the shared [`knn`] engine)
+//! * `knn_kth`, `knn_mean`: distance to the k-th nearest reference image, mean distance to the k nearest.
+//! * `tangent`: distance from the query to the affine local tangent space: mean + span of the first d principal
+//!   directions of its k nearest reference images (Stutz et al. 2019's distance to the manifold, with local PCA as
+//!   the manifold model). Computed by the Gram trick (k × k eigenproblem, never D × D).
+//! * `lid`: local intrinsic dimensionality of the query w.r.t. the reference, the maximum-likelihood estimator of
+//!   Ma et al. 2018, LID = −(1/k Σᵢ log(rᵢ/r_k))⁻¹ over the k nearest reference distances. This is k/(k−1) times the
+//!   Levina–Bickel per-point MLE of the `intrinsic-dim` crate, which is called (one copy of the formula). Zero
+//!   distances (a query identical to a reference image) are left out; fewer than two positive distances give NaN.
+//! * `flow`: flow-compensated residual. For each of the `flow_neighbors` nearest reference images, the dense flow
+//!   query → reference is estimated (the `optical-flow` crate, on grey images), the reference is warped onto the
+//!   query, and the mean absolute difference over all pixels and channels is taken; the score is the smallest.
+//!   An image the camera could have taken of the scene scores near zero even when its pixel distance is large.
+//!
+//! # Calibration
+//! Each score is also reported as a percentile of the same score computed for reference images against the rest of
+//! the reference (leave-one-out: a reference image is never its own neighbour): 0.5 = a typical natural image,
+//! ≥ 0.99 = off the manifold. The calibration uses all reference images up to [`ScoreOptions::calibration`], else a
+//! seeded sample of that many (their neighbours are still searched in the whole reference). The flow score, which
+//! costs one flow per neighbour, is calibrated on a seeded sub-sample of [`ScoreOptions::flow_calibration`] of those.
+//! Reference rows that exactly duplicate an earlier row are dropped first (they would be each other's neighbours at
+//! distance zero); their count is reported.
+//!
+//! # Tangent dimension d
+//! [`DimChoice::Auto`] (default): d = the rounded MLE intrinsic dimension of the reference, i.e. the
+//! MacKay–Ghahramani combination (harmonic mean) of the Levina–Bickel per-point estimates over the calibration
+//! images (skdim's `MLE` with `comb="mle"`). [`DimChoice::Local`]: each image's own rounded Levina–Bickel estimate
+//! from its k neighbour distances. [`DimChoice::Fixed`]: given. Always clamped to 1..=k−1 (k points span at most
+//! k − 1 dimensions).
+//!
+//! # Determinism
+//! Every per-image computation is independent and collected in order; the calibration samples come from seeded
+//! ChaCha8 streams; so the output does not depend on the number of threads.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+mod flow_score;
+mod groups;
+mod pairs;
+pub mod pairs_file;
+pub mod stats;
+mod tangent;
+
+pub use groups::{group_report, GroupReport, GroupStats};
+pub use optical_flow::FlowParams;
+pub use pairs::{perturbation_energy, PairResult, PairsOptions, PairsReport, PairsSummary};
+pub use pairs_file::{read_pairs_csv, PairEntry, PairLine};
+pub use stats::{auroc, percentile_of, Distribution};
+
+/// Errors of the off-manifold scores. Messages name the offending value, row or option.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("the query collection is empty: nothing to score")]
+    EmptyQuery,
+    #[error("the reference collection is empty")]
+    EmptyReference,
+    #[error("query images have {query} values each but reference images have {reference}{detail}")]
+    SizeMismatch { query: usize, reference: usize, detail: String },
+    #[error(
+        "k = {k} is too large for the reference: it has {n} distinct images{dups}, and every reference image needs k \
+         neighbours besides itself for the calibration (use k < {n})"
+    )]
+    KTooLarge { k: usize, n: usize, dups: String },
+    #[error("invalid option {name} = {value}: {reason}")]
+    InvalidOption { name: &'static str, value: String, reason: String },
+    #[error("the flow score needs images: the rows have no image shape (height, width, channels)")]
+    NoShape,
+    #[error("image shape {height}x{width}x{channels} has {expected} values but rows have {got}")]
+    BadShape { height: usize, width: usize, channels: usize, expected: usize, got: usize },
+    #[error("nearest neighbours of the {what}: {source}")]
+    Knn {
+        what: &'static str,
+        #[source]
+        source: knn::KnnError,
+    },
+    #[error("flow score of {what}: {source}")]
+    Flow {
+        what: String,
+        #[source]
+        source: optical_flow::FlowError,
+    },
+    #[error("pairs file {path}: {message}")]
+    PairsFile { path: std::path::PathBuf, message: String },
+    #[error("numerical problem: {0}")]
+    Numerical(String),
+}
+
+pub type Result<T> = std::result::Result<T, ScoreError>;
+
+fn invalid(name: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> ScoreError {
+    ScoreError::InvalidOption { name, value: value.to_string(), reason: reason.into() }
+}
+
+/// Height, width, channels of the images behind the rows (pixels row-major (y, x, channel)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImageShape {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl ImageShape {
+    pub fn len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One family of scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Knn,
+    Tangent,
+    Lid,
+    Flow,
+}
+
+impl Method {
+    pub const ALL: [Method; 4] = [Method::Knn, Method::Tangent, Method::Lid, Method::Flow];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Knn => "knn",
+            Method::Tangent => "tangent",
+            Method::Lid => "lid",
+            Method::Flow => "flow",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Method> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "knn" => Ok(Method::Knn),
+            "tangent" => Ok(Method::Tangent),
+            "lid" => Ok(Method::Lid),
+            "flow" => Ok(Method::Flow),
+            other => Err(invalid("method", other, "known methods: knn, tangent, lid, flow")),
+        }
+    }
+
+    /// Parses a comma-separated list (`knn,tangent`); repeats are errors.
+    pub fn parse_list(s: &str) -> Result<Vec<Method>> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let m = Method::parse(part)?;
+            if out.contains(&m) {
+                return Err(invalid("methods", s, format!("{} is listed twice", m.name())));
+            }
+            out.push(m);
+        }
+        if out.is_empty() {
+            return Err(invalid("methods", s, "no method given (knn, tangent, lid, flow)"));
+        }
+        Ok(out)
+    }
+
+    /// Score columns this method produces.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Method::Knn => &["knn_kth", "knn_mean"],
+            Method::Tangent => &["tangent"],
+            Method::Lid => &["lid"],
+            Method::Flow => &["flow"],
+        }
+    }
+}
+
+/// How the tangent dimension d is chosen (see the crate docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DimChoice {
+    #[default]
+    Auto,
+    Local,
+    Fixed(usize),
+}
+
+impl DimChoice {
+    /// `auto`, `local` or a whole number.
+    pub fn parse(s: &str) -> Result<DimChoice> {
+        match s.trim() {
+            "auto" => Ok(DimChoice::Auto),
+            "local" => Ok(DimChoice::Local),
+            t => t
+                .parse::<usize>()
+                .map(DimChoice::Fixed)
+                .map_err(|_| invalid("dim", s, "expected auto, local or a whole number ≥ 1")),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            DimChoice::Auto => "auto: rounded MLE intrinsic dimension of the reference (calibration images)".into(),
+            DimChoice::Local => "local: each image's rounded Levina–Bickel estimate from its k neighbours".into(),
+            DimChoice::Fixed(d) => format!("fixed: {d}"),
+        }
+    }
+
+    fn check(&self, k: usize) -> Result<()> {
+        if let DimChoice::Fixed(d) = *self {
+            if d == 0 {
+                return Err(invalid("dim", d, "the tangent space needs at least one dimension"));
+            }
+            if d >= k {
+                return Err(invalid("dim", d, format!("k = {k} neighbours span at most k − 1 = {} dimensions", k - 1)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Options of [`score`].
+#[derive(Debug, Clone)]
+pub struct ScoreOptions {
+    pub methods: Vec<Method>,
+    /// Neighbours per image.
+    pub k: usize,
+    pub dim: DimChoice,
+    /// Reference images used for the calibration (all of them when the reference is not larger).
+    pub calibration: usize,
+    /// Nearest reference images tried by the flow score.
+    pub flow_neighbors: usize,
+    /// Calibration images of the flow score (a seeded sub-sample of the calibration images).
+    pub flow_calibration: usize,
+    pub flow: FlowParams,
+    /// Seed of the calibration samples.
+    pub seed: u64,
+    pub knn: knn::KnnOptions,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        ScoreOptions {
+            methods: vec![Method::Knn, Method::Tangent, Method::Lid],
+            k: 20,
+            dim: DimChoice::Auto,
+            calibration: 2000,
+            flow_neighbors: 3,
+            flow_calibration: 200,
+            flow: FlowParams::default(),
+            seed: 0,
+            knn: knn::KnnOptions::default(),
+        }
+    }
+}
+
+/// One score column: the query values, their percentiles and the calibration values they were ranked in.
+#[derive(Debug, Clone)]
+pub struct ScoreColumn {
+    pub name: &'static str,
+    pub method: Method,
+    pub values: Vec<f64>,
+    pub percentiles: Vec<f64>,
+    /// Leave-one-out values of the calibration images (row order of [`ScoreReport::calibration_rows`], or of
+    /// [`ScoreReport::flow_calibration_rows`] for `flow`).
+    pub calibration: Vec<f64>,
+}
+
+/// Everything [`score`] computes.
+#[derive(Debug, Clone)]
+pub struct ScoreReport {
+    pub columns: Vec<ScoreColumn>,
+    pub k: usize,
+    /// Rows of the reference given, and the rows dropped as exact duplicates of earlier rows.
+    pub n_reference: usize,
+    pub duplicates_dropped: Vec<usize>,
+    /// Reference rows (original indices) used for the calibration, ascending.
+    pub calibration_rows: Vec<usize>,
+    /// Reference rows (original indices) used for the flow calibration, ascending (empty without `flow`).
+    pub flow_calibration_rows: Vec<usize>,
+    /// MLE intrinsic dimension of the reference (MacKay–Ghahramani combination over the calibration images).
+    pub reference_dimension: f64,
+    /// Tangent dimension of every query (with `tangent`).
+    pub tangent_dims: Option<Vec<usize>>,
+    /// d of [`DimChoice::Auto`]/[`DimChoice::Fixed`] (None for `Local`), and whether the auto value had to be
+    /// clamped to k − 1.
+    pub dim_global: Option<usize>,
+    pub dim_clamped: bool,
+    /// Nearest reference image (original index) of every query and its distance.
+    pub nearest: Vec<usize>,
+    pub nearest_distance: Vec<f64>,
+    /// Seconds per stage.
+    pub timings: Vec<(&'static str, f64)>,
+}
+
+impl ScoreReport {
+    pub fn column(&self, name: &str) -> Option<&ScoreColumn> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Neighbour lists of a set of images (n × k, nearest first; indices into the de-duplicated reference).
+pub(crate) struct NeighborLists {
+    pub indices: Array2<usize>,
+    pub distances: Array2<f32>,
+}
+
+/// The reference with duplicates dropped, plus its leave-one-out calibration neighbours.
+pub(crate) struct Reference<'a> {
+    pub data: Cow<'a, Array2<f32>>,
+    view: Option<ArrayView2<'a, f32>>,
+    /// Original index of every kept row.
+    pub kept: Vec<usize>,
+    pub duplicates: Vec<usize>,
+    /// Calibration rows (indices into the kept rows) and their leave-one-out neighbours.
+    pub calib_rows: Vec<usize>,
+    pub calib: NeighborLists,
+    /// Levina–Bickel per-point estimates of the calibration rows, and their MacKay–Ghahramani combination.
+    pub calib_lb: Vec<f64>,
+    pub dimension: f64,
+}
+
+impl<'a> Reference<'a> {
+    pub fn view(&self) -> ArrayView2<'_, f32> {
+        match &self.view {
+            Some(v) => v.view(),
+            None => self.data.view(),
+        }
+    }
+
+    /// Drops duplicate rows, checks k, draws the calibration rows and finds their neighbours.
+    pub fn build(
+        reference: ArrayView2<'a, f32>,
+        k: usize,
+        calibration: usize,
+        seed: u64,
+        opts: &knn::KnnOptions,
+    ) -> Result<Reference<'a>> {
+        if reference.nrows() == 0 {
+            return Err(ScoreError::EmptyReference);
+        }
+        if k == 0 {
+            return Err(invalid("k", 0, "at least one neighbour is needed"));
+        }
+        if calibration < 2 {
+            return Err(invalid("calibration", calibration, "at least 2 calibration images are needed"));
+        }
+        let duplicates = knn::duplicate_rows(reference);
+        let (view, data, kept) = if duplicates.is_empty() {
+            (Some(reference), Cow::Owned(Array2::zeros((0, 0))), (0..reference.nrows()).collect::<Vec<_>>())
+        } else {
+            let mut is_dup = vec![false; reference.nrows()];
+            duplicates.iter().for_each(|&i| is_dup[i] = true);
+            let kept: Vec<usize> = (0..reference.nrows()).filter(|&i| !is_dup[i]).collect();
+            (None, Cow::Owned(reference.select(Axis(0), &kept)), kept)
+        };
+        let n = kept.len();
+        if k >= n {
+            let dups = if duplicates.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} rows given, {} exact duplicates dropped)", reference.nrows(), duplicates.len())
+            };
+            return Err(ScoreError::KTooLarge { k, n, dups });
+        }
+        let mut r = Reference {
+            data,
+            view,
+            kept,
+            duplicates,
+            calib_rows: Vec::new(),
+            calib: NeighborLists { indices: Array2::zeros((0, k)), distances: Array2::zeros((0, k)) },
+            calib_lb: Vec::new(),
+            dimension: f64::NAN,
+        };
+        let data = r.view();
+        let (rows, calib) = if calibration >= n {
+            let nb =
+                knn::knn_self_with(data, k, opts).map_err(|source| ScoreError::Knn { what: "reference", source })?;
+            ((0..n).collect::<Vec<_>>(), NeighborLists { indices: nb.indices, distances: nb.distances })
+        } else {
+            let rows = sample_sorted(n, calibration, seed, 0xCA11);
+            let sub = data.select(Axis(0), &rows);
+            let nb = knn::knn_query_with(data, sub.view(), k + 1, opts)
+                .map_err(|source| ScoreError::Knn { what: "calibration images", source })?;
+            (rows.clone(), drop_self(&rows, nb, k))
+        };
+        let lb: Vec<f64> = (0..rows.len()).into_par_iter().map(|i| levina_bickel(calib.distances.row(i))).collect();
+        let finite: Vec<f64> = lb.iter().copied().filter(|v| v.is_finite() && *v > 0.0).collect();
+        let dimension = if finite.is_empty() { f64::NAN } else { intrinsic_dim::Comb::Mle.apply(&finite) };
+        r.calib_rows = rows;
+        r.calib = calib;
+        r.calib_lb = lb;
+        r.dimension = dimension;
+        Ok(r)
+    }
+
+    /// Global d for Auto/Fixed (None for Local) and whether Auto was clamped.
+    pub fn global_dim(&self, choice: DimChoice, k: usize) -> (Option<usize>, bool) {
+        match choice {
+            DimChoice::Fixed(d) => (Some(d), false),
+            DimChoice::Local => (None, false),
+            DimChoice::Auto => {
+                let raw = if self.dimension.is_finite() { self.dimension.round().max(1.0) as usize } else { 1 };
+                let d = raw.clamp(1, k - 1);
+                (Some(d), d != raw)
+            }
+        }
+    }
+}
+
+/// `m` of `0..n` without replacement (seeded ChaCha8 stream), ascending.
+pub(crate) fn sample_sorted(n: usize, m: usize, seed: u64, stream: u64) -> Vec<usize> {
+    if m >= n {
+        return (0..n).collect();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut v = rand::seq::index::sample(&mut rng, n, m).into_vec();
+    v.sort_unstable();
+    v
+}
+
+/// Removes each row's own index from a (k + 1)-neighbour query of reference rows against the reference.
+fn drop_self(rows: &[usize], nb: knn::Neighbors, k: usize) -> NeighborLists {
+    let m = rows.len();
+    let mut indices = Array2::<usize>::zeros((m, k));
+    let mut distances = Array2::<f32>::zeros((m, k));
+    for (i, &r) in rows.iter().enumerate() {
+        let idx = nb.indices.row(i);
+        let skip = idx.iter().position(|&j| j == r).unwrap_or(k);
+        let mut c = 0;
+        for t in 0..=k {
+            if t != skip && c < k {
+                indices[[i, c]] = idx[t];
+                distances[[i, c]] = nb.distances[[i, t]];
+                c += 1;
+            }
+        }
+    }
+    NeighborLists { indices, distances }
+}
+
+/// Levina–Bickel per-point MLE from sorted neighbour distances, zero distances left out (NaN if fewer than two
+/// positive distances remain). The formula is the `intrinsic-dim` crate's.
+pub(crate) fn levina_bickel(dists: ArrayView1<f32>) -> f64 {
+    let pos: Vec<f64> = dists.iter().filter(|&&r| r > 0.0).map(|&r| r as f64).collect();
+    if pos.len() < 2 {
+        return f64::NAN;
+    }
+    let est = intrinsic_dim::estimators::mle::Mle::new(pos.len()).point(&pos);
+    if est.is_finite() {
+        est
+    } else {
+        // All positive distances equal: the likelihood has no maximum (infinite dimension).
+        f64::INFINITY
+    }
+}
+
+/// Ma et al. 2018's LID estimate: k/(k−1) times the Levina–Bickel estimate over the same k positive distances.
+pub(crate) fn lid_ma(dists: ArrayView1<f32>) -> f64 {
+    let m = dists.iter().filter(|&&r| r > 0.0).count();
+    let lb = levina_bickel(dists);
+    if m < 2 {
+        return f64::NAN;
+    }
+    lb * m as f64 / (m as f64 - 1.0)
+}
+
+fn local_dim(lb: f64, global_fallback: usize, k: usize) -> usize {
+    if lb.is_finite() {
+        (lb.round().max(1.0) as usize).clamp(1, k - 1)
+    } else if lb == f64::INFINITY {
+        k - 1
+    } else {
+        global_fallback
+    }
+}
+
+/// Per-image scores from its neighbour list.
+struct RowScores {
+    kth: f64,
+    mean: f64,
+    lid: f64,
+    tangent: f64,
+    dim: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row_scores<'q>(
+    reference: ArrayView2<f32>,
+    point: &(dyn Fn(usize) -> ArrayView1<'q, f32> + Sync),
+    lists: &NeighborLists,
+    with_tangent: bool,
+    dim: DimChoice,
+    global_dim: usize,
+    k: usize,
+) -> Result<Vec<RowScores>> {
+    (0..lists.indices.nrows())
+        .into_par_iter()
+        .map(|i| {
+            let dist = lists.distances.row(i);
+            let kth = dist[k - 1] as f64;
+            let mean = dist.iter().map(|&x| x as f64).sum::<f64>() / k as f64;
+            let lid = lid_ma(dist);
+            let d = match dim {
+                DimChoice::Local => local_dim(levina_bickel(dist), global_dim, k),
+                _ => global_dim,
+            };
+            let tangent = if with_tangent {
+                let rows: Vec<usize> = lists.indices.row(i).to_vec();
+                tangent::LocalPca::new(reference, &rows)?.residual(point(i), d)
+            } else {
+                f64::NAN
+            };
+            Ok(RowScores { kth, mean, lid, tangent, dim: d })
+        })
+        .collect()
+}
+
+/// Scores every query row against the reference (see the crate docs). `shape` is needed by the `flow` score only.
+pub fn score(
+    reference: ArrayView2<f32>,
+    query: ArrayView2<f32>,
+    shape: Option<ImageShape>,
+    opts: &ScoreOptions,
+) -> Result<ScoreReport> {
+    let mut timings = Vec::new();
+    let t0 = Instant::now();
+    // Cheap checks first, before any neighbour search.
+    if opts.methods.is_empty() {
+        return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, flow)"));
+    }
+    if reference.nrows() == 0 {
+        return Err(ScoreError::EmptyReference);
+    }
+    if query.nrows() == 0 {
+        return Err(ScoreError::EmptyQuery);
+    }
+    if query.ncols() != reference.ncols() {
+        return Err(ScoreError::SizeMismatch {
+            query: query.ncols(),
+            reference: reference.ncols(),
+            detail: String::new(),
+        });
+    }
+    if let Some(s) = shape {
+        if s.len() != reference.ncols() {
+            return Err(ScoreError::BadShape {
+                height: s.height,
+                width: s.width,
+                channels: s.channels,
+                expected: s.len(),
+                got: reference.ncols(),
+            });
+        }
+    }
+    let k = opts.k;
+    let has = |m: Method| opts.methods.contains(&m);
+    if (has(Method::Tangent) || has(Method::Lid)) && k < 2 {
+        return Err(invalid("k", k, "the tangent and lid scores need at least 2 neighbours"));
+    }
+    if has(Method::Tangent) {
+        opts.dim.check(k)?;
+    }
+    let flow_est = if has(Method::Flow) {
+        let s = shape.ok_or(ScoreError::NoShape)?;
+        if opts.flow_neighbors == 0 || opts.flow_neighbors > k {
+            return Err(invalid("flow_neighbors", opts.flow_neighbors, format!("must lie in 1..=k = {k}")));
+        }
+        if opts.flow_calibration < 2 {
+            return Err(invalid("flow_calibration", opts.flow_calibration, "at least 2 calibration images"));
+        }
+        let min = opts.flow.method.min_size();
+        if s.width < min || s.height < min {
+            return Err(invalid(
+                "flow",
+                format!("{}x{} images", s.width, s.height),
+                format!("flow method {} needs at least {min}x{min} pixels", opts.flow.method.name()),
+            ));
+        }
+        Some(
+            optical_flow::FlowEstimator::new(opts.flow.clone())
+                .map_err(|source| ScoreError::Flow { what: "the flow parameters".into(), source })?,
+        )
+    } else {
+        None
+    };
+    // Non-finite query values are reported by the kNN engine, but check before the (expensive) calibration.
+    if let Some((row, col, v)) = first_non_finite(query) {
+        return Err(ScoreError::Knn {
+            what: "queries",
+            source: knn::KnnError::NonFinite { what: "query", row, col, value: v },
+        });
+    }
+
+    let reference_model = Reference::build(reference, k, opts.calibration, opts.seed, &opts.knn)?;
+    timings.push(("calibration_knn", t0.elapsed().as_secs_f64()));
+    let refv = reference_model.view();
+
+    let t = Instant::now();
+    let nb =
+        knn::knn_query_with(refv, query, k, &opts.knn).map_err(|source| ScoreError::Knn { what: "queries", source })?;
+    let q_lists = NeighborLists { indices: nb.indices, distances: nb.distances };
+    timings.push(("query_knn", t.elapsed().as_secs_f64()));
+
+    let (dim_global, dim_clamped) = reference_model.global_dim(opts.dim, k);
+    let global = dim_global.unwrap_or_else(|| reference_model.global_dim(DimChoice::Auto, k).0.unwrap_or(1));
+    let with_tangent = has(Method::Tangent);
+
+    let t = Instant::now();
+    let qpoint = |i: usize| query.row(i);
+    let q_scores = row_scores(refv, &qpoint, &q_lists, with_tangent, opts.dim, global, k)?;
+    let cpoint = |i: usize| refv.row(reference_model.calib_rows[i]);
+    let c_scores = row_scores(refv, &cpoint, &reference_model.calib, with_tangent, opts.dim, global, k)?;
+    timings.push(("scores", t.elapsed().as_secs_f64()));
+
+    let mut columns = Vec::new();
+    let mut push = |name: &'static str, method: Method, values: Vec<f64>, calibration: Vec<f64>| {
+        let sorted = stats::sorted_finite(&calibration);
+        let percentiles = values.iter().map(|&v| percentile_of(&sorted, v)).collect();
+        columns.push(ScoreColumn { name, method, values, percentiles, calibration });
+    };
+    let mut flow_rows = Vec::new();
+    for &m in &opts.methods {
+        match m {
+            Method::Knn => {
+                push("knn_kth", m, q_scores.iter().map(|s| s.kth).collect(), c_scores.iter().map(|s| s.kth).collect());
+                push(
+                    "knn_mean",
+                    m,
+                    q_scores.iter().map(|s| s.mean).collect(),
+                    c_scores.iter().map(|s| s.mean).collect(),
+                );
+            }
+            Method::Tangent => push(
+                "tangent",
+                m,
+                q_scores.iter().map(|s| s.tangent).collect(),
+                c_scores.iter().map(|s| s.tangent).collect(),
+            ),
+            Method::Lid => {
+                push("lid", m, q_scores.iter().map(|s| s.lid).collect(), c_scores.iter().map(|s| s.lid).collect())
+            }
+            Method::Flow => {
+                let t = Instant::now();
+                let est = flow_est.as_ref().expect("estimator built when flow is asked for");
+                let s = shape.expect("checked with the estimator");
+                let f = opts.flow_neighbors;
+                let q_flow = flow_score::min_residuals(
+                    est,
+                    refv,
+                    s,
+                    &qpoint,
+                    query.nrows(),
+                    &|i| q_lists.indices.row(i).iter().take(f).copied().collect(),
+                    "query",
+                )?;
+                let sub = sample_sorted(reference_model.calib_rows.len(), opts.flow_calibration, opts.seed, 0xF10);
+                let c_flow = flow_score::min_residuals(
+                    est,
+                    refv,
+                    s,
+                    &|i| refv.row(reference_model.calib_rows[sub[i]]),
+                    sub.len(),
+                    &|i| reference_model.calib.indices.row(sub[i]).iter().take(f).copied().collect(),
+                    "reference",
+                )?;
+                flow_rows = sub.iter().map(|&i| reference_model.kept[reference_model.calib_rows[i]]).collect();
+                push("flow", m, q_flow, c_flow);
+                timings.push(("flow", t.elapsed().as_secs_f64()));
+            }
+        }
+    }
+    let kept = &reference_model.kept;
+    Ok(ScoreReport {
+        columns,
+        k,
+        n_reference: reference.nrows(),
+        duplicates_dropped: reference_model.duplicates.clone(),
+        calibration_rows: reference_model.calib_rows.iter().map(|&i| kept[i]).collect(),
+        flow_calibration_rows: flow_rows,
+        reference_dimension: reference_model.dimension,
+        tangent_dims: with_tangent.then(|| q_scores.iter().map(|s| s.dim).collect()),
+        dim_global: if with_tangent { dim_global } else { None },
+        dim_clamped: with_tangent && dim_clamped,
+        nearest: q_lists.indices.column(0).iter().map(|&j| kept[j]).collect(),
+        nearest_distance: q_lists.distances.column(0).iter().map(|&x| x as f64).collect(),
+        timings,
+    })
+}
+
+fn first_non_finite(m: ArrayView2<f32>) -> Option<(usize, usize, f32)> {
+    m.axis_iter(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .find_first(|(_, r)| r.iter().any(|x| !x.is_finite()))
+        .and_then(|(row, r)| r.iter().enumerate().find(|(_, x)| !x.is_finite()).map(|(col, &v)| (row, col, v)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+//! The pairs file of the perturbation mode: a CSV with columns `clean` and `perturbed` (other columns are ignored),
+//! as `imanifold classifier` writes it. Each cell is
+//! * an image path (PNG, JPEG, …) relative to the CSV's folder,
+//! * a `.npy` file holding one image, or
+//! * `file.npy#ROW`: row ROW (0-based) of a `.npy` stack (e.g. `perturbed.npy#3`).
+
+use std::path::{Path, PathBuf};
+
+use crate::{Result, ScoreError};
+
+/// Where one image of a pair comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairEntry {
+    Image(PathBuf),
+    Npy { path: PathBuf, row: Option<usize> },
+}
+
+impl PairEntry {
+    pub fn path(&self) -> &Path {
+        match self {
+            PairEntry::Image(p) => p,
+            PairEntry::Npy { path, .. } => path,
+        }
+    }
+}
+
+/// One data line of the pairs file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairLine {
+    /// 1-based line number in the file (the header is line 1).
+    pub line: usize,
+    /// The cells as written.
+    pub clean_text: String,
+    pub perturbed_text: String,
+    pub clean: PairEntry,
+    pub perturbed: PairEntry,
+}
+
+fn bad(path: &Path, message: String) -> ScoreError {
+    ScoreError::PairsFile { path: path.to_path_buf(), message }
+}
+
+fn parse_cell(csv: &Path, base: &Path, cell: &str, line: usize, column: &str) -> Result<PairEntry> {
+    let cell = cell.trim();
+    if cell.is_empty() {
+        return Err(bad(csv, format!("line {line}, column {column} is empty")));
+    }
+    let (file, row) = match cell.rsplit_once('#') {
+        Some((f, r)) if f.to_ascii_lowercase().ends_with(".npy") => {
+            let r = r.trim().parse::<usize>().map_err(|_| {
+                bad(csv, format!("line {line}, column {column}: `{cell}`: the row after # is not a whole number"))
+            })?;
+            (f, Some(r))
+        }
+        _ => (cell, None),
+    };
+    let path = base.join(file);
+    if !path.is_file() {
+        return Err(bad(csv, format!("line {line}, column {column} names {} which does not exist", path.display())));
+    }
+    Ok(if file.to_ascii_lowercase().ends_with(".npy") { PairEntry::Npy { path, row } } else { PairEntry::Image(path) })
+}
+
+/// Reads and checks a pairs file (every named file must exist).
+pub fn read_pairs_csv(path: &Path) -> Result<Vec<PairLine>> {
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
+    let headers: Vec<String> =
+        rdr.headers().map_err(|e| bad(path, e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(path, format!("no `{name}` column (header: {})", headers.join(","))))
+    };
+    let (ci, pi) = (col("clean")?, col("perturbed")?);
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| bad(path, format!("line {line}: {e}")))?;
+        let (c, p) = (rec.get(ci).unwrap_or(""), rec.get(pi).unwrap_or(""));
+        out.push(PairLine {
+            line,
+            clean_text: c.trim().to_string(),
+            perturbed_text: p.trim().to_string(),
+            clean: parse_cell(path, base, c, line, "clean")?,
+            perturbed: parse_cell(path, base, p, line, "perturbed")?,
+        });
+    }
+    if out.is_empty() {
+        return Err(bad(path, "no pairs: the file has a header but no data lines".into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_images_npy_files_and_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("clean")).unwrap();
+        std::fs::write(d.join("clean/0.png"), b"x").unwrap();
+        std::fs::write(d.join("perturbed.npy"), b"x").unwrap();
+        std::fs::write(d.join("one.npy"), b"x").unwrap();
+        let csv = d.join("pairs.csv");
+        std::fs::write(&csv, "clean,perturbed,label\nclean/0.png,perturbed.npy#3,cat\none.npy, perturbed.npy#0 ,dog\n")
+            .unwrap();
+        let lines = read_pairs_csv(&csv).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].clean, PairEntry::Image(d.join("clean/0.png")));
+        assert_eq!(lines[0].perturbed, PairEntry::Npy { path: d.join("perturbed.npy"), row: Some(3) });
+        assert_eq!(lines[1].clean, PairEntry::Npy { path: d.join("one.npy"), row: None });
+        assert_eq!(lines[1].perturbed_text, "perturbed.npy#0");
+        assert_eq!(lines[1].line, 3);
+    }
+
+    #[test]
+    fn bad_files_name_the_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.png"), b"x").unwrap();
+        let write = |text: &str| {
+            let p = d.join("p.csv");
+            std::fs::write(&p, text).unwrap();
+            read_pairs_csv(&p).unwrap_err().to_string()
+        };
+        assert!(write("clean,other\na.png,a.png\n").contains("no `perturbed` column"));
+        assert!(write("clean,perturbed\na.png,missing.png\n").contains("line 2, column perturbed"));
+        assert!(write("clean,perturbed\n").contains("no pairs"));
+        assert!(write("clean,perturbed\na.png,\n").contains("empty"));
+        std::fs::write(d.join("s.npy"), b"x").unwrap();
+        assert!(write("clean,perturbed\na.png,s.npy#x\n").contains("not a whole number"));
+        assert!(read_pairs_csv(&d.join("nope.csv")).unwrap_err().to_string().contains("nope.csv"));
+    }
+}

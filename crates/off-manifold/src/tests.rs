@@ -1,0 +1,257 @@
+//! Unit tests on a synthetic manifold with known dimension (the rendered-scene tests live in tests/rendered.rs).
+
+use ndarray::{Array1, Array2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use super::*;
+
+/// A smooth 2-D torus-like surface embedded in R^24 by a fixed random linear map of
+/// (cos u, sin u, cos v, sin v, cos(u+v), sin(u+v), cos(u−v), sin(u−v)).
+struct Torus {
+    map: Array2<f64>,
+}
+
+impl Torus {
+    fn new() -> Torus {
+        let mut rng = ChaCha8Rng::seed_from_u64(99);
+        Torus { map: Array2::from_shape_fn((8, 24), |_| rng.sample::<f64, _>(StandardNormal) / 8f64.sqrt()) }
+    }
+    fn point(&self, u: f64, v: f64) -> Array1<f32> {
+        let f = [u.cos(), u.sin(), v.cos(), v.sin(), (u + v).cos(), (u + v).sin(), (u - v).cos(), (u - v).sin()];
+        Array1::from_shape_fn(24, |j| (0..8).map(|i| f[i] * self.map[[i, j]]).sum::<f64>() as f32)
+    }
+    fn sample(&self, n: usize, seed: u64) -> Array2<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut out = Array2::zeros((n, 24));
+        for mut row in out.rows_mut() {
+            let (u, v) = (rng.random::<f64>() * std::f64::consts::TAU, rng.random::<f64>() * std::f64::consts::TAU);
+            row.assign(&self.point(u, v));
+        }
+        out
+    }
+}
+
+fn opts(methods: &[Method]) -> ScoreOptions {
+    ScoreOptions { methods: methods.to_vec(), k: 15, ..Default::default() }
+}
+
+fn median(x: &[f64]) -> f64 {
+    intrinsic_dim::stats::median(x)
+}
+
+#[test]
+fn held_out_points_are_typical_and_displaced_points_are_not() {
+    let t = Torus::new();
+    let reference = t.sample(1500, 1);
+    let held_out = t.sample(200, 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    // Displace held-out points by 3 (the 15th-neighbour distance is about 1) in a random direction (almost all of it normal to the 2-D surface).
+    let off = Array2::from_shape_fn((200, 24), |(i, j)| {
+        held_out[[i, j]] + 3.0 * rng.sample::<f32, _>(StandardNormal) / 24f32.sqrt()
+    });
+    let o = opts(&[Method::Knn, Method::Tangent, Method::Lid]);
+    let r_in = score(reference.view(), held_out.view(), None, &o).unwrap();
+    let r_off = score(reference.view(), off.view(), None, &o).unwrap();
+    assert_eq!(r_in.dim_global, Some(2), "the surface is 2-D (reference MLE {})", r_in.reference_dimension);
+    assert!((r_in.reference_dimension - 2.0).abs() < 0.5, "reference MLE {}", r_in.reference_dimension);
+    for c in &r_in.columns {
+        let m = median(&c.percentiles);
+        assert!((0.35..=0.65).contains(&m), "held-out median percentile of {} is {m}", c.name);
+        assert_eq!(c.calibration.len(), 1500);
+    }
+    for name in ["knn_kth", "knn_mean", "tangent"] {
+        let m = median(&r_off.column(name).unwrap().percentiles);
+        let c = r_off.column(name).unwrap();
+        assert!(m >= 0.99, "displaced points: median percentile of {name} is {m}");
+    }
+    // Off the surface the neighbour distances flatten out: LID goes up.
+    let lid_in = median(&r_in.column("lid").unwrap().values);
+    let lid_off = median(&r_off.column("lid").unwrap().values);
+    assert!((1.5..3.0).contains(&lid_in), "LID of held-out points {lid_in}");
+    assert!(lid_off > 2.0 * lid_in, "LID off the surface {lid_off} vs on it {lid_in}");
+    // The tangent residual of on-surface points is far below their kNN distance (the surface is locally flat).
+    let tan_in = median(&r_in.column("tangent").unwrap().values);
+    let knn_in = median(&r_in.column("knn_mean").unwrap().values);
+    assert!(tan_in < 0.25 * knn_in, "tangent residual {tan_in} vs kNN distance {knn_in}");
+}
+
+#[test]
+fn subsampled_calibration_equals_the_full_leave_one_out_values() {
+    let t = Torus::new();
+    let reference = t.sample(400, 5);
+    let query = t.sample(10, 6);
+    let full =
+        score(reference.view(), query.view(), None, &opts(&[Method::Knn, Method::Tangent, Method::Lid])).unwrap();
+    let o = ScoreOptions {
+        calibration: 57,
+        dim: DimChoice::Fixed(2),
+        ..opts(&[Method::Knn, Method::Tangent, Method::Lid])
+    };
+    let sub = score(reference.view(), query.view(), None, &o).unwrap();
+    assert_eq!(full.calibration_rows, (0..400).collect::<Vec<_>>());
+    assert_eq!(sub.calibration_rows.len(), 57);
+    assert!(sub.calibration_rows.windows(2).all(|w| w[0] < w[1]));
+    for name in ["knn_kth", "knn_mean", "tangent", "lid"] {
+        let (f, s) = (full.column(name).unwrap(), sub.column(name).unwrap());
+        for (i, &row) in sub.calibration_rows.iter().enumerate() {
+            let (a, b) = (f.calibration[row], s.calibration[i]);
+            assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{name}, reference row {row}: {a} vs {b}");
+        }
+        // The query values do not depend on the calibration.
+        assert_eq!(f.values, s.values, "{name}");
+    }
+}
+
+#[test]
+fn same_output_whatever_the_thread_count() {
+    let t = Torus::new();
+    let reference = t.sample(300, 7);
+    let query = t.sample(40, 8);
+    let o = ScoreOptions { calibration: 100, ..opts(&[Method::Knn, Method::Tangent, Method::Lid]) };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| score(reference.view(), query.view(), None, &o).unwrap())
+    };
+    let (a, b) = (run(1), run(3));
+    assert_eq!(a.calibration_rows, b.calibration_rows);
+    for (x, y) in a.columns.iter().zip(&b.columns) {
+        assert_eq!(x.values, y.values);
+        assert_eq!(x.calibration, y.calibration);
+        assert_eq!(x.percentiles, y.percentiles);
+    }
+}
+
+#[test]
+fn duplicates_are_dropped_and_exact_copies_score_zero() {
+    let t = Torus::new();
+    let mut reference = t.sample(200, 9);
+    let copy = reference.row(3).to_owned();
+    reference.row_mut(10).assign(&copy);
+    let query = reference.select(Axis(0), &[3, 50]);
+    let r = score(reference.view(), query.view(), None, &opts(&[Method::Knn, Method::Tangent, Method::Lid])).unwrap();
+    assert_eq!(r.duplicates_dropped, vec![10]);
+    assert_eq!(r.nearest, vec![3, 50]);
+    assert_eq!(r.nearest_distance, vec![0.0, 0.0]);
+    // With d = k − 1 the tangent space is the affine hull of the neighbours, which contains an exact copy.
+    let o = ScoreOptions { dim: DimChoice::Fixed(14), ..opts(&[Method::Tangent]) };
+    let full = score(reference.view(), query.view(), None, &o).unwrap();
+    assert!(full.column("tangent").unwrap().values.iter().all(|&v| v < 1e-5), "{:?}", full.columns[0].values);
+    // Calibration values are finite (no zero distances once the duplicate is gone).
+    assert!(r.column("lid").unwrap().calibration.iter().all(|v| v.is_finite()));
+    assert!(r.column("lid").unwrap().values.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let t = Torus::new();
+    let reference = t.sample(50, 11);
+    let query = t.sample(5, 12);
+    let o = opts(&[Method::Knn, Method::Tangent]);
+    // Size mismatch.
+    let wide = Array2::<f32>::zeros((3, 25));
+    let e = score(reference.view(), wide.view(), None, &o).unwrap_err();
+    assert!(matches!(e, ScoreError::SizeMismatch { query: 25, reference: 24, .. }), "{e}");
+    assert!(e.to_string().contains("25") && e.to_string().contains("24"), "{e}");
+    // k ≥ reference size.
+    let e = score(reference.view(), query.view(), None, &ScoreOptions { k: 50, ..o.clone() }).unwrap_err();
+    assert!(matches!(e, ScoreError::KTooLarge { k: 50, n: 50, .. }), "{e}");
+    assert!(e.to_string().contains("k = 50"), "{e}");
+    // Empty query.
+    let empty = Array2::<f32>::zeros((0, 24));
+    assert!(matches!(score(reference.view(), empty.view(), None, &o).unwrap_err(), ScoreError::EmptyQuery));
+    // NaN in the query names the row.
+    let mut nan = query.clone();
+    nan[[4, 7]] = f32::NAN;
+    let e = score(reference.view(), nan.view(), None, &o).unwrap_err();
+    assert!(e.to_string().contains("row 4"), "{e}");
+    // d must be below k.
+    let e = score(reference.view(), query.view(), None, &ScoreOptions { dim: DimChoice::Fixed(15), ..o.clone() })
+        .unwrap_err();
+    assert!(e.to_string().contains("dim"), "{e}");
+    // Flow needs images.
+    let e = score(reference.view(), query.view(), None, &opts(&[Method::Flow])).unwrap_err();
+    assert!(matches!(e, ScoreError::NoShape), "{e}");
+    // Shape that does not match the rows.
+    let s = ImageShape { height: 5, width: 5, channels: 1 };
+    let e = score(reference.view(), query.view(), Some(s), &opts(&[Method::Flow])).unwrap_err();
+    assert!(matches!(e, ScoreError::BadShape { .. }), "{e}");
+    // Method names.
+    assert!(Method::parse_list("knn,bogus").unwrap_err().to_string().contains("bogus"));
+    assert!(Method::parse_list("knn,knn").is_err());
+    assert_eq!(Method::parse_list("lid, tangent").unwrap(), vec![Method::Lid, Method::Tangent]);
+    assert!(DimChoice::parse("x").is_err());
+    assert_eq!(DimChoice::parse("7").unwrap(), DimChoice::Fixed(7));
+}
+
+#[test]
+fn lid_is_ma_et_al() {
+    // Distances 1, 2, 4: Ma et al. LID = −(1/3 Σ log(r_i / r_3))⁻¹ = 3 / (log 4 + log 2).
+    let d = ndarray::arr1(&[1.0f32, 2.0, 4.0]);
+    let expected = 3.0 / (4f64.ln() + 2f64.ln());
+    assert!((lid_ma(d.view()) - expected).abs() < 1e-12);
+    // Zero distances are left out.
+    let d0 = ndarray::arr1(&[0.0f32, 1.0, 2.0, 4.0]);
+    assert!((lid_ma(d0.view()) - expected).abs() < 1e-12);
+    assert!(lid_ma(ndarray::arr1(&[0.0f32, 0.0, 3.0]).view()).is_nan());
+}
+
+#[test]
+fn perturbation_energy_splits_tangent_and_normal() {
+    let t = Torus::new();
+    let reference = t.sample(1500, 21);
+    // Clean points and two perturbations each: along the surface (a nearby surface point) and along a normal.
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    let n = 30;
+    let mut clean = Array2::<f32>::zeros((n, 24));
+    let mut along = Array2::<f32>::zeros((n, 24));
+    let mut uv = Vec::new();
+    for i in 0..n {
+        let (u, v) = (rng.random::<f64>() * 6.28, rng.random::<f64>() * 6.28);
+        uv.push((u, v));
+        clean.row_mut(i).assign(&t.point(u, v));
+        along.row_mut(i).assign(&t.point(u + 0.01, v - 0.02));
+    }
+    let o = PairsOptions { k: 15, ..Default::default() };
+    let ra = perturbation_energy(reference.view(), clean.view(), along.view(), &o).unwrap();
+    assert_eq!(ra.dim_global, Some(2));
+    assert!(ra.summary.tangent_fraction.median > 0.95, "{:?}", ra.summary.tangent_fraction);
+    // Random directions put about d/D = 2/24 of their energy in the tangent space.
+    assert!((ra.summary.expected_random_fraction - 2.0 / 24.0).abs() < 1e-12);
+    let rm = ra.summary.random_tangent_fraction.mean;
+    assert!((rm - 2.0 / 24.0).abs() < 0.05, "random tangent fraction {rm}");
+    // Normal perturbations: a random direction minus its part in the exact tangent plane (central differences of
+    // the embedding), scaled to norm 0.01.
+    let mut normal = clean.clone();
+    for (i, &(u, v)) in uv.iter().enumerate() {
+        let h = 1e-3;
+        let diff = |a: Array1<f32>, b: Array1<f32>| -> Vec<f64> {
+            a.iter().zip(&b).map(|(x, y)| (*x - *y) as f64 / (2.0 * h)).collect()
+        };
+        let mut basis = vec![diff(t.point(u + h, v), t.point(u - h, v)), diff(t.point(u, v + h), t.point(u, v - h))];
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let b0 = basis[0].clone();
+        let c = dot(&basis[1], &b0) / dot(&b0, &b0);
+        basis[1].iter_mut().zip(&b0).for_each(|(x, y)| *x -= c * y);
+        let mut z: Vec<f64> = (0..24).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
+        for b in &basis {
+            let c = dot(&z, b) / dot(b, b);
+            z.iter_mut().zip(b).for_each(|(x, y)| *x -= c * y);
+        }
+        let norm = dot(&z, &z).sqrt();
+        for j in 0..24 {
+            normal[[i, j]] = clean[[i, j]] + (0.01 * z[j] / norm) as f32;
+        }
+    }
+    let rn = perturbation_energy(reference.view(), clean.view(), normal.view(), &o).unwrap();
+    assert!(rn.summary.tangent_fraction.median < 0.03, "{:?}", rn.summary.tangent_fraction);
+    assert!((rn.pairs[0].l2 - 0.01).abs() < 1e-4);
+    // Zero perturbations give NaN fractions and are counted.
+    let rz = perturbation_energy(reference.view(), clean.view(), clean.view(), &o).unwrap();
+    assert_eq!(rz.summary.n_zero, n);
+    assert!(rz.pairs.iter().all(|p| p.tangent_fraction.is_nan()));
+    // Mismatched pairs.
+    let short = clean.slice(ndarray::s![..3, ..]).to_owned();
+    assert!(perturbation_energy(reference.view(), clean.view(), short.view(), &o).is_err());
+}

@@ -1,0 +1,329 @@
+//! Writing a render folder (what `imanifold render` produces and the loaders read back).
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array3, ArrayView3, ArrayView4};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{RenderError, Result};
+use crate::flow::true_flow;
+use crate::raster::Scratch;
+use crate::render::{render_with, to_u8, ColorMode, RenderOptions, RenderedImage};
+use crate::sampling::Sampling;
+use crate::scene::{Params, Scene};
+
+/// The image set to write: parameter values per image and how they were chosen (recorded in `render.json`).
+#[derive(Debug, Clone)]
+pub struct RenderSet {
+    pub params: Vec<Params>,
+    /// Names of the varied parameters (the manifest's parameter columns, in this order).
+    pub vary: Vec<String>,
+    pub sampling: Sampling,
+    pub seed: u64,
+}
+
+/// What to write besides the images and the manifest.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WriteOptions {
+    /// `images.npy`: n×h×w (grey) or n×h×w×3 float32, unquantised.
+    pub npy: bool,
+    /// `depth/NNNNNN.npy` per image.
+    pub depth: bool,
+    /// Ground-truth flow for these (frame 1, frame 2) index pairs.
+    pub flow_pairs: Vec<(usize, usize)>,
+    /// Replace an existing render in the folder (its images/, depth/, flow/, manifest.csv, render.json,
+    /// images.npy, flow.csv are removed first; nothing else is touched).
+    pub force: bool,
+}
+
+/// Name of image i (relative to the folder).
+pub fn image_file(i: usize) -> String {
+    format!("images/{i:06}.png")
+}
+
+/// Consecutive pairs (0, 1), (1, 2), … for trajectory flow.
+pub fn consecutive_pairs(n: usize) -> Vec<(usize, usize)> {
+    (1..n).map(|i| (i - 1, i)).collect()
+}
+
+/// Reads a CSV of index pairs: two integer columns per row, an optional header row (e.g. `frame1,frame2`).
+pub fn read_flow_pairs(path: &Path) -> Result<Vec<(usize, usize)>> {
+    let err = |message: String| RenderError::FlowPairs { path: path.to_path_buf(), message };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| err(e.to_string()))?;
+    let mut pairs = Vec::new();
+    for (line, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| err(e.to_string()))?;
+        if rec.len() != 2 {
+            return Err(err(format!("row {} has {} columns, expected 2 (frame1,frame2)", line + 1, rec.len())));
+        }
+        let parse = |s: &str| s.parse::<usize>();
+        match (parse(&rec[0]), parse(&rec[1])) {
+            (Ok(a), Ok(b)) => pairs.push((a, b)),
+            _ if line == 0 => {} // header
+            _ => {
+                return Err(err(format!(
+                    "row {}: '{}', '{}' are not non-negative integer indices",
+                    line + 1,
+                    &rec[0],
+                    &rec[1]
+                )))
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return Err(err("no index pairs found".into()));
+    }
+    Ok(pairs)
+}
+
+const OWN_DIRS: [&str; 3] = ["images", "depth", "flow"];
+const OWN_FILES: [&str; 4] = ["manifest.csv", "render.json", "images.npy", "flow.csv"];
+
+fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
+    let existing: Vec<String> =
+        OWN_DIRS.iter().chain(OWN_FILES.iter()).filter(|n| dir.join(n).exists()).map(|n| n.to_string()).collect();
+    if existing.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        return Err(RenderError::OutputExists { path: dir.to_path_buf(), what: existing.join(", ") });
+    }
+    let io = |p: PathBuf, e: std::io::Error| RenderError::Output(output::OutputError::Io { path: p, source: e });
+    for n in OWN_DIRS {
+        let p = dir.join(n);
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).map_err(|e| io(p.clone(), e))?;
+        }
+    }
+    for n in OWN_FILES {
+        let p = dir.join(n);
+        if p.is_file() {
+            std::fs::remove_file(&p).map_err(|e| io(p.clone(), e))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_image_png(path: &Path, img: &RenderedImage) -> Result<()> {
+    let (h, w, c) = img.image.dim();
+    let bytes = to_u8(&img.image);
+    match c {
+        1 => output::write_png(path, &image::GrayImage::from_raw(w as u32, h as u32, bytes).expect("h·w bytes"))?,
+        _ => output::write_png(path, &image::RgbImage::from_raw(w as u32, h as u32, bytes).expect("h·w·3 bytes"))?,
+    }
+    Ok(())
+}
+
+/// Renders `set` and writes the folder:
+///
+/// * `images/000000.png` … (8-bit; RGB or grey),
+/// * `manifest.csv`: `file` (relative to `dir`), one column per varied parameter (true values; degrees for
+///   angles, scene units for lengths), then `label` (class index into `render.json`'s `scene.classes`) when the
+///   scene defines classes,
+/// * `render.json`: the standard results schema (`imanifold/render/v1`) with the resolved scene (its TOML text,
+///   every parameter's range and default), seed, sampling, options, free and fixed parameters, files, timings,
+/// * optionally `images.npy`, `depth/000000.npy` (float32 h×w camera-space z, +inf on background) and
+///   `flow/AAAAAA_BBBBBB.npy` (float32 h×w×2) with `flow/AAAAAA_BBBBBB_valid.png` (255 valid, 0 not) listed in
+///   `flow.csv` (`frame1,frame2,flow,valid`).
+///
+/// Everything is checked before the first file is written; each file is written atomically, and the manifest
+/// and `render.json` come last, so an interrupted run leaves no manifest. Returns the `render.json` value.
+pub fn write_render_dir(
+    dir: &Path,
+    scene: &Scene,
+    set: &RenderSet,
+    opts: &RenderOptions,
+    wopts: &WriteOptions,
+) -> Result<serde_json::Value> {
+    let mut results = output::Results::new("render");
+    opts.validate()?;
+    let n = set.params.len();
+    if n == 0 {
+        return Err(RenderError::Params("no images to render".into()));
+    }
+    for p in &set.params {
+        scene.check_params(p)?;
+    }
+    let vary_idx: Vec<usize> = set.vary.iter().map(|v| scene.param_index(v)).collect::<Result<_>>()?;
+    for &(a, b) in &wopts.flow_pairs {
+        if a >= n || b >= n {
+            return Err(RenderError::Params(format!("flow pair ({a}, {b}) refers to an image ≥ n = {n}")));
+        }
+        if set.params[a].label != set.params[b].label {
+            return Err(RenderError::Params(format!(
+                "flow pair ({a}, {b}) joins images of different classes; flow needs the same objects in both"
+            )));
+        }
+    }
+    let (h, w, c) = (opts.height, opts.width, opts.color.channels());
+    let mut npy: Vec<f32> = Vec::new();
+    if wopts.npy {
+        let len =
+            n.checked_mul(h * w * c).ok_or_else(|| RenderError::Options("images.npy would be too large".into()))?;
+        npy.try_reserve_exact(len).map_err(|_| {
+            RenderError::Options(format!("cannot allocate images.npy ({} MB) in memory", len * 4 / 1_000_000))
+        })?;
+        npy.resize(len, 0.0);
+    }
+    output::create_dir(dir)?;
+    prepare_dir(dir, wopts.force)?;
+
+    let ropts = RenderOptions { depth: wopts.depth, ..opts.clone() };
+    let pb = output::progress(n as u64, "render");
+    let t0 = std::time::Instant::now();
+    let stride = h * w * c;
+    let write_chunk = |first: usize, imgs: &[RenderedImage]| -> Result<()> {
+        imgs.par_iter().enumerate().try_for_each(|(k, img)| -> Result<()> {
+            let i = first + k;
+            write_image_png(&dir.join(image_file(i)), img)?;
+            if let Some(d) = &img.depth {
+                output::write_npy(&dir.join(format!("depth/{i:06}.npy")), d)?;
+            }
+            Ok(())
+        })?;
+        pb.inc(imgs.len() as u64);
+        Ok(())
+    };
+    // Chunks of images: chunk k + 1 renders while chunk k is written (writing waits on the file system).
+    const CHUNK: usize = 256;
+    let mut pending: Option<(usize, Vec<RenderedImage>)> = None;
+    for first in (0..n).step_by(CHUNK).chain(std::iter::once(n)) {
+        let end = (first + CHUNK).min(n);
+        let (imgs, written) = rayon::join(
+            || -> Vec<RenderedImage> {
+                set.params[first..end]
+                    .par_iter()
+                    .map_init(Scratch::default, |s, p| render_with(s, scene, p, &ropts))
+                    .collect()
+            },
+            || match &pending {
+                Some((f, imgs)) => write_chunk(*f, imgs),
+                None => Ok(()),
+            },
+        );
+        written?;
+        if let Some((f, done)) = pending.take() {
+            if wopts.npy {
+                for (k, img) in done.iter().enumerate() {
+                    let dst = &mut npy[(f + k) * stride..(f + k + 1) * stride];
+                    dst.iter_mut().zip(img.image.iter()).for_each(|(d, s)| *d = *s);
+                }
+            }
+        }
+        if first < n {
+            pending = Some((first, imgs));
+        }
+    }
+    pb.finish_and_clear();
+    results.timing("render_and_write_images", t0.elapsed().as_secs_f64());
+
+    if !wopts.flow_pairs.is_empty() {
+        let t = std::time::Instant::now();
+        let pb = output::progress(wopts.flow_pairs.len() as u64, "flow");
+        wopts.flow_pairs.par_iter().try_for_each(|&(a, b)| -> Result<()> {
+            let f = true_flow(scene, &set.params[a], &set.params[b], opts)?;
+            output::write_npy(&dir.join(format!("flow/{a:06}_{b:06}.npy")), &f.flow)?;
+            let mask: Vec<u8> = f.valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
+            let mask = image::GrayImage::from_raw(w as u32, h as u32, mask).expect("h·w mask");
+            output::write_png(&dir.join(format!("flow/{a:06}_{b:06}_valid.png")), &mask)?;
+            pb.inc(1);
+            Ok(())
+        })?;
+        pb.finish_and_clear();
+        output::write_csv(
+            &dir.join("flow.csv"),
+            &["frame1", "frame2", "flow", "valid"],
+            wopts.flow_pairs.iter().map(|&(a, b)| {
+                vec![
+                    a.to_string(),
+                    b.to_string(),
+                    format!("flow/{a:06}_{b:06}.npy"),
+                    format!("flow/{a:06}_{b:06}_valid.png"),
+                ]
+            }),
+        )?;
+        results.timing("flow", t.elapsed().as_secs_f64());
+    }
+
+    if wopts.npy {
+        let t = std::time::Instant::now();
+        let path = dir.join("images.npy");
+        match opts.color {
+            ColorMode::Gray => output::write_npy(&path, &ArrayView3::from_shape((n, h, w), &npy).expect("n·h·w"))?,
+            ColorMode::Rgb => output::write_npy(&path, &ArrayView4::from_shape((n, h, w, 3), &npy).expect("n·h·w·3"))?,
+        }
+        results.timing("write_npy", t.elapsed().as_secs_f64());
+    }
+
+    // Manifest.
+    let has_label = !scene.classes().is_empty();
+    let mut header: Vec<&str> = vec!["file"];
+    header.extend(set.vary.iter().map(|s| s.as_str()));
+    if has_label {
+        header.push("label");
+    }
+    output::write_csv(
+        &dir.join("manifest.csv"),
+        &header,
+        set.params.iter().enumerate().map(|(i, p)| {
+            let mut row = vec![image_file(i)];
+            row.extend(vary_idx.iter().map(|&j| output::fmt_f64(p.values[j])));
+            if has_label {
+                row.push(p.label.map(|l| l.to_string()).unwrap_or_default());
+            }
+            row
+        }),
+    )?;
+
+    let fixed: serde_json::Map<String, serde_json::Value> = scene
+        .parameters()
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| !vary_idx.contains(j))
+        .map(|(j, s)| (s.name.clone(), output::json_f64(set.params[0].values[j])))
+        .collect();
+    results
+        .seed(set.seed)
+        .set("scene", scene.describe())
+        .set("n_images", n)
+        .set("sampling", set.sampling)
+        .set("free_parameters", &set.vary)
+        .set("fixed_parameters", fixed)
+        .set("options", opts)
+        .set("image_shape", if c == 1 { vec![h, w] } else { vec![h, w, c] })
+        .set(
+            "files",
+            serde_json::json!({
+                "images": "images/NNNNNN.png (8-bit)",
+                "manifest": "manifest.csv",
+                "npy": if wopts.npy { Some("images.npy") } else { None },
+                "depth": if wopts.depth { Some("depth/NNNNNN.npy (float32 h×w camera-space z; +inf = background)") } else { None },
+                "flow": if wopts.flow_pairs.is_empty() { None } else { Some("flow.csv") },
+            }),
+        )
+        .set("flow_pairs", wopts.flow_pairs.len())
+        .set(
+            "conventions",
+            serde_json::json!({
+                "angles": "degrees",
+                "pixel_centres": "integer coordinates, (0, 0) = centre of the top-left pixel",
+                "flow": "float32 (h, w, 2), u right then v down, pixels; frame2(x + flow(x)) ≈ frame1(x)",
+                "camera": "orbit camera around the scene target; OpenCV camera axes (x right, y down, z forward)",
+            }),
+        );
+    let value = results.to_value();
+    output::write_json(&dir.join("render.json"), &value)?;
+    Ok(value)
+}
+
+/// Writes an image as PNG (8-bit), e.g. for previews.
+pub fn write_png(path: &Path, image: &Array3<f32>) -> Result<()> {
+    write_image_png(path, &RenderedImage { image: image.clone(), depth: None })
+}
