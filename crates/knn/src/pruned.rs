@@ -17,6 +17,11 @@ use rayon::prelude::*;
 
 use crate::{column_mean, contiguous, exact_d2, finish, Cand, KnnOptions, TopK};
 
+/// Principal coordinates used for the bound.
+pub(crate) fn pruning_dims(opts: &KnnOptions, d: usize) -> usize {
+    if opts.pruning_dims == 0 { d.min(48) } else { opts.pruning_dims.min(d) }
+}
+
 /// Rows of the subsample used to estimate the principal directions.
 const SUBSAMPLE: usize = 1024;
 /// Relative slack on the lower bound, in units of (‖q‖² + ‖r‖²) of the centred rows.
@@ -28,6 +33,7 @@ pub(crate) fn search(
     k: usize,
     self_mode: bool,
     opts: &KnnOptions,
+    basis: Option<Mat<f64>>,
 ) -> (Array2<usize>, Array2<f32>) {
     let d = reference.ncols();
     let n_ref = reference.nrows();
@@ -35,8 +41,10 @@ pub(crate) fn search(
     let ref_raw = contiguous(reference);
     let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
     let mean = column_mean(&ref_raw, d);
-    let m = if opts.pruning_dims == 0 { d.min(48) } else { opts.pruning_dims.min(d) };
-    let basis = principal_basis(&ref_raw, d, &mean, m);
+    let basis = match basis {
+        Some(b) => b,
+        None => principal_basis(&ref_raw, d, &mean, pruning_dims(opts, d)).0,
+    };
     let m = basis.ncols();
     let (ref_p, ref_rho, ref_n2) = project(&ref_raw, d, &mean, basis.as_ref());
     let (q_p, q_rho, q_n2) = if self_mode {
@@ -58,6 +66,7 @@ pub(crate) fn search(
             let mut tops: Vec<TopK> = (0..w_q).map(|_| TopK::new(k)).collect();
             let mut buf = vec![0.0f64; br * w_q];
             let mut order: Vec<(f64, usize)> = Vec::with_capacity(br);
+            let mut lbs = vec![0.0f64; br];
             for r0 in (0..n_ref).step_by(br) {
                 let r1 = (r0 + br).min(n_ref);
                 let w = r1 - r0;
@@ -70,15 +79,19 @@ pub(crate) fn search(
                     let q = &q_raw[qi * d..(qi + 1) * d];
                     let thr = top.threshold();
                     order.clear();
-                    for (jj, &g) in col.iter().enumerate() {
-                        let j = r0 + jj;
-                        if self_mode && j == qi {
-                            continue;
-                        }
-                        let dr = q_rho[qi] - ref_rho[j];
-                        let lb = (q_pn[qi] + ref_pn[j] - 2.0 * g).max(0.0) + dr * dr - SLACK * (q_n2[qi] + ref_n2[j]);
+                    // Branch-free pass (vectorises), then a filtering pass.
+                    let (qpn, qr, qn2) = (q_pn[qi], q_rho[qi], q_n2[qi]);
+                    let (rpn, rr, rn2) = (&ref_pn[r0..r1], &ref_rho[r0..r1], &ref_n2[r0..r1]);
+                    for ((((lb, &g), &p), &r), &n2) in lbs[..w].iter_mut().zip(col).zip(rpn).zip(rr).zip(rn2) {
+                        let dr = qr - r;
+                        *lb = (qpn + p - 2.0 * g).max(0.0) + dr * dr - SLACK * (qn2 + n2);
+                    }
+                    if self_mode && (r0..r1).contains(&qi) {
+                        lbs[qi - r0] = f64::INFINITY;
+                    }
+                    for (jj, &lb) in lbs[..w].iter().enumerate() {
                         if lb <= thr {
-                            order.push((lb, j));
+                            order.push((lb, r0 + jj));
                         }
                     }
                     let by_lb = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
@@ -90,8 +103,8 @@ pub(crate) fn search(
                             top.push(Cand { d2: exact_d2(q, &ref_raw[j * d..(j + 1) * d]), j });
                         }
                         let tau = top.threshold();
-                        let seeded: Vec<usize> = order[..k].iter().map(|c| c.1).collect();
-                        order.retain(|&(lb, j)| lb <= tau && !seeded.contains(&j));
+                        order.drain(..k);
+                        order.retain(|&(lb, _)| lb <= tau);
                     }
                     order.sort_unstable_by(by_lb);
                     for &(lb, j) in &order {
@@ -117,7 +130,8 @@ pub(crate) fn search(
 }
 
 /// Orthonormal d × m basis of the leading principal directions of an evenly spaced subsample (f64).
-fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> Mat<f64> {
+/// Also returns the fraction of the subsample's variance left outside the basis.
+pub(crate) fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> (Mat<f64>, f64) {
     let n = raw.len() / d;
     let s = n.min(SUBSAMPLE);
     // s × d centred subsample, rows evenly spaced through the data (deterministic).
@@ -136,6 +150,8 @@ fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> Mat<f64> {
         Par::rayon(0),
     );
     let mut cols: Vec<Vec<f64>> = Vec::with_capacity(m);
+    let total: f64 = (0..s).map(|i| gram[(i, i)]).sum();
+    let mut captured = 0.0;
     if let Ok(eig) = gram.self_adjoint_eigen(Side::Lower) {
         let u = eig.U();
         let lambda = eig.S().column_vector();
@@ -146,6 +162,7 @@ fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> Mat<f64> {
             if lambda[idx] <= scale * 1e-12 {
                 break;
             }
+            captured += lambda[idx];
             let mut v = vec![0.0f64; d];
             for i in 0..s {
                 let w = u[(i, idx)];
@@ -179,7 +196,8 @@ fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> Mat<f64> {
         e[0] = 1.0;
         basis.push(e);
     }
-    Mat::from_fn(d, basis.len(), |r, c| basis[c][r])
+    let residual = if total > 0.0 { ((total - captured) / total).max(0.0) } else { 0.0 };
+    (Mat::from_fn(d, basis.len(), |r, c| basis[c][r]), residual)
 }
 
 /// Principal coordinates (row-major n × m), residual norms and squared norms of the centred rows (f64).

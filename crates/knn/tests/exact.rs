@@ -128,3 +128,16 @@ fn bad_input_is_refused() {
     assert!(matches!(knn_query_with(data.view(), empty.view(), 2, &o), Err(KnnError::Empty { .. })));
     assert!(matches!(knn_query_with(data.view(), data.view(), 11, &o), Err(KnnError::TooFewPoints { .. })));
 }
+
+#[test]
+fn auto_prunes_steep_spectra_and_still_equals_brute_force() {
+    // 5000 points near a 4-D subspace of R^64: Auto takes the pruned path (residual variance ≪ 0.2 %).
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let basis = Array2::from_shape_fn((4, 64), |_| rng.random::<f32>() - 0.5);
+    let latent = Array2::from_shape_fn((5000, 4), |_| rng.random::<f32>());
+    let mut x = latent.dot(&basis);
+    x.mapv_inplace(|v| v + (rng.random::<f32>() - 0.5) * 1e-3);
+    let auto = knn::knn_self(x.view(), 7).unwrap();
+    let brute = knn_self_with(x.view(), 7, &KnnOptions { strategy: Strategy::Brute, ..Default::default() }).unwrap();
+    assert_eq!(auto, brute);
+}

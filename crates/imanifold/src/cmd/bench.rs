@@ -39,6 +39,10 @@ pub struct KnnArgs {
     /// Spectrum decay exponent α of the synthetic data (column j has scale (j+1)^-α; 0 = isotropic noise).
     #[arg(long, default_value_t = 1.0)]
     pub decay: f64,
+    /// Synthetic data: `decay` (power-law spectrum, see --decay) or `subspace` (uniform in an 8-D subspace plus
+    /// isotropic noise of standard deviation 0.01).
+    #[arg(long, default_value = "decay", value_parser = ["decay", "subspace"])]
+    pub data: String,
     /// Best of this many runs.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
@@ -73,6 +77,17 @@ pub fn decaying(n: usize, d: usize, alpha: f64, seed: u64) -> Array2<f32> {
     let scales: Vec<f32> = (0..d).map(|j| ((j + 1) as f64).powf(-alpha) as f32).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     Array2::from_shape_fn((n, d), |(_, j)| (rng.random::<f32>() * 2.0 - 1.0) * scales[j])
+}
+
+/// Points uniform in a random `m`-dimensional linear subspace plus Gaussian-like noise, seeded.
+pub fn near_subspace(n: usize, d: usize, m: usize, noise: f32, seed: u64) -> Array2<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let basis = Array2::from_shape_fn((m, d), |_| rng.random::<f32>() - 0.5);
+    let latent = Array2::from_shape_fn((n, m), |_| rng.random::<f32>());
+    let mut x = latent.dot(&basis);
+    // Sum of 4 uniforms: close to Gaussian, cheap.
+    x.mapv_inplace(|v| v + noise * ((0..4).map(|_| rng.random::<f32>()).sum::<f32>() - 2.0) * 1.732);
+    x
 }
 
 fn best_of<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, T) {
@@ -141,7 +156,7 @@ fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
         if a.k >= n {
             bail!("--k {} needs more than {n} points", a.k);
         }
-        let x = decaying(n, d, a.decay, a.seed);
+        let x = if a.data == "subspace" { near_subspace(n, d, 8, 0.01, a.seed) } else { decaying(n, d, a.decay, a.seed) };
         let flops = 2.0 * (n as f64) * (n as f64) * (d as f64);
         let (t_gemm, _) = best_of(a.repeat, || gemm_all_pairs(&x));
         let brute = KnnOptions { strategy: Strategy::Brute, ..Default::default() };
@@ -182,7 +197,7 @@ fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
             t_sklearn.map_or("-".to_string(), |t| format!("{t:.3}"))
         );
         rows.push(json!({
-            "n": n, "d": d, "k": a.k, "decay": a.decay,
+            "n": n, "d": d, "k": a.k, "data": a.data, "decay": a.decay,
             "gemm_seconds": t_gemm, "gemm_gflops": g_gemm,
             "brute_seconds": t_brute, "brute_gflops": g_brute, "brute_fraction_of_gemm": g_brute / g_gemm,
             "pruned_seconds": t_pruned, "pruned_speedup_over_brute": t_brute / t_pruned,
