@@ -224,10 +224,13 @@ pub fn write_render_dir(
     pb.finish_and_clear();
     results.timing("render_and_write_images", t0.elapsed().as_secs_f64());
 
-    if !wopts.flow_pairs.is_empty() {
+    // Each pair once (two writers of one file would race on its temporary file).
+    let mut seen = std::collections::HashSet::new();
+    let flow_pairs: Vec<(usize, usize)> = wopts.flow_pairs.iter().copied().filter(|p| seen.insert(*p)).collect();
+    if !flow_pairs.is_empty() {
         let t = std::time::Instant::now();
-        let pb = output::progress(wopts.flow_pairs.len() as u64, "flow");
-        wopts.flow_pairs.par_iter().try_for_each(|&(a, b)| -> Result<()> {
+        let pb = output::progress(flow_pairs.len() as u64, "flow");
+        flow_pairs.par_iter().try_for_each(|&(a, b)| -> Result<()> {
             let f = true_flow(scene, &set.params[a], &set.params[b], opts)?;
             output::write_npy(&dir.join(format!("flow/{a:06}_{b:06}.npy")), &f.flow)?;
             let mask: Vec<u8> = f.valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
@@ -240,7 +243,7 @@ pub fn write_render_dir(
         output::write_csv(
             &dir.join("flow.csv"),
             &["frame1", "frame2", "flow", "valid"],
-            wopts.flow_pairs.iter().map(|&(a, b)| {
+            flow_pairs.iter().map(|&(a, b)| {
                 vec![
                     a.to_string(),
                     b.to_string(),
@@ -305,10 +308,10 @@ pub fn write_render_dir(
                 "manifest": "manifest.csv",
                 "npy": if wopts.npy { Some("images.npy") } else { None },
                 "depth": if wopts.depth { Some("depth/NNNNNN.npy (float32 h×w camera-space z; +inf = background)") } else { None },
-                "flow": if wopts.flow_pairs.is_empty() { None } else { Some("flow.csv") },
+                "flow": if flow_pairs.is_empty() { None } else { Some("flow.csv") },
             }),
         )
-        .set("flow_pairs", wopts.flow_pairs.len())
+        .set("flow_pairs", flow_pairs.len())
         .set(
             "conventions",
             serde_json::json!({

@@ -147,7 +147,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         opts.ssaa,
         secs,
         set.params.len() as f64 / secs,
-        if wopts.flow_pairs.is_empty() { String::new() } else { format!(", {} flow fields", wopts.flow_pairs.len()) },
+        match v["flow_pairs"].as_u64() {
+            Some(k) if k > 0 => format!(", {k} flow fields"),
+            _ => String::new(),
+        },
         out.display()
     );
     Ok(())
