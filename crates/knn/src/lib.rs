@@ -12,8 +12,9 @@
 //! * **Exact refinement.** The selected candidates' distances are recomputed exactly (f64 accumulation over the
 //!   original, uncentred f32 values) and sorted by (distance, index), so ties are broken by the smaller index. A
 //!   rigorous floating-point error bound of the GEMM expansion certifies that no excluded row can beat the k-th
-//!   refined distance; when the certificate fails (near-duplicate clusters, huge norms), that query falls back to an
-//!   exact scan of every reference row. The result is therefore exactly the naive O(n²d) answer.
+//!   refined distance; the queries whose certificate fails (near-duplicate clusters, huge norms, very large d) get a
+//!   second GEMM pass that keeps every row within the error bound of their k-th refined distance, refined exactly.
+//!   The result is therefore exactly the naive O(n²d) answer.
 //! * **PCA-pruned search** ([`Strategy::PcaPruned`]): image collections have steeply decaying spectra. Rows are
 //!   rotated into principal coordinates (an orthogonal change of basis: distances unchanged); the leading `m`
 //!   coordinates give, by one small GEMM, a lower bound on every squared distance (the trailing coordinates can only
@@ -298,21 +299,6 @@ pub(crate) fn contiguous<'a>(m: ArrayView2<'a, f32>) -> std::borrow::Cow<'a, [f3
     }
 }
 
-/// Exact top-k of one query by scanning every reference row (the fallback and the small-problem path).
-pub(crate) fn exact_scan(refs: &[f32], d: usize, q: &[f32], k: usize, skip: Option<usize>) -> Vec<Cand> {
-    let mut top = TopK::new(k);
-    for (j, r) in refs.chunks_exact(d).enumerate() {
-        if Some(j) == skip {
-            continue;
-        }
-        let d2 = exact_d2(q, r);
-        if d2 <= top.threshold() {
-            top.push(Cand { d2, j });
-        }
-    }
-    top.into_sorted()
-}
-
 /// Centred copy of `m` (row-major) about `mean`, plus squared norms (f64) of the centred rows.
 pub(crate) fn centred(m: &[f32], d: usize, mean: &[f64]) -> (Vec<f32>, Vec<f64>) {
     let mut out = vec![0.0f32; m.len()];
@@ -421,13 +407,13 @@ fn brute(
     let (q_c, q_n2) = if self_mode { (ref_c.clone(), ref_n2.clone()) } else { centred(&q_raw, d, &mean) };
     let max_ref_norm = ref_n2.iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
     let available = if self_mode { n_ref - 1 } else { n_ref };
-    let cap = (k + (k / 4).max(8)).min(available);
+    let cap = (k + (k / 2).max(16)).min(available);
     let err_factor = gemm_error_factor(d);
     let bq = opts.query_block;
     let br = opts.reference_block.min(n_ref);
 
     let blocks: Vec<(usize, usize)> = (0..n_q).step_by(bq).map(|s| (s, (s + bq).min(n_q))).collect();
-    let per_block: Vec<Vec<(Vec<usize>, Vec<f32>)>> = blocks
+    let per_block: Vec<Vec<Result<(Vec<usize>, Vec<f32>), f64>>> = blocks
         .par_iter()
         .map(|&(q0, q1)| {
             let m = q1 - q0;
@@ -476,18 +462,76 @@ fn brute(
                     let err = err_factor * (q_n2[qi].sqrt() + max_ref_norm).powi(2);
                     let certified = complete || worst_kept - err > cands[k - 1].d2;
                     if certified {
-                        finish(cands, k)
+                        Ok(finish(cands, k))
                     } else {
-                        finish(exact_scan(&ref_raw, d, q, k, self_mode.then_some(qi)), k)
+                        // Any row that beats the k-th refined distance has an approximate distance below this.
+                        Err(cands[k - 1].d2 + err)
                     }
                 })
-                .collect()
+                .collect::<Vec<_>>()
         })
         .collect();
 
+    // Second pass, only for queries whose certificate failed: one more blocked GEMM over the references for just
+    // those queries, keeping every row whose approximate distance is within the error bound of the k-th refined one.
+    let mut rows: Vec<Option<(Vec<usize>, Vec<f32>)>> = Vec::with_capacity(n_q);
+    let mut failing: Vec<(usize, f64)> = Vec::new();
+    for (qi, r) in per_block.into_iter().flatten().enumerate() {
+        match r {
+            Ok(v) => rows.push(Some(v)),
+            Err(tau) => {
+                failing.push((qi, tau));
+                rows.push(None);
+            }
+        }
+    }
+    let redone: Vec<(usize, (Vec<usize>, Vec<f32>))> = failing
+        .par_chunks(bq)
+        .flat_map_iter(|chunk| {
+            let m = chunk.len();
+            let mut qb_rows = Vec::with_capacity(m * d);
+            for &(qi, _) in chunk {
+                qb_rows.extend_from_slice(&q_c[qi * d..(qi + 1) * d]);
+            }
+            let qb = MatRef::from_row_major_slice(&qb_rows, m, d);
+            let mut lists: Vec<Vec<usize>> = vec![Vec::new(); m];
+            let mut buf = vec![0.0f32; br * m];
+            for r0 in (0..n_ref).step_by(br) {
+                let r1 = (r0 + br).min(n_ref);
+                let w = r1 - r0;
+                let rb = MatRef::from_row_major_slice(&ref_c[r0 * d..r1 * d], w, d);
+                let g = MatMut::from_column_major_slice_mut(&mut buf[..w * m], w, m);
+                faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f32, Par::Seq);
+                for (i, &(qi, tau)) in chunk.iter().enumerate() {
+                    let qn = q_n2[qi];
+                    for (jj, &g) in buf[i * w..(i + 1) * w].iter().enumerate() {
+                        let j = r0 + jj;
+                        if qn + ref_n2[j] - 2.0 * g as f64 <= tau && !(self_mode && j == qi) {
+                            lists[i].push(j);
+                        }
+                    }
+                }
+            }
+            chunk
+                .iter()
+                .zip(lists)
+                .map(|(&(qi, _), list)| {
+                    let q = &q_raw[qi * d..(qi + 1) * d];
+                    let cands: Vec<Cand> =
+                        list.into_iter().map(|j| Cand { d2: exact_d2(q, &ref_raw[j * d..(j + 1) * d]), j }).collect();
+                    (qi, finish(cands, k))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (qi, v) in redone {
+        rows[qi] = Some(v);
+    }
+
     let mut indices = Array2::<usize>::zeros((n_q, k));
     let mut distances = Array2::<f32>::zeros((n_q, k));
-    for (row, (idx, dist)) in per_block.into_iter().flatten().enumerate() {
+    for (row, r) in rows.into_iter().enumerate() {
+        let (idx, dist) = r.expect("every query answered by one of the two passes");
         indices.row_mut(row).iter_mut().zip(idx).for_each(|(a, b)| *a = b);
         distances.row_mut(row).iter_mut().zip(dist).for_each(|(a, b)| *a = b);
     }

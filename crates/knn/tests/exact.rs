@@ -141,3 +141,21 @@ fn auto_prunes_steep_spectra_and_still_equals_brute_force() {
     let brute = knn_self_with(x.view(), 7, &KnnOptions { strategy: Strategy::Brute, ..Default::default() }).unwrap();
     assert_eq!(auto, brute);
 }
+
+#[test]
+fn failed_certificates_take_the_second_pass_and_stay_exact() {
+    // Two tight clusters (spread 1e-4) 2000 apart: the GEMM error bound (~8 in squared distance) dwarfs every
+    // within-cluster distance, so no query can be certified from its first-pass candidates.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let data = Array2::from_shape_fn((120, 8), |(i, j)| {
+        let centre = if i % 2 == 0 { 1000.0 } else { -1000.0 };
+        (if j == 0 { centre } else { 0.0 }) + rng.random::<f32>() * 1e-4
+    });
+    let want = naive(data.view(), data.view(), 5, true);
+    for opts in strategies() {
+        check(&knn_self_with(data.view(), 5, &opts).unwrap(), &want);
+    }
+    let q = data.slice(ndarray::s![..10, ..]).to_owned();
+    let want = naive(data.view(), q.view(), 5, false);
+    check(&knn_query_with(data.view(), q.view(), 5, &KnnOptions::default()).unwrap(), &want);
+}

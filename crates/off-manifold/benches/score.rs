@@ -7,8 +7,8 @@
 //! ```
 //!
 //! Data: smooth synthetic images on a 4-D manifold (a Gaussian blob with random position, width and contrast on a
-//! gradient background); the queries are half fresh samples of the same manifold, half the same plus uniform
-//! noise of amplitude 0.1, so the summary also shows whether the scores separate them. Memory: the data are
+//! gradient background); the queries are fresh samples of the same manifold, a fraction `--noisy F` of them (default
+//! 0.5) with uniform noise of amplitude 0.1 added, so the summary also shows whether the scores separate them. Memory: the data are
 //! n × D f32; everything else is O(n·k) (the kNN engine works in blocks; the tangent PCA is k × k per image).
 
 use std::time::Instant;
@@ -68,8 +68,16 @@ fn main() {
     };
     let t = Instant::now();
     let reference = blobs(n_ref, size, 1, 0.0);
-    let clean = blobs(n_query / 2, size, 2, 0.0);
-    let noisy = blobs(n_query - n_query / 2, size, 3, 0.1);
+    // `--noisy F`: fraction of the queries with added noise (default 0.5).
+    let noisy_fraction: f64 = args
+        .iter()
+        .position(|a| a == "--noisy")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.5);
+    let half = n_query - (n_query as f64 * noisy_fraction).round() as usize;
+    let clean = blobs(half, size, 2, 0.0);
+    let noisy = blobs(n_query - half, size, 3, 0.1);
     let query = ndarray::concatenate![ndarray::Axis(0), clean, noisy];
     let data_mb = (reference.len() + query.len()) as f64 * 4.0 / 1e6;
     println!(
@@ -100,7 +108,6 @@ fn main() {
         r.dim_global,
         r.calibration_rows.len()
     );
-    let half = n_query / 2;
     for c in &r.columns {
         let med = |v: &[f64]| intrinsic_dim::stats::median(v);
         println!(

@@ -71,6 +71,14 @@ fn held_out_points_are_typical_and_displaced_points_are_not() {
     let lid_off = median(&r_off.column("lid").unwrap().values);
     assert!((1.5..3.0).contains(&lid_in), "LID of held-out points {lid_in}");
     assert!(lid_off > 2.0 * lid_in, "LID off the surface {lid_off} vs on it {lid_in}");
+    // Per-image d (`local`): mostly 2 on the surface, and held-out points stay typical.
+    let o_local = ScoreOptions { dim: DimChoice::Local, ..opts(&[Method::Tangent]) };
+    let r_local = score(reference.view(), held_out.view(), None, &o_local).unwrap();
+    let dims: Vec<f64> = r_local.tangent_dims.as_ref().unwrap().iter().map(|&d| d as f64).collect();
+    assert_eq!(median(&dims), 2.0);
+    assert_eq!(r_local.dim_global, None);
+    let m = median(&r_local.columns[0].percentiles);
+    assert!((0.35..=0.65).contains(&m), "local d: held-out median percentile {m}");
     // The tangent residual of on-surface points is far below their kNN distance (the surface is locally flat).
     let tan_in = median(&r_in.column("tangent").unwrap().values);
     let knn_in = median(&r_in.column("knn_mean").unwrap().values);

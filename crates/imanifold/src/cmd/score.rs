@@ -237,6 +237,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .set("tangent_dim", report.dim_global)
         .set("tangent_dim_clamped_to_k_minus_1", report.dim_clamped)
         .set("reference_dimension_mle", output::json_f64(report.reference_dimension))
+        .set(
+            "calibration",
+            format!(
+                "percentiles rank each query score among the leave-one-out scores of {} reference images ({}){}",
+                report.calibration_rows.len(),
+                if report.calibration_rows.len() + report.duplicates_dropped.len() < report.n_reference {
+                    format!("a seeded sample of the {} reference images", report.n_reference)
+                } else {
+                    "all of the reference".to_string()
+                },
+                if report.flow_calibration_rows.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; the flow score's among those of a seeded sub-sample of {} of them",
+                        report.flow_calibration_rows.len()
+                    )
+                }
+            ),
+        )
         .set("n_calibration", report.calibration_rows.len())
         .set("n_flow_calibration", report.flow_calibration_rows.len())
         .set("flow_method", methods.contains(&Method::Flow).then(|| opts.flow.method.name()))
