@@ -7,6 +7,9 @@
 //!   `mutation_rate` and halves every `mutation_half_life` generations (never below one pixel per image on average),
 //!   by Deb's polynomial mutation with distribution index `polynomial_eta`.
 //! * [`Method::EvolveCppn`]: the same MAP-Elites over [`Cppn`] genomes rendered at the model's input size.
+//! * Both encodings mutate, per class, a lineage that starts at the class's elite; a lineage that has not improved
+//!   for `restart_after` generations is restarted from random genomes (the archive keeps the best image ever seen),
+//!   so one deceptive class does not hold a run at its budget.
 //! * [`Method::GradientAscent`]: from uniform noise, normalised gradient steps on `log p(class | x)`, clipped to
 //!   [0, 1].
 //!
@@ -14,6 +17,9 @@
 //! class has, or after `generations` generations (iterations for gradient ascent). Offspring `i` of generation `g`
 //! draws from its own RNG seeded from `(seed, g, i)` and the archive is updated in offspring order, so results do
 //! not depend on the thread count.
+//!
+//! With `quantize` (the default) every candidate is judged on the 8-bit grid (multiples of 1/255), so the reported
+//! confidence is exactly the model's confidence for the image as written to PNG.
 
 use rand::Rng;
 use rayon::prelude::*;
@@ -79,6 +85,12 @@ pub struct FoolOptions {
     pub cppn: CppnMutation,
     /// Gradient ascent: root-mean-square pixel change per step.
     pub step_size: f32,
+    /// Evolution: restart a class's lineage from random genomes after this many generations without improvement
+    /// (0: never). The archive keeps the best image found.
+    pub restart_after: usize,
+    /// Judge (and return) images on the 8-bit grid, so that the confidence is exactly that of the image written
+    /// as PNG. Gradient ascent keeps its iterate in floats and judges its quantised copy.
+    pub quantize: bool,
 }
 
 impl Default for FoolOptions {
@@ -95,6 +107,8 @@ impl Default for FoolOptions {
             polynomial_eta: 15.0,
             cppn: CppnMutation::default(),
             step_size: 0.02,
+            restart_after: 100,
+            quantize: true,
         }
     }
 }
@@ -218,8 +232,7 @@ fn polynomial<R: Rng>(v: f32, eta: f64, rng: &mut R) -> f32 {
     (v as f64 + delta).clamp(0.0, 1.0) as f32
 }
 
-struct Elite<G> {
-    genome: G,
+struct Elite {
     image: Vec<f32>,
     confidence: f32,
     generation: usize,
@@ -243,7 +256,12 @@ where
 {
     let tag = if opts.method == Method::EvolveCppn { stream::CPPN } else { stream::DIRECT };
     let d = model.input_len();
-    let mut archive: Vec<Option<Elite<G>>> = (0..classes.len()).map(|_| None).collect();
+    let mut archive: Vec<Option<Elite>> = (0..classes.len()).map(|_| None).collect();
+    // Per class, the lineage being mutated: starts as the archive elite; after `restart_after` generations without
+    // improvement it is dropped, the class's next offspring are fresh random genomes and the best of them starts
+    // a new lineage (the archive keeps the best image ever seen).
+    let mut lineage: Vec<Option<(G, f32)>> = (0..classes.len()).map(|_| None).collect();
+    let mut last_improved = vec![0usize; classes.len()];
     let mut evaluations = 0;
     let mut generation = 0;
     loop {
@@ -253,18 +271,28 @@ where
         if open.is_empty() || generation > opts.generations {
             break;
         }
+        if opts.restart_after > 0 {
+            for &slot in &open {
+                if generation - last_improved[slot] > opts.restart_after {
+                    lineage[slot] = None;
+                    last_improved[slot] = generation;
+                }
+            }
+        }
         let offspring: Vec<(G, Vec<f32>)> = (0..opts.population)
             .into_par_iter()
             .map(|i| {
                 let mut rng = item_rng(opts.seed, tag, generation as u64, i as u64);
-                let genome = if generation == 0 {
-                    init(&mut rng)
-                } else {
-                    let parent = &open[rng.random_range(0..open.len())];
-                    let elite = archive[*parent].as_ref().expect("archive filled after generation 0");
-                    mutate(&elite.genome, generation, &mut rng)
+                let parent =
+                    if generation == 0 { None } else { lineage[open[rng.random_range(0..open.len())]].as_ref() };
+                let genome = match parent {
+                    Some((g, _)) => mutate(g, generation, &mut rng),
+                    None => init(&mut rng),
                 };
-                let image = render(&genome);
+                let mut image = render(&genome);
+                if opts.quantize {
+                    crate::images::quantize_8bit(&mut image);
+                }
                 (genome, image)
             })
             .collect();
@@ -282,8 +310,11 @@ where
                     Some(e) => e.confidence < opts.confidence && p > e.confidence,
                 };
                 if better {
-                    archive[slot] =
-                        Some(Elite { genome: genome.clone(), image: image.clone(), confidence: p, generation });
+                    archive[slot] = Some(Elite { image: image.clone(), confidence: p, generation });
+                }
+                if lineage[slot].as_ref().map(|(_, c)| p > *c).unwrap_or(true) {
+                    lineage[slot] = Some((genome.clone(), p));
+                    last_improved[slot] = generation;
                 }
             }
         }
@@ -333,6 +364,15 @@ fn gradient_ascent(
         let xa = x.select(ndarray::Axis(0), &active);
         let ca: Vec<usize> = active.iter().map(|&i| classes[i]).collect();
         let (_, grad, probs) = model.log_prob_grad(xa.view(), &ca)?;
+        let probs = if opts.quantize {
+            let mut q = xa.clone();
+            q.rows_mut()
+                .into_iter()
+                .for_each(|mut r| r.iter_mut().for_each(|v| *v = crate::images::to_u8(*v) as f32 / 255.0));
+            model.predict_proba(q.view())?
+        } else {
+            probs
+        };
         evaluations += active.len();
         for (k, &i) in active.iter().enumerate() {
             conf[i] = probs[[k, classes[i]]];
@@ -354,7 +394,13 @@ fn gradient_ascent(
     let images = (0..classes.len())
         .map(|i| FoolingImage {
             class: classes[i],
-            image: x.row(i).to_vec(),
+            image: {
+                let mut img = x.row(i).to_vec();
+                if opts.quantize {
+                    crate::images::quantize_8bit(&mut img);
+                }
+                img
+            },
             confidence: conf[i],
             generation: found_at[i],
             reached: conf[i] >= opts.confidence,

@@ -185,6 +185,11 @@ pub struct Classifier {
 
 /// The forward pass shared by training (params are `Var`s) and inference (plain tensors).
 /// `x`: (n, h·w·c) in [0, 1], row-major (y, x, channel). Returns logits (n, classes).
+///
+/// Activations stay channel-last, so the input rows need no transposition; convolutions go through
+/// [`crate::conv::conv2d_nhwc`]. The weights keep the usual layouts (kernels `(c_out, c_in, k, k)`, `fc0` columns
+/// in channel-first `(c, y, x)` flattening order), so the network is the same function as the channel-first
+/// `Tensor::conv2d` formulation (`tests` check this against [`forward_reference`]).
 pub(crate) fn forward(
     config: &ModelConfig,
     params: &[Tensor],
@@ -194,26 +199,59 @@ pub(crate) fn forward(
 ) -> Result<Tensor> {
     let s = config.input;
     let n = x.dim(0)?;
-    let mut h = x.reshape((n, s.height, s.width, s.channels))?.permute((0, 3, 1, 2))?.contiguous()?;
-    h = h.broadcast_sub(mean)?.broadcast_mul(inv_std)?;
+    let mut h = x
+        .reshape((n * s.height * s.width, s.channels))?
+        .broadcast_sub(mean)?
+        .broadcast_mul(inv_std)?
+        .reshape((n, s.height, s.width, s.channels))?;
     let mut k = 0;
     for c in &config.architecture.conv {
+        h = crate::conv::conv2d_nhwc(&h, &params[k], &params[k + 1], c.stride)?.relu()?;
+        k += 2;
+    }
+    let (_, ho, wo, c_last) = h.dims4()?;
+    let h = h.reshape((n, ho * wo * c_last))?;
+    // fc0's columns are in (c, y, x) order; reorder them to the (y, x, c) order of the activations.
+    let hidden = config.architecture.hidden;
+    let w0 = params[k].reshape((hidden, c_last, ho, wo))?.permute((0, 2, 3, 1))?.reshape((hidden, ho * wo * c_last))?;
+    let h = h.matmul(&w0.t()?)?.broadcast_add(&params[k + 1])?.relu()?;
+    Ok(h.matmul(&params[k + 2].t()?)?.broadcast_add(&params[k + 3])?)
+}
+
+/// The same network written with candle's channel-first `conv2d` (slower backward); the reference that
+/// [`forward`] is tested against.
+#[doc(hidden)]
+pub fn forward_reference(model: &Classifier, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+    let config = &model.config;
+    let s = config.input;
+    let t = rows_tensor(x)?;
+    let n = t.dim(0)?;
+    let c = s.channels;
+    let mean = model.mean.reshape((1, c, 1, 1))?;
+    let inv_std = model.inv_std.reshape((1, c, 1, 1))?;
+    let mut h = t.reshape((n, s.height, s.width, c))?.permute((0, 3, 1, 2))?.contiguous()?;
+    h = h.broadcast_sub(&mean)?.broadcast_mul(&inv_std)?;
+    let params = &model.params;
+    let mut k = 0;
+    for cs in &config.architecture.conv {
         let (w, b) = (&params[k], &params[k + 1]);
         k += 2;
-        h = h.conv2d(w, c.kernel / 2, c.stride, 1, 1)?.broadcast_add(&b.reshape((1, c.channels, 1, 1))?)?.relu()?;
+        h = h.conv2d(w, cs.kernel / 2, cs.stride, 1, 1)?.broadcast_add(&b.reshape((1, cs.channels, 1, 1))?)?.relu()?;
     }
     let h = h.flatten_from(1)?;
     let h = h.matmul(&params[k].t()?)?.broadcast_add(&params[k + 1])?.relu()?;
-    Ok(h.matmul(&params[k + 2].t()?)?.broadcast_add(&params[k + 3])?)
+    let logits = h.matmul(&params[k + 2].t()?)?.broadcast_add(&params[k + 3])?;
+    let v = logits.flatten_all()?.to_vec1::<f32>()?;
+    Array2::from_shape_vec((n, model.n_classes()), v).map_err(|e| invalid("model output", e.to_string()))
 }
 
 impl Classifier {
     /// Builds a classifier from a config and parameter tensors (validated against the config's shapes).
     pub(crate) fn from_parts(config: ModelConfig, params: Vec<Tensor>) -> Result<Self> {
         let c = config.input.channels;
-        let mean = Tensor::from_slice(&config.normalization.mean, (1, c, 1, 1), &Device::Cpu)?;
+        let mean = Tensor::from_slice(&config.normalization.mean, (1, c), &Device::Cpu)?;
         let inv: Vec<f32> = config.normalization.std.iter().map(|s| 1.0 / s).collect();
-        let inv_std = Tensor::from_slice(&inv, (1, c, 1, 1), &Device::Cpu)?;
+        let inv_std = Tensor::from_slice(&inv, (1, c), &Device::Cpu)?;
         let params = params.iter().map(|p| p.detach()).collect();
         Ok(Classifier { config, params, mean, inv_std })
     }

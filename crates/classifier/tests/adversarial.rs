@@ -3,11 +3,15 @@ mod common;
 use classifier::adversarial::{attack, Attack, AttackOptions, Norm};
 use ndarray::Array2;
 
-/// Held-out images on the 8-bit grid (as PNG-loaded data would be).
+/// Held-out shapes10 renders on the 8-bit grid (as PNG-loaded data would be).
 fn quantised_test_images() -> (Array2<f32>, Vec<usize>) {
-    let t = common::test_data();
+    let t = common::shapes10();
     let n = 60;
-    (t.data.slice(ndarray::s![..n, ..]).mapv(|v| (v * 255.0).round() / 255.0), t.labels[..n].to_vec())
+    (t.test_x.slice(ndarray::s![..n, ..]).to_owned(), t.test_y[..n].to_vec())
+}
+
+fn model() -> &'static classifier::Classifier {
+    &common::shapes10().model
 }
 
 fn run(attack_kind: Attack, norm: Norm, eps: f32, steps: usize) -> classifier::adversarial::AttackReport {
@@ -23,7 +27,7 @@ fn run(attack_kind: Attack, norm: Norm, eps: f32, steps: usize) -> classifier::a
         ..AttackOptions::default()
     };
     let t = std::time::Instant::now();
-    let r = attack(common::model(), x.view(), &y, &opts).unwrap();
+    let r = attack(model(), x.view(), &y, &opts).unwrap();
     eprintln!(
         "{} {} eps {eps}: attacked {} flip {:.3} random l2 {:?} linf {:?} mean l2 {:?} mean linf {:?} ({:.2}s)",
         attack_kind.name(),
@@ -42,7 +46,7 @@ fn run(attack_kind: Attack, norm: Norm, eps: f32, steps: usize) -> classifier::a
 /// Every reported flip holds for the 8-bit image that would be written, and the reported norms are its norms.
 fn check_results(r: &classifier::adversarial::AttackReport, budget: Option<(Norm, f32)>) {
     let (x, _) = quantised_test_images();
-    let m = common::model();
+    let m = model();
     for res in &r.results {
         assert!(res.perturbed.iter().all(|v| ((v * 255.0).round() - v * 255.0).abs() < 1e-3), "not on the 8-bit grid");
         let png_like: Vec<f32> = res.perturbed.iter().map(|v| (v * 255.0).round() / 255.0).collect();
@@ -61,8 +65,11 @@ fn check_results(r: &classifier::adversarial::AttackReport, budget: Option<(Norm
 
 #[test]
 fn pgd_linf_flips_most_images_and_random_noise_does_not() {
-    let eps = 16.0 / 255.0;
-    let r = run(Attack::Pgd, Norm::Linf, eps, 40);
+    // The CLI default budget: 8 grey levels, 40 steps.
+    let defaults = AttackOptions::default();
+    assert_eq!((defaults.eps, defaults.steps), (8.0 / 255.0, 40));
+    let eps = defaults.eps;
+    let r = run(Attack::Pgd, Norm::Linf, eps, defaults.steps);
     assert!(r.n_attacked >= 55);
     assert!(r.flip_rate >= 0.9, "PGD flip rate {}", r.flip_rate);
     let rl2 = r.random_flip_rate_l2.unwrap();
@@ -117,7 +124,7 @@ fn attacks_are_deterministic() {
 
 #[test]
 fn bad_attack_inputs() {
-    let m = common::model();
+    let m = model();
     let (x, y) = quantised_test_images();
     let err = attack(m, x.view(), &y[1..], &AttackOptions::default()).unwrap_err();
     assert!(err.to_string().contains("labels"), "{err}");
@@ -128,6 +135,16 @@ fn bad_attack_inputs() {
     let err = attack(m, bad.view(), &y, &AttackOptions::default()).unwrap_err();
     assert!(err.to_string().contains("row 2"), "{err}");
     let err = attack(m, Array2::<f32>::zeros((1, 10)).view(), &[0], &AttackOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("256"), "{err}");
+    assert!(err.to_string().contains("768"), "{err}");
     assert!("cw".parse::<Attack>().is_err() && "l1".parse::<Norm>().is_err());
+}
+
+/// The fixture the attacks (and fooling tests) run against is a real classifier of rendered objects.
+#[test]
+fn shapes10_model_is_accurate_on_held_out_renders() {
+    let f = common::shapes10();
+    let acc = classifier::train::accuracy(&f.model, f.test_x.view(), &f.test_y).unwrap();
+    eprintln!("shapes10 fixture: trained in {:.2}s, held-out accuracy {acc:.3}", f.train_seconds);
+    assert!(acc >= 0.95, "held-out accuracy {acc}");
+    assert_eq!(f.model.classes()[0], "cube");
 }

@@ -2,9 +2,10 @@ mod common;
 
 use classifier::fool::{fool, FoolOptions, Method};
 
+/// Fooling runs against the model trained on shapes10 renders (10 classes, 16×16 RGB).
 fn run(method: Method, generations: usize, seed: u64) -> classifier::fool::FoolReport {
-    let m = common::model();
-    let opts = FoolOptions { method, generations, population: 48, seed, ..FoolOptions::default() };
+    let m = &common::shapes10().model;
+    let opts = FoolOptions { method, generations, seed, ..FoolOptions::default() };
     let t = std::time::Instant::now();
     let r = fool(m, &opts, |_, _| ()).unwrap();
     eprintln!(
@@ -19,7 +20,7 @@ fn run(method: Method, generations: usize, seed: u64) -> classifier::fool::FoolR
 }
 
 fn check_all_reached(r: &classifier::fool::FoolReport) {
-    let m = common::model();
+    let m = &common::shapes10().model;
     assert_eq!(r.images.len(), m.n_classes());
     for img in &r.images {
         assert!(
@@ -30,6 +31,8 @@ fn check_all_reached(r: &classifier::fool::FoolReport) {
             img.confidence
         );
         assert!(img.image.iter().all(|v| (0.0..=1.0).contains(v)));
+        // On the 8-bit grid: the confidence is that of the PNG that would be written.
+        assert!(img.image.iter().all(|v| ((v * 255.0).round() - v * 255.0).abs() < 1e-3), "not on the 8-bit grid");
         // The reported confidence is what the model says about the returned image (evaluated alone rather than in
         // a batch, gemm's blocking may change the last bits).
         let x = ndarray::Array2::from_shape_vec((1, img.image.len()), img.image.clone()).unwrap();
@@ -46,7 +49,7 @@ fn evolve_direct_reaches_target_for_every_class() {
 
 #[test]
 fn evolve_cppn_reaches_target_for_every_class() {
-    let r = run(Method::EvolveCppn, 400, 1);
+    let r = run(Method::EvolveCppn, 1000, 1);
     check_all_reached(&r);
 }
 
@@ -67,7 +70,7 @@ fn fooling_is_deterministic_and_seed_dependent() {
 
 #[test]
 fn bad_fool_options() {
-    let m = common::model();
+    let m = &common::shapes10().model;
     let err = fool(m, &FoolOptions { classes: vec![42], ..FoolOptions::default() }, |_, _| ()).unwrap_err();
     assert!(err.to_string().contains("42"), "{err}");
     let err = fool(m, &FoolOptions { confidence: 1.5, ..FoolOptions::default() }, |_, _| ()).unwrap_err();

@@ -139,3 +139,19 @@ fn training_is_deterministic() {
     let (c, _) = classifier::train(sub, d.shape, &d.labels[..120], &d.classes, &opts, |_| ()).unwrap();
     assert_ne!(a.parameters().unwrap(), c.parameters().unwrap());
 }
+
+/// The channel-last im2col forward pass is the same function as candle's channel-first conv2d network.
+#[test]
+fn forward_matches_candle_conv2d_reference() {
+    let m = common::model();
+    let x = common::test_data().data.slice(ndarray::s![0..50, ..]).to_owned();
+    let logits = classifier::model::forward_reference(m, x.view()).unwrap();
+    let probs = m.predict_proba(x.view()).unwrap();
+    for (l, p) in logits.rows().into_iter().zip(probs.rows()) {
+        let max = l.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let z: f32 = l.iter().map(|v| (v - max).exp()).sum();
+        for (lv, pv) in l.iter().zip(p) {
+            assert!(((lv - max).exp() / z - pv).abs() < 1e-5, "{} vs {pv}", (lv - max).exp() / z);
+        }
+    }
+}

@@ -51,6 +51,9 @@ enum Command {
     /// Off-manifold scores against a reference (knn, tangent, lid, flow) with calibrated percentiles; --pairs:
     /// perturbation energy in the local tangent space.
     Score(cmd::score::Args),
+    /// The whole story in one run: scene dimension, flow geodesics, fooling/adversarial images off the manifold;
+    /// writes report.html, plots/ and results.json (--quick: under 2 minutes).
+    Demo(cmd::demo::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -72,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Interpolate(a) => cmd::interpolate::run(a),
         Command::Dim(a) => cmd::dim::run(a),
         Command::Score(a) => cmd::score::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
     }
 }
 

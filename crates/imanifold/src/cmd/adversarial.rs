@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use classifier::adversarial::{attack, Attack, AttackOptions, Norm};
 use classifier::Classifier;
+use rayon::prelude::*;
 
 use super::classifier::{check_fits, image_shape, label_indices, label_strings};
 use super::common::{prepare_out, print_json, InputArgs};
@@ -83,6 +84,7 @@ pub fn parse_eps(s: &str) -> Result<f32, String> {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    classifier::single_threaded_elementwise();
     let model = Classifier::load(&a.model)?;
     let mut results = output::Results::new("adversarial");
     results.seed(a.input_args.seed);
@@ -119,8 +121,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         random_trials: a.random_trials,
         seed: a.input_args.seed,
     };
-    let out = prepare_out(&a.out)?;
+    if a.out.exists() && !a.out.is_dir() {
+        bail!("--out {} exists and is not a folder", a.out.display());
+    }
     let report = results.timed("attack", || attack(&model, x.view(), &y, &opts)).context("attacking")?;
+    // Created only now, so that bad input leaves nothing behind.
+    let out = prepare_out(&a.out)?;
     let classes = model.classes();
     let n = report.results.len();
     let d = model.input_len();
@@ -128,17 +134,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut perturbed = ndarray::Array2::<f32>::zeros((n, d));
     let mut pairs = Vec::new();
     let mut per_image = Vec::new();
-    let pb = output::progress(n as u64, "writing");
+    let file_names = |k: usize| (format!("clean/{k:05}.png"), format!("perturbed/{k:05}.png"));
     for (k, r) in report.results.iter().enumerate() {
         clean.row_mut(k).assign(&x.row(r.row));
         perturbed.row_mut(k).assign(&ndarray::ArrayView1::from(&r.perturbed));
-        let (cf, pf) = (format!("clean/{k:05}.png"), format!("perturbed/{k:05}.png"));
-        classifier::images::write_png(
-            &out.join(&cf),
-            x.row(r.row).as_slice().unwrap_or(&x.row(r.row).to_vec()),
-            shape,
-        )?;
-        classifier::images::write_png(&out.join(&pf), &r.perturbed, shape)?;
+        let (cf, pf) = file_names(k);
         if r.flipped {
             pairs.push(vec![cf.clone(), pf.clone()]);
         }
@@ -157,8 +157,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             opt(r.random_flip_rate_l2),
             opt(r.random_flip_rate_linf),
         ]);
-        pb.inc(1);
     }
+    // PNGs in parallel (thousands of small files).
+    let pb = output::progress(n as u64, "writing");
+    results.timed("write_images", || {
+        (0..n).into_par_iter().try_for_each(|k| -> anyhow::Result<()> {
+            let (cf, pf) = file_names(k);
+            classifier::images::write_png(&out.join(&cf), &clean.row(k).to_vec(), shape)?;
+            classifier::images::write_png(&out.join(&pf), &report.results[k].perturbed, shape)?;
+            pb.inc(1);
+            Ok(())
+        })
+    })?;
     pb.finish_and_clear();
     output::write_npy(&out.join("clean.npy"), &clean)?;
     output::write_npy(&out.join("perturbed.npy"), &perturbed)?;

@@ -84,6 +84,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    classifier::single_threaded_elementwise();
     match a.action {
         Action::Train(t) => train(t),
         Action::Eval(e) => eval(e),
@@ -114,7 +115,9 @@ pub fn check_fits(model: &Classifier, ds: &Dataset, data_path: &Path) -> anyhow:
     Ok(())
 }
 
-/// The label column as text, one entry per row.
+/// The label column as text, one entry per row. For a render folder (`render.json` with `scene.classes`) the
+/// numeric `label` column holds indices into that list; they are turned into the class names (`cube`, …), so models
+/// trained on renders carry readable class names. A label outside the list is an error.
 pub fn label_strings(ds: &Dataset, column: &str) -> anyhow::Result<Vec<String>> {
     let col = ds.column(column).with_context(|| {
         let names: Vec<&str> = ds.columns.iter().map(|(n, _)| n.as_str()).collect();
@@ -124,6 +127,25 @@ pub fn label_strings(ds: &Dataset, column: &str) -> anyhow::Result<Vec<String>> 
             if names.is_empty() { "none: is there a manifest.csv?".to_string() } else { names.join(", ") }
         )
     })?;
+    if let (Some(names), Column::Numeric(v)) = (render_class_names(ds, column), col) {
+        return v
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                let k = l as usize;
+                if l.fract() != 0.0 || l < 0.0 || k >= names.len() {
+                    bail!(
+                        "{}: row {i} ({}) has {column} {l}, but render.json lists {} classes (0..{})",
+                        ds.source.display(),
+                        ds.ids.get(i).map(String::as_str).unwrap_or("?"),
+                        names.len(),
+                        names.len() - 1
+                    );
+                }
+                Ok(names[k].clone())
+            })
+            .collect();
+    }
     Ok((0..col.len())
         .map(|i| match col {
             // Integral numbers as "3", not "3.0".
@@ -131,6 +153,18 @@ pub fn label_strings(ds: &Dataset, column: &str) -> anyhow::Result<Vec<String>> 
             _ => col.text(i),
         })
         .collect())
+}
+
+/// Class names listed by the `render.json` of a render folder, when `column` is the render's `label` column.
+fn render_class_names(ds: &Dataset, column: &str) -> Option<Vec<String>> {
+    if column != "label" {
+        return None;
+    }
+    let text = std::fs::read_to_string(ds.source.join("render.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let names: Vec<String> =
+        v["scene"]["classes"].as_array()?.iter().map(|c| c.as_str().map(str::to_string)).collect::<Option<_>>()?;
+    (!names.is_empty()).then_some(names)
 }
 
 /// Class indices of the labels under the model's class names (unknown names are an error).
@@ -157,13 +191,19 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     if a.channels.is_empty() || a.channels.contains(&0) {
         bail!("--channels needs positive numbers, e.g. 16,32,32");
     }
-    let out = prepare_out(&a.out)?;
+    if a.out.exists() && !a.out.is_dir() {
+        bail!("--out {} exists and is not a folder", a.out.display());
+    }
     let mut results = output::Results::new("classifier-train");
     results.seed(a.input_args.seed);
     let ds = results.timed("load", || a.input_args.load(&a.data))?;
     let shape = image_shape(&ds)?;
     let labels = label_strings(&ds, &a.label_column)?;
-    let classes = class_names(&labels);
+    // Render folders: the scene's class order (those present); otherwise sorted names.
+    let classes = match render_class_names(&ds, &a.label_column) {
+        Some(order) => order.into_iter().filter(|c| labels.contains(c)).collect(),
+        None => class_names(&labels),
+    };
     if classes.len() < 2 {
         bail!(
             "{} has {} distinct label(s) in {:?}; a classifier needs at least 2",
@@ -198,6 +238,8 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         })
         .with_context(|| format!("training on {}", a.data.display()))?;
     pb.finish_and_clear();
+    // Created only now, so that bad input leaves nothing behind.
+    let out = prepare_out(&a.out)?;
     model.save(&out)?;
     let rows = report.epochs.iter().map(|e| {
         vec![

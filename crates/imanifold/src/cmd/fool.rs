@@ -69,6 +69,7 @@ pub fn slug(name: &str) -> String {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    classifier::single_threaded_elementwise();
     let model = Classifier::load(&a.model)?;
     let classes: Vec<usize> = if a.classes.trim() == "all" {
         Vec::new()
@@ -95,7 +96,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         step_size: a.step_size,
         ..FoolOptions::default()
     };
-    let out = prepare_out(&a.out)?;
+    if a.out.exists() && !a.out.is_dir() {
+        bail!("--out {} exists and is not a folder", a.out.display());
+    }
     let mut results = output::Results::new("fool");
     results.seed(a.seed);
     let pb = output::progress(a.generations as u64 + 1, method.name());
@@ -109,6 +112,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         })
         .context("searching for fooling images")?;
     pb.finish_and_clear();
+    // Created only now, so that bad input leaves nothing behind.
+    let out = prepare_out(&a.out)?;
     let shape = model.input_shape();
     let mut rows = Vec::new();
     let mut data = ndarray::Array2::<f32>::zeros((report.images.len(), model.input_len()));

@@ -4,6 +4,7 @@ pub mod adversarial;
 pub mod bench;
 pub mod classifier;
 pub mod common;
+pub mod demo;
 pub mod geodesic;
 pub mod dim;
 pub mod flow;

@@ -1,0 +1,193 @@
+//! Sizes of every stage, for the full demo and for `--quick`. All of them are recorded in `results.json`.
+
+use serde::Serialize;
+
+/// The camera and light parameters freed one after another in stage 1 (six camera degrees of freedom, then the
+/// light), with the half-width of the window they vary in around the `object` scene's default pose.
+///
+/// Why windows and not the scene's full ranges: kNN estimators measure the dimension at the scale of the sample's
+/// nearest-neighbour distances. With yaw over the whole circle, 1500 images leave neighbours tens of degrees apart,
+/// where the image manifold is strongly curved (occlusions, texture aliasing) and the estimates inflate. A window
+/// around one pose is a patch of the same manifold that n = 1500 samples cover densely enough.
+pub const DIMENSION_PARAMETERS: [(&str, f64); 7] = [
+    ("yaw", 30.0),
+    ("pitch", 10.0),
+    ("roll", 10.0),
+    ("distance", 0.5),
+    ("shift_x", 0.15),
+    ("shift_y", 0.15),
+    ("light_azimuth", 30.0),
+];
+
+/// Which stages exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Dimension,
+    Geodesic,
+    OffManifold,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Dimension, Stage::Geodesic, Stage::OffManifold];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Stage::Dimension => "dimension",
+            Stage::Geodesic => "geodesic",
+            Stage::OffManifold => "off_manifold",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Stage::Dimension => "1. Intrinsic dimension of a rendered scene",
+            Stage::Geodesic => "2. Optical-flow geodesics on a turntable",
+            Stage::OffManifold => "3. Off the manifold: fooling and adversarial images",
+        }
+    }
+
+    /// Folder of the stage's own outputs inside the demo folder.
+    pub fn folder(self) -> &'static str {
+        match self {
+            Stage::Dimension => "stage1_dimension",
+            Stage::Geodesic => "stage2_geodesic",
+            Stage::OffManifold => "stage3_off_manifold",
+        }
+    }
+
+    /// The library crates the stage needs (named in the report when the stage is not built).
+    pub fn crates(self) -> &'static str {
+        match self {
+            Stage::Dimension => "intrinsic-dim (cargo feature `dimension` of the demo crate)",
+            Stage::Geodesic => "geodesic, optical-flow (cargo feature `geodesic` of the demo crate)",
+            Stage::OffManifold => {
+                "classifier, off-manifold, optical-flow (cargo feature `off-manifold` of the demo crate)"
+            }
+        }
+    }
+
+    /// Whether this build contains the stage.
+    pub fn built(self) -> bool {
+        match self {
+            Stage::Dimension => cfg!(feature = "dimension"),
+            Stage::Geodesic => cfg!(feature = "geodesic"),
+            Stage::OffManifold => cfg!(feature = "off-manifold"),
+        }
+    }
+}
+
+/// Everything the demo does, with its sizes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    pub quick: bool,
+    pub seed: u64,
+    pub stages: Vec<Stage>,
+
+    /// Stage 1: images per set, image side (grey), Gaussian blur σ in pixels (a camera's point-spread: without it,
+    /// aliasing of the checkered ground at 32×32 adds spurious dimensions), bootstrap replicates for the intervals
+    /// that are not analytic, neighbourhood sizes of the ID-vs-k curves.
+    pub dim_n: usize,
+    pub dim_size: usize,
+    pub dim_blur: f32,
+    pub dim_bootstrap: usize,
+    pub dim_curve_k: Vec<usize>,
+
+    /// Stage 2: turntable images (spin over the full circle), side (grey), kNN graph degree.
+    pub geo_n: usize,
+    pub geo_size: usize,
+    pub geo_k: usize,
+
+    /// Stage 3: classifier input side (RGB), training renders, epochs, held-out renders (natural queries; the
+    /// first `n_attack` of them are attacked), PGD steps, random perturbations per attacked image, fooling budgets,
+    /// other query groups, calibration sizes of the scores.
+    pub cls_size: usize,
+    pub n_train: usize,
+    pub epochs: usize,
+    pub n_heldout: usize,
+    pub n_attack: usize,
+    pub pgd_steps: usize,
+    pub random_trials: usize,
+    pub direct_generations: usize,
+    pub cppn_generations: usize,
+    pub population: usize,
+    pub n_noise: usize,
+    pub n_other_scene: usize,
+    pub n_pairs: usize,
+    pub score_k: usize,
+    pub score_calibration: usize,
+    pub flow_calibration: usize,
+    /// Yaw step (degrees) between the two renders of an interpolation pair.
+    pub pair_yaw_step: f64,
+}
+
+impl Config {
+    /// The full demo (< 10 minutes on two cores).
+    pub fn full(seed: u64) -> Self {
+        Config {
+            quick: false,
+            seed,
+            stages: Stage::ALL.to_vec(),
+            dim_n: 1500,
+            dim_size: 32,
+            dim_blur: 1.0,
+            dim_bootstrap: 20,
+            dim_curve_k: vec![4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40],
+            geo_n: 150,
+            geo_size: 64,
+            geo_k: 8,
+            cls_size: 32,
+            n_train: 2500,
+            epochs: 8,
+            n_heldout: 200,
+            n_attack: 100,
+            pgd_steps: 40,
+            random_trials: 100,
+            direct_generations: 300,
+            cppn_generations: 150,
+            population: 48,
+            n_noise: 50,
+            n_other_scene: 50,
+            n_pairs: 40,
+            score_k: 20,
+            score_calibration: 1000,
+            flow_calibration: 150,
+            pair_yaw_step: 20.0,
+        }
+    }
+
+    /// `--quick` (< 2 minutes): the same pipeline with fewer, cheaper samples.
+    pub fn quick(seed: u64) -> Self {
+        Config {
+            quick: true,
+            dim_n: 500,
+            dim_bootstrap: 10,
+            dim_curve_k: vec![5, 10, 15, 20, 30],
+            geo_n: 60,
+            geo_k: 6,
+            n_train: 800,
+            epochs: 4,
+            n_heldout: 60,
+            n_attack: 30,
+            pgd_steps: 20,
+            random_trials: 20,
+            direct_generations: 60,
+            cppn_generations: 30,
+            population: 32,
+            n_noise: 20,
+            n_other_scene: 20,
+            n_pairs: 15,
+            score_calibration: 300,
+            flow_calibration: 40,
+            ..Config::full(seed)
+        }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        if self.quick {
+            "quick"
+        } else {
+            "full"
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! What each stage hands to the report: plain numbers, independent of the library crates (so the report code
+//! compiles whichever stages are built).
+
+use ndarray::Array2;
+
+/// One estimate with its interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    pub estimator: String,
+    pub dimension: f64,
+    pub ci95: Option<(f64, f64)>,
+    pub ci_method: String,
+    pub seconds: f64,
+}
+
+/// One point of an ID-vs-k curve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurvePoint {
+    pub estimator: String,
+    pub k: usize,
+    pub dimension: f64,
+    pub ci95: Option<(f64, f64)>,
+}
+
+/// One image set of stage 1: the first `true_dimension` parameters free.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DimensionSet {
+    pub true_dimension: usize,
+    pub parameters: Vec<String>,
+    pub n: usize,
+    pub estimates: Vec<Estimate>,
+    pub curves: Vec<CurvePoint>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DimensionData {
+    pub sets: Vec<DimensionSet>,
+    /// Estimators of the dimension plot and of the curves, in display order.
+    pub estimators: Vec<String>,
+    pub curve_estimators: Vec<String>,
+    pub summary: serde_json::Value,
+}
+
+/// Correlation of one distance with the true one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correlation {
+    pub name: String,
+    pub spearman: f64,
+    pub pearson: f64,
+    pub pairs: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeodesicData {
+    /// True parameter (spin, degrees) of every image.
+    pub truth: Vec<f64>,
+    pub period: f64,
+    /// n × n distance matrices: flow-weighted graph geodesics, Euclidean-graph geodesics, pixel distances.
+    pub flow: Array2<f32>,
+    pub euclidean_graph: Array2<f32>,
+    pub pixel: Array2<f32>,
+    pub correlations: Vec<Correlation>,
+    /// Isomap (classical MDS of the flow geodesics) coordinates of the embedded rows.
+    pub embedding: Option<(Vec<usize>, Array2<f64>)>,
+    pub summary: serde_json::Value,
+}
+
+/// One fooling image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoolingImage {
+    pub method: String,
+    pub class: String,
+    pub confidence: f64,
+    /// Confidence of the 8-bit image as written to PNG (and scored).
+    pub confidence_png: f64,
+    pub reached: bool,
+    pub generation: usize,
+    pub image: Vec<f32>,
+}
+
+/// Adversarial attack summary (one row of the flip-rate table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlipRates {
+    pub attack: String,
+    pub norm: String,
+    pub eps: f64,
+    pub n_attacked: usize,
+    pub n_flipped: usize,
+    pub flip_rate: f64,
+    pub random_flip_rate_l2: Option<f64>,
+    pub random_flip_rate_linf: Option<f64>,
+    pub median_l2: Option<f64>,
+    pub median_linf: Option<f64>,
+    /// Median fraction of the perturbation's energy in the local tangent space, and the same for random directions.
+    pub tangent_fraction: Option<f64>,
+    pub random_tangent_fraction: Option<f64>,
+}
+
+/// One score column over all queries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreColumn {
+    pub name: String,
+    pub values: Vec<f64>,
+    pub percentiles: Vec<f64>,
+}
+
+/// AUROC of one score for one group against the natural held-out images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Auroc {
+    pub group: String,
+    pub score: String,
+    pub auroc: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffManifoldData {
+    pub image_shape: (usize, usize, usize),
+    /// Query ids (relative PNG paths in the stage's `queries/` folder) and their groups, in order.
+    pub query_ids: Vec<String>,
+    pub groups: Vec<String>,
+    /// Group names in display order (the reference group `natural` first).
+    pub group_order: Vec<String>,
+    pub columns: Vec<ScoreColumn>,
+    pub aurocs: Vec<Auroc>,
+    pub fooling: Vec<FoolingImage>,
+    pub flip_rates: Vec<FlipRates>,
+    /// (clean, perturbed) image rows of a few flipped adversarial examples, with their labels.
+    pub adversarial_examples: Vec<(Vec<f32>, Vec<f32>, String, String)>,
+    pub accuracy: serde_json::Value,
+    pub interpolation: serde_json::Value,
+    pub summary: serde_json::Value,
+}

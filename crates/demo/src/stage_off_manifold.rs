@@ -1,0 +1,802 @@
+//! Stage 3: a classifier trained on `shapes10` renders; fooling images (MAP-Elites over pixels and over CPPNs) and
+//! PGD adversarial perturbations of held-out renders with the random-perturbation flip rate; off-manifold scores of
+//! every kind of image against a reference of natural renders (the training renders), with AUROCs per group.
+//!
+//! Query groups, all at the classifier's input size (RGB): `natural` (held-out renders, the reference group of the
+//! AUROCs), `noise` (uniform pixels), `other_scene` (the `room` scene), `fooling_direct`, `fooling_cppn`,
+//! `adversarial_pgd` (perturbed held-out renders whose label flipped), `flow_morph` and `cross_fade` (the midpoint,
+//! t = ½, between two renders of one object whose camera yaw differs by `pair_yaw_step`: along the estimated optical
+//! flow, or a plain pixel blend). Every image is on the 8-bit grid, as it would be read from a PNG.
+//!
+//! Folders (formats of the individual commands): `train/` and `heldout/` (renders), `model/` (`classifier
+//! train`), `fool_evolve-direct/`, `fool_evolve-cppn/` (`fool`), `adversarial_pgd/` (`adversarial`),
+//! `queries/` (every query image as PNG with manifest.csv columns file, group: the input of `imanifold score
+//! --reference train --query queries --groups group`) and `score/` (`score`).
+
+use std::path::Path;
+
+use classifier::adversarial::{attack, Attack, AttackOptions, Norm};
+use classifier::fool::{fool, FoolOptions, Method as FoolMethod};
+use classifier::{Architecture, Classifier, ImageShape, TrainOptions};
+use indicatif::ProgressBar;
+use ndarray::{Array1, Array2, Array3, ArrayView1};
+use off_manifold::{Method, ScoreOptions};
+use optical_flow::{FlowEstimator, FlowParams, Morph, MorphParams};
+use rand::Rng;
+use rayon::prelude::*;
+use scene_render::{ColorMode, Params, RenderOptions, RenderSet, Sampling, Scene, WriteOptions};
+use serde_json::{json, Map, Value};
+
+use crate::config::Config;
+use crate::data::{Auroc, FlipRates, FoolingImage, OffManifoldData, ScoreColumn};
+use crate::util::{fmt_opt, item_rng, quantize, read_image_rows, sub_seed, write_png_row, Result, Step};
+
+/// Query groups in display order (`natural` is the reference group of the AUROCs).
+pub const GROUPS: [&str; 8] = [
+    "natural",
+    "flow_morph",
+    "cross_fade",
+    "adversarial_pgd",
+    "other_scene",
+    "fooling_cppn",
+    "fooling_direct",
+    "noise",
+];
+
+/// Renders a shapes10-style set with every free parameter random; writes it as a render folder and returns the
+/// quantised rows and the labels.
+fn render_labelled(
+    scene: &Scene,
+    n: usize,
+    seed: u64,
+    opts: &RenderOptions,
+    dir: &Path,
+) -> Result<(Array2<f32>, Vec<usize>)> {
+    let vary: Vec<String> = scene.parameters().iter().filter(|p| p.can_vary()).map(|p| p.name.clone()).collect();
+    let params = scene_render::sample_parameters(scene, &vary, n, Sampling::Random, seed)?;
+    let labels: Vec<usize> = params.iter().map(|p| p.label.unwrap_or(0)).collect();
+    scene_render::write_render_dir(
+        dir,
+        scene,
+        &RenderSet { params, vary, sampling: Sampling::Random, seed },
+        opts,
+        &WriteOptions { npy: true, force: true, ..Default::default() },
+    )?;
+    let mut x = read_image_rows(&dir.join("images.npy"))?;
+    quantize(&mut x);
+    Ok((x, labels))
+}
+
+fn rows_of(images: &[Array3<f32>], d: usize) -> Array2<f32> {
+    let mut x = Array2::<f32>::zeros((images.len(), d));
+    for (mut r, img) in x.rows_mut().into_iter().zip(images) {
+        r.iter_mut().zip(img.iter()).for_each(|(a, b)| *a = *b);
+    }
+    x
+}
+
+fn slug(name: &str) -> String {
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if s.is_empty() {
+        "class".into()
+    } else {
+        s
+    }
+}
+
+/// Stage 3. `pb` advances per epoch, per fooling generation, and per remaining step.
+pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData> {
+    pb.set_length((cfg.epochs + cfg.direct_generations + cfg.cppn_generations + 2 + 5) as u64);
+    let scene = Scene::builtin("shapes10")?;
+    let side = cfg.cls_size;
+    let shape = ImageShape::new(side, side, 3);
+    let d = shape.len();
+    let ropts = RenderOptions { color: ColorMode::Rgb, ..RenderOptions::square(side) };
+    let classes: Vec<String> = scene.classes().to_vec();
+
+    // Natural images: training renders (also the scores' reference) and held-out renders.
+    pb.set_message("render");
+    let (x_train, y_train) = render_labelled(&scene, cfg.n_train, sub_seed(cfg.seed, 300), &ropts, &dir.join("train"))?;
+    let (x_held, y_held) =
+        render_labelled(&scene, cfg.n_heldout, sub_seed(cfg.seed, 301), &ropts, &dir.join("heldout"))?;
+
+    // Classifier.
+    pb.set_message("train");
+    let topts = TrainOptions {
+        epochs: cfg.epochs,
+        seed: sub_seed(cfg.seed, 302),
+        architecture: Architecture::default(),
+        ..TrainOptions::default()
+    };
+    let (model, treport) = classifier::train(x_train.view(), shape, &y_train, &classes, &topts, |_| pb.inc(1))
+        .step(|| format!("training the classifier on {}", dir.join("train").display()))?;
+    let held_accuracy = classifier::train::accuracy(&model, x_held.view(), &y_held)
+        .step(|| "evaluating the classifier on the held-out renders".into())?;
+    write_model(&dir.join("model"), &model, &treport, cfg, held_accuracy)?;
+
+    // Fooling images.
+    let mut fooling = Vec::new();
+    let mut fool_json = Map::new();
+    for (method, generations, tag) in [
+        (FoolMethod::EvolveDirect, cfg.direct_generations, 303u64),
+        (FoolMethod::EvolveCppn, cfg.cppn_generations, 304),
+    ] {
+        pb.set_message(method.name());
+        let fopts = FoolOptions {
+            method,
+            generations,
+            population: cfg.population,
+            seed: sub_seed(cfg.seed, tag),
+            ..FoolOptions::default()
+        };
+        let mut last = 0usize;
+        let report = fool(&model, &fopts, |g, _| {
+            if g > last && g <= generations {
+                pb.inc((g - last) as u64);
+                last = g;
+            }
+        })
+        .step(|| format!("searching for fooling images ({})", method.name()))?;
+        pb.inc(generations.saturating_sub(last) as u64);
+        let imgs = write_fooling(&dir.join(format!("fool_{}", method.name())), &model, &report, &fopts)?;
+        let reached = imgs.iter().filter(|i| i.reached).count();
+        fool_json.insert(
+            method.name().to_string(),
+            json!({
+                "generations_budget": generations,
+                "generations_run": report.generations,
+                "population": cfg.population,
+                "evaluations": report.evaluations,
+                "target_confidence": fopts.confidence,
+                "n_reached": reached,
+                "n_classes": imgs.len(),
+                "min_confidence": output::json_f64(imgs.iter().map(|i| i.confidence).fold(f64::INFINITY, f64::min)),
+                "mean_confidence": output::json_f64(imgs.iter().map(|i| i.confidence).sum::<f64>() / imgs.len().max(1) as f64),
+                "per_class": imgs.iter().map(|i| json!({
+                    "class": i.class, "confidence": output::json_f64(i.confidence),
+                    "confidence_png": output::json_f64(i.confidence_png), "reached": i.reached, "generation": i.generation,
+                })).collect::<Vec<_>>(),
+            }),
+        );
+        fooling.extend(imgs);
+    }
+
+    // Adversarial perturbations (PGD, L∞) of held-out renders and the random flip rate.
+    pb.set_message("pgd");
+    let n_attack = cfg.n_attack.min(x_held.nrows());
+    let x_att = x_held.slice(ndarray::s![..n_attack, ..]).to_owned();
+    let aopts = AttackOptions {
+        attack: Attack::Pgd,
+        norm: Norm::Linf,
+        eps: 8.0 / 255.0,
+        steps: cfg.pgd_steps,
+        quantize: true,
+        random_trials: cfg.random_trials,
+        seed: sub_seed(cfg.seed, 305),
+        ..AttackOptions::default()
+    };
+    let areport = attack(&model, x_att.view(), &y_held[..n_attack], &aopts)
+        .step(|| "PGD attack on the held-out renders".into())?;
+    write_adversarial(&dir.join("adversarial_pgd"), &model, &x_att, &areport, &aopts, cfg)?;
+    let flipped: Vec<&classifier::adversarial::AttackResult> = areport.results.iter().filter(|r| r.flipped).collect();
+    let mut clean_f = Array2::<f32>::zeros((flipped.len(), d));
+    let mut pert_f = Array2::<f32>::zeros((flipped.len(), d));
+    for (k, r) in flipped.iter().enumerate() {
+        clean_f.row_mut(k).assign(&x_att.row(r.row));
+        pert_f.row_mut(k).assign(&ArrayView1::from(&r.perturbed));
+    }
+    // Where do the perturbations point: fraction of their energy in the local tangent space vs random directions.
+    let tangent = if flipped.is_empty() {
+        None
+    } else {
+        let popts = off_manifold::PairsOptions {
+            k: cfg.score_k,
+            calibration: cfg.score_calibration,
+            seed: sub_seed(cfg.seed, 306),
+            ..Default::default()
+        };
+        Some(
+            off_manifold::perturbation_energy(x_train.view(), clean_f.view(), pert_f.view(), &popts)
+                .step(|| "tangent-space energy of the adversarial perturbations".into())?,
+        )
+    };
+    let flip = FlipRates {
+        attack: "pgd".into(),
+        norm: "linf".into(),
+        eps: aopts.eps as f64,
+        n_attacked: areport.n_attacked,
+        n_flipped: areport.n_flipped,
+        flip_rate: areport.flip_rate,
+        random_flip_rate_l2: areport.random_flip_rate_l2,
+        random_flip_rate_linf: areport.random_flip_rate_linf,
+        median_l2: areport.median_l2,
+        median_linf: areport.median_linf,
+        tangent_fraction: tangent.as_ref().map(|t| t.summary.tangent_fraction.median),
+        random_tangent_fraction: tangent.as_ref().map(|t| t.summary.random_tangent_fraction.median),
+    };
+    pb.inc(1);
+
+    // The other query groups.
+    pb.set_message("queries");
+    let noise: Vec<Vec<f32>> = (0..cfg.n_noise)
+        .map(|i| {
+            let mut rng = item_rng(sub_seed(cfg.seed, 307), i as u64);
+            (0..d).map(|_| (rng.random::<f32>() * 255.0).round() / 255.0).collect()
+        })
+        .collect();
+    let room = Scene::builtin("room")?;
+    let room_vary: Vec<String> = room.parameters().iter().filter(|p| p.can_vary()).map(|p| p.name.clone()).collect();
+    let room_params = scene_render::sample_parameters(
+        &room,
+        &room_vary,
+        cfg.n_other_scene,
+        Sampling::Random,
+        sub_seed(cfg.seed, 308),
+    )?;
+    let mut other = rows_of(
+        &scene_render::render_set(&room, &room_params, &ropts)?.into_iter().map(|r| r.image).collect::<Vec<_>>(),
+        d,
+    );
+    quantize(&mut other);
+    let (mut morph, mut fade, interpolation) = interpolation_pairs(&scene, cfg, &ropts, d)?;
+    quantize(&mut morph);
+    quantize(&mut fade);
+
+    // Assemble the queries in group order and write them as an image folder with a manifest.
+    let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
+    for r in x_held.rows() {
+        rows.push(("natural".into(), r.to_vec()));
+    }
+    for r in morph.rows() {
+        rows.push(("flow_morph".into(), r.to_vec()));
+    }
+    for r in fade.rows() {
+        rows.push(("cross_fade".into(), r.to_vec()));
+    }
+    for r in pert_f.rows() {
+        rows.push(("adversarial_pgd".into(), r.to_vec()));
+    }
+    for r in other.rows() {
+        rows.push(("other_scene".into(), r.to_vec()));
+    }
+    for (name, method) in [("fooling_cppn", "evolve-cppn"), ("fooling_direct", "evolve-direct")] {
+        for f in fooling.iter().filter(|f| f.method == method) {
+            let mut img = f.image.clone();
+            img.iter_mut().for_each(|v| *v = (v.clamp(0.0, 1.0) * 255.0).round() / 255.0);
+            rows.push((name.into(), img));
+        }
+    }
+    for r in noise {
+        rows.push(("noise".into(), r));
+    }
+    let mut query = Array2::<f32>::zeros((rows.len(), d));
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut groups = Vec::with_capacity(rows.len());
+    let mut counter: Map<String, Value> = Map::new();
+    let qdir = dir.join("queries");
+    for (i, (g, r)) in rows.iter().enumerate() {
+        let k = counter.get(g).and_then(Value::as_u64).unwrap_or(0);
+        counter.insert(g.clone(), json!(k + 1));
+        let id = format!("{g}/{k:04}.png");
+        write_png_row(&qdir.join(&id), r, side, side, 3)?;
+        query.row_mut(i).assign(&ArrayView1::from(r));
+        ids.push(id);
+        groups.push(g.clone());
+    }
+    output::write_csv(
+        &qdir.join("manifest.csv"),
+        &["file", "group"],
+        ids.iter().zip(&groups).map(|(f, g)| vec![f.clone(), g.clone()]),
+    )?;
+    pb.inc(1);
+
+    // Off-manifold scores against the training renders.
+    pb.set_message("score");
+    let sopts = ScoreOptions {
+        methods: Method::ALL.to_vec(),
+        k: cfg.score_k,
+        calibration: cfg.score_calibration,
+        flow_calibration: cfg.flow_calibration,
+        seed: sub_seed(cfg.seed, 309),
+        ..ScoreOptions::default()
+    };
+    let oshape = off_manifold::ImageShape { height: side, width: side, channels: 3 };
+    let sreport = off_manifold::score(x_train.view(), query.view(), Some(oshape), &sopts)
+        .step(|| format!("scoring {} against {}", qdir.display(), dir.join("train").display()))?;
+    let greport = off_manifold::group_report(&sreport.columns, &groups);
+    write_scores(&dir.join("score"), &sreport, &greport, &ids, &groups, &sopts, cfg)?;
+    pb.inc(5);
+
+    let group_order: Vec<String> =
+        GROUPS.iter().filter(|g| groups.iter().any(|x| x == *g)).map(|g| g.to_string()).collect();
+    let columns: Vec<ScoreColumn> = sreport
+        .columns
+        .iter()
+        .map(|c| ScoreColumn { name: c.name.to_string(), values: c.values.clone(), percentiles: c.percentiles.clone() })
+        .collect();
+    let mut aurocs = Vec::new();
+    for g in &greport.groups {
+        for (score, a) in &g.auroc {
+            aurocs.push(Auroc { group: g.name.clone(), score: score.clone(), auroc: *a });
+        }
+    }
+    let adversarial_examples = flipped
+        .iter()
+        .take(10)
+        .map(|r| {
+            (
+                x_att.row(r.row).to_vec(),
+                r.perturbed.clone(),
+                classes[r.original].clone(),
+                classes[r.adversarial].clone(),
+            )
+        })
+        .collect();
+    let accuracy = json!({
+        "train": treport.train_accuracy,
+        "validation": treport.validation_accuracy,
+        "heldout": held_accuracy,
+        "n_train": treport.n_train,
+        "n_validation": treport.n_validation,
+        "n_heldout": x_held.nrows(),
+        "epochs": cfg.epochs,
+        "train_seconds": treport.seconds,
+        "per_epoch": treport.epochs,
+    });
+    let auroc_json: Map<String, Value> = greport
+        .groups
+        .iter()
+        .filter(|g| g.name != greport.reference_group)
+        .map(|g| {
+            (
+                g.name.clone(),
+                json!(g
+                    .auroc
+                    .iter()
+                    .map(|(k, v)| (k.clone(), crate::util::json_opt(*v)))
+                    .collect::<Map<String, Value>>()),
+            )
+        })
+        .collect();
+    let summary = json!({
+        "scene": "shapes10",
+        "other_scene": "room",
+        "image": {"width": side, "height": side, "channels": 3},
+        "classes": classes,
+        "classifier": accuracy,
+        "fooling": fool_json,
+        "adversarial": {
+            "attack": "pgd", "norm": "linf", "eps": aopts.eps, "steps": cfg.pgd_steps, "random_trials": cfg.random_trials,
+            "n_images": areport.n_images, "n_attacked": areport.n_attacked, "n_flipped": areport.n_flipped,
+            "flip_rate": areport.flip_rate,
+            "random_flip_rate_l2": crate::util::json_opt(areport.random_flip_rate_l2),
+            "random_flip_rate_linf": crate::util::json_opt(areport.random_flip_rate_linf),
+            "median_l2": crate::util::json_opt(areport.median_l2), "median_linf": crate::util::json_opt(areport.median_linf),
+            "tangent_energy": tangent.as_ref().map(|t| json!({
+                "k": t.k, "tangent_dimension": t.dim_global, "n_pairs": t.summary.n_pairs,
+                "median_tangent_fraction": output::json_f64(t.summary.tangent_fraction.median),
+                "median_random_tangent_fraction": output::json_f64(t.summary.random_tangent_fraction.median),
+                "expected_random_fraction": output::json_f64(t.summary.expected_random_fraction),
+                "median_ratio_to_random": output::json_f64(t.summary.median_ratio_to_random),
+            })),
+        },
+        "interpolation": interpolation,
+        "scores": {
+            "reference": "train renders",
+            "n_reference": sreport.n_reference,
+            "k": sreport.k,
+            "methods": sopts.methods.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            "tangent_dimension": sreport.dim_global,
+            "reference_dimension_mle": output::json_f64(sreport.reference_dimension),
+            "group_counts": counter,
+            "reference_group": greport.reference_group,
+            "auroc": auroc_json,
+            "groups": greport,
+        },
+        "folder": crate::config::Stage::OffManifold.folder(),
+    });
+    Ok(OffManifoldData {
+        image_shape: (side, side, 3),
+        query_ids: ids,
+        groups,
+        group_order,
+        columns,
+        aurocs,
+        fooling,
+        flip_rates: vec![flip],
+        adversarial_examples,
+        accuracy,
+        interpolation,
+        summary,
+    })
+}
+
+/// Renders `n_pairs` pairs (A, B = A turned by `pair_yaw_step` degrees of yaw, same object and light) and their true
+/// midpoint; returns the flow morphs and the cross-fades at t = ½ and how far each is from the true midpoint.
+fn interpolation_pairs(
+    scene: &Scene,
+    cfg: &Config,
+    ropts: &RenderOptions,
+    d: usize,
+) -> Result<(Array2<f32>, Array2<f32>, Value)> {
+    let vary: Vec<String> = scene.parameters().iter().filter(|p| p.can_vary()).map(|p| p.name.clone()).collect();
+    let a = scene_render::sample_parameters(scene, &vary, cfg.n_pairs, Sampling::Random, sub_seed(cfg.seed, 310))?;
+    let yaw = scene.param_index("yaw")?;
+    let spec = scene.parameters()[yaw].clone();
+    let turned = |p: &Params, by: f64| {
+        let mut q = p.clone();
+        let span = spec.max - spec.min;
+        let mut v = q.values[yaw] + by;
+        if v > spec.max {
+            v -= span;
+        }
+        q.values[yaw] = v;
+        q
+    };
+    let b: Vec<Params> = a.iter().map(|p| turned(p, cfg.pair_yaw_step)).collect();
+    let mid: Vec<Params> = a.iter().map(|p| turned(p, 0.5 * cfg.pair_yaw_step)).collect();
+    let ia = scene_render::render_set(scene, &a, ropts)?;
+    let ib = scene_render::render_set(scene, &b, ropts)?;
+    let im = scene_render::render_set(scene, &mid, ropts)?;
+    let est = FlowEstimator::new(FlowParams::default()).step(|| "flow estimator".into())?;
+    let frames: Vec<(Array3<f32>, Array3<f32>)> = ia
+        .par_iter()
+        .zip(ib.par_iter())
+        .enumerate()
+        .map(|(i, (x, y))| {
+            let m = Morph::new(x.image.view(), y.image.view(), &est, MorphParams::default())
+                .and_then(|m| m.frame(0.5))
+                .step(|| format!("flow morph of pair {i}"))?;
+            let f = optical_flow::cross_fade(x.image.view(), y.image.view(), 0.5)
+                .step(|| format!("cross-fade of pair {i}"))?;
+            Ok((m, f))
+        })
+        .collect::<Result<_>>()?;
+    let morph = rows_of(&frames.iter().map(|f| f.0.clone()).collect::<Vec<_>>(), d);
+    let fade = rows_of(&frames.iter().map(|f| f.1.clone()).collect::<Vec<_>>(), d);
+    let truth = rows_of(&im.into_iter().map(|r| r.image).collect::<Vec<_>>(), d);
+    let rmse = |x: &Array2<f32>| -> Vec<f64> {
+        x.rows()
+            .into_iter()
+            .zip(truth.rows())
+            .map(|(r, t)| (r.iter().zip(t).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / d as f64).sqrt())
+            .collect()
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            f64::NAN
+        } else if v.len() % 2 == 1 {
+            v[v.len() / 2]
+        } else {
+            0.5 * (v[v.len() / 2 - 1] + v[v.len() / 2])
+        }
+    };
+    let (rm, rf) = (rmse(&morph), rmse(&fade));
+    let morph_better = rm.iter().zip(&rf).filter(|(m, f)| m < f).count();
+    let summary = json!({
+        "n_pairs": cfg.n_pairs,
+        "yaw_step_degrees": cfg.pair_yaw_step,
+        "t": 0.5,
+        "flow_method": est.params().method.name(),
+        "median_rmse_to_true_midpoint": {"flow_morph": output::json_f64(median(rm)), "cross_fade": output::json_f64(median(rf))},
+        "pairs_where_morph_is_closer": morph_better,
+    });
+    Ok((morph, fade, summary))
+}
+
+/// `model/`: the model files, training.csv and results.json of `classifier train`.
+fn write_model(
+    out: &Path,
+    model: &Classifier,
+    report: &classifier::TrainReport,
+    cfg: &Config,
+    heldout_accuracy: f64,
+) -> Result<()> {
+    model.save(out).step(|| format!("saving the model to {}", out.display()))?;
+    output::write_csv(
+        &out.join("training.csv"),
+        &["epoch", "loss", "train_accuracy", "validation_accuracy", "seconds"],
+        report.epochs.iter().map(|e| {
+            vec![
+                e.epoch.to_string(),
+                output::fmt_f64(e.loss),
+                output::fmt_f64(e.train_accuracy),
+                e.validation_accuracy.map(output::fmt_f64).unwrap_or_default(),
+                output::fmt_f64(e.seconds),
+            ]
+        }),
+    )?;
+    let mut results = output::Results::new("classifier-train");
+    results
+        .seed(sub_seed(cfg.seed, 302))
+        .set("data", "../train")
+        .set("n_images", report.n_train + report.n_validation)
+        .set("input_shape", model.input_shape())
+        .set("classes", model.classes())
+        .set("n_parameters", model.n_parameters())
+        .set("epochs", cfg.epochs)
+        .set("n_train", report.n_train)
+        .set("n_validation", report.n_validation)
+        .set("train_accuracy", report.train_accuracy)
+        .set("validation_accuracy", report.validation_accuracy)
+        .set("heldout_accuracy", heldout_accuracy)
+        .set("train_seconds", report.seconds);
+    results.write(out)?;
+    Ok(())
+}
+
+/// `fool_<method>/` as `imanifold fool` writes it; returns the images with their 8-bit confidences.
+fn write_fooling(
+    out: &Path,
+    model: &Classifier,
+    report: &classifier::fool::FoolReport,
+    opts: &FoolOptions,
+) -> Result<Vec<FoolingImage>> {
+    let shape = model.input_shape();
+    let mut data = Array2::<f32>::zeros((report.images.len(), model.input_len()));
+    let mut manifest = Vec::new();
+    for (i, img) in report.images.iter().enumerate() {
+        let name = &model.classes()[img.class];
+        let file = format!("images/{:02}_{}.png", img.class, slug(name));
+        classifier::images::write_png(&out.join(&file), &img.image, shape).step(|| format!("writing {file}"))?;
+        data.row_mut(i).assign(&ArrayView1::from(&img.image));
+        manifest.push(vec![
+            file,
+            name.clone(),
+            output::fmt_f64(img.confidence as f64),
+            opts.method.name().to_string(),
+            img.generation.to_string(),
+            img.reached.to_string(),
+        ]);
+    }
+    output::write_npy(&out.join("fooling.npy"), &data)?;
+    output::write_csv(
+        &out.join("manifest.csv"),
+        &["file", "class", "confidence", "method", "generation", "reached"],
+        manifest,
+    )?;
+    let images: Vec<Vec<f32>> = report.images.iter().map(|i| i.image.clone()).collect();
+    classifier::images::write_gallery(&out.join("gallery.png"), &images, shape, images.len().min(10))
+        .step(|| "writing the fooling gallery".into())?;
+    let mut png = data.clone();
+    quantize(&mut png);
+    let png_probs = model.predict_proba(png.view()).step(|| "classifying the 8-bit fooling images".into())?;
+    let out_imgs: Vec<FoolingImage> = report
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| FoolingImage {
+            method: opts.method.name().to_string(),
+            class: model.classes()[img.class].clone(),
+            confidence: img.confidence as f64,
+            confidence_png: png_probs[[i, img.class]] as f64,
+            reached: img.reached,
+            generation: img.generation,
+            image: img.image.clone(),
+        })
+        .collect();
+    let n_reached = out_imgs.iter().filter(|i| i.reached).count();
+    let mut results = output::Results::new("fool");
+    results
+        .seed(opts.seed)
+        .set("model", "../model")
+        .set("method", opts.method.name())
+        .set("target_confidence", opts.confidence)
+        .set("budget_generations", opts.generations)
+        .set("population", opts.population)
+        .set("generations_run", report.generations)
+        .set("evaluations", report.evaluations)
+        .set("n_classes", out_imgs.len())
+        .set("n_reached", n_reached)
+        .set("all_reached", n_reached == out_imgs.len())
+        .set("min_confidence", out_imgs.iter().map(|i| i.confidence).fold(f64::INFINITY, f64::min))
+        .set(
+            "per_class",
+            out_imgs
+                .iter()
+                .map(|i| {
+                    json!({"class": i.class, "confidence": i.confidence, "confidence_png": i.confidence_png,
+                           "generation": i.generation, "reached": i.reached})
+                })
+                .collect::<Vec<_>>(),
+        );
+    results.write(out)?;
+    Ok(out_imgs)
+}
+
+/// `adversarial_pgd/` as `imanifold adversarial` writes it.
+fn write_adversarial(
+    out: &Path,
+    model: &Classifier,
+    x: &Array2<f32>,
+    report: &classifier::adversarial::AttackReport,
+    opts: &AttackOptions,
+    cfg: &Config,
+) -> Result<()> {
+    let shape = model.input_shape();
+    let classes = model.classes();
+    let n = report.results.len();
+    let mut clean = Array2::<f32>::zeros((n, model.input_len()));
+    let mut perturbed = Array2::<f32>::zeros((n, model.input_len()));
+    let mut pairs = Vec::new();
+    let mut per_image = Vec::new();
+    for (k, r) in report.results.iter().enumerate() {
+        clean.row_mut(k).assign(&x.row(r.row));
+        perturbed.row_mut(k).assign(&ArrayView1::from(&r.perturbed));
+        let (cf, pf) = (format!("clean/{k:05}.png"), format!("perturbed/{k:05}.png"));
+        classifier::images::write_png(&out.join(&cf), &x.row(r.row).to_vec(), shape)
+            .step(|| format!("writing {cf}"))?;
+        classifier::images::write_png(&out.join(&pf), &r.perturbed, shape).step(|| format!("writing {pf}"))?;
+        if r.flipped {
+            pairs.push(vec![cf.clone(), pf.clone()]);
+        }
+        per_image.push(vec![
+            scene_render::image_file(r.row),
+            cf,
+            pf,
+            classes[r.original].clone(),
+            output::fmt_f64(r.original_confidence as f64),
+            classes[r.adversarial].clone(),
+            output::fmt_f64(r.adversarial_confidence as f64),
+            r.flipped.to_string(),
+            output::fmt_f64(r.l2 as f64),
+            output::fmt_f64(r.linf as f64),
+            fmt_opt(r.random_flip_rate_l2),
+            fmt_opt(r.random_flip_rate_linf),
+        ]);
+    }
+    output::write_npy(&out.join("clean.npy"), &clean)?;
+    output::write_npy(&out.join("perturbed.npy"), &perturbed)?;
+    output::write_csv(&out.join("pairs.csv"), &["clean", "perturbed"], pairs)?;
+    output::write_csv(
+        &out.join("adversarial.csv"),
+        &[
+            "source",
+            "clean",
+            "perturbed",
+            "original_class",
+            "original_confidence",
+            "new_class",
+            "new_confidence",
+            "flipped",
+            "l2",
+            "linf",
+            "random_flip_rate_l2",
+            "random_flip_rate_linf",
+        ],
+        per_image,
+    )?;
+    let mut results = output::Results::new("adversarial");
+    results
+        .seed(opts.seed)
+        .set("model", "../model")
+        .set("data", "../heldout")
+        .set("method", opts.attack.name())
+        .set("norm", opts.norm.name())
+        .set("eps", opts.eps)
+        .set("steps", cfg.pgd_steps)
+        .set("random_trials", cfg.random_trials)
+        .set("n_images", report.n_images)
+        .set("n_correct", report.n_attacked)
+        .set("clean_accuracy", report.n_attacked as f64 / report.n_images.max(1) as f64)
+        .set("n_flipped", report.n_flipped)
+        .set("flip_rate", report.flip_rate)
+        .set("random_flip_rate_l2", report.random_flip_rate_l2)
+        .set("random_flip_rate_linf", report.random_flip_rate_linf)
+        .set("mean_l2", report.mean_l2)
+        .set("median_l2", report.median_l2)
+        .set("mean_linf", report.mean_linf)
+        .set("median_linf", report.median_linf)
+        .set("pairs_refer_to", "PNG files (8-bit; identical to perturbed.npy values)");
+    results.write(out)?;
+    Ok(())
+}
+
+/// `score/` as `imanifold score --groups group` writes it.
+fn write_scores(
+    out: &Path,
+    report: &off_manifold::ScoreReport,
+    groups_report: &off_manifold::GroupReport,
+    ids: &[String],
+    groups: &[String],
+    opts: &ScoreOptions,
+    cfg: &Config,
+) -> Result<()> {
+    let mut header: Vec<String> = vec!["file".into(), "group".into()];
+    header.extend(report.columns.iter().map(|c| c.name.to_string()));
+    header.extend(report.columns.iter().map(|c| format!("{}_pct", c.name)));
+    if report.tangent_dims.is_some() {
+        header.push("tangent_dim".into());
+    }
+    header.extend(["nearest_reference".into(), "nearest_distance".into()]);
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = (0..ids.len())
+        .map(|i| {
+            let mut row = vec![ids[i].clone(), groups[i].clone()];
+            row.extend(report.columns.iter().map(|c| output::fmt_f64(c.values[i])));
+            row.extend(report.columns.iter().map(|c| output::fmt_f64(c.percentiles[i])));
+            if let Some(d) = &report.tangent_dims {
+                row.push(d[i].to_string());
+            }
+            row.push(scene_render::image_file(report.nearest[i]));
+            row.push(output::fmt_f64(report.nearest_distance[i]));
+            row
+        })
+        .collect();
+    output::write_csv(&out.join("scores.csv"), &header_refs, rows)?;
+    let mut files = vec!["scores.csv".to_string()];
+    let mut summary = Map::new();
+    for c in &report.columns {
+        for (name, v) in [
+            (format!("{}.npy", c.name), &c.values),
+            (format!("{}_pct.npy", c.name), &c.percentiles),
+            (format!("calibration_{}.npy", c.name), &c.calibration),
+        ] {
+            output::write_npy(&out.join(&name), &Array1::from(v.clone()))?;
+            files.push(name);
+        }
+        let above = c.percentiles.iter().filter(|&&p| p >= 0.99).count() as f64 / c.percentiles.len().max(1) as f64;
+        summary.insert(
+            c.name.to_string(),
+            json!({
+                "values": off_manifold::Distribution::of(&c.values),
+                "percentiles": off_manifold::Distribution::of(&c.percentiles),
+                "fraction_at_or_above_0.99": output::json_f64(above),
+                "calibration": off_manifold::Distribution::of(&c.calibration),
+            }),
+        );
+    }
+    let mut results = output::Results::new("score");
+    results
+        .seed(opts.seed)
+        .set("mode", "query")
+        .set("reference", "../train")
+        .set("query", "../queries")
+        .set("n_reference", report.n_reference)
+        .set("n_query", ids.len())
+        .set("d", cfg.cls_size * cfg.cls_size * 3)
+        .set("image_shape", json!({"height": cfg.cls_size, "width": cfg.cls_size, "channels": 3}))
+        .set("k", report.k)
+        .set("methods", opts.methods.iter().map(|m| m.name()).collect::<Vec<_>>())
+        .set("dim_rule", opts.dim.describe())
+        .set("tangent_dim", report.dim_global)
+        .set("tangent_dim_clamped_to_k_minus_1", report.dim_clamped)
+        .set("reference_dimension_mle", output::json_f64(report.reference_dimension))
+        .set("n_calibration", report.calibration_rows.len())
+        .set("n_flow_calibration", report.flow_calibration_rows.len())
+        .set("flow_method", opts.flow.method.name())
+        .set("duplicate_reference_rows_dropped", report.duplicates_dropped.len())
+        .set("summary", Value::Object(summary))
+        .set("files", &files)
+        .set("groups_column", "group")
+        .set("groups", groups_report);
+    for (stage, s) in &report.timings {
+        results.timing(stage, *s);
+    }
+    results.write(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_unique_and_natural_first() {
+        assert_eq!(GROUPS[0], "natural");
+        let mut g = GROUPS.to_vec();
+        g.sort();
+        g.dedup();
+        assert_eq!(g.len(), GROUPS.len());
+    }
+
+    #[test]
+    fn rows_of_flattens_images_row_major() {
+        let a = Array3::from_shape_fn((2, 2, 3), |(y, x, c)| (y * 6 + x * 3 + c) as f32);
+        let r = rows_of(&[a.clone(), a], 12);
+        assert_eq!(r.dim(), (2, 12));
+        assert_eq!(r.row(1).to_vec(), (0..12).map(|v| v as f32).collect::<Vec<_>>());
+    }
+}
