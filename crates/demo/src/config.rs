@@ -128,7 +128,7 @@ impl Config {
             quick: false,
             seed,
             stages: Stage::ALL.to_vec(),
-            dim_n: 1500,
+            dim_n: 2000,
             dim_size: 32,
             dim_blur: 1.0,
             dim_bootstrap: 20,

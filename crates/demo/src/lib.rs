@@ -77,9 +77,20 @@ pub fn prepare_out(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Removes a stage or plots folder left by a previous demo run in the same output folder (only ever called inside
+/// a folder that [`prepare_out`] accepted), so that no stale file outlives the run that wrote it.
+fn remove_previous(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| DemoError::OutputDir { path: dir.to_path_buf(), message: format!("cannot clear: {e}") })?;
+    }
+    Ok(())
+}
+
 #[allow(unused_variables, unreachable_code)]
 fn run_stage(stage: Stage, cfg: &Config, out: &Path, collected: &mut page::Collected) -> Result<Value> {
     let dir = out.join(stage.folder());
+    remove_previous(&dir)?;
     output::create_dir(&dir)?;
     match stage {
         Stage::Dimension => {
@@ -160,6 +171,7 @@ pub fn run(cfg: &Config, out: &Path) -> Result<Summary> {
         records.push(StageRecord { stage, status, seconds });
     }
     let t = Instant::now();
+    remove_previous(&out.join("plots"))?;
     let plots = page::write(out, cfg, &records, &collected, started.elapsed().as_secs_f64())?;
     results.timing("report", t.elapsed().as_secs_f64());
     results.set("stages", stages_json).set("plots", plots);
@@ -245,6 +257,17 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
         assert!(prepare_out(&file).unwrap_err().to_string().contains("not a folder"));
+    }
+
+    #[test]
+    fn previous_stage_folders_are_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join("stage1_dimension/set9");
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(stale.join("old.csv"), "x").unwrap();
+        remove_previous(&dir.path().join("stage1_dimension")).unwrap();
+        assert!(!dir.path().join("stage1_dimension").exists());
+        remove_previous(&dir.path().join("missing")).unwrap();
     }
 
     #[test]

@@ -384,7 +384,7 @@ impl Page<'_> {
             let mut t = 0usize;
             for i in 0..n {
                 for j in i + 1..n {
-                    if t % stride == 0 {
+                    if t.is_multiple_of(stride) {
                         pts.push(Point::new(true_d(i, j), m[[i, j]] as f64));
                     }
                     t += 1;
@@ -798,7 +798,7 @@ mod tests {
 
     #[test]
     fn ci_text_formats_intervals() {
-        assert_eq!(ci_text(3.14159, Some((3.0, 3.3))), "3.14 [3.00, 3.30]");
+        assert_eq!(ci_text(4.256, Some((4.1, 4.4))), "4.26 [4.10, 4.40]");
         assert_eq!(ci_text(2.0, None), "2.00");
     }
 }

@@ -251,12 +251,15 @@ fn plot_err<E: std::fmt::Display>(title: &str) -> impl Fn(E) -> ReportError + '_
     move |e| ReportError::Plot { title: title.to_string(), message: e.to_string() }
 }
 
+/// A point in drawing coordinates (None when it cannot be drawn) and its interval in drawing coordinates.
+type MappedPoint = (Option<(f64, f64)>, Option<(f64, f64)>);
+
 /// Draws an [`XyChart`] and returns the SVG document (a string starting with `<svg`).
 pub fn xy_chart(c: &XyChart) -> Result<String> {
     let title = c.title.as_str();
     let err = plot_err(title);
     // Mapped coordinates of everything that will be drawn.
-    let mapped: Vec<Vec<(Option<(f64, f64)>, Option<(f64, f64)>)>> = c
+    let mapped: Vec<Vec<MappedPoint>> = c
         .series
         .iter()
         .map(|s| {
