@@ -131,7 +131,11 @@ fn rms(flow: ArrayView3<f32>) -> f64 {
 }
 
 /// RMS of warp(b, flow_ab) − a.
-fn residual(a: ArrayView2<f32>, b: ArrayView2<f32>, flow_ab: ArrayView3<f32>) -> std::result::Result<f64, optical_flow::FlowError> {
+fn residual(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    flow_ab: ArrayView3<f32>,
+) -> std::result::Result<f64, optical_flow::FlowError> {
     let w = optical_flow::warp(b, flow_ab)?;
     let n = a.len().max(1) as f64;
     Ok((w.iter().zip(a.iter()).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / n).sqrt())
@@ -329,7 +333,11 @@ mod tests {
         let n = 40;
         let pts = Array2::from_shape_fn((n, 2), |(i, c)| {
             let t = std::f32::consts::PI * i as f32 / (n - 1) as f32;
-            if c == 0 { t.cos() } else { t.sin() }
+            if c == 0 {
+                t.cos()
+            } else {
+                t.sin()
+            }
         });
         let edges = knn_edges(pts.view(), 2).unwrap();
         let all: Vec<usize> = (0..n).collect();

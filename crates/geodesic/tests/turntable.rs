@@ -28,8 +28,7 @@ fn flow_geodesics_track_the_turntable_angle() {
     let size = 48;
     let opts = RenderOptions { color: ColorMode::Gray, ssaa: 2, ..RenderOptions::square(size) };
     let imgs = render_set(&scene, &params, &opts).unwrap();
-    let frames: Vec<Array2<f32>> =
-        imgs.iter().map(|r| r.image.index_axis(ndarray::Axis(2), 0).to_owned()).collect();
+    let frames: Vec<Array2<f32>> = imgs.iter().map(|r| r.image.index_axis(ndarray::Axis(2), 0).to_owned()).collect();
     let data = Array2::from_shape_fn((n, size * size), |(i, p)| frames[i][[p / size, p % size]]);
 
     let k = 6;
@@ -41,7 +40,10 @@ fn flow_geodesics_track_the_turntable_angle() {
     let flow = agreement(shortest_paths(n, &flow_edges, &all).unwrap().view(), &all, &truth);
     let euclid = agreement(shortest_paths(n, &euclid_edges, &all).unwrap().view(), &all, &truth);
     let pixel = agreement(pixel_distances(data.view()).unwrap().view(), &all, &truth);
-    eprintln!("spearman: flow {:.4}, euclidean graph {:.4}, pixel {:.4}", flow.spearman, euclid.spearman, pixel.spearman);
+    eprintln!(
+        "spearman: flow {:.4}, euclidean graph {:.4}, pixel {:.4}",
+        flow.spearman, euclid.spearman, pixel.spearman
+    );
     eprintln!("pearson:  flow {:.4}, euclidean graph {:.4}, pixel {:.4}", flow.pearson, euclid.pearson, pixel.pearson);
     let (parts, _) = geodesic::components(n, &flow_edges);
     assert_eq!((parts, flow.pairs), (1, n * (n - 1) / 2), "graph connected");

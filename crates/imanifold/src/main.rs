@@ -8,8 +8,13 @@ use clap::{Parser, Subcommand};
 mod cmd;
 
 #[derive(Debug, Parser)]
-#[command(name = "imanifold", version, about = "Measure the manifold of natural images: render, intrinsic dimension, \
-optical-flow geodesics, off-manifold scores", propagate_version = true)]
+#[command(
+    name = "imanifold",
+    version,
+    about = "Measure the manifold of natural images: render, intrinsic dimension, \
+optical-flow geodesics, off-manifold scores",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -42,9 +42,22 @@ fn rendered_sets_have_the_dimension_of_their_free_parameters() {
         let out = dir.path().join(vary.replace(',', "_"));
         let s = scene.to_str().unwrap();
         let o = out.to_str().unwrap();
-        imanifold(&["render", "--scene", s, "--vary", vary, "--n", "600", "--size", "32", "--gray", "--blur", "1", "--seed", "1", "--npy", "--out", o]);
+        imanifold(&[
+            "render", "--scene", s, "--vary", vary, "--n", "600", "--size", "32", "--gray", "--blur", "1", "--seed",
+            "1", "--npy", "--out", o,
+        ]);
         let npy = out.join("images.npy");
-        let res = imanifold(&["dim", npy.to_str().unwrap(), "--estimator", "mle", "--estimator", "twonn", "--out", out.join("dim").to_str().unwrap(), "--json"]);
+        let res = imanifold(&[
+            "dim",
+            npy.to_str().unwrap(),
+            "--estimator",
+            "mle",
+            "--estimator",
+            "twonn",
+            "--out",
+            out.join("dim").to_str().unwrap(),
+            "--json",
+        ]);
         for e in res["estimates"].as_array().unwrap() {
             let name = e["estimator"].as_str().unwrap();
             let dim = e["dimension"].as_f64().unwrap();

@@ -19,7 +19,11 @@ use crate::{column_mean, contiguous, exact_d2, finish, Cand, KnnOptions, TopK};
 
 /// Principal coordinates used for the bound.
 pub(crate) fn pruning_dims(opts: &KnnOptions, d: usize) -> usize {
-    if opts.pruning_dims == 0 { d.min(48) } else { opts.pruning_dims.min(d) }
+    if opts.pruning_dims == 0 {
+        d.min(48)
+    } else {
+        opts.pruning_dims.min(d)
+    }
 }
 
 /// Rows of the subsample used to estimate the principal directions.

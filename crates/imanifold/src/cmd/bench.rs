@@ -156,7 +156,8 @@ fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
         if a.k >= n {
             bail!("--k {} needs more than {n} points", a.k);
         }
-        let x = if a.data == "subspace" { near_subspace(n, d, 8, 0.01, a.seed) } else { decaying(n, d, a.decay, a.seed) };
+        let x =
+            if a.data == "subspace" { near_subspace(n, d, 8, 0.01, a.seed) } else { decaying(n, d, a.decay, a.seed) };
         let flops = 2.0 * (n as f64) * (n as f64) * (d as f64);
         let (t_gemm, _) = best_of(a.repeat, || gemm_all_pairs(&x));
         let brute = KnnOptions { strategy: Strategy::Brute, ..Default::default() };

@@ -56,7 +56,8 @@ pub struct Args {
 
 /// Gray frames (h × w) of every row.
 fn gray_frames(ds: &Dataset) -> anyhow::Result<Vec<Array2<f32>>> {
-    let shape = ds.shape.context("--metric flow needs images; this input is a plain matrix (use --metric euclidean)")?;
+    let shape =
+        ds.shape.context("--metric flow needs images; this input is a plain matrix (use --metric euclidean)")?;
     (0..ds.n())
         .map(|i| {
             let img = ds.image(i).expect("rows are images");
@@ -69,14 +70,19 @@ fn gray_frames(ds: &Dataset) -> anyhow::Result<Vec<Array2<f32>>> {
         .collect()
 }
 
-fn truth_fn(ds: &Dataset, names: &[String], periodic: &[String]) -> anyhow::Result<Option<Vec<(Vec<f64>, Option<f64>)>>> {
+fn truth_fn(
+    ds: &Dataset,
+    names: &[String],
+    periodic: &[String],
+) -> anyhow::Result<Option<Vec<(Vec<f64>, Option<f64>)>>> {
     if names.is_empty() {
         return Ok(None);
     }
     let mut periods = std::collections::HashMap::new();
     for p in periodic {
         let (n, v) = p.split_once('=').with_context(|| format!("--periodic `{p}` is not NAME=PERIOD"))?;
-        let v: f64 = v.parse().ok().filter(|v: &f64| *v > 0.0).with_context(|| format!("--periodic `{p}`: bad period"))?;
+        let v: f64 =
+            v.parse().ok().filter(|v: &f64| *v > 0.0).with_context(|| format!("--periodic `{p}`: bad period"))?;
         periods.insert(n.to_string(), v);
     }
     let mut cols = Vec::new();
@@ -193,7 +199,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 .sqrt()
         };
         let mut corr = serde_json::Map::new();
-        corr.insert(summary["metric"].as_str().unwrap_or("graph").to_string(), agreement_json(&agreement(dist.view(), &sources, &true_dist)));
+        corr.insert(
+            summary["metric"].as_str().unwrap_or("graph").to_string(),
+            agreement_json(&agreement(dist.view(), &sources, &true_dist)),
+        );
         if a.metric == MetricArg::Flow {
             let e = geodesic::shortest_paths(n, &euclid_edges, &sources)?;
             corr.insert("euclidean_graph".into(), agreement_json(&agreement(e.view(), &sources, &true_dist)));
