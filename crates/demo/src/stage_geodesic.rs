@@ -95,34 +95,9 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<GeodesicData> {
     output::write_npy(&out.join("geodesic.npy"), &flow)?;
     output::write_npy(&out.join("geodesic_euclidean.npy"), &euclidean_graph)?;
     output::write_npy(&out.join("pixel_distances.npy"), &pixel)?;
-    let fmt_opt = |x: Option<f64>| x.map_or(String::new(), output::fmt_f64);
-    output::write_csv(
-        &out.join("edges.csv"),
-        &["i", "j", "euclidean", "flow_rms", "residual", "weight"],
-        edges.iter().map(|e| {
-            vec![
-                e.i.to_string(),
-                e.j.to_string(),
-                output::fmt_f64(e.euclidean),
-                fmt_opt(e.flow_rms),
-                fmt_opt(e.residual),
-                output::fmt_f64(e.weight),
-            ]
-        }),
-    )?;
-    let dims = coords.ncols();
-    let mut header = vec!["row".to_string(), "file".to_string()];
-    header.extend((0..dims).map(|t| format!("x{t}")));
-    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    output::write_csv(
-        &out.join("embedding.csv"),
-        &header_refs,
-        nodes.iter().enumerate().map(|(r, &i)| {
-            let mut row = vec![i.to_string(), scene_render::image_file(i)];
-            row.extend((0..dims).map(|t| output::fmt_f64(coords[[r, t]])));
-            row
-        }),
-    )?;
+    geodesic::write_edges_csv(&out.join("edges.csv"), &edges).step(what)?;
+    geodesic::write_embedding_csv(&out.join("embedding.csv"), &nodes, coords.view(), &scene_render::image_file)
+        .step(what)?;
     let corr: serde_json::Map<String, Value> = correlations.iter().map(|(k, a)| (k.clone(), corr_json(a))).collect();
     results
         .set("input", render_dir.display().to_string())
@@ -134,7 +109,7 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<GeodesicData> {
         .set("sources", "all")
         .set("photometric_weight", geodesic::DEFAULT_PHOTOMETRIC_WEIGHT)
         .set("flow_method", flow_params.method.name())
-        .set("embedding", json!({"dims": dims, "nodes": nodes.len(), "eigenvalues": eig}))
+        .set("embedding", json!({"dims": coords.ncols(), "nodes": nodes.len(), "eigenvalues": eig}))
         .set("truth_columns", ["spin"])
         .set("periodic", json!({"spin": output::json_f64(period)}))
         .set("correlation", &corr)

@@ -39,6 +39,8 @@ pub enum GeodesicError {
     NotImages,
     #[error("eigendecomposition failed for the embedding")]
     Eigen,
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
 }
 
 pub type Result<T> = std::result::Result<T, GeodesicError>;
@@ -306,6 +308,51 @@ pub fn pixel_distances(data: ArrayView2<f32>) -> Result<Array2<f32>> {
         }
     }
     Ok(out)
+}
+
+/// Writes `edges.csv` (i, j, euclidean, flow_rms, residual, weight; flow columns empty for Euclidean edges), the
+/// format `imanifold geodesic` and the demo share.
+pub fn write_edges_csv(path: &std::path::Path, edges: &[Edge]) -> Result<()> {
+    let opt = |x: Option<f64>| x.map_or(String::new(), output::fmt_f64);
+    output::write_csv(
+        path,
+        &["i", "j", "euclidean", "flow_rms", "residual", "weight"],
+        edges.iter().map(|e| {
+            vec![
+                e.i.to_string(),
+                e.j.to_string(),
+                output::fmt_f64(e.euclidean),
+                opt(e.flow_rms),
+                opt(e.residual),
+                output::fmt_f64(e.weight),
+            ]
+        }),
+    )?;
+    Ok(())
+}
+
+/// Writes `embedding.csv`: one row per embedded node (`row`, `file` = `name(row)`, `x0`, `x1`, …), `coords` holding
+/// the rows of [`classical_mds`] for `nodes`.
+pub fn write_embedding_csv(
+    path: &std::path::Path,
+    nodes: &[usize],
+    coords: ndarray::ArrayView2<f64>,
+    name: &dyn Fn(usize) -> String,
+) -> Result<()> {
+    let dims = coords.ncols();
+    let mut header = vec!["row".to_string(), "file".to_string()];
+    header.extend((0..dims).map(|t| format!("x{t}")));
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    output::write_csv(
+        path,
+        &header_refs,
+        nodes.iter().enumerate().map(|(r, &i)| {
+            let mut row = vec![i.to_string(), name(i)];
+            row.extend((0..dims).map(|t| output::fmt_f64(coords[[r, t]])));
+            row
+        }),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -139,21 +139,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let dist = results.timed("dijkstra", || geodesic::shortest_paths(n, &edges, &sources))?;
     output::write_npy(&out.join("geodesic.npy"), &dist)?;
-    let fmt_opt = |x: Option<f64>| x.map_or(String::new(), output::fmt_f64);
-    output::write_csv(
-        &out.join("edges.csv"),
-        &["i", "j", "euclidean", "flow_rms", "residual", "weight"],
-        edges.iter().map(|e| {
-            vec![
-                e.i.to_string(),
-                e.j.to_string(),
-                output::fmt_f64(e.euclidean),
-                fmt_opt(e.flow_rms),
-                fmt_opt(e.residual),
-                output::fmt_f64(e.weight),
-            ]
-        }),
-    )?;
+    geodesic::write_edges_csv(&out.join("edges.csv"), &edges)?;
 
     let mut summary = json!({
         "n": n, "k": a.k, "metric": format!("{:?}", a.metric).to_lowercase(), "edges": edges.len(),
@@ -169,18 +155,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let nodes: Vec<usize> = (0..n).filter(|&i| labels[i] == big).collect();
         let dims = a.dims.min(nodes.len());
         let (coords, eig) = results.timed("embedding", || geodesic::classical_mds(dist.view(), &nodes, dims))?;
-        let mut header = vec!["row".to_string(), "file".to_string()];
-        header.extend((0..dims).map(|t| format!("x{t}")));
-        let header_refs: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
-        output::write_csv(
-            &out.join("embedding.csv"),
-            &header_refs,
-            nodes.iter().enumerate().map(|(r, &i)| {
-                let mut row = vec![i.to_string(), ds.ids[i].clone()];
-                row.extend((0..dims).map(|t| output::fmt_f64(coords[[r, t]])));
-                row
-            }),
-        )?;
+        geodesic::write_embedding_csv(&out.join("embedding.csv"), &nodes, coords.view(), &|i| ds.ids[i].clone())?;
         summary["embedding"] = json!({"dims": dims, "nodes": nodes.len(), "eigenvalues": eig});
     }
 

@@ -1,0 +1,115 @@
+//! `imanifold geodesic` and `imanifold score` through the binary: outputs, figures, and bad input (exit 2, no output).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imanifold")).arg("--quiet").args(args).output().unwrap()
+}
+
+fn ok_json(args: &[&str]) -> serde_json::Value {
+    let o = run(args);
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn render(dir: &Path, scene: &str, n: &str, size: &str, seed: &str) -> String {
+    let out = dir.join(format!("{scene}_{n}_{size}_{seed}"));
+    let o = run(&[
+        "render",
+        "--scene",
+        scene,
+        "--vary",
+        if scene == "turntable" { "spin" } else { "yaw" },
+        "--n",
+        n,
+        "--size",
+        size,
+        "--gray",
+        "--seed",
+        seed,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.to_str().unwrap().to_string()
+}
+
+#[test]
+fn geodesic_and_score_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = render(dir.path(), "turntable", "60", "32", "1");
+    let held_out = render(dir.path(), "turntable", "12", "32", "2");
+    let other = render(dir.path(), "object", "12", "32", "3");
+    let small = render(dir.path(), "turntable", "5", "24", "4");
+
+    // geodesic: files, sizes, and flow geodesics that follow the angle
+    let geo = dir.path().join("geo");
+    let v = ok_json(&[
+        "geodesic",
+        &reference,
+        "--k",
+        "6",
+        "--truth",
+        "spin",
+        "--periodic",
+        "spin=360",
+        "--json",
+        "--out",
+        geo.to_str().unwrap(),
+    ]);
+    let g: ndarray::Array2<f32> = ndarray_npy::read_npy(geo.join("geodesic.npy")).unwrap();
+    assert_eq!(g.dim(), (60, 60));
+    assert!(geo.join("edges.csv").is_file() && geo.join("embedding.csv").is_file());
+    assert_eq!(v["schema"], "imanifold/geodesic/v1");
+    let flow = v["correlation"]["flow"]["spearman"].as_f64().unwrap();
+    let pixel = v["correlation"]["pixel"]["spearman"].as_f64().unwrap();
+    assert!(flow > 0.8 && flow > pixel, "flow {flow}, pixel {pixel}");
+
+    // geodesic: unknown truth column → exit 2 naming it, nothing written
+    let bad = dir.path().join("geo_bad");
+    let o = run(&["geodesic", &reference, "--truth", "nope", "--out", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope"));
+    assert!(!bad.join("geodesic.npy").exists());
+
+    // score: held-out renders look natural, another scene does not
+    let score = |query: &str, out: &str| {
+        ok_json(&[
+            "score",
+            "--reference",
+            &reference,
+            "--query",
+            query,
+            "--methods",
+            "knn,tangent,lid",
+            "--k",
+            "8",
+            "--json",
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+        ])
+    };
+    score(&held_out, "s_nat");
+    score(&other, "s_other");
+    let pct = |out: &str| -> f64 {
+        let p: ndarray::Array1<f64> = ndarray_npy::read_npy(dir.path().join(out).join("knn_kth_pct.npy"))
+            .or_else(|_| {
+                ndarray_npy::read_npy::<_, ndarray::Array1<f32>>(dir.path().join(out).join("knn_kth_pct.npy"))
+                    .map(|a| a.mapv(f64::from))
+            })
+            .unwrap();
+        let mut v = p.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    assert!(dir.path().join("s_nat/scores.csv").is_file());
+    let (nat, oth) = (pct("s_nat"), pct("s_other"));
+    assert!(nat < 0.9 && oth >= 0.99, "median knn percentile: held-out {nat}, other scene {oth}");
+
+    // score: image size mismatch → exit 2, no scores
+    let out = dir.path().join("s_bad");
+    let o = run(&["score", "--reference", &reference, "--query", &small, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.join("scores.csv").exists());
+}
