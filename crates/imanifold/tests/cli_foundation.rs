@@ -79,3 +79,40 @@ fn info_describes_an_image_folder() {
     assert_eq!(v["duplicate_rows"], 1);
     assert_eq!(v["image_shape"]["width"], 4);
 }
+
+#[test]
+fn same_seed_same_output_whatever_the_thread_count() {
+    // Estimates with bootstrap intervals and pointwise values, and neighbour files, from 1 and 2 worker threads.
+    let dir = tempfile::tempdir().unwrap();
+    let x = ndarray::Array2::from_shape_fn((400, 12), |(i, j)| {
+        ((i * 31 + j * 17) % 97) as f32 / 97.0 + (i as f32).sin() * 0.1
+    });
+    ndarray_npy::write_npy(dir.path().join("x.npy"), &x).unwrap();
+    let run = |threads: &str| {
+        let out = dir.path().join(format!("dim{threads}"));
+        let o = imanifold()
+            .args(["--quiet", "--threads", threads, "dim"])
+            .arg(dir.path().join("x.npy"))
+            .args(["--estimator", "mle", "--estimator", "twonn", "--estimator", "lpca", "--bootstrap", "10"])
+            .args(["--pointwise", "--seed", "3", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+        let estimates: Vec<(serde_json::Value, serde_json::Value)> =
+            v["estimates"].as_array().unwrap().iter().map(|e| (e["dimension"].clone(), e["ci95"].clone())).collect();
+        let pointwise: ndarray::Array1<f64> = ndarray_npy::read_npy(out.join("pointwise_mle.npy"))
+            .or_else(|_| {
+                ndarray_npy::read_npy::<_, ndarray::Array1<f32>>(out.join("pointwise_mle.npy"))
+                    .map(|a| a.mapv(f64::from))
+            })
+            .unwrap();
+        (estimates, pointwise)
+    };
+    let (e1, p1) = run("1");
+    let (e2, p2) = run("2");
+    assert_eq!(e1.len(), 3);
+    assert_eq!(e1, e2);
+    assert_eq!(p1, p2);
+}
