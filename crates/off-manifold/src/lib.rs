@@ -101,22 +101,8 @@ fn invalid(name: &'static str, value: impl std::fmt::Display, reason: impl Into<
     ScoreError::InvalidOption { name, value: value.to_string(), reason: reason.into() }
 }
 
-/// Height, width, channels of the images behind the rows (pixels row-major (y, x, channel)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ImageShape {
-    pub height: usize,
-    pub width: usize,
-    pub channels: usize,
-}
-
-impl ImageShape {
-    pub fn len(&self) -> usize {
-        self.height * self.width * self.channels
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// Height, width, channels of the images behind the rows (pixels row-major (y, x, channel)): the loaders' type.
+pub use dataset::ImageShape;
 
 /// One family of scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

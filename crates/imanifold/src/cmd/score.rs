@@ -13,7 +13,7 @@ use clap::Args as ClapArgs;
 use dataset::{ColorMode, Dataset, LoadOptions};
 use knn::{KnnOptions, Strategy};
 use ndarray::{Array1, Array2};
-use off_manifold::{DimChoice, ImageShape, Method, PairEntry, PairsOptions, ScoreOptions};
+use off_manifold::{DimChoice, Method, PairEntry, PairsOptions, ScoreOptions};
 use serde_json::{json, Map, Value};
 
 use super::common::{prepare_out, print_json, InputArgs};
@@ -82,10 +82,6 @@ fn knn_options(a: &Args) -> KnnOptions {
     }
 }
 
-fn shape_of(ds: &Dataset) -> Option<ImageShape> {
-    ds.shape.map(|s| ImageShape { height: s.height, width: s.width, channels: s.channels })
-}
-
 fn describe(ds: &Dataset) -> String {
     match ds.shape {
         Some(s) => format!("{}x{} images with {} channel(s)", s.width, s.height, s.channels),
@@ -138,7 +134,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .timed("load_query", || dataset::load(q_path, &q_opts))
         .with_context(|| format!("loading {}", q_path.display()))?;
     check_same_size(&reference, &a.reference, &query, q_path)?;
-    let shape = shape_of(&reference);
+    let shape = reference.shape;
     let methods = match &a.methods {
         Some(m) => Method::parse_list(m)?,
         None if shape.is_some() => Method::ALL.to_vec(),
@@ -230,7 +226,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .set("n_reference", report.n_reference)
         .set("n_query", query.n())
         .set("d", reference.d())
-        .set("image_shape", shape)
+        .set(
+            "image_shape",
+            shape.map(|s| serde_json::json!({"height": s.height, "width": s.width, "channels": s.channels})),
+        )
         .set("k", report.k)
         .set("methods", methods.iter().map(|m| m.name()).collect::<Vec<_>>())
         .set("dim_rule", dim.describe())
