@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Config;
 use crate::data::{Auroc, FlipRates, FoolingImage, OffManifoldData, ScoreColumn};
-use crate::util::{fmt_opt, item_rng, quantize, read_image_rows, sub_seed, write_png_row, Result, Step};
+use crate::util::{item_rng, quantize, read_image_rows, sub_seed, write_png_row, Result, Step};
 
 /// Query groups in display order (`natural` is the reference group of the AUROCs).
 pub const GROUPS: [&str; 8] = [
@@ -615,59 +615,16 @@ fn write_adversarial(
     opts: &AttackOptions,
     cfg: &Config,
 ) -> Result<()> {
-    let shape = model.input_shape();
-    let classes = model.classes();
-    let n = report.results.len();
-    let mut clean = Array2::<f32>::zeros((n, model.input_len()));
-    let mut perturbed = Array2::<f32>::zeros((n, model.input_len()));
-    let mut pairs = Vec::new();
-    let mut per_image = Vec::new();
-    for (k, r) in report.results.iter().enumerate() {
-        clean.row_mut(k).assign(&x.row(r.row));
-        perturbed.row_mut(k).assign(&ArrayView1::from(&r.perturbed));
-        let (cf, pf) = (format!("clean/{k:05}.png"), format!("perturbed/{k:05}.png"));
-        classifier::images::write_png(&out.join(&cf), &x.row(r.row).to_vec(), shape)
-            .step(|| format!("writing {cf}"))?;
-        classifier::images::write_png(&out.join(&pf), &r.perturbed, shape).step(|| format!("writing {pf}"))?;
-        if r.flipped {
-            pairs.push(vec![cf.clone(), pf.clone()]);
-        }
-        per_image.push(vec![
-            scene_render::image_file(r.row),
-            cf,
-            pf,
-            classes[r.original].clone(),
-            output::fmt_f64(r.original_confidence as f64),
-            classes[r.adversarial].clone(),
-            output::fmt_f64(r.adversarial_confidence as f64),
-            r.flipped.to_string(),
-            output::fmt_f64(r.l2 as f64),
-            output::fmt_f64(r.linf as f64),
-            fmt_opt(r.random_flip_rate_l2),
-            fmt_opt(r.random_flip_rate_linf),
-        ]);
-    }
-    output::write_npy(&out.join("clean.npy"), &clean)?;
-    output::write_npy(&out.join("perturbed.npy"), &perturbed)?;
-    output::write_csv(&out.join("pairs.csv"), &["clean", "perturbed"], pairs)?;
-    output::write_csv(
-        &out.join("adversarial.csv"),
-        &[
-            "source",
-            "clean",
-            "perturbed",
-            "original_class",
-            "original_confidence",
-            "new_class",
-            "new_confidence",
-            "flipped",
-            "l2",
-            "linf",
-            "random_flip_rate_l2",
-            "random_flip_rate_linf",
-        ],
-        per_image,
-    )?;
+    classifier::adversarial::write_attack_files(
+        out,
+        x.view(),
+        report,
+        model.classes(),
+        model.input_shape(),
+        &scene_render::image_file,
+        &|| {},
+    )
+    .step(|| format!("writing {}", out.display()))?;
     let mut results = output::Results::new("adversarial");
     results
         .seed(opts.seed)

@@ -13,7 +13,6 @@ use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use classifier::adversarial::{attack, Attack, AttackOptions, Norm};
 use classifier::Classifier;
-use rayon::prelude::*;
 
 use super::classifier::{check_fits, image_shape, label_indices, label_strings};
 use super::common::{prepare_out, print_json, InputArgs};
@@ -129,68 +128,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let out = prepare_out(&a.out)?;
     let classes = model.classes();
     let n = report.results.len();
-    let d = model.input_len();
-    let mut clean = ndarray::Array2::<f32>::zeros((n, d));
-    let mut perturbed = ndarray::Array2::<f32>::zeros((n, d));
-    let mut pairs = Vec::new();
-    let mut per_image = Vec::new();
-    let file_names = |k: usize| (format!("clean/{k:05}.png"), format!("perturbed/{k:05}.png"));
-    for (k, r) in report.results.iter().enumerate() {
-        clean.row_mut(k).assign(&x.row(r.row));
-        perturbed.row_mut(k).assign(&ndarray::ArrayView1::from(&r.perturbed));
-        let (cf, pf) = file_names(k);
-        if r.flipped {
-            pairs.push(vec![cf.clone(), pf.clone()]);
-        }
-        let opt = |v: Option<f64>| v.map(output::fmt_f64).unwrap_or_default();
-        per_image.push(vec![
-            ds.ids[r.row].clone(),
-            cf,
-            pf,
-            classes[r.original].clone(),
-            output::fmt_f64(r.original_confidence as f64),
-            classes[r.adversarial].clone(),
-            output::fmt_f64(r.adversarial_confidence as f64),
-            r.flipped.to_string(),
-            output::fmt_f64(r.l2 as f64),
-            output::fmt_f64(r.linf as f64),
-            opt(r.random_flip_rate_l2),
-            opt(r.random_flip_rate_linf),
-        ]);
-    }
-    // PNGs in parallel (thousands of small files).
+    // PNGs are written in parallel (thousands of small files).
     let pb = output::progress(n as u64, "writing");
     results.timed("write_images", || {
-        (0..n).into_par_iter().try_for_each(|k| -> anyhow::Result<()> {
-            let (cf, pf) = file_names(k);
-            classifier::images::write_png(&out.join(&cf), &clean.row(k).to_vec(), shape)?;
-            classifier::images::write_png(&out.join(&pf), &report.results[k].perturbed, shape)?;
-            pb.inc(1);
-            Ok(())
-        })
+        classifier::adversarial::write_attack_files(
+            &out,
+            x.view(),
+            &report,
+            classes,
+            shape,
+            &|row| ds.ids[row].clone(),
+            &|| pb.inc(1),
+        )
     })?;
     pb.finish_and_clear();
-    output::write_npy(&out.join("clean.npy"), &clean)?;
-    output::write_npy(&out.join("perturbed.npy"), &perturbed)?;
-    output::write_csv(&out.join("pairs.csv"), &["clean", "perturbed"], pairs)?;
-    output::write_csv(
-        &out.join("adversarial.csv"),
-        &[
-            "source",
-            "clean",
-            "perturbed",
-            "original_class",
-            "original_confidence",
-            "new_class",
-            "new_confidence",
-            "flipped",
-            "l2",
-            "linf",
-            "random_flip_rate_l2",
-            "random_flip_rate_linf",
-        ],
-        per_image,
-    )?;
     results
         .set("model", a.model.display().to_string())
         .set("data", a.data.display().to_string())
