@@ -63,7 +63,6 @@ fn held_out_points_are_typical_and_displaced_points_are_not() {
     }
     for name in ["knn_kth", "knn_mean", "tangent"] {
         let m = median(&r_off.column(name).unwrap().percentiles);
-        let c = r_off.column(name).unwrap();
         assert!(m >= 0.99, "displaced points: median percentile of {name} is {m}");
     }
     // Off the surface the neighbour distances flatten out: LID goes up.
