@@ -13,45 +13,84 @@ use crate::DimError;
 /// Rows per task when accumulating XᵀX.
 const ROW_BLOCK: usize = 512;
 
-/// Row-major f64 copy of the data, optionally centred on the column means.
+/// Row-major f64 copy of the data, optionally centred on the column means (parallel over fixed row blocks; the
+/// column sums are reduced in block order, so the result does not depend on the thread count).
 pub fn centred_f64(x: ArrayView2<f32>, center: bool) -> Array2<f64> {
-    let mut out = x.mapv(|v| v as f64);
-    if center {
-        let n = out.nrows() as f64;
-        let d = out.ncols();
-        let mut mean = vec![0.0f64; d];
-        for row in out.rows() {
-            for (m, v) in mean.iter_mut().zip(row) {
-                *m += v;
-            }
+    let (n, d) = x.dim();
+    let xs = x.as_standard_layout();
+    let xs = xs.as_slice().expect("standard layout");
+    let mean: Vec<f64> = if center && n > 0 {
+        let partial: Vec<Vec<f64>> = xs
+            .par_chunks(ROW_BLOCK * d.max(1))
+            .map(|block| {
+                let mut s = vec![0.0f64; d];
+                for r in block.chunks_exact(d) {
+                    s.iter_mut().zip(r).for_each(|(s, &v)| *s += v as f64);
+                }
+                s
+            })
+            .collect();
+        let mut m = vec![0.0f64; d];
+        for p in partial {
+            m.iter_mut().zip(p).for_each(|(m, v)| *m += v);
         }
-        mean.iter_mut().for_each(|m| *m /= n);
-        out.rows_mut().into_iter().for_each(|mut r| r.iter_mut().zip(&mean).for_each(|(v, m)| *v -= m));
-    }
-    out.as_standard_layout().into_owned()
+        m.iter_mut().for_each(|m| *m /= n as f64);
+        m
+    } else {
+        vec![0.0; d]
+    };
+    let mut out = vec![0.0f64; n * d];
+    out.par_chunks_mut(ROW_BLOCK * d.max(1)).zip(xs.par_chunks(ROW_BLOCK * d.max(1))).for_each(|(o, src)| {
+        for (orow, srow) in o.chunks_exact_mut(d).zip(src.chunks_exact(d)) {
+            orow.iter_mut().zip(srow).zip(&mean).for_each(|((o, &v), &m)| *o = v as f64 - m);
+        }
+    });
+    Array2::from_shape_vec((n, d), out).expect("n × d values")
 }
 
 fn as_mat(x: &Array2<f64>) -> MatRef<'_, f64> {
     MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), x.nrows(), x.ncols())
 }
 
-/// XᵀX (d × d) of a standard-layout matrix, deterministic parallel reduction over fixed row blocks.
+/// XᵀX (d × d) of a standard-layout matrix: lower triangles of fixed row blocks (a symmetric rank-k update costs
+/// half a GEMM), summed in block order (deterministic whatever the thread count), then mirrored.
 pub fn xtx(x: &Array2<f64>) -> Mat<f64> {
+    use faer::linalg::matmul::triangular::{self, BlockStructure};
+    const XTX_BLOCK: usize = 2048;
     let (n, d) = x.dim();
     let xs = x.as_slice().expect("standard layout");
-    let blocks: Vec<(usize, usize)> = (0..n).step_by(ROW_BLOCK).map(|s| (s, (s + ROW_BLOCK).min(n))).collect();
+    let blocks: Vec<(usize, usize)> = (0..n).step_by(XTX_BLOCK).map(|s| (s, (s + XTX_BLOCK).min(n))).collect();
     let partial: Vec<Mat<f64>> = blocks
         .par_iter()
         .map(|&(a, b)| {
             let xb = MatRef::from_row_major_slice(&xs[a * d..b * d], b - a, d);
             let mut c = Mat::<f64>::zeros(d, d);
-            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, xb.transpose(), xb, 1.0, Par::Seq);
+            triangular::matmul(
+                c.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                xb.transpose(),
+                BlockStructure::Rectangular,
+                xb,
+                BlockStructure::Rectangular,
+                1.0,
+                Par::Seq,
+            );
             c
         })
         .collect();
     let mut acc = Mat::<f64>::zeros(d, d);
     for p in partial {
-        acc += p;
+        for j in 0..d {
+            for i in j..d {
+                acc[(i, j)] += p[(i, j)];
+            }
+        }
+    }
+    for j in 0..d {
+        for i in j + 1..d {
+            acc[(j, i)] = acc[(i, j)];
+        }
     }
     acc
 }

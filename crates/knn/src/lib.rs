@@ -72,16 +72,16 @@ impl Neighbors {
 
 /// [`Strategy::Auto`] considers pruning from this many reference rows …
 pub const AUTO_MIN_ROWS: usize = 4096;
-/// … and this many columns …
+/// … and this many columns, and prunes when the planner predicts it at least this much faster than brute force.
 pub const AUTO_MIN_DIMS: usize = 64;
-/// … when the leading principal coordinates leave less than this fraction of the variance outside.
-pub const AUTO_MAX_RESIDUAL: f64 = 0.002;
+/// Required predicted speed-up of pruning over brute force under [`Strategy::Auto`].
+pub const AUTO_MIN_GAIN: f64 = 1.25;
 
 /// Search strategy. Every strategy returns the same (exact) answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
-    /// Brute force, unless the data are large and their spectrum so steep that pruning wins (see
-    /// [`AUTO_MAX_RESIDUAL`]).
+    /// Brute force, unless the problem is large ([`AUTO_MIN_ROWS`], [`AUTO_MIN_DIMS`]) and the planner predicts
+    /// pruning [`AUTO_MIN_GAIN`] times faster (see [`plan`]).
     #[default]
     Auto,
     /// Blocked GEMM over all pairs.
@@ -98,7 +98,7 @@ pub struct KnnOptions {
     pub query_block: usize,
     /// Reference rows per GEMM.
     pub reference_block: usize,
-    /// Number of principal coordinates used for the lower bound (PcaPruned); 0 = choose automatically.
+    /// Number of principal coordinates used for the lower bound (PcaPruned); 0 = chosen by the planner.
     pub pruning_dims: usize,
 }
 
@@ -265,30 +265,85 @@ impl TopK {
     }
 }
 
+/// SplitMix64 finaliser: a deterministic hash (seeded starting vectors, no RNG dependency).
+pub(crate) fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+    z ^ (z >> 31)
+}
+
 /// Exact squared distance (f64 accumulation of exact f32 differences).
+///
+/// One summation order everywhere (eight interleaved accumulators, multiply then add, no FMA, a fixed reduction
+/// tree, then the remainder in order), so the AVX2 kernel and the portable code return bit-identical values: the
+/// dispatch only changes the speed.
 #[inline]
 pub(crate) fn exact_d2(a: &[f32], b: &[f32]) -> f64 {
-    let mut s0 = 0.0f64;
-    let mut s1 = 0.0f64;
-    let mut s2 = 0.0f64;
-    let mut s3 = 0.0f64;
-    let mut ca = a.chunks_exact(4);
-    let mut cb = b.chunks_exact(4);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        let d0 = x[0] as f64 - y[0] as f64;
-        let d1 = x[1] as f64 - y[1] as f64;
-        let d2 = x[2] as f64 - y[2] as f64;
-        let d3 = x[3] as f64 - y[3] as f64;
-        s0 += d0 * d0;
-        s1 += d1 * d1;
-        s2 += d2 * d2;
-        s3 += d3 * d3;
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { exact_d2_avx2(a, b) };
+        }
     }
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+    exact_d2_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn exact_d2_avx2(a: &[f32], b: &[f32]) -> f64 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let full = n / 8 * 8;
+    let mut lo = _mm256_setzero_pd();
+    let mut hi = _mm256_setzero_pd();
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 ≤ n, unaligned loads.
+        let (xa, xb) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(i)), _mm256_loadu_ps(b.as_ptr().add(i))) };
+        let d_lo =
+            _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xa)), _mm256_cvtps_pd(_mm256_castps256_ps128(xb)));
+        let d_hi =
+            _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(xa, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(xb, 1)));
+        lo = _mm256_add_pd(lo, _mm256_mul_pd(d_lo, d_lo));
+        hi = _mm256_add_pd(hi, _mm256_mul_pd(d_hi, d_hi));
+        i += 8;
+    }
+    let mut s = [0.0f64; 8];
+    // SAFETY: s has room for two vectors of four.
+    unsafe {
+        _mm256_storeu_pd(s.as_mut_ptr(), lo);
+        _mm256_storeu_pd(s.as_mut_ptr().add(4), hi);
+    }
+    reduce8(&s, &a[full..n], &b[full..n])
+}
+
+#[inline(always)]
+fn exact_d2_portable(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    let full = n / 8 * 8;
+    let mut s = [0.0f64; 8];
+    for (x, y) in a[..full].chunks_exact(8).zip(b[..full].chunks_exact(8)) {
+        for l in 0..8 {
+            let d = x[l] as f64 - y[l] as f64;
+            s[l] += d * d;
+        }
+    }
+    reduce8(&s, &a[full..n], &b[full..n])
+}
+
+/// The fixed reduction of the eight accumulators, then the remainder in order.
+#[inline(always)]
+fn reduce8(s: &[f64; 8], ra: &[f32], rb: &[f32]) -> f64 {
+    let t = [s[0] + s[4], s[1] + s[5], s[2] + s[6], s[3] + s[7]];
+    let mut total = (t[0] + t[1]) + (t[2] + t[3]);
+    for (x, y) in ra.iter().zip(rb) {
         let d = *x as f64 - *y as f64;
-        s0 += d * d;
+        total += d * d;
     }
-    (s0 + s1) + (s2 + s3)
+    total
 }
 
 /// Standard-layout (row-major, contiguous) copy or borrow.
@@ -369,25 +424,59 @@ fn search(
 ) -> (Array2<usize>, Array2<f32>) {
     match opts.strategy {
         Strategy::Brute => brute(reference, query, k, self_mode, opts),
-        Strategy::PcaPruned => pruned::search(reference, query, k, self_mode, opts, None),
+        Strategy::PcaPruned => {
+            let m_max = if opts.pruning_dims == 0 { pruned::MAX_DIMS } else { opts.pruning_dims };
+            let prep = pruned::Prepared::new(reference, query, self_mode, m_max);
+            let m = if opts.pruning_dims == 0 { pruned::plan(&prep, k, opts).dims } else { opts.pruning_dims };
+            pruned::search(&prep, k, m, opts)
+        }
         Strategy::Auto => {
-            // Pruning pays when the leading principal coordinates hold almost all the variance (measured: a
-            // power-law spectrum leaving 1.3 % outside 48 coordinates is faster by brute force; points near an
-            // 8-D subspace are ~1.5–2× faster pruned). Small problems always go brute force.
             let (n, d) = (reference.nrows(), reference.ncols());
             if n < AUTO_MIN_ROWS || d < AUTO_MIN_DIMS {
                 return brute(reference, query, k, self_mode, opts);
             }
-            let raw = contiguous(reference);
-            let mean = column_mean(&raw, d);
-            let (basis, residual) = pruned::principal_basis(&raw, d, &mean, pruned::pruning_dims(opts, d));
-            if residual < AUTO_MAX_RESIDUAL {
-                pruned::search(reference, query, k, self_mode, opts, Some(basis))
+            let prep = pruned::Prepared::new(reference, query, self_mode, pruned::MAX_DIMS);
+            let plan = pruned::plan(&prep, k, opts);
+            if plan.pruned_cost * AUTO_MIN_GAIN < plan.brute_cost {
+                pruned::search(&prep, k, plan.dims, opts)
             } else {
                 brute(reference, query, k, self_mode, opts)
             }
         }
     }
+}
+
+/// The planner's view of a self-search: which strategy [`Strategy::Auto`] takes, with how many principal coordinates,
+/// and the predicted thread-seconds of both strategies (for `bench knn` and diagnostics).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlanReport {
+    pub strategy: Strategy,
+    pub pruning_dims: usize,
+    pub predicted_pruned_seconds: f64,
+    pub predicted_brute_seconds: f64,
+}
+
+/// What [`Strategy::Auto`] would do for `knn_self(data, k)`.
+pub fn plan(data: ArrayView2<f32>, k: usize, opts: &KnnOptions) -> Result<PlanReport, KnnError> {
+    opts.check()?;
+    check_matrix(data, "data")?;
+    if k == 0 {
+        return Err(KnnError::ZeroK);
+    }
+    if k >= data.nrows() {
+        return Err(KnnError::TooFewPoints { k, n: data.nrows(), available: data.nrows() - 1 });
+    }
+    let prep = pruned::Prepared::new(data, data, true, pruned::MAX_DIMS);
+    let p = pruned::plan(&prep, k, opts);
+    let small = data.nrows() < AUTO_MIN_ROWS || data.ncols() < AUTO_MIN_DIMS;
+    let strategy =
+        if !small && p.pruned_cost * AUTO_MIN_GAIN < p.brute_cost { Strategy::PcaPruned } else { Strategy::Brute };
+    Ok(PlanReport {
+        strategy,
+        pruning_dims: p.dims,
+        predicted_pruned_seconds: p.pruned_cost,
+        predicted_brute_seconds: p.brute_cost,
+    })
 }
 
 fn brute(
@@ -536,4 +625,22 @@ fn brute(
         distances.row_mut(row).iter_mut().zip(dist).for_each(|(a, b)| *a = b);
     }
     (indices, distances)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_distance_kernels_agree_bit_for_bit() {
+        // Lengths around the 8-wide blocks, values of mixed magnitude (rounding differences would show).
+        for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 100, 1023, 1024, 1025] {
+            let a: Vec<f32> = (0..len).map(|i| ((splitmix(i as u64) >> 40) as f32 / 1e4) * 1.37e-3 + 1e3).collect();
+            let b: Vec<f32> = (0..len).map(|i| ((splitmix(i as u64 + 99) >> 40) as f32 / 1e4) * 0.91 - 7.0).collect();
+            let portable = exact_d2_portable(&a, &b);
+            assert_eq!(exact_d2(&a, &b).to_bits(), portable.to_bits(), "length {len}");
+            let naive: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+            assert!((portable - naive).abs() <= 1e-12 * naive.max(1e-300), "length {len}: {portable} vs {naive}");
+        }
+    }
 }

@@ -131,15 +131,32 @@ fn bad_input_is_refused() {
 
 #[test]
 fn auto_prunes_steep_spectra_and_still_equals_brute_force() {
-    // 5000 points near a 4-D subspace of R^64: Auto takes the pruned path (residual variance ≪ 0.2 %).
+    // 5000 points near a 4-D subspace of R^256: the planner predicts pruning cheaper, Auto takes it, and the
+    // answer (with the planner's own choice of coordinates, and with a forced one) is brute force's.
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let basis = Array2::from_shape_fn((4, 64), |_| rng.random::<f32>() - 0.5);
+    let basis = Array2::from_shape_fn((4, 256), |_| rng.random::<f32>() - 0.5);
     let latent = Array2::from_shape_fn((5000, 4), |_| rng.random::<f32>());
     let mut x = latent.dot(&basis);
     x.mapv_inplace(|v| v + (rng.random::<f32>() - 0.5) * 1e-3);
+    let plan = knn::plan(x.view(), 7, &KnnOptions::default()).unwrap();
+    assert_eq!(plan.strategy, Strategy::PcaPruned, "{plan:?}");
+    assert!(plan.pruning_dims >= 4, "the bound needs the 4 signal coordinates: {plan:?}");
+    assert!(plan.predicted_pruned_seconds < plan.predicted_brute_seconds, "{plan:?}");
     let auto = knn::knn_self(x.view(), 7).unwrap();
     let brute = knn_self_with(x.view(), 7, &KnnOptions { strategy: Strategy::Brute, ..Default::default() }).unwrap();
     assert_eq!(auto, brute);
+    let forced = KnnOptions { strategy: Strategy::PcaPruned, pruning_dims: 2, ..Default::default() };
+    assert_eq!(knn_self_with(x.view(), 7, &forced).unwrap(), brute);
+}
+
+#[test]
+fn auto_keeps_brute_force_for_isotropic_data() {
+    // Full-rank noise in R^96: no coordinate subset bounds distances usefully, the planner says so.
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let x = Array2::from_shape_fn((4200, 96), |_| rng.random::<f32>());
+    let plan = knn::plan(x.view(), 5, &KnnOptions::default()).unwrap();
+    assert_eq!(plan.strategy, Strategy::Brute, "{plan:?}");
+    assert!(plan.predicted_pruned_seconds > plan.predicted_brute_seconds, "{plan:?}");
 }
 
 #[test]

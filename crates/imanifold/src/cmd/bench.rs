@@ -149,8 +149,8 @@ fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
     let script = peer_script();
     let mut rows = Vec::new();
     println!(
-        "{:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "shape", "gemm s", "GFLOP/s", "brute s", "GFLOP/s", "%peak", "pruned s", "sklearn s"
+        "{:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14} {:>9}",
+        "shape", "gemm s", "GFLOP/s", "brute s", "GFLOP/s", "%peak", "pruned s", "auto s", "auto plan", "sklearn s"
     );
     for &(n, d) in &a.shapes {
         if a.k >= n {
@@ -164,8 +164,14 @@ fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
         let pruned = KnnOptions { strategy: Strategy::PcaPruned, ..Default::default() };
         let (t_brute, nb_b) = best_of(a.repeat, || knn::knn_self_with(x.view(), a.k, &brute));
         let (t_pruned, nb_p) = best_of(a.repeat, || knn::knn_self_with(x.view(), a.k, &pruned));
-        let (nb_b, nb_p) = (nb_b?, nb_p?);
-        let identical = nb_b == nb_p;
+        let (t_auto, nb_a) = best_of(a.repeat, || knn::knn_self(x.view(), a.k));
+        let plan = knn::plan(x.view(), a.k, &KnnOptions::default())?;
+        let plan_text = match plan.strategy {
+            Strategy::PcaPruned => format!("pruned m={}", plan.pruning_dims),
+            _ => "brute".to_string(),
+        };
+        let (nb_b, nb_p, nb_a) = (nb_b?, nb_p?, nb_a?);
+        let identical = nb_b == nb_p && nb_b == nb_a;
         let mut t_sklearn = None;
         if let (Some(py), Some(script)) = (&py, &script) {
             let tmp = out.join(format!(".bench_{n}x{d}.npy"));
@@ -187,7 +193,7 @@ fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
         let g_gemm = flops / t_gemm / 1e9;
         let g_brute = flops / t_brute / 1e9;
         println!(
-            "{:>12} {:>9.3} {:>9.1} {:>9.3} {:>9.1} {:>8.0}% {:>9.3} {:>9}",
+            "{:>12} {:>9.3} {:>9.1} {:>9.3} {:>9.1} {:>8.0}% {:>9.3} {:>9.3} {:>14} {:>9}",
             format!("{n}x{d}"),
             t_gemm,
             g_gemm,
@@ -195,6 +201,8 @@ fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
             g_brute,
             100.0 * g_brute / g_gemm,
             t_pruned,
+            t_auto,
+            plan_text,
             t_sklearn.map_or("-".to_string(), |t| format!("{t:.3}"))
         );
         rows.push(json!({
@@ -203,11 +211,15 @@ fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
             "brute_seconds": t_brute, "brute_gflops": g_brute, "brute_fraction_of_gemm": g_brute / g_gemm,
             "pruned_seconds": t_pruned, "pruned_speedup_over_brute": t_brute / t_pruned,
             "pruned_identical_to_brute": identical,
+            "auto_seconds": t_auto,
+            "auto_plan": {"strategy": plan_text, "pruning_dims": plan.pruning_dims,
+                          "predicted_pruned_cpu_seconds": plan.predicted_pruned_seconds,
+                          "predicted_brute_cpu_seconds": plan.predicted_brute_seconds},
             "sklearn_seconds": t_sklearn,
-            "speedup_over_sklearn": t_sklearn.map(|s| s / t_brute.min(t_pruned)),
+            "speedup_over_sklearn": t_sklearn.map(|s| s / t_auto),
         }));
         if !identical {
-            bail!("pruned and brute-force results differ at {n}x{d}: this is a bug, please report it");
+            bail!("pruned, auto and brute-force results differ at {n}x{d}: this is a bug, please report it");
         }
     }
     if py.is_none() || script.is_none() {
