@@ -265,6 +265,54 @@ impl TopK {
     }
 }
 
+/// Keeps the `cap` smallest candidates of a stream with amortised O(1) pushes: admitted candidates are buffered
+/// and, when the buffer holds `2·cap`, cut back to the `cap` smallest by selection (brute force admits hundreds
+/// of candidates per query on low-dimensional data, where a heap's pop + push dominated the search).
+/// [`threshold`](TopBuf::threshold) is the `cap`-th smallest distance at the last cut: an upper bound of the current
+/// one, so testing `d2 < threshold` never rejects a candidate that belongs to the result.
+pub(crate) struct TopBuf {
+    cap: usize,
+    buf: Vec<Cand>,
+    thr: f64,
+}
+impl TopBuf {
+    pub fn new(cap: usize) -> Self {
+        TopBuf { cap, buf: Vec::with_capacity(2 * cap.max(1)), thr: f64::INFINITY }
+    }
+    #[inline]
+    pub fn threshold(&self) -> f64 {
+        self.thr
+    }
+    #[inline]
+    pub fn push(&mut self, c: Cand) {
+        self.buf.push(c);
+        if self.buf.len() >= 2 * self.cap.max(1) {
+            self.cut();
+        }
+    }
+    /// Lowers the threshold to `bound`, which must exceed the `cap`-th smallest distance of candidates that will
+    /// be pushed (e.g. the next float above the `cap`-th smallest of a subset of them).
+    #[inline]
+    pub fn seed(&mut self, bound: f64) {
+        self.thr = self.thr.min(bound);
+    }
+    fn cut(&mut self) {
+        if self.cap == 0 {
+            self.buf.clear();
+            return;
+        }
+        self.buf.select_nth_unstable(self.cap - 1);
+        self.buf.truncate(self.cap);
+        self.thr = self.buf[self.cap - 1].d2;
+    }
+    /// The kept candidates, ascending (at most `cap`).
+    pub fn into_sorted(mut self) -> Vec<Cand> {
+        self.buf.sort_unstable();
+        self.buf.truncate(self.cap);
+        self.buf
+    }
+}
+
 /// SplitMix64 finaliser: a deterministic hash (seeded starting vectors, no RNG dependency).
 pub(crate) fn splitmix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e3779b97f4a7c15);
@@ -507,8 +555,10 @@ fn brute(
         .map(|&(q0, q1)| {
             let m = q1 - q0;
             let qb = MatRef::from_row_major_slice(&q_c[q0 * d..q1 * d], m, d);
-            let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(cap)).collect();
+            let mut tops: Vec<TopBuf> = (0..m).map(|_| TopBuf::new(cap)).collect();
             let mut buf = vec![0.0f32; br * m];
+            let mut approx = vec![0.0f64; br];
+            let mut sample: Vec<f64> = Vec::with_capacity(br / 4 + 1);
             for r0 in (0..n_ref).step_by(br) {
                 let r1 = (r0 + br).min(n_ref);
                 let w = r1 - r0;
@@ -520,10 +570,25 @@ fn brute(
                     let qi = q0 + i;
                     let col = &buf[i * w..(i + 1) * w];
                     let qn = q_n2[qi];
+                    // Branch-free pass (vectorises), then the admission test.
+                    for ((a, &g), &rn) in approx[..w].iter_mut().zip(col).zip(&ref_n2[r0..r1]) {
+                        *a = qn + rn - 2.0 * g as f64;
+                    }
+                    if top.threshold() == f64::INFINITY && w >= 16 * cap {
+                        // First block of this query: every 4th distance (self excluded) gives an upper bound of the
+                        // cap-th smallest — far tighter than the first rows' — so few rows are ever admitted.
+                        sample.clear();
+                        sample.extend(approx[..w].iter().step_by(4).copied());
+                        if self_mode && (r0..r1).contains(&qi) && (qi - r0) % 4 == 0 {
+                            sample.swap_remove((qi - r0) / 4);
+                        }
+                        let (_, nth, _) = sample.select_nth_unstable_by(cap - 1, |a, b| a.total_cmp(b));
+                        // Next float up: the cap sampled rows at or below the bound are all admitted.
+                        top.seed(nth.next_up());
+                    }
                     let mut thr = top.threshold();
-                    for (jj, &g) in col.iter().enumerate() {
+                    for (jj, &d2) in approx[..w].iter().enumerate() {
                         let j = r0 + jj;
-                        let d2 = qn + ref_n2[j] - 2.0 * g as f64;
                         if d2 < thr {
                             if self_mode && j == qi {
                                 continue;
@@ -539,9 +604,10 @@ fn brute(
                 .map(|(i, top)| {
                     let qi = q0 + i;
                     let q = &q_raw[qi * d..(qi + 1) * d];
-                    let complete = top.len() == available;
-                    let worst_kept = top.threshold();
                     let mut cands = top.into_sorted();
+                    let complete = cands.len() == available;
+                    // Every excluded row had an approximate distance ≥ the worst kept one (see TopBuf).
+                    let worst_kept = if cands.len() == cap { cands[cap - 1].d2 } else { f64::INFINITY };
                     for c in &mut cands {
                         c.d2 = exact_d2(q, &ref_raw[c.j * d..(c.j + 1) * d]);
                     }

@@ -122,21 +122,24 @@ pub fn statistics(
         .into_par_iter()
         .map(|i| {
             let centre = data.row(i);
-            let vecs: Vec<Vec<f64>> = idx
-                .row(i)
-                .iter()
-                .take(k)
-                .map(|&j| data.row(j).iter().zip(centre.iter()).map(|(&a, &c)| a as f64 - c as f64).collect())
-                .collect();
-            let lens: Vec<f64> = vecs.iter().map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
+            // k difference vectors, row-major in one buffer.
+            let mut vecs = vec![0.0f64; k * dim];
+            for (v, &j) in vecs.chunks_exact_mut(dim.max(1)).zip(idx.row(i).iter().take(k)) {
+                v.iter_mut()
+                    .zip(data.row(j).iter().zip(centre.iter()))
+                    .for_each(|(v, (&a, &c))| *v = a as f64 - c as f64);
+            }
+            let lens: Vec<f64> =
+                vecs.chunks_exact(dim.max(1)).map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
             let (mut ssin, mut scos, mut cnt) = (0.0f64, 0.0f64, 0usize);
             for a in 0..k {
+                let va = &vecs[a * dim..(a + 1) * dim];
                 for b in a + 1..k {
-                    let dot: f64 = vecs[a].iter().zip(&vecs[b]).map(|(x, y)| x * y).sum();
+                    let dot: f64 = va.iter().zip(&vecs[b * dim..(b + 1) * dim]).map(|(x, y)| x * y).sum();
+                    // θ = acos(c) ∈ [0, π]: sin θ = √(1 − c²), cos θ = c (skdim evaluates the trigonometry).
                     let c = (dot / (lens[a] * lens[b])).clamp(-1.0, 1.0);
-                    let th = c.acos();
-                    ssin += th.sin();
-                    scos += th.cos();
+                    ssin += (1.0 - c * c).max(0.0).sqrt();
+                    scos += c;
                     cnt += 1;
                 }
             }
