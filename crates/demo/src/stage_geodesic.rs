@@ -63,7 +63,7 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<GeodesicData> {
     let what = || format!("geodesics of {}", render_dir.display());
     let euclid_edges = geodesic::knn_edges(data.view(), cfg.geo_k).step(what)?;
     let mut edges: Vec<Edge> = euclid_edges.clone();
-    let flow_params = optical_flow::FlowParams::default();
+    let flow_params = geodesic::default_flow_params();
     pb.set_length(edges.len() as u64);
     let t = std::time::Instant::now();
     geodesic::weight_by_flow(&mut edges, &frames, &flow_params, geodesic::DEFAULT_PHOTOMETRIC_WEIGHT, &|d| pb.inc(d))

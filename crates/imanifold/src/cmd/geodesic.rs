@@ -28,8 +28,8 @@ pub struct Args {
     /// Edge weight: RMS optical-flow length (+ photometric residual term) or pixel distance.
     #[arg(long, value_enum, default_value_t = MetricArg::Flow)]
     pub metric: MetricArg,
-    /// Optical-flow method for --metric flow (see `imanifold flow --help`).
-    #[arg(long, default_value = "dis")]
+    /// Optical-flow method for --metric flow (see `imanifold flow --help`); default: DIS solved at full resolution.
+    #[arg(long, default_value = geodesic::DEFAULT_FLOW_METHOD)]
     pub flow_method: String,
     /// λ: pixels charged per unit of RMS photometric residual left after warping.
     #[arg(long, default_value_t = geodesic::DEFAULT_PHOTOMETRIC_WEIGHT)]
