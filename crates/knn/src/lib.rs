@@ -305,10 +305,11 @@ impl TopBuf {
         self.buf.truncate(self.cap);
         self.thr = self.buf[self.cap - 1].d2;
     }
-    /// The kept candidates, ascending (at most `cap`).
-    pub fn into_sorted(mut self) -> Vec<Cand> {
-        self.buf.sort_unstable();
-        self.buf.truncate(self.cap);
+    /// The kept candidates (the `cap` smallest, or all if fewer), in no particular order.
+    pub fn into_vec(mut self) -> Vec<Cand> {
+        if self.buf.len() > self.cap {
+            self.cut();
+        }
         self.buf
     }
 }
@@ -604,10 +605,14 @@ fn brute(
                 .map(|(i, top)| {
                     let qi = q0 + i;
                     let q = &q_raw[qi * d..(qi + 1) * d];
-                    let mut cands = top.into_sorted();
+                    let mut cands = top.into_vec();
                     let complete = cands.len() == available;
                     // Every excluded row had an approximate distance ≥ the worst kept one (see TopBuf).
-                    let worst_kept = if cands.len() == cap { cands[cap - 1].d2 } else { f64::INFINITY };
+                    let worst_kept = if cands.len() == cap {
+                        cands.iter().fold(f64::NEG_INFINITY, |a, c| a.max(c.d2))
+                    } else {
+                        f64::INFINITY
+                    };
                     for c in &mut cands {
                         c.d2 = exact_d2(q, &ref_raw[c.j * d..(c.j + 1) * d]);
                     }
