@@ -588,14 +588,17 @@ fn brute(
                         top.seed(nth.next_up());
                     }
                     let mut thr = top.threshold();
-                    for (jj, &d2) in approx[..w].iter().enumerate() {
-                        let j = r0 + jj;
-                        if d2 < thr {
-                            if self_mode && j == qi {
-                                continue;
+                    // Chunks of 8: one vectorised "any below the threshold?" test, rows only where it says yes.
+                    for (c, chunk) in approx[..w].chunks(8).enumerate() {
+                        if !chunk.iter().fold(false, |any, &d2| any | (d2 < thr)) {
+                            continue;
+                        }
+                        for (o, &d2) in chunk.iter().enumerate() {
+                            let j = r0 + c * 8 + o;
+                            if d2 < thr && !(self_mode && j == qi) {
+                                top.push(Cand { d2, j });
+                                thr = top.threshold();
                             }
-                            top.push(Cand { d2, j });
-                            thr = top.threshold();
                         }
                     }
                 }
