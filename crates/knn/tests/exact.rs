@@ -52,6 +52,7 @@ fn strategies() -> Vec<KnnOptions> {
         small,
         KnnOptions { strategy: Strategy::PcaPruned, ..Default::default() },
         KnnOptions { strategy: Strategy::PcaPruned, pruning_dims: 3, ..small },
+        KnnOptions { strategy: Strategy::Tree, ..Default::default() },
     ]
 }
 
@@ -147,6 +148,34 @@ fn auto_prunes_steep_spectra_and_still_equals_brute_force() {
     assert_eq!(auto, brute);
     let forced = KnnOptions { strategy: Strategy::PcaPruned, pruning_dims: 2, ..Default::default() };
     assert_eq!(knn_self_with(x.view(), 7, &forced).unwrap(), brute);
+}
+
+#[test]
+fn auto_takes_the_tree_for_low_dimensional_clouds() {
+    // A noisy 2-D spiral in R^3 with exact duplicates: the tree's answer is brute force's.
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut x = Array2::from_shape_fn((3000, 3), |(i, j)| {
+        let t = i as f32 * 0.01;
+        match j {
+            0 => t * t.cos(),
+            1 => t * t.sin(),
+            _ => rng.random::<f32>(),
+        }
+    });
+    for i in (10..3000).step_by(97) {
+        let src = x.row(i - 10).to_owned();
+        x.row_mut(i).assign(&src);
+    }
+    assert_eq!(knn::plan(x.view(), 9, &KnnOptions::default()).unwrap().strategy, Strategy::Tree);
+    let brute = knn_self_with(x.view(), 9, &KnnOptions { strategy: Strategy::Brute, ..Default::default() }).unwrap();
+    assert_eq!(knn::knn_self(x.view(), 9).unwrap(), brute);
+    let q = x.slice(ndarray::s![..500, ..]).mapv(|v| v + 1e-3);
+    let tree = KnnOptions { strategy: Strategy::Tree, ..Default::default() };
+    let brute_opts = KnnOptions { strategy: Strategy::Brute, ..Default::default() };
+    assert_eq!(
+        knn_query_with(x.view(), q.view(), 9, &tree).unwrap(),
+        knn_query_with(x.view(), q.view(), 9, &brute_opts).unwrap()
+    );
 }
 
 #[test]
