@@ -734,8 +734,8 @@ fn lbfgs(
         }
     }
     let mut out = ndarray::Array2::<f32>::zeros((n, d));
-    for k in 0..n {
-        match &best[k] {
+    for (k, b) in best.iter().enumerate() {
+        match b {
             Some((_, row)) => out.row_mut(k).assign(&ndarray::ArrayView1::from(row)),
             None => out.row_mut(k).assign(&clean.row(k)),
         }
@@ -843,4 +843,38 @@ pub fn write_attack_files(
         per_image,
     )?;
     Ok(())
+}
+
+/// Sets the summary fields of an attack folder's `results.json` (`adversarial`) that the CLI and the demo share:
+/// `method`, `norm` (`l2` for L-BFGS), `eps` (null for L-BFGS, which has no budget), `steps`, `random_trials`,
+/// `n_images`, `n_correct` (= attacked), `clean_accuracy`, `n_flipped`, `flip_rate`, `random_flip_rate_l2`,
+/// `random_flip_rate_linf`, `mean_l2`, `median_l2`, `mean_linf`, `median_linf` and `pairs_refer_to`. The caller
+/// adds `model`, `data` and the seed.
+pub fn set_attack_results(results: &mut output::Results, report: &AttackReport, opts: &AttackOptions) {
+    let lbfgs = opts.attack == Attack::Lbfgs;
+    results
+        .set("method", opts.attack.name())
+        .set("norm", if lbfgs { "l2" } else { opts.norm.name() })
+        .set("eps", if lbfgs { None } else { Some(opts.eps) })
+        .set("steps", opts.steps)
+        .set("random_trials", opts.random_trials)
+        .set("n_images", report.n_images)
+        .set("n_correct", report.n_attacked)
+        .set("clean_accuracy", report.n_attacked as f64 / report.n_images.max(1) as f64)
+        .set("n_flipped", report.n_flipped)
+        .set("flip_rate", report.flip_rate)
+        .set("random_flip_rate_l2", report.random_flip_rate_l2)
+        .set("random_flip_rate_linf", report.random_flip_rate_linf)
+        .set("mean_l2", report.mean_l2)
+        .set("median_l2", report.median_l2)
+        .set("mean_linf", report.mean_linf)
+        .set("median_linf", report.median_linf)
+        .set(
+            "pairs_refer_to",
+            if opts.quantize {
+                "PNG files (8-bit; identical to perturbed.npy values)"
+            } else {
+                "PNG files (8-bit, rounded; perturbed.npy holds the exact values the flips refer to)"
+            },
+        );
 }

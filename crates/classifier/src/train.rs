@@ -109,7 +109,8 @@ fn check_inputs(
     if opts.epochs == 0 || opts.batch_size == 0 {
         return Err(invalid("training options", "epochs and batch size must be at least 1"));
     }
-    if !(opts.learning_rate > 0.0 && opts.learning_rate.is_finite()) || !(opts.weight_decay >= 0.0) {
+    // Written so that NaN fails every check.
+    if !(opts.learning_rate > 0.0 && opts.learning_rate.is_finite() && opts.weight_decay >= 0.0) {
         return Err(invalid("training options", "learning rate must be > 0 and weight decay ≥ 0"));
     }
     if !(0.0..1.0).contains(&opts.validation_fraction) {
@@ -275,4 +276,72 @@ pub fn accuracy(model: &Classifier, x: ArrayView2<f32>, labels: &[usize]) -> Res
     }
     let pred = model.predict(x)?;
     Ok(pred.iter().zip(labels).filter(|((p, _), &l)| *p == l).count() as f64 / labels.len() as f64)
+}
+
+/// Writes `training.csv` of a model folder, the format `imanifold classifier train` and the demo share: one row per
+/// epoch with columns `epoch`, `loss`, `train_accuracy`, `validation_accuracy` (empty without a validation split),
+/// `seconds`.
+pub fn write_training_csv(path: &std::path::Path, report: &TrainReport) -> Result<()> {
+    output::write_csv(
+        path,
+        &["epoch", "loss", "train_accuracy", "validation_accuracy", "seconds"],
+        report.epochs.iter().map(|e| {
+            vec![
+                e.epoch.to_string(),
+                output::fmt_f64(e.loss),
+                output::fmt_f64(e.train_accuracy),
+                e.validation_accuracy.map(output::fmt_f64).unwrap_or_default(),
+                output::fmt_f64(e.seconds),
+            ]
+        }),
+    )?;
+    Ok(())
+}
+
+/// Sets the training figures of a model folder's `results.json` (`classifier-train`) that the CLI and the demo
+/// share: `input_shape`, `classes`, `n_parameters`, `n_train`, `n_validation`, `train_accuracy`,
+/// `validation_accuracy` (null without a validation split) and `train_seconds`. The caller adds `data`, `n_images`,
+/// `epochs` and its own fields.
+pub fn set_train_results(results: &mut output::Results, model: &Classifier, report: &TrainReport) {
+    results
+        .set("input_shape", model.input_shape())
+        .set("classes", model.classes())
+        .set("n_parameters", model.n_parameters())
+        .set("n_train", report.n_train)
+        .set("n_validation", report.n_validation)
+        .set("train_accuracy", report.train_accuracy)
+        .set("validation_accuracy", report.validation_accuracy)
+        .set("train_seconds", report.seconds);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn training_csv_format() {
+        let epoch = |epoch, validation_accuracy| EpochStats {
+            epoch,
+            loss: 0.5,
+            train_accuracy: 0.75,
+            validation_accuracy,
+            seconds: 1.25,
+        };
+        let report = TrainReport {
+            epochs: vec![epoch(1, Some(0.5)), epoch(2, None)],
+            n_train: 4,
+            n_validation: 0,
+            validation_rows: vec![],
+            train_accuracy: 0.75,
+            validation_accuracy: None,
+            seconds: 2.5,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("training.csv");
+        write_training_csv(&path, &report).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "epoch,loss,train_accuracy,validation_accuracy,seconds\n1,0.5,0.75,0.5,1.25\n2,0.5,0.75,,1.25\n"
+        );
+    }
 }

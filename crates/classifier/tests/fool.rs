@@ -77,3 +77,49 @@ fn bad_fool_options() {
     assert!(err.to_string().contains("confidence"), "{err}");
     assert!("evolve-magic".parse::<Method>().is_err());
 }
+
+/// The fooling folder `imanifold fool` and the demo write: file names, manifest columns, results keys.
+#[test]
+fn fool_folder_format() {
+    use classifier::fool::{set_fool_results, slug, write_fool_files};
+    let m = &common::shapes10().model;
+    let opts = FoolOptions {
+        method: Method::EvolveCppn,
+        classes: vec![1, 0],
+        generations: 3,
+        seed: 2,
+        ..FoolOptions::default()
+    };
+    let r = fool(m, &opts, |_, _| ()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let png = write_fool_files(dir.path(), m, &r).unwrap();
+    assert_eq!(png.len(), 2);
+    // With `quantize` the search already judges the 8-bit images.
+    for (p, img) in png.iter().zip(&r.images) {
+        assert!((p - img.confidence).abs() < 1e-5, "{p} vs {}", img.confidence);
+    }
+    for f in ["fooling.npy", "manifest.csv", "gallery.png"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.csv")).unwrap();
+    let lines: Vec<&str> = manifest.lines().collect();
+    assert_eq!(lines[0], "file,class,confidence,method,generation,reached");
+    let first = format!("images/01_{}.png,{},", slug(&m.classes()[1]), m.classes()[1]);
+    assert!(lines[1].starts_with(&first), "{}", lines[1]);
+    assert!(lines[1].contains(",evolve-cppn,"), "{}", lines[1]);
+    assert!(dir.path().join(format!("images/00_{}.png", slug(&m.classes()[0]))).is_file());
+    let mut results = output::Results::new("fool");
+    set_fool_results(&mut results, m, &r, &opts, &png);
+    let v = results.to_value();
+    assert_eq!(v["method"], "evolve-cppn");
+    assert_eq!(v["n_classes"], 2);
+    assert_eq!(v["per_class"][0]["class"], m.classes()[1].as_str());
+    for key in ["target_confidence", "budget_generations", "population", "generations_run", "evaluations"] {
+        assert!(v.get(key).is_some(), "{key}");
+    }
+    for key in ["confidence", "confidence_png", "generation", "reached"] {
+        assert!(v["per_class"][1].get(key).is_some(), "{key}");
+    }
+    assert_eq!(slug("a b/c"), "a_b_c");
+    assert_eq!(slug(""), "class");
+}

@@ -19,7 +19,7 @@ use classifier::adversarial::{attack, Attack, AttackOptions, Norm};
 use classifier::fool::{fool, FoolOptions, Method as FoolMethod};
 use classifier::{Architecture, Classifier, ImageShape, TrainOptions};
 use indicatif::ProgressBar;
-use ndarray::{Array1, Array2, Array3, ArrayView1};
+use ndarray::{Array2, Array3, ArrayView1};
 use off_manifold::{Method, ScoreOptions};
 use optical_flow::{FlowEstimator, FlowParams, Morph, MorphParams};
 use rand::Rng;
@@ -73,16 +73,6 @@ fn rows_of(images: &[Array3<f32>], d: usize) -> Array2<f32> {
         r.iter_mut().zip(img.iter()).for_each(|(a, b)| *a = *b);
     }
     x
-}
-
-fn slug(name: &str) -> String {
-    let s: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    if s.is_empty() {
-        "class".into()
-    } else {
-        s
-    }
 }
 
 /// Stage 3. `pb` advances per epoch, per fooling generation, and per remaining step.
@@ -178,7 +168,7 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
     };
     let areport = attack(&model, x_att.view(), &y_held[..n_attack], &aopts)
         .step(|| "PGD attack on the held-out renders".into())?;
-    write_adversarial(&dir.join("adversarial_pgd"), &model, &x_att, &areport, &aopts, cfg)?;
+    write_adversarial(&dir.join("adversarial_pgd"), &model, &x_att, &areport, &aopts)?;
     let flipped: Vec<&classifier::adversarial::AttackResult> = areport.results.iter().filter(|r| r.flipped).collect();
     let mut clean_f = Array2::<f32>::zeros((flipped.len(), d));
     let mut pert_f = Array2::<f32>::zeros((flipped.len(), d));
@@ -495,34 +485,16 @@ fn write_model(
     heldout_accuracy: f64,
 ) -> Result<()> {
     model.save(out).step(|| format!("saving the model to {}", out.display()))?;
-    output::write_csv(
-        &out.join("training.csv"),
-        &["epoch", "loss", "train_accuracy", "validation_accuracy", "seconds"],
-        report.epochs.iter().map(|e| {
-            vec![
-                e.epoch.to_string(),
-                output::fmt_f64(e.loss),
-                output::fmt_f64(e.train_accuracy),
-                e.validation_accuracy.map(output::fmt_f64).unwrap_or_default(),
-                output::fmt_f64(e.seconds),
-            ]
-        }),
-    )?;
+    classifier::train::write_training_csv(&out.join("training.csv"), report)
+        .step(|| format!("writing {}", out.join("training.csv").display()))?;
     let mut results = output::Results::new("classifier-train");
+    classifier::train::set_train_results(&mut results, model, report);
     results
         .seed(sub_seed(cfg.seed, 302))
         .set("data", "../train")
         .set("n_images", report.n_train + report.n_validation)
-        .set("input_shape", model.input_shape())
-        .set("classes", model.classes())
-        .set("n_parameters", model.n_parameters())
         .set("epochs", cfg.epochs)
-        .set("n_train", report.n_train)
-        .set("n_validation", report.n_validation)
-        .set("train_accuracy", report.train_accuracy)
-        .set("validation_accuracy", report.validation_accuracy)
-        .set("heldout_accuracy", heldout_accuracy)
-        .set("train_seconds", report.seconds);
+        .set("heldout_accuracy", heldout_accuracy);
     results.write(out)?;
     Ok(())
 }
@@ -534,76 +506,26 @@ fn write_fooling(
     report: &classifier::fool::FoolReport,
     opts: &FoolOptions,
 ) -> Result<Vec<FoolingImage>> {
-    let shape = model.input_shape();
-    let mut data = Array2::<f32>::zeros((report.images.len(), model.input_len()));
-    let mut manifest = Vec::new();
-    for (i, img) in report.images.iter().enumerate() {
-        let name = &model.classes()[img.class];
-        let file = format!("images/{:02}_{}.png", img.class, slug(name));
-        classifier::images::write_png(&out.join(&file), &img.image, shape).step(|| format!("writing {file}"))?;
-        data.row_mut(i).assign(&ArrayView1::from(&img.image));
-        manifest.push(vec![
-            file,
-            name.clone(),
-            output::fmt_f64(img.confidence as f64),
-            opts.method.name().to_string(),
-            img.generation.to_string(),
-            img.reached.to_string(),
-        ]);
-    }
-    output::write_npy(&out.join("fooling.npy"), &data)?;
-    output::write_csv(
-        &out.join("manifest.csv"),
-        &["file", "class", "confidence", "method", "generation", "reached"],
-        manifest,
-    )?;
-    let images: Vec<Vec<f32>> = report.images.iter().map(|i| i.image.clone()).collect();
-    classifier::images::write_gallery(&out.join("gallery.png"), &images, shape, images.len().min(10))
-        .step(|| "writing the fooling gallery".into())?;
-    let mut png = data.clone();
-    quantize(&mut png);
-    let png_probs = model.predict_proba(png.view()).step(|| "classifying the 8-bit fooling images".into())?;
-    let out_imgs: Vec<FoolingImage> = report
+    let png_confidences = classifier::fool::write_fool_files(out, model, report)
+        .step(|| format!("writing the fooling images to {}", out.display()))?;
+    let mut results = output::Results::new("fool");
+    classifier::fool::set_fool_results(&mut results, model, report, opts, &png_confidences);
+    results.seed(opts.seed).set("model", "../model");
+    results.write(out)?;
+    Ok(report
         .images
         .iter()
-        .enumerate()
-        .map(|(i, img)| FoolingImage {
-            method: opts.method.name().to_string(),
+        .zip(&png_confidences)
+        .map(|(img, &png)| FoolingImage {
+            method: report.method.name().to_string(),
             class: model.classes()[img.class].clone(),
             confidence: img.confidence as f64,
-            confidence_png: png_probs[[i, img.class]] as f64,
+            confidence_png: png as f64,
             reached: img.reached,
             generation: img.generation,
             image: img.image.clone(),
         })
-        .collect();
-    let n_reached = out_imgs.iter().filter(|i| i.reached).count();
-    let mut results = output::Results::new("fool");
-    results
-        .seed(opts.seed)
-        .set("model", "../model")
-        .set("method", opts.method.name())
-        .set("target_confidence", opts.confidence)
-        .set("budget_generations", opts.generations)
-        .set("population", opts.population)
-        .set("generations_run", report.generations)
-        .set("evaluations", report.evaluations)
-        .set("n_classes", out_imgs.len())
-        .set("n_reached", n_reached)
-        .set("all_reached", n_reached == out_imgs.len())
-        .set("min_confidence", out_imgs.iter().map(|i| i.confidence).fold(f64::INFINITY, f64::min))
-        .set(
-            "per_class",
-            out_imgs
-                .iter()
-                .map(|i| {
-                    json!({"class": i.class, "confidence": i.confidence, "confidence_png": i.confidence_png,
-                           "generation": i.generation, "reached": i.reached})
-                })
-                .collect::<Vec<_>>(),
-        );
-    results.write(out)?;
-    Ok(out_imgs)
+        .collect())
 }
 
 /// `adversarial_pgd/` as `imanifold adversarial` writes it.
@@ -613,7 +535,6 @@ fn write_adversarial(
     x: &Array2<f32>,
     report: &classifier::adversarial::AttackReport,
     opts: &AttackOptions,
-    cfg: &Config,
 ) -> Result<()> {
     classifier::adversarial::write_attack_files(
         out,
@@ -626,27 +547,8 @@ fn write_adversarial(
     )
     .step(|| format!("writing {}", out.display()))?;
     let mut results = output::Results::new("adversarial");
-    results
-        .seed(opts.seed)
-        .set("model", "../model")
-        .set("data", "../heldout")
-        .set("method", opts.attack.name())
-        .set("norm", opts.norm.name())
-        .set("eps", opts.eps)
-        .set("steps", cfg.pgd_steps)
-        .set("random_trials", cfg.random_trials)
-        .set("n_images", report.n_images)
-        .set("n_correct", report.n_attacked)
-        .set("clean_accuracy", report.n_attacked as f64 / report.n_images.max(1) as f64)
-        .set("n_flipped", report.n_flipped)
-        .set("flip_rate", report.flip_rate)
-        .set("random_flip_rate_l2", report.random_flip_rate_l2)
-        .set("random_flip_rate_linf", report.random_flip_rate_linf)
-        .set("mean_l2", report.mean_l2)
-        .set("median_l2", report.median_l2)
-        .set("mean_linf", report.mean_linf)
-        .set("median_linf", report.median_linf)
-        .set("pairs_refer_to", "PNG files (8-bit; identical to perturbed.npy values)");
+    classifier::adversarial::set_attack_results(&mut results, report, opts);
+    results.seed(opts.seed).set("model", "../model").set("data", "../heldout");
     results.write(out)?;
     Ok(())
 }
@@ -661,77 +563,20 @@ fn write_scores(
     opts: &ScoreOptions,
     cfg: &Config,
 ) -> Result<()> {
-    let mut header: Vec<String> = vec!["file".into(), "group".into()];
-    header.extend(report.columns.iter().map(|c| c.name.to_string()));
-    header.extend(report.columns.iter().map(|c| format!("{}_pct", c.name)));
-    if report.tangent_dims.is_some() {
-        header.push("tangent_dim".into());
-    }
-    header.extend(["nearest_reference".into(), "nearest_distance".into()]);
-    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    let rows: Vec<Vec<String>> = (0..ids.len())
-        .map(|i| {
-            let mut row = vec![ids[i].clone(), groups[i].clone()];
-            row.extend(report.columns.iter().map(|c| output::fmt_f64(c.values[i])));
-            row.extend(report.columns.iter().map(|c| output::fmt_f64(c.percentiles[i])));
-            if let Some(d) = &report.tangent_dims {
-                row.push(d[i].to_string());
-            }
-            row.push(scene_render::image_file(report.nearest[i]));
-            row.push(output::fmt_f64(report.nearest_distance[i]));
-            row
-        })
-        .collect();
-    output::write_csv(&out.join("scores.csv"), &header_refs, rows)?;
-    let mut files = vec!["scores.csv".to_string()];
-    let mut summary = Map::new();
-    for c in &report.columns {
-        for (name, v) in [
-            (format!("{}.npy", c.name), &c.values),
-            (format!("{}_pct.npy", c.name), &c.percentiles),
-            (format!("calibration_{}.npy", c.name), &c.calibration),
-        ] {
-            output::write_npy(&out.join(&name), &Array1::from(v.clone()))?;
-            files.push(name);
-        }
-        let above = c.percentiles.iter().filter(|&&p| p >= 0.99).count() as f64 / c.percentiles.len().max(1) as f64;
-        summary.insert(
-            c.name.to_string(),
-            json!({
-                "values": off_manifold::Distribution::of(&c.values),
-                "percentiles": off_manifold::Distribution::of(&c.percentiles),
-                "fraction_at_or_above_0.99": output::json_f64(above),
-                "calibration": off_manifold::Distribution::of(&c.calibration),
-            }),
-        );
-    }
+    let files = off_manifold::write_score_files(out, report, ids, Some(groups), &scene_render::image_file)
+        .step(|| format!("writing the scores to {}", out.display()))?;
     let mut results = output::Results::new("score");
+    off_manifold::set_score_results(&mut results, report, opts);
     results
         .seed(opts.seed)
-        .set("mode", "query")
         .set("reference", "../train")
         .set("query", "../queries")
-        .set("n_reference", report.n_reference)
         .set("n_query", ids.len())
         .set("d", cfg.cls_size * cfg.cls_size * 3)
         .set("image_shape", json!({"height": cfg.cls_size, "width": cfg.cls_size, "channels": 3}))
-        .set("k", report.k)
-        .set("methods", opts.methods.iter().map(|m| m.name()).collect::<Vec<_>>())
-        .set("dim_rule", opts.dim.describe())
-        .set("tangent_dim", report.dim_global)
-        .set("tangent_dim_clamped_to_k_minus_1", report.dim_clamped)
-        .set("reference_dimension_mle", output::json_f64(report.reference_dimension))
-        .set("n_calibration", report.calibration_rows.len())
-        .set("n_flow_calibration", report.flow_calibration_rows.len())
-        .set("flow_method", opts.flow.method.name())
-        .set("duplicate_reference_rows_dropped", report.duplicates_dropped.len())
-        .set("summary", Value::Object(summary))
         .set("files", &files)
         .set("groups_column", "group")
         .set("groups", groups_report);
-    for (stage, s) in &report.timings {
-        results.timing(stage, *s);
-    }
     results.write(out)?;
     Ok(())
 }

@@ -102,7 +102,7 @@ pub fn knn_edges(data: ArrayView2<f32>, k: usize) -> Result<Vec<Edge>> {
             pairs.push((a, b, nb.distances[[i, c]] as f64));
         }
     }
-    pairs.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    pairs.sort_by_key(|&(a, b, _)| (a, b));
     pairs.dedup_by(|x, y| x.0 == y.0 && x.1 == y.1);
     Ok(pairs
         .into_iter()

@@ -44,6 +44,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
+mod files;
 mod flow_score;
 mod groups;
 mod pairs;
@@ -51,6 +52,7 @@ pub mod pairs_file;
 pub mod stats;
 mod tangent;
 
+pub use files::{set_score_results, write_score_files};
 pub use groups::{group_report, GroupReport, GroupStats};
 pub use optical_flow::FlowParams;
 pub use pairs::{perturbation_energy, PairResult, PairsOptions, PairsReport, PairsSummary};
@@ -93,6 +95,8 @@ pub enum ScoreError {
     PairsFile { path: std::path::PathBuf, message: String },
     #[error("numerical problem: {0}")]
     Numerical(String),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
 }
 
 pub type Result<T> = std::result::Result<T, ScoreError>;

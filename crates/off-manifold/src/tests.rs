@@ -215,7 +215,7 @@ fn perturbation_energy_splits_tangent_and_normal() {
     let mut along = Array2::<f32>::zeros((n, 24));
     let mut uv = Vec::new();
     for i in 0..n {
-        let (u, v) = (rng.random::<f64>() * 6.28, rng.random::<f64>() * 6.28);
+        let (u, v) = (rng.random::<f64>() * std::f64::consts::TAU, rng.random::<f64>() * std::f64::consts::TAU);
         uv.push((u, v));
         clean.row_mut(i).assign(&t.point(u, v));
         along.row_mut(i).assign(&t.point(u + 0.01, v - 0.02));

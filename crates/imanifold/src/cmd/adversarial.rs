@@ -142,26 +142,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         )
     })?;
     pb.finish_and_clear();
+    classifier::adversarial::set_attack_results(&mut results, &report, &opts);
     results
         .set("model", a.model.display().to_string())
         .set("data", a.data.display().to_string())
-        .set("method", opts.attack.name())
-        .set("norm", if opts.attack == Attack::Lbfgs { "l2" } else { opts.norm.name() })
-        .set("eps", if opts.attack == Attack::Lbfgs { None } else { Some(a.eps) })
-        .set("steps", a.steps)
-        .set("random_trials", a.random_trials)
-        .set("n_images", report.n_images)
-        .set("n_correct", report.n_attacked)
-        .set("clean_accuracy", report.n_attacked as f64 / report.n_images as f64)
-        .set("n_flipped", report.n_flipped)
-        .set("flip_rate", report.flip_rate)
-        .set("random_flip_rate_l2", report.random_flip_rate_l2)
-        .set("random_flip_rate_linf", report.random_flip_rate_linf)
-        .set("mean_l2", report.mean_l2)
-        .set("median_l2", report.median_l2)
-        .set("mean_linf", report.mean_linf)
-        .set("median_linf", report.median_linf)
-        .set("pairs_refer_to", "PNG files (8-bit; identical to perturbed.npy values)")
         .set("input_grid_max_change", grid_change);
     let v = results.write(&out)?;
     print_json(a.json, &v)?;

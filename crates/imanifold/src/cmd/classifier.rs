@@ -241,38 +241,18 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     // Created only now, so that bad input leaves nothing behind.
     let out = prepare_out(&a.out)?;
     model.save(&out)?;
-    let rows = report.epochs.iter().map(|e| {
-        vec![
-            e.epoch.to_string(),
-            output::fmt_f64(e.loss),
-            output::fmt_f64(e.train_accuracy),
-            e.validation_accuracy.map(output::fmt_f64).unwrap_or_default(),
-            output::fmt_f64(e.seconds),
-        ]
-    });
-    output::write_csv(
-        &out.join("training.csv"),
-        &["epoch", "loss", "train_accuracy", "validation_accuracy", "seconds"],
-        rows,
-    )?;
+    classifier::train::write_training_csv(&out.join("training.csv"), &report)?;
     let counts: Vec<serde_json::Value> = classes
         .iter()
         .enumerate()
         .map(|(k, c)| json!({"class": c, "n": y.iter().filter(|&&v| v == k).count()}))
         .collect();
+    classifier::train::set_train_results(&mut results, &model, &report);
     results
         .set("data", a.data.display().to_string())
         .set("n_images", ds.n())
-        .set("input_shape", shape)
-        .set("classes", &classes)
         .set("class_counts", counts)
-        .set("n_parameters", model.n_parameters())
         .set("epochs", a.epochs)
-        .set("n_train", report.n_train)
-        .set("n_validation", report.n_validation)
-        .set("train_accuracy", report.train_accuracy)
-        .set("validation_accuracy", report.validation_accuracy)
-        .set("train_seconds", report.seconds)
         .set("threads", rayon::current_num_threads());
     let v = results.write(&out)?;
     print_json(a.json, &v)?;

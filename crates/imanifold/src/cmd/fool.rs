@@ -9,7 +9,6 @@ use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, ValueEnum};
 use classifier::fool::{fool, FoolOptions, Method};
 use classifier::Classifier;
-use serde_json::json;
 
 use super::common::{prepare_out, print_json};
 
@@ -55,17 +54,6 @@ pub struct Args {
     /// Also print the summary as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// A file-name-safe version of a class name.
-pub fn slug(name: &str) -> String {
-    let s: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    if s.is_empty() {
-        "class".into()
-    } else {
-        s
-    }
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -114,69 +102,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     pb.finish_and_clear();
     // Created only now, so that bad input leaves nothing behind.
     let out = prepare_out(&a.out)?;
-    let shape = model.input_shape();
-    let mut rows = Vec::new();
-    let mut data = ndarray::Array2::<f32>::zeros((report.images.len(), model.input_len()));
-    for (i, img) in report.images.iter().enumerate() {
-        let name = &model.classes()[img.class];
-        let file = format!("images/{:02}_{}.png", img.class, slug(name));
-        classifier::images::write_png(&out.join(&file), &img.image, shape)?;
-        data.row_mut(i).assign(&ndarray::ArrayView1::from(&img.image));
-        rows.push(vec![
-            file,
-            name.clone(),
-            output::fmt_f64(img.confidence as f64),
-            method.name().to_string(),
-            img.generation.to_string(),
-            img.reached.to_string(),
-        ]);
-    }
-    output::write_npy(&out.join("fooling.npy"), &data)?;
-    output::write_csv(
-        &out.join("manifest.csv"),
-        &["file", "class", "confidence", "method", "generation", "reached"],
-        rows,
-    )?;
-    let images: Vec<Vec<f32>> = report.images.iter().map(|i| i.image.clone()).collect();
-    classifier::images::write_gallery(&out.join("gallery.png"), &images, shape, images.len().min(10))?;
-    // Confidence of the 8-bit PNGs as written (the search works in floats).
-    let mut png = data.clone();
-    png.rows_mut()
-        .into_iter()
-        .for_each(|mut r| r.iter_mut().for_each(|v| *v = classifier::images::to_u8(*v) as f32 / 255.0));
-    let png_probs = model.predict_proba(png.view())?;
-    let per_class: Vec<serde_json::Value> = report
-        .images
-        .iter()
-        .enumerate()
-        .map(|(i, img)| {
-            json!({
-                "class": model.classes()[img.class],
-                "confidence": img.confidence,
-                "confidence_png": png_probs[[i, img.class]],
-                "generation": img.generation,
-                "reached": img.reached,
-            })
-        })
-        .collect();
-    let n_reached = report.images.iter().filter(|i| i.reached).count();
-    let min_conf = report.images.iter().map(|i| i.confidence).fold(f32::INFINITY, f32::min);
-    results
-        .set("model", a.model.display().to_string())
-        .set("method", method.name())
-        .set("target_confidence", a.confidence)
-        .set("budget_generations", a.generations)
-        .set("population", a.population)
-        .set("generations_run", report.generations)
-        .set("evaluations", report.evaluations)
-        .set("n_classes", report.images.len())
-        .set("n_reached", n_reached)
-        .set("all_reached", n_reached == report.images.len())
-        .set("min_confidence", min_conf)
-        .set("per_class", per_class);
+    let png_confidences = classifier::fool::write_fool_files(&out, &model, &report)?;
+    classifier::fool::set_fool_results(&mut results, &model, &report, &opts, &png_confidences);
+    results.set("model", a.model.display().to_string());
     let v = results.write(&out)?;
     print_json(a.json, &v)?;
     if !a.json {
+        let n_reached = report.images.iter().filter(|i| i.reached).count();
+        let min_conf = classifier::fool::min_confidence(&report);
         eprintln!(
             "{}: {n_reached}/{} classes reached {} (lowest {min_conf:.4}) after {} generations, {} evaluations; {}",
             method.name(),

@@ -14,6 +14,8 @@ pub enum StrategyArg {
     Auto,
     Brute,
     Pruned,
+    /// k-d tree (low-dimensional data).
+    Tree,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -56,6 +58,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             StrategyArg::Auto => Strategy::Auto,
             StrategyArg::Brute => Strategy::Brute,
             StrategyArg::Pruned => Strategy::PcaPruned,
+            StrategyArg::Tree => Strategy::Tree,
         },
         ..Default::default()
     };

@@ -14,7 +14,6 @@ use dataset::{ColorMode, Dataset, LoadOptions};
 use knn::{KnnOptions, Strategy};
 use ndarray::{Array1, Array2};
 use off_manifold::{DimChoice, Method, PairEntry, PairsOptions, ScoreOptions};
-use serde_json::{json, Map, Value};
 
 use super::common::{prepare_out, print_json, InputArgs};
 use super::neighbors::StrategyArg;
@@ -77,6 +76,7 @@ fn knn_options(a: &Args) -> KnnOptions {
             StrategyArg::Auto => Strategy::Auto,
             StrategyArg::Brute => Strategy::Brute,
             StrategyArg::Pruned => Strategy::PcaPruned,
+            StrategyArg::Tree => Strategy::Tree,
         },
         ..Default::default()
     }
@@ -155,7 +155,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
     };
     let opts = ScoreOptions {
-        methods: methods.clone(),
+        methods,
         k: a.k,
         dim,
         calibration: a.calibration,
@@ -170,101 +170,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .with_context(|| format!("scoring {} against {}", q_path.display(), a.reference.display()))?;
 
     let out = prepare_out(&a.out)?;
-    // scores.csv
-    let mut header: Vec<String> = vec!["file".into(), "group".into()];
-    header.extend(report.columns.iter().map(|c| c.name.to_string()));
-    header.extend(report.columns.iter().map(|c| format!("{}_pct", c.name)));
-    if report.tangent_dims.is_some() {
-        header.push("tangent_dim".into());
-    }
-    header.extend(["nearest_reference".into(), "nearest_distance".into()]);
-    let rows: Vec<Vec<String>> = (0..query.n())
-        .map(|i| {
-            let mut row = vec![query.ids[i].clone(), groups.as_ref().map_or(String::new(), |g| g[i].clone())];
-            row.extend(report.columns.iter().map(|c| output::fmt_f64(c.values[i])));
-            row.extend(report.columns.iter().map(|c| output::fmt_f64(c.percentiles[i])));
-            if let Some(d) = &report.tangent_dims {
-                row.push(d[i].to_string());
-            }
-            row.push(reference.ids[report.nearest[i]].clone());
-            row.push(output::fmt_f64(report.nearest_distance[i]));
-            row
-        })
-        .collect();
-    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    output::write_csv(&out.join("scores.csv"), &header_refs, rows)?;
-    let mut files = vec!["scores.csv".to_string()];
-    for c in &report.columns {
-        for (name, v) in [
-            (format!("{}.npy", c.name), &c.values),
-            (format!("{}_pct.npy", c.name), &c.percentiles),
-            (format!("calibration_{}.npy", c.name), &c.calibration),
-        ] {
-            output::write_npy(&out.join(&name), &Array1::from(v.clone()))?;
-            files.push(name);
-        }
-    }
-
-    // results.json
-    let mut summary = Map::new();
-    for c in &report.columns {
-        let above = c.percentiles.iter().filter(|&&p| p >= 0.99).count() as f64 / c.percentiles.len() as f64;
-        summary.insert(
-            c.name.to_string(),
-            json!({
-                "values": off_manifold::Distribution::of(&c.values),
-                "percentiles": off_manifold::Distribution::of(&c.percentiles),
-                "fraction_at_or_above_0.99": output::json_f64(above),
-                "calibration": off_manifold::Distribution::of(&c.calibration),
-            }),
-        );
-    }
+    let files =
+        off_manifold::write_score_files(&out, &report, &query.ids, groups.as_deref(), &|j| reference.ids[j].clone())?;
+    off_manifold::set_score_results(&mut results, &report, &opts);
     results
-        .set("mode", "query")
         .set("reference", a.reference.display().to_string())
         .set("query", q_path.display().to_string())
-        .set("n_reference", report.n_reference)
         .set("n_query", query.n())
         .set("d", reference.d())
         .set(
             "image_shape",
             shape.map(|s| serde_json::json!({"height": s.height, "width": s.width, "channels": s.channels})),
         )
-        .set("k", report.k)
-        .set("methods", methods.iter().map(|m| m.name()).collect::<Vec<_>>())
-        .set("dim_rule", dim.describe())
-        .set("tangent_dim", report.dim_global)
-        .set("tangent_dim_clamped_to_k_minus_1", report.dim_clamped)
-        .set("reference_dimension_mle", output::json_f64(report.reference_dimension))
-        .set(
-            "calibration",
-            format!(
-                "percentiles rank each query score among the leave-one-out scores of {} reference images ({}){}",
-                report.calibration_rows.len(),
-                if report.calibration_rows.len() + report.duplicates_dropped.len() < report.n_reference {
-                    format!("a seeded sample of the {} reference images", report.n_reference)
-                } else {
-                    "all of the reference".to_string()
-                },
-                if report.flow_calibration_rows.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; the flow score's among those of a seeded sub-sample of {} of them",
-                        report.flow_calibration_rows.len()
-                    )
-                }
-            ),
-        )
-        .set("n_calibration", report.calibration_rows.len())
-        .set("n_flow_calibration", report.flow_calibration_rows.len())
-        .set("flow_method", methods.contains(&Method::Flow).then(|| opts.flow.method.name()))
-        .set("duplicate_reference_rows_dropped", report.duplicates_dropped.len())
-        .set("summary", Value::Object(summary))
         .set("files", &files);
-    for (stage, s) in &report.timings {
-        results.timing(stage, *s);
-    }
     if let Some(g) = &groups {
         let gr = off_manifold::group_report(&report.columns, g);
         results.set("groups_column", a.groups.clone()).set("groups", gr);
