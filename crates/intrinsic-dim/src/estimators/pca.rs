@@ -53,8 +53,10 @@ impl Pca {
         for (name, v) in
             [("alphaRatio", est.alpha_ratio), ("alphaFO", est.alpha_fo), ("PFan", est.p_fan), ("betaFan", est.beta_fan)]
         {
-            if !(v > 0.0 && v < 1.0) && !(name == "PFan" && v == 1.0) {
-                return Err(p.invalid(name, v, "must be in (0, 1)"));
+            // Written so that NaN is rejected too.
+            let ok = if name == "PFan" { v > 0.0 && v <= 1.0 } else { v > 0.0 && v < 1.0 };
+            if !ok {
+                return Err(p.invalid(name, v, if name == "PFan" { "must be in (0, 1]" } else { "must be in (0, 1)" }));
             }
         }
         Ok(est)
