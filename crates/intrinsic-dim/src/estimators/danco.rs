@@ -64,28 +64,48 @@ pub fn mind_mli(rhos: &[f64], k: usize, max_d: usize) -> usize {
     best.1
 }
 
-/// MiND_MLk: continuous maximiser on [0, D] (concave likelihood: bisection on the derivative).
+/// MiND_MLk: continuous maximiser on [0, D] (concave likelihood: the root of its derivative by safeguarded Newton
+/// steps inside a shrinking bracket, with ln ρ computed once; bisection where a step leaves the bracket).
 pub fn mind_mlk(rhos: &[f64], k: usize, max_d: usize) -> f64 {
     let max_d = max_d as f64;
     if lld_grad(max_d, rhos, k) >= 0.0 {
         return max_d;
     }
-    let (mut lo, mut hi) = (0.0f64, max_d);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if mid <= 0.0 {
-            break;
+    let logs: Vec<f64> = rhos.iter().map(|r| r.ln()).collect();
+    let km1 = k as f64 - 1.0;
+    let n = rhos.len() as f64;
+    // Derivative and second derivative of the log-likelihood at dd.
+    let derivs = |dd: f64| -> (f64, f64) {
+        let (mut g, mut h) = (n / dd, -n / (dd * dd));
+        for &l in &logs {
+            let e = (dd * l).exp();
+            let q = 1.0 - e;
+            g += l - km1 * e * l / q;
+            h -= km1 * l * l * e / (q * q);
         }
-        if lld_grad(mid, rhos, k) > 0.0 {
-            lo = mid
+        (g, h)
+    };
+    let (mut lo, mut hi) = (0.0f64, max_d);
+    let mut x = 0.5 * max_d;
+    for _ in 0..200 {
+        let (g, h) = derivs(x);
+        if g > 0.0 {
+            lo = x;
         } else {
-            hi = mid
+            hi = x;
         }
         if hi - lo <= 1e-12 * hi {
             break;
         }
+        let newton = x - g / h;
+        let next = if newton.is_finite() && newton > lo && newton < hi { newton } else { 0.5 * (lo + hi) };
+        if (next - x).abs() <= 1e-13 * x.abs() {
+            x = next;
+            break;
+        }
+        x = next;
     }
-    0.5 * (lo + hi)
+    x
 }
 
 /// skdim's approximation of the inverse of A(τ) = I1(τ)/I0(τ).
