@@ -644,13 +644,7 @@ fn tree_search(
     let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
     let rows = t.search(&q_raw, k, self_mode);
     let n_q = rows.len();
-    let mut indices = Array2::<usize>::zeros((n_q, k));
-    let mut distances = Array2::<f32>::zeros((n_q, k));
-    for (row, (idx, dist)) in rows.into_iter().enumerate() {
-        indices.row_mut(row).iter_mut().zip(idx).for_each(|(a, b)| *a = b);
-        distances.row_mut(row).iter_mut().zip(dist).for_each(|(a, b)| *a = b);
-    }
-    (indices, distances)
+    assemble(rows, n_q, k)
 }
 
 fn brute(
@@ -804,10 +798,18 @@ fn brute(
         rows[qi] = Some(v);
     }
 
+    assemble(rows.into_iter().map(|r| r.expect("every query answered by one of the two passes")), n_q, k)
+}
+
+/// The n_q × k index and distance matrices from per-query (indices, distances) rows, in query order.
+pub(crate) fn assemble(
+    rows: impl IntoIterator<Item = (Vec<usize>, Vec<f32>)>,
+    n_q: usize,
+    k: usize,
+) -> (Array2<usize>, Array2<f32>) {
     let mut indices = Array2::<usize>::zeros((n_q, k));
     let mut distances = Array2::<f32>::zeros((n_q, k));
-    for (row, r) in rows.into_iter().enumerate() {
-        let (idx, dist) = r.expect("every query answered by one of the two passes");
+    for (row, (idx, dist)) in rows.into_iter().enumerate() {
         indices.row_mut(row).iter_mut().zip(idx).for_each(|(a, b)| *a = b);
         distances.row_mut(row).iter_mut().zip(dist).for_each(|(a, b)| *a = b);
     }

@@ -218,13 +218,7 @@ pub(crate) fn search(prep: &Prepared, k: usize, m: usize, opts: &KnnOptions) -> 
         .par_iter()
         .map(|rows| search_rows(prep, q, &r, rows, k, br).into_iter().map(|t| finish(t.into_sorted(), k)).collect())
         .collect();
-    let mut indices = Array2::<usize>::zeros((n_q, k));
-    let mut distances = Array2::<f32>::zeros((n_q, k));
-    for (row, (idx, dist)) in per_block.into_iter().flatten().enumerate() {
-        indices.row_mut(row).iter_mut().zip(idx).for_each(|(a, b)| *a = b);
-        distances.row_mut(row).iter_mut().zip(dist).for_each(|(a, b)| *a = b);
-    }
-    (indices, distances)
+    crate::assemble(per_block.into_iter().flatten(), n_q, k)
 }
 
 /// What the planner decided.
