@@ -48,34 +48,70 @@ pub fn centred_f64(x: ArrayView2<f32>, center: bool) -> Array2<f64> {
     Array2::from_shape_vec((n, d), out).expect("n × d values")
 }
 
-fn as_mat(x: &Array2<f64>) -> MatRef<'_, f64> {
-    MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), x.nrows(), x.ncols())
-}
-
-/// XᵀX (d × d) of a standard-layout matrix: lower triangles of fixed row blocks (a symmetric rank-k update costs
-/// half a GEMM), summed in block order (deterministic whatever the thread count), then mirrored.
-pub fn xtx(x: &Array2<f64>) -> Mat<f64> {
-    use faer::linalg::matmul::triangular::{self, BlockStructure};
-    const XTX_BLOCK: usize = 2048;
+/// Column means (f64), reduced over fixed row blocks in block order (thread-count independent).
+pub fn column_means(x: ArrayView2<f32>) -> Vec<f64> {
     let (n, d) = x.dim();
-    let xs = x.as_slice().expect("standard layout");
-    let blocks: Vec<(usize, usize)> = (0..n).step_by(XTX_BLOCK).map(|s| (s, (s + XTX_BLOCK).min(n))).collect();
-    let partial: Vec<Mat<f64>> = blocks
+    if n == 0 {
+        return vec![0.0; d];
+    }
+    let blocks: Vec<(usize, usize)> = (0..n).step_by(ROW_BLOCK).map(|s| (s, (s + ROW_BLOCK).min(n))).collect();
+    let partial: Vec<Vec<f64>> = blocks
         .par_iter()
         .map(|&(a, b)| {
-            let xb = MatRef::from_row_major_slice(&xs[a * d..b * d], b - a, d);
+            let mut s = vec![0.0f64; d];
+            for r in x.slice(ndarray::s![a..b, ..]).rows() {
+                s.iter_mut().zip(r).for_each(|(s, &v)| *s += v as f64);
+            }
+            s
+        })
+        .collect();
+    let mut m = vec![0.0f64; d];
+    for p in partial {
+        m.iter_mut().zip(p).for_each(|(m, v)| *m += v);
+    }
+    m.iter_mut().for_each(|m| *m /= n as f64);
+    m
+}
+
+/// Rows `a..b` of `x` minus `mean`, as a row-major f64 block.
+fn centred_block(x: ArrayView2<f32>, mean: &[f64], a: usize, b: usize) -> Vec<f64> {
+    let d = x.ncols();
+    let mut out = Vec::with_capacity((b - a) * d);
+    for r in x.slice(ndarray::s![a..b, ..]).rows() {
+        out.extend(r.iter().zip(mean).map(|(&v, &m)| v as f64 - m));
+    }
+    out
+}
+
+/// (X − 1·meanᵀ)ᵀ(X − 1·meanᵀ) (d × d) without an f64 copy of X: rows are converted and centred in blocks of
+/// [`XTX_BLOCK`], each block adds its lower-triangular rank-k update (half a GEMM) to one of [`XTX_PARTS`] partial
+/// sums (a fixed split of the rows, so the result does not depend on the thread count, and memory stays at
+/// `XTX_PARTS` d × d matrices whatever n), and the partials are summed in order and mirrored.
+pub fn covariance_blocked(x: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
+    use faer::linalg::matmul::triangular::{self, BlockStructure};
+    let (n, d) = x.dim();
+    let per_part = n.div_ceil(XTX_PARTS).max(1);
+    let parts: Vec<(usize, usize)> = (0..n).step_by(per_part).map(|s| (s, (s + per_part).min(n))).collect();
+    let partial: Vec<Mat<f64>> = parts
+        .par_iter()
+        .map(|&(a, b)| {
             let mut c = Mat::<f64>::zeros(d, d);
-            triangular::matmul(
-                c.as_mut(),
-                BlockStructure::TriangularLower,
-                Accum::Replace,
-                xb.transpose(),
-                BlockStructure::Rectangular,
-                xb,
-                BlockStructure::Rectangular,
-                1.0,
-                Par::Seq,
-            );
+            for s in (a..b).step_by(XTX_BLOCK) {
+                let e = (s + XTX_BLOCK).min(b);
+                let block = centred_block(x, mean, s, e);
+                let xb = MatRef::from_row_major_slice(&block, e - s, d);
+                triangular::matmul(
+                    c.as_mut(),
+                    BlockStructure::TriangularLower,
+                    Accum::Add,
+                    xb.transpose(),
+                    BlockStructure::Rectangular,
+                    xb,
+                    BlockStructure::Rectangular,
+                    1.0,
+                    Par::Seq,
+                );
+            }
             c
         })
         .collect();
@@ -93,6 +129,15 @@ pub fn xtx(x: &Array2<f64>) -> Mat<f64> {
         }
     }
     acc
+}
+
+/// Rows per rank-k update of [`covariance_blocked`].
+const XTX_BLOCK: usize = 2048;
+/// Fixed number of partial sums of [`covariance_blocked`].
+const XTX_PARTS: usize = 4;
+
+fn as_mat(x: &Array2<f64>) -> MatRef<'_, f64> {
+    MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), x.nrows(), x.ncols())
 }
 
 /// XXᵀ (n × n), parallel over fixed output row blocks.
@@ -155,8 +200,12 @@ pub fn sym_eigen(a: MatRef<'_, f64>, vectors: bool) -> Result<(Vec<f64>, Option<
 /// descending) or, without centring, the squared singular values of X (skdim lPCA `center=False`).
 pub fn spectrum(x: ArrayView2<f32>, center: bool) -> Result<Vec<f64>, DimError> {
     let (n, d) = x.dim();
-    let xc = centred_f64(x, center);
-    let m = if n >= d { xtx(&xc) } else { gram(&xc) };
+    let m = if n >= d {
+        let mean = if center { column_means(x) } else { vec![0.0; d] };
+        covariance_blocked(x, &mean)
+    } else {
+        gram(&centred_f64(x, center))
+    };
     let (mut vals, _) = sym_eigen(m.as_ref(), false)?;
     vals.truncate(n.min(d));
     let scale = if center { 1.0 / (n as f64 - 1.0).max(1.0) } else { 1.0 };
@@ -187,18 +236,28 @@ pub fn local_spectrum(x: &Array2<f64>, center: bool) -> Result<Vec<f64>, DimErro
 /// all min(n, d) components, n × r score matrix for the first `r` chosen by `choose(&variances)`).
 pub fn pca_scores(x: ArrayView2<f32>, choose: impl Fn(&[f64]) -> usize) -> Result<(Vec<f64>, Array2<f64>), DimError> {
     let (n, d) = x.dim();
-    let xc = centred_f64(x, true);
     let scale = 1.0 / (n as f64 - 1.0).max(1.0);
     if n >= d {
-        let (vals, vecs) = sym_eigen(xtx(&xc).as_ref(), true)?;
+        let mean = column_means(x);
+        let (vals, vecs) = sym_eigen(covariance_blocked(x, &mean).as_ref(), true)?;
         let vals: Vec<f64> = vals.into_iter().take(n.min(d)).map(|v| v.max(0.0) * scale).collect();
         let r = choose(&vals).min(vals.len());
         let v = vecs.expect("vectors requested");
-        let xm = as_mat(&xc);
-        let mut scores = Mat::<f64>::zeros(n, r);
-        faer::linalg::matmul::matmul(scores.as_mut(), Accum::Replace, xm, v.as_ref().subcols(0, r), 1.0, Par::Seq);
-        Ok((vals, Array2::from_shape_fn((n, r), |(i, j)| scores[(i, j)])))
+        let v = v.as_ref().subcols(0, r);
+        // Scores block by block (no f64 copy of the data).
+        let mut scores = Array2::<f64>::zeros((n, r));
+        scores.axis_chunks_iter_mut(ndarray::Axis(0), XTX_BLOCK).into_par_iter().enumerate().for_each(|(b, mut out)| {
+            let a = b * XTX_BLOCK;
+            let e = a + out.nrows();
+            let block = centred_block(x, &mean, a, e);
+            let xb = MatRef::from_row_major_slice(&block, e - a, d);
+            let mut sb = Mat::<f64>::zeros(e - a, r);
+            faer::linalg::matmul::matmul(sb.as_mut(), Accum::Replace, xb, v, 1.0, Par::Seq);
+            out.indexed_iter_mut().for_each(|((i, j), o)| *o = sb[(i, j)]);
+        });
+        Ok((vals, scores))
     } else {
+        let xc = centred_f64(x, true);
         // Scores are U·S: the Gram matrix's eigenvectors scaled by the singular values.
         let (vals, vecs) = sym_eigen(gram(&xc).as_ref(), true)?;
         let sv: Vec<f64> = vals.iter().map(|v| v.max(0.0).sqrt()).collect();
@@ -212,6 +271,21 @@ pub fn pca_scores(x: ArrayView2<f32>, choose: impl Fn(&[f64]) -> usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocked_covariance_equals_the_direct_product() {
+        // Several blocks and parts (n = 9000 > 4 × 2048), centred about the column means.
+        let x = Array2::from_shape_fn((9000, 7), |(i, j)| ((i * 31 + j * 17) % 101) as f32 * 0.01 + j as f32);
+        let mean = column_means(x.view());
+        let c = covariance_blocked(x.view(), &mean);
+        let xc = centred_f64(x.view(), true);
+        let direct = xc.t().dot(&xc);
+        for i in 0..7 {
+            for j in 0..7 {
+                assert!((c[(i, j)] - direct[[i, j]]).abs() <= 1e-9 * direct[[i, i]].max(1.0), "({i}, {j})");
+            }
+        }
+    }
 
     #[test]
     fn spectrum_matches_both_tricks() {
