@@ -246,15 +246,17 @@ pub fn pca_scores(x: ArrayView2<f32>, choose: impl Fn(&[f64]) -> usize) -> Resul
         let v = v.as_ref().subcols(0, r);
         // Scores block by block (no f64 copy of the data).
         let mut scores = Array2::<f64>::zeros((n, r));
-        scores.axis_chunks_iter_mut(ndarray::Axis(0), XTX_BLOCK).into_par_iter().enumerate().for_each(|(b, mut out)| {
-            let a = b * XTX_BLOCK;
-            let e = a + out.nrows();
-            let block = centred_block(x, &mean, a, e);
-            let xb = MatRef::from_row_major_slice(&block, e - a, d);
-            let mut sb = Mat::<f64>::zeros(e - a, r);
-            faer::linalg::matmul::matmul(sb.as_mut(), Accum::Replace, xb, v, 1.0, Par::Seq);
-            out.indexed_iter_mut().for_each(|((i, j), o)| *o = sb[(i, j)]);
-        });
+        scores.axis_chunks_iter_mut(ndarray::Axis(0), XTX_BLOCK).into_par_iter().enumerate().for_each(
+            |(b, mut out)| {
+                let a = b * XTX_BLOCK;
+                let e = a + out.nrows();
+                let block = centred_block(x, &mean, a, e);
+                let xb = MatRef::from_row_major_slice(&block, e - a, d);
+                let mut sb = Mat::<f64>::zeros(e - a, r);
+                faer::linalg::matmul::matmul(sb.as_mut(), Accum::Replace, xb, v, 1.0, Par::Seq);
+                out.indexed_iter_mut().for_each(|((i, j), o)| *o = sb[(i, j)]);
+            },
+        );
         Ok((vals, scores))
     } else {
         let xc = centred_f64(x, true);
