@@ -661,7 +661,12 @@ fn brute(
     let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
     let mean = column_mean(&ref_raw, d);
     let (ref_c, ref_n2) = centred(&ref_raw, d, &mean);
-    let (q_c, q_n2) = if self_mode { (ref_c.clone(), ref_n2.clone()) } else { centred(&q_raw, d, &mean) };
+    // In self mode the queries are the centred references (borrowed: no second copy of the data).
+    let q_own = if self_mode { None } else { Some(centred(&q_raw, d, &mean)) };
+    let (q_c, q_n2): (&[f32], &[f64]) = match &q_own {
+        Some((c, n2)) => (c, n2),
+        None => (&ref_c, &ref_n2),
+    };
     let max_ref_norm = ref_n2.iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
     let available = if self_mode { n_ref - 1 } else { n_ref };
     // Candidates kept per query before refinement: k plus a margin that absorbs the f32 rounding of the GEMM (wider
