@@ -140,27 +140,42 @@ fn as_mat(x: &Array2<f64>) -> MatRef<'_, f64> {
     MatRef::from_row_major_slice(x.as_slice().expect("standard layout"), x.nrows(), x.ncols())
 }
 
-/// XXᵀ (n × n), parallel over fixed output row blocks.
-pub fn gram(x: &Array2<f64>) -> Mat<f64> {
+/// (X − 1·meanᵀ)(X − 1·meanᵀ)ᵀ (n × n) without an f64 copy of X: columns are centred and converted in blocks of
+/// [`GRAM_COLS`], and each block's product is added to the output's row blocks in parallel (every entry accumulates
+/// the column blocks in order: the result does not depend on the thread count). Memory: the n × n result and one
+/// n × `GRAM_COLS` block, whatever d.
+pub fn gram_blocked(x: ArrayView2<f32>, mean: &[f64]) -> Array2<f64> {
     let (n, d) = x.dim();
-    let xs = x.as_slice().expect("standard layout");
-    let all = MatRef::from_row_major_slice(xs, n, d);
-    let blocks: Vec<(usize, usize)> = (0..n).step_by(ROW_BLOCK).map(|s| (s, (s + ROW_BLOCK).min(n))).collect();
-    let parts: Vec<Mat<f64>> = blocks
-        .par_iter()
-        .map(|&(a, b)| {
-            let xb = MatRef::from_row_major_slice(&xs[a * d..b * d], b - a, d);
-            let mut c = Mat::<f64>::zeros(b - a, n);
-            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, xb, all.transpose(), 1.0, Par::Seq);
-            c
-        })
-        .collect();
-    let mut g = Mat::<f64>::zeros(n, n);
-    for (&(a, b), p) in blocks.iter().zip(parts) {
-        g.as_mut().submatrix_mut(a, 0, b - a, n).copy_from(p.as_ref());
+    let mut g = vec![0.0f64; n * n];
+    let mut block = vec![0.0f64; n * GRAM_COLS.min(d)];
+    for c0 in (0..d).step_by(GRAM_COLS) {
+        let w = (c0 + GRAM_COLS).min(d) - c0;
+        let blk = &mut block[..n * w];
+        blk.par_chunks_mut(w).enumerate().for_each(|(i, out)| {
+            let row = x.row(i);
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = row[c0 + j] as f64 - mean[c0 + j];
+            }
+        });
+        let all = MatRef::from_row_major_slice(blk, n, w);
+        g.par_chunks_mut(ROW_BLOCK * n).enumerate().for_each(|(bi, rows)| {
+            let h = rows.len() / n;
+            let dst = faer::MatMut::from_row_major_slice_mut(rows, h, n);
+            faer::linalg::matmul::matmul(
+                dst,
+                Accum::Add,
+                all.subrows(bi * ROW_BLOCK, h),
+                all.transpose(),
+                1.0,
+                Par::Seq,
+            );
+        });
     }
-    g
+    Array2::from_shape_vec((n, n), g).expect("n × n values")
 }
+
+/// Columns per block of [`gram_blocked`].
+const GRAM_COLS: usize = 512;
 
 /// Small dense product A·Bᵀ, sequential (used inside parallel per-point loops).
 pub fn abt_seq(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
@@ -200,13 +215,12 @@ pub fn sym_eigen(a: MatRef<'_, f64>, vectors: bool) -> Result<(Vec<f64>, Option<
 /// descending) or, without centring, the squared singular values of X (skdim lPCA `center=False`).
 pub fn spectrum(x: ArrayView2<f32>, center: bool) -> Result<Vec<f64>, DimError> {
     let (n, d) = x.dim();
-    let m = if n >= d {
-        let mean = if center { column_means(x) } else { vec![0.0; d] };
-        covariance_blocked(x, &mean)
+    let mean = if center { column_means(x) } else { vec![0.0; d] };
+    let (mut vals, _) = if n >= d {
+        sym_eigen(covariance_blocked(x, &mean).as_ref(), false)?
     } else {
-        gram(&centred_f64(x, center))
+        sym_eigen(as_mat(&gram_blocked(x, &mean)), false)?
     };
-    let (mut vals, _) = sym_eigen(m.as_ref(), false)?;
     vals.truncate(n.min(d));
     let scale = if center { 1.0 / (n as f64 - 1.0).max(1.0) } else { 1.0 };
     Ok(vals.into_iter().map(|v| v.max(0.0) * scale).collect())
@@ -259,9 +273,9 @@ pub fn pca_scores(x: ArrayView2<f32>, choose: impl Fn(&[f64]) -> usize) -> Resul
         );
         Ok((vals, scores))
     } else {
-        let xc = centred_f64(x, true);
         // Scores are U·S: the Gram matrix's eigenvectors scaled by the singular values.
-        let (vals, vecs) = sym_eigen(gram(&xc).as_ref(), true)?;
+        let g = gram_blocked(x, &column_means(x));
+        let (vals, vecs) = sym_eigen(as_mat(&g), true)?;
         let sv: Vec<f64> = vals.iter().map(|v| v.max(0.0).sqrt()).collect();
         let vals: Vec<f64> = vals.into_iter().take(n.min(d)).map(|v| v.max(0.0) * scale).collect();
         let r = choose(&vals).min(vals.len());
@@ -286,6 +300,18 @@ mod tests {
             for j in 0..7 {
                 assert!((c[(i, j)] - direct[[i, j]]).abs() <= 1e-9 * direct[[i, i]].max(1.0), "({i}, {j})");
             }
+        }
+    }
+
+    #[test]
+    fn blocked_gram_equals_the_direct_product() {
+        // More columns than one block (d = 1100 > 512), centred about the column means.
+        let x = Array2::from_shape_fn((37, 1100), |(i, j)| ((i * 13 + j * 7) % 29) as f32 * 0.1 - 1.0);
+        let g = gram_blocked(x.view(), &column_means(x.view()));
+        let xc = centred_f64(x.view(), true);
+        let direct = xc.dot(&xc.t());
+        for ((i, j), v) in direct.indexed_iter() {
+            assert!((g[[i, j]] - v).abs() <= 1e-9 * direct[[i, i]].max(1.0), "({i}, {j})");
         }
     }
 
