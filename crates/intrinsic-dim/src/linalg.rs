@@ -10,43 +10,8 @@ use rayon::prelude::*;
 
 use crate::DimError;
 
-/// Rows per task when accumulating XᵀX.
+/// Rows per task of the column means and of the Gram matrix's output.
 const ROW_BLOCK: usize = 512;
-
-/// Row-major f64 copy of the data, optionally centred on the column means (parallel over fixed row blocks; the
-/// column sums are reduced in block order, so the result does not depend on the thread count).
-pub fn centred_f64(x: ArrayView2<f32>, center: bool) -> Array2<f64> {
-    let (n, d) = x.dim();
-    let xs = x.as_standard_layout();
-    let xs = xs.as_slice().expect("standard layout");
-    let mean: Vec<f64> = if center && n > 0 {
-        let partial: Vec<Vec<f64>> = xs
-            .par_chunks(ROW_BLOCK * d.max(1))
-            .map(|block| {
-                let mut s = vec![0.0f64; d];
-                for r in block.chunks_exact(d) {
-                    s.iter_mut().zip(r).for_each(|(s, &v)| *s += v as f64);
-                }
-                s
-            })
-            .collect();
-        let mut m = vec![0.0f64; d];
-        for p in partial {
-            m.iter_mut().zip(p).for_each(|(m, v)| *m += v);
-        }
-        m.iter_mut().for_each(|m| *m /= n as f64);
-        m
-    } else {
-        vec![0.0; d]
-    };
-    let mut out = vec![0.0f64; n * d];
-    out.par_chunks_mut(ROW_BLOCK * d.max(1)).zip(xs.par_chunks(ROW_BLOCK * d.max(1))).for_each(|(o, src)| {
-        for (orow, srow) in o.chunks_exact_mut(d).zip(src.chunks_exact(d)) {
-            orow.iter_mut().zip(srow).zip(&mean).for_each(|((o, &v), &m)| *o = v as f64 - m);
-        }
-    });
-    Array2::from_shape_vec((n, d), out).expect("n × d values")
-}
 
 /// Column means (f64), reduced over fixed row blocks in block order (thread-count independent).
 pub fn column_means(x: ArrayView2<f32>) -> Vec<f64> {
@@ -287,6 +252,12 @@ pub fn pca_scores(x: ArrayView2<f32>, choose: impl Fn(&[f64]) -> usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Row-major f64 copy of the data, optionally centred (the direct products the blocked ones are checked against).
+    fn centred_f64(x: ArrayView2<f32>, center: bool) -> Array2<f64> {
+        let mean = if center { column_means(x) } else { vec![0.0; x.ncols()] };
+        Array2::from_shape_vec(x.dim(), centred_block(x, &mean, 0, x.nrows())).unwrap()
+    }
 
     #[test]
     fn blocked_covariance_equals_the_direct_product() {

@@ -75,22 +75,46 @@ impl Neighbors {
 
 /// [`Strategy::Auto`] considers pruning from this many reference rows …
 pub const AUTO_MIN_ROWS: usize = 4096;
-/// … and this many columns, and prunes when the planner predicts it at least this much faster than brute force.
+/// … and this many columns, and prunes when the planner predicts it [`AUTO_MIN_GAIN`] times faster than brute force.
 pub const AUTO_MIN_DIMS: usize = 64;
-/// [`Strategy::Auto`] uses the k-d tree up to this many columns (from [`AUTO_TREE_MIN_ROWS`] rows) …
-pub const AUTO_TREE_MAX_DIMS: usize = 4;
-/// … and up to [`AUTO_TREE_MAX_DIMS_LARGE`] columns from [`AUTO_TREE_LARGE_ROWS`] rows. Measured on uniform balls
-/// (the worst case for a tree), k = 11: the tree is 3.0× / 2.4× / 0.84× brute force's speed at d = 2 / 4 / 6 with
-/// 2000 rows, 18× / 6.4× / 1.7× / 0.68× at d = 2 / 4 / 6 / 8 with 20 000 rows.
-pub const AUTO_TREE_MIN_ROWS: usize = 256;
-pub const AUTO_TREE_MAX_DIMS_LARGE: usize = 6;
-pub const AUTO_TREE_LARGE_ROWS: usize = 8192;
-
-fn auto_takes_tree(n: usize, d: usize) -> bool {
-    (d <= AUTO_TREE_MAX_DIMS && n >= AUTO_TREE_MIN_ROWS) || (d <= AUTO_TREE_MAX_DIMS_LARGE && n >= AUTO_TREE_LARGE_ROWS)
-}
 /// Required predicted speed-up of pruning over brute force under [`Strategy::Auto`].
 pub const AUTO_MIN_GAIN: f64 = 1.25;
+/// [`Strategy::Auto`] uses the k-d tree up to this many columns from [`AUTO_TREE_MIN_ROWS`] rows, and up to
+/// [`AUTO_TREE_MAX_DIMS_LARGE`] columns from [`AUTO_TREE_LARGE_ROWS`] rows. Measured on uniform balls (the worst
+/// case for a tree), k = 11: the tree is 3.0× / 2.4× / 0.84× brute force's speed at d = 2 / 4 / 6 with 2000 rows,
+/// 18× / 6.4× / 1.7× / 0.68× at d = 2 / 4 / 6 / 8 with 20 000 rows.
+pub const AUTO_TREE_MAX_DIMS: usize = 4;
+/// See [`AUTO_TREE_MAX_DIMS`].
+pub const AUTO_TREE_MIN_ROWS: usize = 256;
+/// See [`AUTO_TREE_MAX_DIMS`].
+pub const AUTO_TREE_MAX_DIMS_LARGE: usize = 6;
+/// See [`AUTO_TREE_MAX_DIMS`].
+pub const AUTO_TREE_LARGE_ROWS: usize = 8192;
+
+/// [`Strategy::Auto`]'s first decision, by shape alone: the tree, brute force, or ask the planner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AutoPath {
+    Tree,
+    Brute,
+    Planned,
+}
+
+fn auto_path(n: usize, d: usize) -> AutoPath {
+    if (d <= AUTO_TREE_MAX_DIMS && n >= AUTO_TREE_MIN_ROWS)
+        || (d <= AUTO_TREE_MAX_DIMS_LARGE && n >= AUTO_TREE_LARGE_ROWS)
+    {
+        AutoPath::Tree
+    } else if n < AUTO_MIN_ROWS || d < AUTO_MIN_DIMS {
+        AutoPath::Brute
+    } else {
+        AutoPath::Planned
+    }
+}
+
+/// The planner's verdict for [`AutoPath::Planned`].
+fn plan_prunes(p: &pruned::Plan) -> bool {
+    p.pruned_cost * AUTO_MIN_GAIN < p.brute_cost
+}
 
 /// Search strategy. Every strategy returns the same (exact) answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -574,22 +598,19 @@ fn search(
             let m = if opts.pruning_dims == 0 { pruned::plan(&prep, k, opts).dims } else { opts.pruning_dims };
             pruned::search(&prep, k, m, opts)
         }
-        Strategy::Auto => {
-            let (n, d) = (reference.nrows(), reference.ncols());
-            if auto_takes_tree(n, d) {
-                return tree_search(reference, query, k, self_mode);
+        Strategy::Auto => match auto_path(reference.nrows(), reference.ncols()) {
+            AutoPath::Tree => tree_search(reference, query, k, self_mode),
+            AutoPath::Brute => brute(reference, query, k, self_mode, opts),
+            AutoPath::Planned => {
+                let prep = pruned::Prepared::new(reference, query, self_mode, pruned::MAX_DIMS);
+                let plan = pruned::plan(&prep, k, opts);
+                if plan_prunes(&plan) {
+                    pruned::search(&prep, k, plan.dims, opts)
+                } else {
+                    brute(reference, query, k, self_mode, opts)
+                }
             }
-            if n < AUTO_MIN_ROWS || d < AUTO_MIN_DIMS {
-                return brute(reference, query, k, self_mode, opts);
-            }
-            let prep = pruned::Prepared::new(reference, query, self_mode, pruned::MAX_DIMS);
-            let plan = pruned::plan(&prep, k, opts);
-            if plan.pruned_cost * AUTO_MIN_GAIN < plan.brute_cost {
-                pruned::search(&prep, k, plan.dims, opts)
-            } else {
-                brute(reference, query, k, self_mode, opts)
-            }
-        }
+        },
     }
 }
 
@@ -616,13 +637,10 @@ pub fn plan(data: ArrayView2<f32>, k: usize, opts: &KnnOptions) -> Result<PlanRe
     }
     let prep = pruned::Prepared::new(data, data, true, pruned::MAX_DIMS);
     let p = pruned::plan(&prep, k, opts);
-    let small = data.nrows() < AUTO_MIN_ROWS || data.ncols() < AUTO_MIN_DIMS;
-    let strategy = if auto_takes_tree(data.nrows(), data.ncols()) {
-        Strategy::Tree
-    } else if !small && p.pruned_cost * AUTO_MIN_GAIN < p.brute_cost {
-        Strategy::PcaPruned
-    } else {
-        Strategy::Brute
+    let strategy = match auto_path(data.nrows(), data.ncols()) {
+        AutoPath::Tree => Strategy::Tree,
+        AutoPath::Planned if plan_prunes(&p) => Strategy::PcaPruned,
+        _ => Strategy::Brute,
     };
     Ok(PlanReport {
         strategy,

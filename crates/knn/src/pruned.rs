@@ -82,7 +82,7 @@ impl<'a> Prepared<'a> {
         let ref_raw = contiguous(reference);
         let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
         let mean = column_mean(&ref_raw, d);
-        let (basis, _) = principal_basis(&ref_raw, d, &mean, m_max.clamp(1, d));
+        let basis = principal_basis(&ref_raw, d, &mean, m_max.clamp(1, d));
         let m_max = basis.ncols();
         let (ref_p, ref_n2) = project(&ref_raw, d, &mean, basis.as_ref());
         let (q_p, q_n2) = if self_mode { (Vec::new(), Vec::new()) } else { project(&q_raw, d, &mean, basis.as_ref()) };
@@ -321,8 +321,7 @@ pub(crate) fn plan(prep: &Prepared, k: usize, opts: &KnnOptions) -> Plan {
 }
 
 /// Orthonormal d × m basis of the leading principal directions of an evenly spaced subsample (f64).
-/// Also returns the fraction of the subsample's variance left outside the basis.
-pub(crate) fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> (Mat<f64>, f64) {
+pub(crate) fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> Mat<f64> {
     let n = raw.len() / d;
     let s = n.min(SUBSAMPLE);
     // s × d centred subsample, rows evenly spaced through the data (deterministic), row-major.
@@ -335,7 +334,6 @@ pub(crate) fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> 
     // Gram matrix (s × s); its leading eigenvectors U give V = Sᵀ U, the top right singular vectors of the sample.
     let mut gram = Mat::<f64>::zeros(s, s);
     faer::linalg::matmul::matmul(gram.as_mut(), Accum::Replace, sample, sample.transpose(), 1.0, Par::rayon(0));
-    let total: f64 = (0..s).map(|i| gram[(i, i)]).sum();
     // Leading eigenpairs by subspace iteration (block power method with `m + 8` vectors, Rayleigh–Ritz at the end):
     // a full eigendecomposition of the s × s Gram matrix would cost more than the search it prepares. Accuracy is
     // not critical (any orthonormal basis gives a valid bound), only tightness.
@@ -353,57 +351,42 @@ pub(crate) fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> 
     faer::linalg::matmul::matmul(gq.as_mut(), Accum::Replace, gram.as_ref(), q.as_ref(), 1.0, Par::rayon(0));
     let mut small = Mat::<f64>::zeros(q.ncols(), q.ncols());
     faer::linalg::matmul::matmul(small.as_mut(), Accum::Replace, q.transpose(), gq.as_ref(), 1.0, Par::Seq);
-    let mut captured = 0.0;
-    let mut cols: Vec<Vec<f64>> = Vec::with_capacity(m);
     let eig = if q.ncols() > 0 { small.self_adjoint_eigen(Side::Lower).ok() } else { None };
-    if let Some(eig) = eig {
-        let u = eig.U();
-        let lambda = eig.S().column_vector();
-        let top = lambda.nrows();
-        let scale = lambda[top - 1].abs().max(f64::MIN_POSITIVE);
-        let mut keep = Vec::new();
-        for t in 0..m.min(top) {
-            let idx = top - 1 - t;
-            if lambda[idx] <= scale * 1e-12 {
-                break;
-            }
-            captured += lambda[idx];
-            keep.push(idx);
+    let basis = match eig {
+        Some(eig) => {
+            let u = eig.U();
+            let lambda = eig.S().column_vector();
+            let top = lambda.nrows();
+            let scale = lambda[top - 1].abs().max(f64::MIN_POSITIVE);
+            let keep: Vec<usize> =
+                (0..m.min(top)).map(|t| top - 1 - t).take_while(|&idx| lambda[idx] > scale * 1e-12).collect();
+            // Ritz vectors Q·U_keep, then Sᵀ(Q U_keep) by GEMMs, orthonormalised to f64 precision (the bound
+            // relies on it).
+            let uk = Mat::<f64>::from_fn(q.ncols(), keep.len(), |i, c| u[(i, keep[c])]);
+            let mut ritz = Mat::<f64>::zeros(s, keep.len());
+            faer::linalg::matmul::matmul(ritz.as_mut(), Accum::Replace, q.as_ref(), uk.as_ref(), 1.0, Par::Seq);
+            let mut v = Mat::<f64>::zeros(d, keep.len());
+            faer::linalg::matmul::matmul(
+                v.as_mut(),
+                Accum::Replace,
+                sample.transpose(),
+                ritz.as_ref(),
+                1.0,
+                Par::rayon(0),
+            );
+            orthonormal_columns(v.as_ref())
         }
-        // Ritz vectors Q·U_keep, then Sᵀ(Q U_keep) by GEMMs (normalised by the orthonormalisation below).
-        let uk = Mat::<f64>::from_fn(q.ncols(), keep.len(), |i, c| u[(i, keep[c])]);
-        let mut ritz = Mat::<f64>::zeros(s, keep.len());
-        faer::linalg::matmul::matmul(ritz.as_mut(), Accum::Replace, q.as_ref(), uk.as_ref(), 1.0, Par::Seq);
-        let mut v = Mat::<f64>::zeros(d, keep.len());
-        faer::linalg::matmul::matmul(v.as_mut(), Accum::Replace, sample.transpose(), ritz.as_ref(), 1.0, Par::rayon(0));
-        cols = (0..keep.len()).map(|c| v.col(c).iter().copied().collect()).collect();
-    }
-    // Modified Gram–Schmidt, twice, so the basis is orthonormal to f64 precision (the bound relies on it).
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(cols.len());
-    for mut v in cols {
-        for _ in 0..2 {
-            for b in &basis {
-                let dot: f64 = v.iter().zip(b).map(|(x, y)| x * y).sum();
-                v.iter_mut().zip(b).for_each(|(x, y)| *x -= dot * y);
-            }
-        }
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm > 1e-8 {
-            v.iter_mut().for_each(|x| *x /= norm);
-            basis.push(v);
-        }
-    }
-    if basis.is_empty() {
+        None => Mat::zeros(d, 0),
+    };
+    if basis.ncols() == 0 {
         // Constant data: any unit vector is a valid (if useless) basis.
-        let mut e = vec![0.0; d];
-        e[0] = 1.0;
-        basis.push(e);
+        return Mat::from_fn(d, 1, |r, _| if r == 0 { 1.0 } else { 0.0 });
     }
-    let residual = if total > 0.0 { ((total - captured) / total).max(0.0) } else { 0.0 };
-    (Mat::from_fn(d, basis.len(), |r, c| basis[c][r]), residual)
+    basis
 }
 
-/// Orthonormal basis of the column space of `a` (modified Gram–Schmidt, twice; dependent columns dropped).
+/// Orthonormal basis of the column space of `a` (modified Gram–Schmidt, twice, so it is orthonormal to f64
+/// precision; dependent columns dropped).
 fn orthonormal_columns(a: MatRef<f64>) -> Mat<f64> {
     let mut basis: Vec<Vec<f64>> = Vec::with_capacity(a.ncols());
     for c in 0..a.ncols() {
