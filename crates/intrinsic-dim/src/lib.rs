@@ -26,6 +26,7 @@ use serde_json::{json, Map, Value};
 
 pub mod corrected;
 pub mod estimators;
+pub mod graph_test;
 pub mod linalg;
 pub mod special;
 pub mod stats;

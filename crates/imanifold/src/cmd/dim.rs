@@ -28,7 +28,9 @@ pub struct Args {
     pub input: PathBuf,
     /// Estimator, repeatable: pca lpca mle twonn gride corrint danco mind-ml ess fishers mom tle mada knn imanifold,
     /// optionally with skdim-named parameters: `mle:comb=median,unbiased=true`, `lpca:ver=Fan`,
-    /// `twonn:method=mle`. Default: `imanifold` (average of TwoNN-ML and MLE(k=5), each bias-corrected by calibration on uniform balls).
+    /// `twonn:method=mle`. Default: `imanifold` (a local quadratic-graph test where it is conclusive, else the average
+    /// of TwoNN-ML and MLE(k=5), each bias-corrected by calibration on uniform balls; `imanifold:graph_test=false`:
+    /// the second stage alone).
     #[arg(long = "estimator", value_name = "NAME[:k=v,...]")]
     pub estimators: Vec<String>,
     /// Neighbours of the kNN-based local estimators (mle, mom, tle, mada, ess, imanifold; skdim `n_neighbors`)
