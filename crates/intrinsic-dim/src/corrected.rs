@@ -300,10 +300,11 @@ impl Estimator for Corrected {
         Ok(pw)
     }
     fn at_scale(&self, k: usize) -> Option<Box<dyn Estimator>> {
-        // The scale knob: the MLE's k (the TwoNN part has no scale).
+        // The scale knob: the MLE's k (the TwoNN part has no scale). The graph test picks its own neighbourhood
+        // sizes, so the scale curve is that of the distance-based stage.
         let at = match (self.base, self.mix_k) {
-            (Base::TwoNn, Some(_)) => Corrected { mix_k: Some(k), ..self.clone() },
-            _ => Corrected { n_neighbors: k, ..self.clone() },
+            (Base::TwoNn, Some(_)) => Corrected { mix_k: Some(k), graph_test: false, ..self.clone() },
+            _ => Corrected { n_neighbors: k, graph_test: false, ..self.clone() },
         };
         (k >= 2).then(|| Box::new(at) as Box<dyn Estimator>)
     }
@@ -457,6 +458,7 @@ mod tests {
         // The scale knob of the default is the MLE's k; of base = mle its n_neighbors.
         assert_eq!(e.at_scale(8).unwrap().params()["mix_k"], 8);
         assert_eq!(e.at_scale(8).unwrap().needs_k(), Some(8));
+        assert_eq!(e.at_scale(8).unwrap().params()["graph_test"], false);
         assert!(e.at_scale(1).is_none());
         let m = build_spec("imanifold:base=mle").unwrap();
         assert_eq!(m.at_scale(8).unwrap().params()["n_neighbors"], 8);
