@@ -439,6 +439,22 @@ mod tests {
     }
 
     #[test]
+    fn pointwise_uses_the_test_at_each_point() {
+        // S^3 in R^6: the test is conclusive at (nearly) every point; without it the local refits scatter.
+        let s = benchmark_manifolds::hypersphere(600, 3, 5);
+        let x = benchmark_manifolds::embed_linear(&s, 6, 6).unwrap().mapv(|v| v as f32);
+        let ctx = ctx_of(&x, 30, 1);
+        let pw = Corrected::default().fit_pointwise(&ctx, 30).unwrap();
+        let exact = pw.iter().filter(|&&v| v == 3.0).count();
+        assert!(exact >= 570, "{exact} of 600 points at 3");
+        let pw_distance = Corrected { graph_test: false, ..Corrected::default() }.fit_pointwise(&ctx, 30).unwrap();
+        assert!(pw_distance.iter().filter(|&&v| v == 3.0).count() < 10);
+        for (a, b) in pw.iter().zip(&pw_distance) {
+            assert!(*a == 3.0 || a == b);
+        }
+    }
+
+    #[test]
     fn parameters_and_scale() {
         let build_spec = |s: &str| {
             let (name, p) = parse_spec(s).unwrap();

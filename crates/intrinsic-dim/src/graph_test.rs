@@ -444,6 +444,19 @@ mod tests {
     }
 
     #[test]
+    fn spheres_up_to_the_largest_testable_dimension() {
+        // S^d linearly embedded in R^(d+5): exact up to g = 12 (k = 182 ≤ max_k) at n = 2000; S^13 needs k = 210
+        // and is left to the caller.
+        for (d, n) in [(2usize, 500usize), (5, 1000), (8, 1000), (12, 2000), (13, 2000)] {
+            let s = benchmark_manifolds::hypersphere(n, d, 3);
+            let x = benchmark_manifolds::embed_linear(&s, d + 5, 4).unwrap().mapv(|v| v as f32);
+            let out = GraphTest::default().run(x.view()).unwrap();
+            let want = (d <= 12).then_some(d);
+            assert_eq!(out.dimension, want, "S^{d}: {}", out.to_json());
+        }
+    }
+
+    #[test]
     fn curves_and_surfaces() {
         for (name, d) in [("M5a_Helix1d", 1), ("M7_Roll", 2), ("M13a_Scurve", 2)] {
             let x = suite_manifold(name, 1000, 2);
