@@ -161,7 +161,9 @@ impl Page<'_> {
              Gaussian blur σ = {b} px) with the first p of yaw, pitch, roll, distance, shift_x, shift_y, \
              light_azimuth free, each uniform in a window around the default pose; {n} images per set. True \
              dimension = p. Estimators with skdim's names and defaults; 95 % intervals (analytic for mle and twonn, \
-             the base interval mapped through the calibration for imanifold, half-sampling refits for lpca).",
+             for imanifold the base interval mapped through the calibration where its local quadratic-graph test is \
+             inconclusive, the decision bootstrapped over the tested points where it is conclusive — the \
+             graph_test entry of each set's dim/results.json says which and why —, half-sampling refits for lpca).",
             s = cfg.dim_size,
             b = cfg.dim_blur,
             n = cfg.dim_n
