@@ -289,12 +289,15 @@ impl Estimator for Corrected {
     /// distance-based estimate refitted in the point's `n_neighbors` neighbourhood.
     fn fit_pointwise(&self, ctx: &FitContext, n_neighbors: usize) -> Result<Vec<f64>, DimError> {
         let distance = Corrected { graph_test: false, ..self.clone() };
-        let mut pw = crate::local_fits(&distance, ctx, n_neighbors)?;
-        if self.graph_test {
-            for (v, g) in pw.iter_mut().zip(GraphTest::default().pointwise(ctx.data)?) {
-                if let Some(g) = g {
-                    *v = g as f64;
-                }
+        if !self.graph_test {
+            return crate::local_fits(&distance, ctx, n_neighbors);
+        }
+        // The test first; the local refits only where it is inconclusive.
+        let tested = GraphTest::default().pointwise(ctx.data)?;
+        let mut pw = crate::local_fits_where(&distance, ctx, n_neighbors, |i| tested[i].is_none())?;
+        for (v, g) in pw.iter_mut().zip(&tested) {
+            if let Some(g) = g {
+                *v = *g as f64;
             }
         }
         Ok(pw)

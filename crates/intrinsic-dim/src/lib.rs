@@ -303,6 +303,16 @@ pub trait Estimator: Send + Sync {
 
 /// skdim's `fit_pw` for a global estimator: fit inside each point's neighbourhood, in parallel.
 pub fn local_fits<E: Estimator + ?Sized>(est: &E, ctx: &FitContext, n_neighbors: usize) -> Result<Vec<f64>, DimError> {
+    local_fits_where(est, ctx, n_neighbors, |_| true)
+}
+
+/// [`local_fits`] at the points where `wanted(i)` holds; NaN elsewhere.
+pub fn local_fits_where<E: Estimator + ?Sized>(
+    est: &E,
+    ctx: &FitContext,
+    n_neighbors: usize,
+    wanted: impl Fn(usize) -> bool + Sync,
+) -> Result<Vec<f64>, DimError> {
     let (idx, _) = ctx.neighbors(est.name(), n_neighbors)?;
     let inner_k = est.needs_k().unwrap_or(0);
     if inner_k >= n_neighbors {
@@ -316,6 +326,9 @@ pub fn local_fits<E: Estimator + ?Sized>(est: &E, ctx: &FitContext, n_neighbors:
     let out: Vec<f64> = (0..ctx.n())
         .into_par_iter()
         .map(|i| {
+            if !wanted(i) {
+                return f64::NAN;
+            }
             let rows: Vec<usize> = idx.row(i).to_vec();
             let sub = ctx.data.select(Axis(0), &rows);
             let seed = stats::mix(ctx.seed, i as u64);

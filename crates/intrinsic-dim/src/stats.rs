@@ -1,14 +1,8 @@
 //! Small statistics helpers with NumPy's conventions, and the seeded RNG streams.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
-/// ChaCha8 stream `stream` of `seed`: independent per item, so results do not depend on the thread count.
-pub fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut r = ChaCha8Rng::seed_from_u64(seed);
-    r.set_stream(stream);
-    r
-}
+/// ChaCha8 stream `stream` of `seed`: independent per item, so results do not depend on the thread count (the
+/// reference manifolds' generator streams, shared).
+pub use benchmark_manifolds::rng;
 
 /// Mixes a seed with an item index (SplitMix64 finaliser).
 pub fn mix(seed: u64, i: u64) -> u64 {
