@@ -68,11 +68,50 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
-/// `--out DIR` handling: creates the folder, refuses a path that is an existing file.
-pub fn prepare_out(dir: &Path) -> anyhow::Result<PathBuf> {
+/// `--out DIR` and `--json`, shared by every command that writes an output folder.
+///
+/// A command checks the folder with [`OutArgs::check`] before any work, computes its report, and only then
+/// creates the folder and writes it with [`OutArgs::write`] (one library writer per command): a run refused on
+/// bad input or options leaves nothing behind.
+#[derive(Debug, Clone, Args)]
+pub struct OutArgs {
+    /// Output folder (created when the results are ready).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also print the summary (the contents of results.json) to stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl OutArgs {
+    /// Refuses an `--out` that cannot become a folder, before any work is done.
+    pub fn check(&self) -> anyhow::Result<()> {
+        check_out(&self.out)
+    }
+
+    /// Creates the folder and runs the command's writer into it.
+    pub fn write<T>(&self, write: impl FnOnce(&Path) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        prepare_out(&self.out)?;
+        write(&self.out)
+    }
+
+    /// Prints the summary JSON to stdout when `--json` was given.
+    pub fn print(&self, value: &serde_json::Value) -> anyhow::Result<()> {
+        print_json(self.json, value)
+    }
+}
+
+/// Refuses an `--out` path that exists and is not a folder.
+pub fn check_out(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {
         bail!("--out {} exists and is not a folder", dir.display());
     }
+    Ok(())
+}
+
+/// `--out DIR` handling: creates the folder, refuses a path that is an existing file.
+pub fn prepare_out(dir: &Path) -> anyhow::Result<PathBuf> {
+    check_out(dir)?;
     output::create_dir(dir)?;
     Ok(dir.to_path_buf())
 }
