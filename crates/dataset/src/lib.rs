@@ -60,7 +60,8 @@ pub enum ColorMode {
     /// Gray when the first image is gray (or gray + alpha), RGB otherwise.
     #[default]
     Auto,
-    /// Luma (Rec. 709 weights, as the `image` crate converts).
+    /// Grey: colour images by ITU-R BT.601 luma ([`pixels::luma`]: 0.299 R + 0.587 G + 0.114 B, as OpenCV and
+    /// PIL), grey images as they are.
     Gray,
     /// RGB; alpha is dropped, gray is replicated.
     Rgb,
@@ -81,28 +82,8 @@ pub struct LoadOptions {
     pub recursive: bool,
 }
 
-/// Height, width, channels of the images behind the rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ImageShape {
-    pub height: usize,
-    pub width: usize,
-    pub channels: usize,
-}
-
-impl ImageShape {
-    pub fn len(&self) -> usize {
-        self.height * self.width * self.channels
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl std::fmt::Display for ImageShape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}x{}x{}", self.width, self.height, self.channels)
-    }
-}
+/// Height, width, channels of the images behind the rows (the toolkit's one image-shape type).
+pub use pixels::ImageShape;
 
 /// A per-row metadata column.
 #[derive(Debug, Clone, PartialEq)]
@@ -417,7 +398,11 @@ pub fn decode_images(files: &[PathBuf], opts: &LoadOptions) -> Result<(Array2<f3
             }
             let img = if size != (w, h) { img.resize_exact(w, h, image::imageops::FilterType::Triangle) } else { img };
             let out = row.as_slice_mut().expect("rows of a fresh array are contiguous");
-            if channels == 1 {
+            if channels == 1 && img.color().has_color() {
+                // One grey conversion for the whole toolkit: BT.601 luma (`pixels::luma`).
+                let rgb = img.to_rgb32f();
+                out.iter_mut().zip(rgb.as_raw().chunks_exact(3)).for_each(|(o, p)| *o = pixels::luma(p[0], p[1], p[2]));
+            } else if channels == 1 {
                 out.copy_from_slice(img.to_luma32f().as_raw());
             } else {
                 out.copy_from_slice(img.to_rgb32f().as_raw());

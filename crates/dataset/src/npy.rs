@@ -181,8 +181,8 @@ fn convert_channels(data: &Array2<f32>, from: usize, to: usize) -> Array2<f32> {
             let src = &r.as_slice().expect("contiguous")[p * from..(p + 1) * from];
             let (rr, g, b) = if from >= 3 { (src[0], src[1], src[2]) } else { (src[0], src[0], src[0]) };
             if to == 1 {
-                // Rec. 709 luma, as the image crate uses for PNG input.
-                o[p] = 0.2126 * rr + 0.7152 * g + 0.0722 * b;
+                // The toolkit's one grey conversion (BT.601 luma); grey (+ alpha) input keeps its grey value.
+                o[p] = if from >= 3 { pixels::luma(rr, g, b) } else { rr };
             } else {
                 o[p * 3] = rr;
                 o[p * 3 + 1] = g;

@@ -35,7 +35,7 @@ fn colour_modes_and_bit_depths() {
     assert_eq!(rgb.data.row(0).to_vec()[3..6], [1.0, 0.0, 0.0]);
     let g = load(dir.path(), &LoadOptions { color: ColorMode::Gray, ..opts() }).unwrap();
     assert_eq!(g.d(), 4);
-    assert!((g.data[[0, 1]] - 0.2126).abs() < 0.01, "Rec.709 luma of pure red: {}", g.data[[0, 1]]);
+    assert!((g.data[[0, 1]] - 0.299).abs() < 1e-6, "BT.601 luma of pure red: {}", g.data[[0, 1]]);
 
     let d16 = tempfile::tempdir().unwrap();
     let img: ImageBuffer<Luma<u16>, Vec<u16>> =

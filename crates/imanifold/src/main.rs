@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+/// Upper bound of `--threads`: far above any core count this runs on, far below what exhausts the process's
+/// thread limit.
+const MAX_THREADS: i64 = 1024;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "imanifold",
@@ -21,9 +25,9 @@ struct Cli {
     /// No progress bars.
     #[arg(long, global = true)]
     quiet: bool,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, global = true, value_name = "N")]
-    threads: Option<usize>,
+    /// Worker threads (default: all cores; 1 to 1024). Results do not depend on it.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
+    threads: Option<u16>,
     /// On error, print the whole chain of causes.
     #[arg(short, long, global = true)]
     verbose: bool,
@@ -64,8 +68,7 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<()> {
     output::set_quiet(cli.quiet);
     if let Some(n) = cli.threads {
-        anyhow::ensure!(n >= 1, "--threads must be at least 1");
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+        rayon::ThreadPoolBuilder::new().num_threads(usize::from(n)).build_global()?;
     }
     match cli.command {
         Command::Render(a) => cmd::render::run(a),

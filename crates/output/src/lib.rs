@@ -17,15 +17,20 @@ use ndarray_npy::{WritableElement, WriteNpyExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+mod staged;
+pub use staged::{check_destination, write_dir, Existing, StagedDir};
+
 /// Errors raised while writing results.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("cannot create output folder {path}: {source}")]
+    #[error("cannot create output folder {path}")]
     CreateDir { path: PathBuf, source: io::Error },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io { path: PathBuf, source: io::Error },
     #[error("cannot write {path}: {message}")]
     Encode { path: PathBuf, message: String },
+    #[error("--out {path} {message}")]
+    Destination { path: PathBuf, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, OutputError>;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use dataset::{ColorMode, Dataset, LoadOptions};
 
@@ -51,9 +51,9 @@ impl InputArgs {
         }
     }
 
-    /// Loads `path` with these options.
+    /// Loads `path` with these options (the loaders' errors name the file, row or value at fault).
     pub fn load(&self, path: &Path) -> anyhow::Result<Dataset> {
-        dataset::load(path, &self.options()).with_context(|| format!("loading {}", path.display()))
+        Ok(dataset::load(path, &self.options())?)
     }
 }
 
@@ -71,8 +71,10 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 /// `--out DIR` and `--json`, shared by every command that writes an output folder.
 ///
 /// A command checks the folder with [`OutArgs::check`] before any work, computes its report, and only then
-/// creates the folder and writes it with [`OutArgs::write`] (one library writer per command): a run refused on
-/// bad input or options leaves nothing behind.
+/// writes the folder with [`OutArgs::write`] (one library writer per command) as a whole: into a hidden staging
+/// sibling that replaces `--out` when the writer succeeded (`output::write_dir`). A run refused on bad input or
+/// options, or failing while writing, leaves nothing behind; a rerun replaces its earlier output folder with no
+/// stale files; a folder holding anything else is refused.
 #[derive(Debug, Clone, Args)]
 pub struct OutArgs {
     /// Output folder (created when the results are ready).
@@ -84,15 +86,15 @@ pub struct OutArgs {
 }
 
 impl OutArgs {
-    /// Refuses an `--out` that cannot become a folder, before any work is done.
+    /// Refuses an `--out` that cannot receive the output folder, before any work is done.
     pub fn check(&self) -> anyhow::Result<()> {
-        check_out(&self.out)
+        output::check_destination(&self.out)?;
+        Ok(())
     }
 
-    /// Creates the folder and runs the command's writer into it.
+    /// Runs the command's writer into a staging folder and moves it into place when it succeeded.
     pub fn write<T>(&self, write: impl FnOnce(&Path) -> anyhow::Result<T>) -> anyhow::Result<T> {
-        prepare_out(&self.out)?;
-        write(&self.out)
+        output::write_dir(&self.out, write)
     }
 
     /// Prints the summary JSON to stdout when `--json` was given.
