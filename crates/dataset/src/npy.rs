@@ -103,14 +103,26 @@ fn stack_shape(path: &Path, shape: &[usize]) -> Result<(usize, Option<ImageShape
             n = shape[0]
         ))),
         2 => Ok((shape[1], None)),
-        3 => Ok((shape[1] * shape[2], Some(ImageShape { height: shape[1], width: shape[2], channels: 1 }))),
+        // Products checked: a header with 0 rows may declare any other sizes.
+        3 => Ok((
+            values_per_row(path, &shape[1..])?,
+            Some(ImageShape { height: shape[1], width: shape[2], channels: 1 }),
+        )),
         4 if matches!(shape[3], 1 | 3 | 4) => Ok((
-            shape[1] * shape[2] * shape[3],
+            values_per_row(path, &shape[1..])?,
             Some(ImageShape { height: shape[1], width: shape[2], channels: shape[3] }),
         )),
         4 => Err(ferr(format!("image stack n×h×w×c needs c in {{1, 3, 4}}, got shape {shape:?}"))),
         _ => Err(ferr(format!("expected a 2-D matrix or an image stack (3-D/4-D), got shape {shape:?}"))),
     }
+}
+
+/// Product of `dims`, refused when it overflows.
+fn values_per_row(path: &Path, dims: &[usize]) -> Result<usize> {
+    dims.iter().try_fold(1usize, |a, &x| a.checked_mul(x)).ok_or_else(|| DatasetError::Format {
+        path: path.to_path_buf(),
+        message: format!("rows of shape {dims:?} hold more values than can be addressed"),
+    })
 }
 
 /// Bytes needed for the kept rows (plus colour conversion and resizing of image rows), and their description.
@@ -134,10 +146,10 @@ fn rows_needed(n: usize, d: usize, img: Option<ImageShape>, opts: &LoadOptions) 
 pub(crate) fn load_npy(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let header = npy_header::read_header(path)?;
     let shape = &header.shape;
-    let (d, img) = stack_shape(path, shape)?;
-    if shape[0] == 0 {
+    if shape.len() >= 2 && shape[0] == 0 {
         return Err(DatasetError::Format { path: path.to_path_buf(), message: format!("no rows (shape {shape:?})") });
     }
+    let (d, img) = stack_shape(path, shape)?;
     if d == 0 {
         return Err(DatasetError::Format {
             path: path.to_path_buf(),
@@ -303,7 +315,10 @@ pub(crate) fn decode_npy_rows(manifest: &Path, paths: &[PathBuf]) -> Result<(Arr
             });
         }
     }
-    let d: usize = s0.iter().product();
+    let d = values_per_row(&paths[0], &s0)?;
+    if d == 0 {
+        return Err(DatasetError::Format { path: paths[0].clone(), message: format!("holds no values (shape {s0:?})") });
+    }
     let shape = match s0.len() {
         2 => Some(ImageShape { height: s0[0], width: s0[1], channels: 1 }),
         3 => Some(ImageShape { height: s0[0], width: s0[1], channels: s0[2] }),

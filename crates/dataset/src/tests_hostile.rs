@@ -56,6 +56,15 @@ fn npy_declaring_a_huge_shape_is_refused_before_allocating() {
     // A shape whose size overflows any integer.
     fs::write(&p, npy_bytes("<f8", false, "(18446744073709551615, 18446744073709551615)", &[])).unwrap();
     assert!(err(&p, &opts()).contains("more values than can be addressed"));
+    // No data, no rows, or empty rows: the other sizes do not matter.
+    fs::write(&p, npy_bytes("<f4", false, "(0, 18446744073709551615, 18446744073709551615)", &[])).unwrap();
+    assert!(err(&p, &opts()).contains("no rows"));
+    fs::write(&p, npy_bytes("<f4", false, "(2, 0)", &[])).unwrap();
+    assert!(err(&p, &opts()).contains("rows are empty"));
+    fs::write(&p, npy_bytes("<f4", false, "(2, 4294967296, 4294967296, 0)", &[])).unwrap();
+    assert!(err(&p, &opts()).contains("needs c in {1, 3, 4}"));
+    fs::write(&p, npy_bytes("<f4", false, "(2, 1, 1, 1, 0)", &[])).unwrap();
+    assert!(err(&p, &opts()).contains("2-D matrix or an image stack"));
 }
 
 #[test]
