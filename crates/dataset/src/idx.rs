@@ -68,7 +68,8 @@ fn read_idx(path: &Path, row_cost: impl Fn(&[usize]) -> (u128, String)) -> Resul
         }
     }
     let (cost, what) = row_cost(&dims);
-    let truncated = |held: u64| ferr(path, format!("truncated: header promises {expected} bytes of data, file holds {held}"));
+    let truncated =
+        |held: u64| ferr(path, format!("truncated: header promises {expected} bytes of data, file holds {held}"));
     let available = limits::available_memory();
     if expected + cost > available as u128 {
         // Too large to hold, but a compressed file may also be truncated: count its bytes (without keeping them)

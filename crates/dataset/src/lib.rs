@@ -4,15 +4,25 @@
 //! scaled to [0, 1]) or per point, plus the image shape when the rows are images and per-row metadata from a manifest.
 //!
 //! Sources ([`load`] picks by what the path is):
-//! * a folder of PNG/JPEG/BMP/TIFF images, sorted by name (`recursive` descends into sub-folders). With a
-//!   `manifest.csv` in the folder the manifest defines the collection instead: its rows, in its order; column `file`
-//!   holds each image's path relative to the folder, the other columns become [`Column`]s (numeric when every cell
-//!   parses as a number, text otherwise, e.g. `label`). A render output folder is read as it is.
+//! * a folder of PNG/JPEG/BMP/TIFF images, sorted by name (`recursive` descends into sub-folders, each folder once
+//!   by its canonical path: a symbolic link looping back, or a second link to a folder already listed, is not
+//!   followed). With a `manifest.csv` in the folder the manifest defines the collection instead: its rows, in its
+//!   order; column `file` holds each image's path relative to the folder, the other columns become [`Column`]s
+//!   (numeric when every cell parses as a number, text otherwise, e.g. `label`). Each file may be listed once: a
+//!   second listing is refused, with the same metadata or not (it would be a second image at distance 0). A render
+//!   output folder is read as it is.
 //! * `.npy`: 2-D n × d (float32/float64/uint8/uint16; integers are scaled to [0, 1] by their type's maximum) or image
-//!   stacks n × h × w and n × h × w × c. Little-endian C-order files are memory-mapped, so `limit`/`sample` touch only
-//!   the selected rows.
-//! * MNIST / Fashion-MNIST IDX image files (`*-idx3-ubyte`, optionally `.gz`); the matching labels file
-//!   (`*-labels-idx1-ubyte[.gz]`, or `*-idx1-ubyte` with the same prefix) becomes the `label` column when present.
+//!   stacks n × h × w and n × h × w × c. A 1-D array is refused (reshape it to n × 1 or 1 × n); as one row of a
+//!   manifest, any shape is a flat row. The header is checked against the file length before anything is read, and
+//!   a float64 value beyond float32's range is refused, naming its row and column. Little-endian C-order files are
+//!   memory-mapped, so `limit`/`sample` touch only the selected rows.
+//! * MNIST / Fashion-MNIST IDX image files (`*-idx3-ubyte`, optionally `.gz`, at least one image of at least 1×1
+//!   pixel); the matching labels file (`*-labels-idx1-ubyte[.gz]`, or `*-idx1-ubyte` with the same prefix) becomes
+//!   the `label` column when present.
+//!
+//! Before the n × d matrix is allocated (after `limit`/`sample`, including `resize` and colour conversion), the
+//! memory it needs is estimated and compared with what is available ([`limits::available_memory`]); a load that
+//! does not fit is refused with both figures ([`DatasetError::Memory`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -314,8 +324,11 @@ fn load_image_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     Ok(Dataset { data, shape: Some(shape), ids, columns: Vec::new(), source: dir.to_path_buf() })
 }
 
+/// A manifest's columns other than `file`: name and cells as text.
+type TextColumns = Vec<(String, Vec<String>)>;
+
 /// Reads `manifest.csv`: `file` column + other columns. Returns (files, columns).
-fn read_manifest(dir: &Path) -> Result<(Vec<String>, Vec<(String, Vec<String>)>)> {
+fn read_manifest(dir: &Path) -> Result<(Vec<String>, TextColumns)> {
     let path = dir.join("manifest.csv");
     let merr = |message: String| DatasetError::Manifest { path: path.clone(), message };
     let mut rdr = csv::ReaderBuilder::new()
@@ -347,13 +360,18 @@ fn read_manifest(dir: &Path) -> Result<(Vec<String>, Vec<(String, Vec<String>)>)
         let file = rec[file_col].trim().to_string();
         let line_no = rec.position().map_or(line as u64 + 2, |p| p.line());
         if let Some(&(l0, r0)) = first_seen.get(&normalise_rel(&file)) {
-            let cells: Vec<&str> = rec.iter().enumerate().filter(|(i, _)| *i != file_col).map(|(_, c)| c.trim()).collect();
+            let cells: Vec<&str> =
+                rec.iter().enumerate().filter(|(i, _)| *i != file_col).map(|(_, c)| c.trim()).collect();
             let conflict = cols.iter().zip(&cells).find(|((_, v), c)| v[r0] != **c);
             let detail = match conflict {
-                Some(((name, v), c)) => format!(" with different `{name}` ({} on line {l0}, {c} on line {line_no})", v[r0]),
+                Some(((name, v), c)) => {
+                    format!(" with different `{name}` ({} on line {l0}, {c} on line {line_no})", v[r0])
+                }
                 None => String::new(),
             };
-            return Err(merr(format!("{file} is listed twice, on lines {l0} and {line_no}{detail}: list each file once")));
+            return Err(merr(format!(
+                "{file} is listed twice, on lines {l0} and {line_no}{detail}: list each file once"
+            )));
         }
         first_seen.insert(normalise_rel(&file), (line_no, files.len()));
         files.push(file);

@@ -199,7 +199,11 @@ fn finish_npy(path: &Path, opts: &LoadOptions, arr: &Any<'_>) -> Result<Dataset>
         })
         .min_by_key(|&(i, c, _)| (i, c));
     if let Some((row, col, value)) = overflow {
-        return Err(DatasetError::Overflow { path: path.to_path_buf(), place: format!("row {row}, column {col}"), value });
+        return Err(DatasetError::Overflow {
+            path: path.to_path_buf(),
+            place: format!("row {row}, column {col}"),
+            value,
+        });
     }
     let (data, shape) = adapt_images(data, img, opts, path)?;
     let ids = keep.iter().map(|i| format!("row {i}")).collect();
@@ -303,7 +307,8 @@ pub(crate) fn resize_rows(data: &Array2<f32>, s: ImageShape, w: usize, h: usize)
 /// Manifest rows that are `.npy` files, one array (h×w[×c] or flat) per row; all must share a shape. Headers are
 /// checked first (shapes, sizes, memory), then each file is read straight into its row.
 pub(crate) fn decode_npy_rows(manifest: &Path, paths: &[PathBuf]) -> Result<(Array2<f32>, Option<ImageShape>)> {
-    let headers: Vec<npy_header::Header> = paths.par_iter().map(|p| npy_header::read_header(p)).collect::<Result<_>>()?;
+    let headers: Vec<npy_header::Header> =
+        paths.par_iter().map(|p| npy_header::read_header(p)).collect::<Result<_>>()?;
     let s0 = headers[0].shape.clone();
     for (h, p) in headers.iter().zip(paths) {
         if h.shape != s0 {
@@ -317,7 +322,10 @@ pub(crate) fn decode_npy_rows(manifest: &Path, paths: &[PathBuf]) -> Result<(Arr
     }
     let d = values_per_row(&paths[0], &s0)?;
     if d == 0 {
-        return Err(DatasetError::Format { path: paths[0].clone(), message: format!("holds no values (shape {s0:?})") });
+        return Err(DatasetError::Format {
+            path: paths[0].clone(),
+            message: format!("holds no values (shape {s0:?})"),
+        });
     }
     let shape = match s0.len() {
         2 => Some(ImageShape { height: s0[0], width: s0[1], channels: 1 }),

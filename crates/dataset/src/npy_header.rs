@@ -72,7 +72,10 @@ fn header_span(path: &Path, pre: &[u8]) -> Result<(usize, usize)> {
         v => return Err(ferr(path, format!(".npy format version {v}.{} is not supported (1, 2 or 3)", pre[7]))),
     };
     if len > MAX_HEADER {
-        return Err(ferr(path, format!(".npy header declares {len} bytes (more than {MAX_HEADER}): not a real header")));
+        return Err(ferr(
+            path,
+            format!(".npy header declares {len} bytes (more than {MAX_HEADER}): not a real header"),
+        ));
     }
     Ok((start, len))
 }
@@ -84,8 +87,9 @@ fn parse(path: &Path, text: &[u8], len: usize, data_start: u64, file_len: u64) -
     let text = std::str::from_utf8(text).map_err(|_| ferr(path, ".npy header is not text".into()))?;
     let dict = text.trim_end_matches(['\n', ' ', '\0']).trim();
     let descr = value_of(dict, "descr").ok_or_else(|| ferr(path, format!(".npy header has no 'descr': {dict}")))?;
-    let descr = unquote(descr)
-        .ok_or_else(|| ferr(path, format!("dtype {descr} is not supported: expected float32, float64, uint8 or uint16")))?;
+    let descr = unquote(descr).ok_or_else(|| {
+        ferr(path, format!("dtype {descr} is not supported: expected float32, float64, uint8 or uint16"))
+    })?;
     let dtype = match descr.trim_start_matches(['<', '>', '|', '=']) {
         "f4" => Dtype::F32,
         "f8" => Dtype::F64,

@@ -72,7 +72,8 @@ fn truncated_npy_of_every_dtype_says_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let m = ndarray::Array2::<f64>::from_elem((4, 3), 0.5);
     let p = dir.path().join("t.npy");
-    let cases: [(&str, Box<dyn Fn(&Path)>, usize); 4] = [
+    type Writer<'a> = Box<dyn Fn(&Path) + 'a>;
+    let cases: [(&str, Writer<'_>, usize); 4] = [
         ("u8", Box::new(|p: &Path| ndarray_npy::write_npy(p, &m.mapv(|x| (x * 255.0) as u8)).unwrap()), 12),
         ("u16", Box::new(|p: &Path| ndarray_npy::write_npy(p, &m.mapv(|x| (x * 9.0) as u16)).unwrap()), 24),
         ("f32", Box::new(|p: &Path| ndarray_npy::write_npy(p, &m.mapv(|x| x as f32)).unwrap()), 48),
@@ -84,7 +85,10 @@ fn truncated_npy_of_every_dtype_says_what_is_missing() {
         fs::write(&p, &full[..full.len() - 5]).unwrap();
         let msg = err(&p, &opts());
         let want = format!("shorter than its header declares: expected {bytes} bytes of data");
-        assert!(msg.contains("t.npy") && msg.contains(&want) && msg.contains(&format!("found {}", bytes - 5)), "{name}: {msg}");
+        assert!(
+            msg.contains("t.npy") && msg.contains(&want) && msg.contains(&format!("found {}", bytes - 5)),
+            "{name}: {msg}"
+        );
         assert!(!msg.contains("descriptor"), "{name}: {msg}");
         fs::write(&p, [&full[..], &[0u8; 3]].concat()).unwrap();
         assert!(err(&p, &opts()).contains("longer than its header declares"), "{name}");
@@ -105,7 +109,10 @@ fn float64_beyond_float32_is_named_as_an_overflow() {
     ndarray_npy::write_npy(&p, &m).unwrap();
     let msg = err(&p, &opts());
     assert!(
-        msg.contains("big.npy") && msg.contains("row 2, column 1") && msg.contains("1e300") && msg.contains("overflows float32"),
+        msg.contains("big.npy")
+            && msg.contains("row 2, column 1")
+            && msg.contains("1e300")
+            && msg.contains("overflows float32"),
         "{msg}"
     );
     // A genuine infinity is still reported as non-finite, and 3e38 still fits.
@@ -186,7 +193,8 @@ fn manifest_listing_a_file_twice_is_refused_naming_both_lines() {
     fs::write(&m, "file,label\na.png,cube\nb.png,cube\na.png,sphere\n").unwrap();
     let msg = err(dir.path(), &opts());
     assert!(
-        msg.contains("manifest.csv") && msg.contains("a.png is listed twice, on lines 2 and 4")
+        msg.contains("manifest.csv")
+            && msg.contains("a.png is listed twice, on lines 2 and 4")
             && msg.contains("different `label` (cube on line 2, sphere on line 4)"),
         "{msg}"
     );
@@ -212,7 +220,12 @@ fn recursive_listing_survives_symlink_loops() {
 
 #[test]
 fn memory_refusals_give_the_figures() {
-    let e = limits::check(Path::new("x.npy"), limits::f32_matrix(100_000, 100_000), || limits::values(100_000, 100_000), "");
+    let e = limits::check(
+        Path::new("x.npy"),
+        limits::f32_matrix(100_000, 100_000),
+        || limits::values(100_000, 100_000),
+        "",
+    );
     let msg = e.unwrap_err().to_string();
     assert!(msg.starts_with("x.npy: needs 40.0 GB for 100000 × 100000 float32 values, "), "{msg}");
     assert!(msg.ends_with(" available"), "{msg}");
@@ -225,7 +238,9 @@ fn memory_refusals_give_the_figures() {
     let big = LoadOptions { resize: Some((16384, 16384)), limit: Some(3), ..opts() };
     let msg = err(dir.path(), &big);
     assert!(
-        msg.contains("needs ") && msg.contains("for 3 × 805306368 float32 values") && msg.contains("available")
+        msg.contains("needs ")
+            && msg.contains("for 3 × 805306368 float32 values")
+            && msg.contains("available")
             && msg.contains("--resize 16384x16384: each side may be 1..=16384"),
         "{msg}"
     );
