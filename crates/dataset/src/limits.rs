@@ -1,8 +1,8 @@
 //! Memory needed versus memory available, checked before any matrix is allocated.
 //!
-//! Available memory is the smallest of: `MemAvailable` in `/proc/meminfo`, the cgroup v2 limit minus current usage
-//! (`memory.max` − `memory.current` of this process's cgroup), and the address-space limit (`ulimit -v`) minus the
-//! process's current virtual size. When none of these can be read, [`FALLBACK_AVAILABLE`] is assumed.
+//! Available memory is the smallest of: `MemAvailable` in `/proc/meminfo`, the limit of this process's memory cgroup
+//! minus its usage without file cache (v2 or v1), and the address-space limit (`ulimit -v`) minus the process's
+//! current virtual size. When none of these can be read, [`FALLBACK_AVAILABLE`] is assumed.
 
 use std::fmt;
 use std::fs;
@@ -35,20 +35,37 @@ impl fmt::Display for Bytes {
     }
 }
 
-fn meminfo_available() -> Option<u64> {
+pub(crate) fn meminfo_available() -> Option<u64> {
     let text = fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kb.checked_mul(1024)
 }
 
+/// A `key value` line of a cgroup `memory.stat`.
+fn stat_value(stat: &str, key: &str) -> Option<u64> {
+    stat.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The cgroup limit minus its usage, not counting file cache (reclaimable, as in `MemAvailable`). cgroup v2
+/// (`memory.max`, `memory.current`) or v1 (`memory.limit_in_bytes`, `memory.usage_in_bytes`).
 fn cgroup_available() -> Option<u64> {
     let cg = fs::read_to_string("/proc/self/cgroup").ok()?;
-    let rel = cg.lines().find_map(|l| l.strip_prefix("0::"))?.trim().trim_start_matches('/');
-    let dir = Path::new("/sys/fs/cgroup").join(rel);
-    let max: u64 = fs::read_to_string(dir.join("memory.max")).ok()?.trim().parse().ok()?; // "max" → None
-    let current: u64 = fs::read_to_string(dir.join("memory.current")).ok()?.trim().parse().ok()?;
-    Some(max.saturating_sub(current))
+    let read = |p: &Path| fs::read_to_string(p).ok();
+    let num = |p: &Path| read(p)?.trim().parse::<u64>().ok(); // "max" → None
+    let (max, current, file) = if let Some(rel) = cg.lines().find_map(|l| l.split_once(":memory:").map(|x| x.1)) {
+        let dir = Path::new("/sys/fs/cgroup/memory").join(rel.trim().trim_start_matches('/'));
+        let stat = read(&dir.join("memory.stat")).unwrap_or_default();
+        let file =
+            stat_value(&stat, "total_inactive_file").unwrap_or(0) + stat_value(&stat, "total_active_file").unwrap_or(0);
+        (num(&dir.join("memory.limit_in_bytes"))?, num(&dir.join("memory.usage_in_bytes"))?, file)
+    } else {
+        let rel = cg.lines().find_map(|l| l.strip_prefix("0::"))?.trim().trim_start_matches('/');
+        let dir = Path::new("/sys/fs/cgroup").join(rel);
+        let file = stat_value(&read(&dir.join("memory.stat")).unwrap_or_default(), "file").unwrap_or(0);
+        (num(&dir.join("memory.max"))?, num(&dir.join("memory.current"))?, file)
+    };
+    Some(max.saturating_sub(current.saturating_sub(file)))
 }
 
 fn address_space_available() -> Option<u64> {

@@ -219,6 +219,17 @@ fn recursive_listing_survives_symlink_loops() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
+fn available_memory_is_read_and_bounded_by_memavailable() {
+    let mem = limits::meminfo_available().expect("/proc/meminfo has MemAvailable");
+    let a = limits::available_memory();
+    assert!(a > 0 && a <= mem, "{a} of {mem}");
+    assert!(
+        limits::Bytes(40_000_000_000).to_string() == "40.0 GB" && limits::Bytes(23_100_000).to_string() == "23.1 MB"
+    );
+}
+
+#[test]
 fn memory_refusals_give_the_figures() {
     let e = limits::check(
         Path::new("x.npy"),
