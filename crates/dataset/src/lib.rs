@@ -4,19 +4,28 @@
 //! scaled to [0, 1]) or per point, plus the image shape when the rows are images and per-row metadata from a manifest.
 //!
 //! Sources ([`load`] picks by what the path is):
-//! * a folder of PNG/JPEG/BMP/TIFF images, sorted by name (`recursive` descends into sub-folders). With a
-//!   `manifest.csv` in the folder the manifest defines the collection instead: its rows, in its order; column `file`
-//!   holds each image's path relative to the folder, the other columns become [`Column`]s (numeric when every cell
-//!   parses as a number, text otherwise, e.g. `label`). A render output folder is read as it is.
+//! * a folder of PNG/JPEG/BMP/TIFF images, sorted by name (`recursive` descends into sub-folders, each folder once
+//!   by its canonical path: a symbolic link looping back, or a second link to a folder already listed, is not
+//!   followed). With a `manifest.csv` in the folder the manifest defines the collection instead: its rows, in its
+//!   order; column `file` holds each image's path relative to the folder, the other columns become [`Column`]s
+//!   (numeric when every cell parses as a number, text otherwise, e.g. `label`). Each file may be listed once: a
+//!   second listing is refused, with the same metadata or not (it would be a second image at distance 0). A render
+//!   output folder is read as it is.
 //! * `.npy`: 2-D n × d (float32/float64/uint8/uint16; integers are scaled to [0, 1] by their type's maximum) or image
-//!   stacks n × h × w and n × h × w × c. Little-endian C-order files are memory-mapped, so `limit`/`sample` touch only
-//!   the selected rows.
-//! * MNIST / Fashion-MNIST IDX image files (`*-idx3-ubyte`, optionally `.gz`); the matching labels file
-//!   (`*-labels-idx1-ubyte[.gz]`, or `*-idx1-ubyte` with the same prefix) becomes the `label` column when present.
+//!   stacks n × h × w and n × h × w × c. A 1-D array is refused (reshape it to n × 1 or 1 × n); as one row of a
+//!   manifest, any shape is a flat row. The header is checked against the file length before anything is read, and
+//!   a float64 value beyond float32's range is refused, naming its row and column. Little-endian C-order files are
+//!   memory-mapped, so `limit`/`sample` touch only the selected rows.
+//! * MNIST / Fashion-MNIST IDX image files (`*-idx3-ubyte`, optionally `.gz`, at least one image of at least 1×1
+//!   pixel); the matching labels file (`*-labels-idx1-ubyte[.gz]`, or `*-idx1-ubyte` with the same prefix) becomes
+//!   the `label` column when present.
+//!
+//! Before the n × d matrix is allocated (after `limit`/`sample`, including `resize` and colour conversion), the
+//! memory it needs is estimated and compared with what is available ([`limits::available_memory`]); a load that
+//! does not fit is refused with both figures ([`DatasetError::Memory`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayView3, Axis};
@@ -25,7 +34,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+mod idx;
+pub mod limits;
 mod npy;
+mod npy_header;
 
 /// Errors of the loaders. Every variant names the file, row or value at fault.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +60,10 @@ pub enum DatasetError {
     Manifest { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    #[error("{path}: {place}: the float64 value {value:e} overflows float32 (largest finite value ±3.4e38)")]
+    Overflow { path: PathBuf, place: String, value: f64 },
+    #[error("{path}: needs {needed} for {what}, {available} available{hint}")]
+    Memory { path: PathBuf, needed: limits::Bytes, what: String, available: limits::Bytes, hint: String },
     #[error("invalid option: {0}")]
     Option(String),
 }
@@ -194,12 +210,12 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         if name.ends_with(".npy") {
             npy::load_npy(path, opts)?
         } else if name.contains("idx3-ubyte") {
-            load_idx(path, opts)?
+            idx::load_idx(path, opts)?
         } else if is_image_name(&name) {
             // A single image is a collection of one.
             let rows = vec![path.to_path_buf()];
             let dir = path.parent().unwrap_or(Path::new("."));
-            let (data, shape) = decode_images(&rows, opts)?;
+            let (data, shape) = decode_images_at(path, &rows, opts)?;
             let ids = vec![rel_name(dir, path)];
             Dataset { data, shape: Some(shape), ids, columns: Vec::new(), source: path.to_path_buf() }
         } else {
@@ -223,6 +239,12 @@ fn check_options(opts: &LoadOptions) -> Result<()> {
         return Err(DatasetError::Option("--sample 0 selects nothing".into()));
     }
     Ok(())
+}
+
+/// How many of `n` rows survive `limit` and `sample` (what [`select_rows`] returns, without allocating).
+pub fn kept_count(n: usize, opts: &LoadOptions) -> usize {
+    let n_lim = opts.limit.map_or(n, |l| l.min(n));
+    opts.sample.map_or(n_lim, |s| s.min(n_lim))
 }
 
 /// Which of `n` rows survive `limit` and `sample` (ascending).
@@ -262,13 +284,23 @@ fn rel_name(dir: &Path, p: &Path) -> String {
     p.strip_prefix(dir).unwrap_or(p).to_string_lossy().replace('\\', "/")
 }
 
-fn list_images(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Image files under `dir`. With `recursive`, sub-folders are visited once each by their canonical path, so a
+/// symbolic link that loops back (or a second link to a folder already seen) is not followed again.
+fn list_images(dir: &Path, recursive: bool, seen: &mut HashSet<PathBuf>, out: &mut Vec<PathBuf>) -> Result<()> {
     let io = |e: std::io::Error| DatasetError::Io { path: dir.to_path_buf(), message: e.to_string() };
-    for entry in fs::read_dir(dir).map_err(io)? {
-        let p = entry.map_err(io)?.path();
+    if recursive && !seen.insert(fs::canonicalize(dir).map_err(io)?) {
+        return Ok(());
+    }
+    let mut entries = Vec::new();
+    for e in fs::read_dir(dir).map_err(io)? {
+        entries.push(e.map_err(io)?.path());
+    }
+    // Sorted, so that of two links to one folder the same one is always kept.
+    entries.sort();
+    for p in entries {
         if p.is_dir() {
             if recursive {
-                list_images(&p, true, out)?;
+                list_images(&p, true, seen, out)?;
             }
         } else if p.file_name().map(|n| is_image_name(&n.to_string_lossy())).unwrap_or(false) {
             out.push(p);
@@ -279,7 +311,7 @@ fn list_images(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()
 
 fn load_image_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let mut files = Vec::new();
-    list_images(dir, opts.recursive, &mut files)?;
+    list_images(dir, opts.recursive, &mut HashSet::new(), &mut files)?;
     files.sort();
     if files.is_empty() {
         let recursive = if opts.recursive { ", recursively" } else { "" };
@@ -287,13 +319,16 @@ fn load_image_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     }
     let keep = select_rows(files.len(), opts);
     let files: Vec<PathBuf> = keep.iter().map(|&i| files[i].clone()).collect();
-    let (data, shape) = decode_images(&files, opts)?;
+    let (data, shape) = decode_images_at(dir, &files, opts)?;
     let ids = files.iter().map(|p| rel_name(dir, p)).collect();
     Ok(Dataset { data, shape: Some(shape), ids, columns: Vec::new(), source: dir.to_path_buf() })
 }
 
+/// A manifest's columns other than `file`: name and cells as text.
+type TextColumns = Vec<(String, Vec<String>)>;
+
 /// Reads `manifest.csv`: `file` column + other columns. Returns (files, columns).
-fn read_manifest(dir: &Path) -> Result<(Vec<String>, Vec<(String, Vec<String>)>)> {
+fn read_manifest(dir: &Path) -> Result<(Vec<String>, TextColumns)> {
     let path = dir.join("manifest.csv");
     let merr = |message: String| DatasetError::Manifest { path: path.clone(), message };
     let mut rdr = csv::ReaderBuilder::new()
@@ -316,10 +351,30 @@ fn read_manifest(dir: &Path) -> Result<(Vec<String>, Vec<(String, Vec<String>)>)
     let mut files = Vec::new();
     let mut cols: Vec<(String, Vec<String>)> =
         headers.iter().enumerate().filter(|(i, _)| *i != file_col).map(|(_, h)| (h.clone(), Vec::new())).collect();
+    // Each file once: a second listing would be a second image at distance 0 (and, with other metadata, a
+    // contradiction), so duplicates are refused whether or not their other cells agree.
+    let mut first_seen: HashMap<String, (u64, usize)> = HashMap::new();
     for (line, rec) in rdr.records().enumerate() {
         // csv reports ragged rows (UnequalLengths) with their line number.
         let rec = rec.map_err(|e| merr(format!("data row {}: {e}", line + 1)))?;
-        files.push(rec[file_col].trim().to_string());
+        let file = rec[file_col].trim().to_string();
+        let line_no = rec.position().map_or(line as u64 + 2, |p| p.line());
+        if let Some(&(l0, r0)) = first_seen.get(&normalise_rel(&file)) {
+            let cells: Vec<&str> =
+                rec.iter().enumerate().filter(|(i, _)| *i != file_col).map(|(_, c)| c.trim()).collect();
+            let conflict = cols.iter().zip(&cells).find(|((_, v), c)| v[r0] != **c);
+            let detail = match conflict {
+                Some(((name, v), c)) => {
+                    format!(" with different `{name}` ({} on line {l0}, {c} on line {line_no})", v[r0])
+                }
+                None => String::new(),
+            };
+            return Err(merr(format!(
+                "{file} is listed twice, on lines {l0} and {line_no}{detail}: list each file once"
+            )));
+        }
+        first_seen.insert(normalise_rel(&file), (line_no, files.len()));
+        files.push(file);
         let mut c = 0;
         for (i, cell) in rec.iter().enumerate() {
             if i != file_col {
@@ -332,6 +387,17 @@ fn read_manifest(dir: &Path) -> Result<(Vec<String>, Vec<(String, Vec<String>)>)
         return Err(merr("the manifest lists no files".into()));
     }
     Ok((files, cols))
+}
+
+/// A manifest path compared lexically: `./a.png` and `a.png`, `x\a.png` and `x/a.png` are the same file.
+fn normalise_rel(file: &str) -> String {
+    let file = file.replace('\\', "/");
+    Path::new(&file)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn to_column(cells: Vec<String>) -> Column {
@@ -356,9 +422,9 @@ fn load_manifest_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     }
     let npy_rows = files.iter().all(|f| f.to_lowercase().ends_with(".npy"));
     let (data, shape) = if npy_rows {
-        npy::decode_npy_rows(&paths)?
+        npy::decode_npy_rows(&dir.join("manifest.csv"), &paths)?
     } else {
-        decode_images(&paths, opts).map(|(d, s)| (d, Some(s)))?
+        decode_images_at(dir, &paths, opts).map(|(d, s)| (d, Some(s)))?
     };
     let columns = cols
         .into_iter()
@@ -368,9 +434,19 @@ fn load_manifest_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     Ok(Dataset { data, shape, ids, columns, source: dir.to_path_buf() })
 }
 
-/// Decodes images in parallel into rows. Sizes must agree (after `resize`).
+/// Decodes images in parallel into rows. Sizes must agree (after `resize`). The memory needed is checked (after
+/// decoding the first image, before anything else) against what is available.
 pub fn decode_images(files: &[PathBuf], opts: &LoadOptions) -> Result<(Array2<f32>, ImageShape)> {
-    let first = image::open(&files[0]).map_err(|e| decode_err(&files[0], e))?;
+    let source = files.first().and_then(|f| f.parent()).unwrap_or(Path::new("."));
+    decode_images_at(source, files, opts)
+}
+
+/// [`decode_images`] naming `source` (the folder or manifest the files come from) in a memory refusal.
+fn decode_images_at(source: &Path, files: &[PathBuf], opts: &LoadOptions) -> Result<(Array2<f32>, ImageShape)> {
+    let Some(first_path) = files.first() else {
+        return Err(DatasetError::EmptyFolder { path: source.to_path_buf(), recursive: "" });
+    };
+    let first = image::open(first_path).map_err(|e| decode_err(first_path, e))?;
     let channels = match opts.color {
         ColorMode::Gray => 1,
         ColorMode::Rgb => 3,
@@ -385,6 +461,14 @@ pub fn decode_images(files: &[PathBuf], opts: &LoadOptions) -> Result<(Array2<f3
     let (w0, h0) = (first.width(), first.height());
     let (w, h) = opts.resize.unwrap_or((w0, h0));
     let d = (w as usize) * (h as usize) * channels;
+    // Per decoding thread: the decoded image, its resized copy (same pixel type) and its float32 conversion.
+    let src_bytes = first.as_bytes().len() as u128;
+    let per_pixel = src_bytes / (w0 as u128 * h0 as u128).max(1);
+    let transient = src_bytes + (w as u128 * h as u128) * (per_pixel + 12);
+    drop(first);
+    let threads = rayon::current_num_threads().min(files.len()) as u128;
+    let needed = limits::f32_matrix(files.len(), d) + limits::ROW_OVERHEAD * files.len() as u128 + threads * transient;
+    limits::check(source, needed, || limits::values(files.len(), d), &npy::resize_hint(opts))?;
     let mut data = Array2::<f32>::zeros((files.len(), d));
     let sizes: Vec<Result<(u32, u32)>> = data
         .axis_iter_mut(Axis(0))
@@ -414,7 +498,7 @@ pub fn decode_images(files: &[PathBuf], opts: &LoadOptions) -> Result<(Array2<f3
         let s = s?;
         if opts.resize.is_none() && s != (w0, h0) {
             return Err(DatasetError::MixedSizes {
-                first: files[0].clone(),
+                first: first_path.clone(),
                 first_size: format!("{w0}x{h0}"),
                 other: files[i].clone(),
                 other_size: format!("{}x{}", s.0, s.1),
@@ -430,107 +514,9 @@ fn decode_err(path: &Path, e: image::ImageError) -> DatasetError {
     DatasetError::Decode { path: path.to_path_buf(), message: e.to_string() }
 }
 
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let io = |e: std::io::Error| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() };
-    let raw = fs::read(path).map_err(io)?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
-}
-
-/// Parses an IDX header: (element type code, dims, payload offset).
-fn idx_header(path: &Path, bytes: &[u8]) -> Result<(u8, Vec<usize>, usize)> {
-    let ferr = |m: String| DatasetError::Format { path: path.to_path_buf(), message: m };
-    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
-        return Err(ferr("not an IDX file (bad magic number)".into()));
-    }
-    let ty = bytes[2];
-    let ndim = bytes[3] as usize;
-    let off = 4 + 4 * ndim;
-    if bytes.len() < off {
-        return Err(ferr("truncated IDX header".into()));
-    }
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
-        .collect();
-    if ty != 0x08 {
-        return Err(ferr(format!("IDX element type 0x{ty:02x} is not supported (only unsigned bytes, 0x08)")));
-    }
-    let expected = dims.iter().product::<usize>();
-    if bytes.len() - off < expected {
-        return Err(ferr(format!(
-            "truncated: header promises {expected} bytes of data, file holds {}",
-            bytes.len() - off
-        )));
-    }
-    Ok((ty, dims, off))
-}
-
-fn load_idx(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
-    let bytes = read_maybe_gz(path)?;
-    let (_, dims, off) = idx_header(path, &bytes)?;
-    if dims.len() != 3 {
-        return Err(DatasetError::Format {
-            path: path.to_path_buf(),
-            message: format!("an idx3 image file has 3 dimensions, this one has {}", dims.len()),
-        });
-    }
-    let (n, h, w) = (dims[0], dims[1], dims[2]);
-    let keep = select_rows(n, opts);
-    let pix = h * w;
-    let mut data = Array2::<f32>::zeros((keep.len(), pix));
-    for (mut row, &i) in data.axis_iter_mut(Axis(0)).zip(&keep) {
-        let src = &bytes[off + i * pix..off + (i + 1) * pix];
-        row.iter_mut().zip(src).for_each(|(o, &b)| *o = b as f32 / 255.0);
-    }
-    let mut shape = ImageShape { height: h, width: w, channels: 1 };
-    if let Some((rw, rh)) = opts.resize {
-        data = npy::resize_rows(&data, shape, rw as usize, rh as usize);
-        shape = ImageShape { height: rh as usize, width: rw as usize, channels: 1 };
-    }
-    if opts.color == ColorMode::Rgb {
-        data = npy::gray_to_rgb(&data);
-        shape.channels = 3;
-    }
-    let mut columns = Vec::new();
-    if let Some(lp) = idx_labels_path(path) {
-        let lb = read_maybe_gz(&lp)?;
-        let (_, ldims, loff) = idx_header(&lp, &lb)?;
-        if ldims.len() != 1 || ldims[0] != n {
-            return Err(DatasetError::Format {
-                path: lp.clone(),
-                message: format!("labels file has shape {ldims:?} but the image file has {n} images"),
-            });
-        }
-        columns.push(("label".to_string(), Column::Numeric(keep.iter().map(|&i| lb[loff + i] as f64).collect())));
-    }
-    let ids = keep.iter().map(|i| format!("image {i}")).collect();
-    Ok(Dataset { data, shape: Some(shape), ids, columns, source: path.to_path_buf() })
-}
-
-/// `train-images-idx3-ubyte.gz` → `train-labels-idx1-ubyte.gz` (first existing spelling).
-fn idx_labels_path(path: &Path) -> Option<PathBuf> {
-    let name = path.file_name()?.to_string_lossy().to_string();
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let candidates = [
-        name.replace("images-idx3", "labels-idx1"),
-        name.replace("images.idx3", "labels.idx1"),
-        name.replace("idx3", "idx1"),
-    ];
-    for c in candidates {
-        for variant in [c.clone(), c.trim_end_matches(".gz").to_string(), format!("{}.gz", c.trim_end_matches(".gz"))] {
-            let p = dir.join(&variant);
-            if variant != name && p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hostile;
+#[cfg(test)]
+mod tests_prop;

@@ -7,7 +7,8 @@ use ndarray::{Array2, ArrayD, ArrayViewD, Axis, IxDyn};
 use ndarray_npy::{ReadNpyExt, ViewNpyExt};
 use rayon::prelude::*;
 
-use crate::{select_rows, ColorMode, Dataset, DatasetError, ImageShape, LoadOptions, Result};
+use crate::npy_header::{self, Dtype};
+use crate::{kept_count, limits, select_rows, ColorMode, Dataset, DatasetError, ImageShape, LoadOptions, Result};
 
 /// A numeric array of one of the supported element types, borrowed from a memory map or owned.
 enum Any<'a> {
@@ -26,8 +27,9 @@ impl Any<'_> {
             Any::U16(a) => a.shape(),
         }
     }
-    /// Row `i` along the first axis, flattened, scaled to f32 ([0, 1] for integer types).
-    fn row_into(&self, i: usize, out: &mut [f32]) {
+    /// Row `i` along the first axis, flattened, scaled to f32 ([0, 1] for integer types). Returns the first column
+    /// whose finite float64 value overflows float32, with the value (the row is filled all the same).
+    fn row_into(&self, i: usize, out: &mut [f32]) -> Option<(usize, f64)> {
         fn go<T: Copy>(a: &ndarray::CowArray<'_, T, IxDyn>, i: usize, out: &mut [f32], f: impl Fn(T) -> f32) {
             for (o, &x) in out.iter_mut().zip(a.index_axis(Axis(0), i).iter()) {
                 *o = f(x);
@@ -35,60 +37,79 @@ impl Any<'_> {
         }
         match self {
             Any::F32(a) => go(a, i, out, |x| x),
-            Any::F64(a) => go(a, i, out, |x| x as f32),
+            Any::F64(a) => {
+                go(a, i, out, |x| x as f32);
+                return first_overflow(a.index_axis(Axis(0), i).iter().copied(), out);
+            }
             Any::U8(a) => go(a, i, out, |x| x as f32 / 255.0),
             Any::U16(a) => go(a, i, out, |x| x as f32 / 65535.0),
         }
+        None
+    }
+    /// All values, flattened in logical (C) order, into `out`; the first overflowing float64 as in `row_into`.
+    fn flat_into(&self, out: &mut [f32]) -> Option<(usize, f64)> {
+        fn go<T: Copy>(a: &ndarray::CowArray<'_, T, IxDyn>, out: &mut [f32], f: impl Fn(T) -> f32) {
+            out.iter_mut().zip(a.iter()).for_each(|(o, &v)| *o = f(v));
+        }
+        match self {
+            Any::F32(x) => go(x, out, |v| v),
+            Any::F64(x) => {
+                go(x, out, |v| v as f32);
+                return first_overflow(x.iter().copied(), out);
+            }
+            Any::U8(x) => go(x, out, |v| v as f32 / 255.0),
+            Any::U16(x) => go(x, out, |v| v as f32 / 65535.0),
+        }
+        None
     }
 }
 
-fn view_any(bytes: &[u8]) -> Option<Any<'_>> {
-    if let Ok(v) = ArrayViewD::<f32>::view_npy(bytes) {
-        return Some(Any::F32(v.into()));
-    }
-    if let Ok(v) = ArrayViewD::<f64>::view_npy(bytes) {
-        return Some(Any::F64(v.into()));
-    }
-    if let Ok(v) = ArrayViewD::<u8>::view_npy(bytes) {
-        return Some(Any::U8(v.into()));
-    }
-    if let Ok(v) = ArrayViewD::<u16>::view_npy(bytes) {
-        return Some(Any::U16(v.into()));
-    }
-    None
+/// First position where a finite float64 became an infinite float32.
+fn first_overflow(src: impl Iterator<Item = f64>, out: &[f32]) -> Option<(usize, f64)> {
+    src.zip(out).enumerate().find(|(_, (x, o))| x.is_finite() && o.is_infinite()).map(|(c, (x, _))| (c, x))
 }
 
-fn read_any(path: &Path) -> Result<Any<'static>> {
-    let open =
-        || fs::File::open(path).map_err(|e| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() });
-    let last = match ArrayD::<f32>::read_npy(open()?) {
-        Ok(a) => return Ok(Any::F32(a.into())),
-        Err(e) => e.to_string(),
+fn view_typed(bytes: &[u8], dtype: Dtype) -> Option<Any<'_>> {
+    match dtype {
+        Dtype::F32 => ArrayViewD::<f32>::view_npy(bytes).ok().map(|v| Any::F32(v.into())),
+        Dtype::F64 => ArrayViewD::<f64>::view_npy(bytes).ok().map(|v| Any::F64(v.into())),
+        Dtype::U8 => ArrayViewD::<u8>::view_npy(bytes).ok().map(|v| Any::U8(v.into())),
+        Dtype::U16 => ArrayViewD::<u16>::view_npy(bytes).ok().map(|v| Any::U16(v.into())),
+    }
+}
+
+/// Reads a `.npy` whose header has been checked (so the allocation is the file's own size).
+fn read_typed(path: &Path, dtype: Dtype) -> Result<Any<'static>> {
+    let file =
+        fs::File::open(path).map_err(|e| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let file = std::io::BufReader::new(file);
+    let read = match dtype {
+        Dtype::F32 => ArrayD::<f32>::read_npy(file).map(|a| Any::F32(a.into())),
+        Dtype::F64 => ArrayD::<f64>::read_npy(file).map(|a| Any::F64(a.into())),
+        Dtype::U8 => ArrayD::<u8>::read_npy(file).map(|a| Any::U8(a.into())),
+        Dtype::U16 => ArrayD::<u16>::read_npy(file).map(|a| Any::U16(a.into())),
     };
-    if let Ok(a) = ArrayD::<f64>::read_npy(open()?) {
-        return Ok(Any::F64(a.into()));
-    }
-    if let Ok(a) = ArrayD::<u8>::read_npy(open()?) {
-        return Ok(Any::U8(a.into()));
-    }
-    if let Ok(a) = ArrayD::<u16>::read_npy(open()?) {
-        return Ok(Any::U16(a.into()));
-    }
-    Err(DatasetError::Format {
-        path: path.to_path_buf(),
-        message: format!("not a readable .npy of float32/float64/uint8/uint16 ({last})"),
-    })
+    read.map_err(|e| DatasetError::Format { path: path.to_path_buf(), message: format!("not a readable .npy ({e})") })
 }
 
 /// Image shape implied by an array shape (after the row axis), honouring the colour option.
 fn stack_shape(path: &Path, shape: &[usize]) -> Result<(usize, Option<ImageShape>)> {
     let ferr = |m: String| DatasetError::Format { path: path.to_path_buf(), message: m };
     match shape.len() {
-        1 => Ok((1, None)),
+        0 => Err(ferr("a single number (shape ()), not a matrix".into())),
+        1 => Err(ferr(format!(
+            "a 1-D array of {n} values, not a matrix: reshape it to {n} × 1 ({n} points of one coordinate, \
+             numpy `a.reshape(-1, 1)`) or 1 × {n} (one point, `a.reshape(1, -1)`) and save it again",
+            n = shape[0]
+        ))),
         2 => Ok((shape[1], None)),
-        3 => Ok((shape[1] * shape[2], Some(ImageShape { height: shape[1], width: shape[2], channels: 1 }))),
+        // Products checked: a header with 0 rows may declare any other sizes.
+        3 => Ok((
+            values_per_row(path, &shape[1..])?,
+            Some(ImageShape { height: shape[1], width: shape[2], channels: 1 }),
+        )),
         4 if matches!(shape[3], 1 | 3 | 4) => Ok((
-            shape[1] * shape[2] * shape[3],
+            values_per_row(path, &shape[1..])?,
             Some(ImageShape { height: shape[1], width: shape[2], channels: shape[3] }),
         )),
         4 => Err(ferr(format!("image stack n×h×w×c needs c in {{1, 3, 4}}, got shape {shape:?}"))),
@@ -96,47 +117,106 @@ fn stack_shape(path: &Path, shape: &[usize]) -> Result<(usize, Option<ImageShape
     }
 }
 
-pub(crate) fn load_npy(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
-    let file =
-        fs::File::open(path).map_err(|e| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() })?;
-    // SAFETY: the map is read-only and lives for this function; a concurrent truncation by another process is the
-    // usual mmap caveat (it would raise SIGBUS), accepted for input files.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .map_err(|e| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() })?;
-    let owned;
-    let arr: &Any<'_> = match view_any(&map[..]) {
-        Some(a) => {
-            owned = a;
-            &owned
-        }
-        None => {
-            let read = read_any(path)?;
-            return finish_npy(path, opts, &read);
-        }
-    };
-    finish_npy(path, opts, arr)
+/// Product of `dims`, refused when it overflows.
+fn values_per_row(path: &Path, dims: &[usize]) -> Result<usize> {
+    dims.iter().try_fold(1usize, |a, &x| a.checked_mul(x)).ok_or_else(|| DatasetError::Format {
+        path: path.to_path_buf(),
+        message: format!("rows of shape {dims:?} hold more values than can be addressed"),
+    })
 }
 
-fn finish_npy(path: &Path, opts: &LoadOptions, arr: &Any<'_>) -> Result<Dataset> {
-    let shape = arr.shape().to_vec();
-    if shape.is_empty() || shape[0] == 0 {
+/// Bytes needed for the kept rows (plus colour conversion and resizing of image rows), and their description.
+fn rows_needed(n: usize, d: usize, img: Option<ImageShape>, opts: &LoadOptions) -> (u128, usize) {
+    let mut needed = limits::f32_matrix(n, d) + limits::ROW_OVERHEAD * n as u128;
+    let mut d_out = d;
+    if let Some(s) = img {
+        let want = target_channels(opts.color, s.channels);
+        if want != s.channels {
+            d_out = s.height * s.width * want;
+            needed += limits::f32_matrix(n, d_out);
+        }
+        if let Some((w, h)) = opts.resize {
+            d_out = w as usize * h as usize * want;
+            needed += limits::f32_matrix(n, d_out);
+        }
+    }
+    (needed, d_out)
+}
+
+pub(crate) fn load_npy(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let header = npy_header::read_header(path)?;
+    let shape = &header.shape;
+    if shape.len() >= 2 && shape[0] == 0 {
         return Err(DatasetError::Format { path: path.to_path_buf(), message: format!("no rows (shape {shape:?})") });
     }
-    let (d, img) = stack_shape(path, &shape)?;
+    let (d, img) = stack_shape(path, shape)?;
     if d == 0 {
         return Err(DatasetError::Format {
             path: path.to_path_buf(),
             message: format!("rows are empty (shape {shape:?})"),
         });
     }
+    let n_keep = kept_count(shape[0], opts);
+    let (needed, d_out) = rows_needed(n_keep, d, img, opts);
+    limits::check(path, needed, || limits::values(n_keep, d_out), &resize_hint(opts))?;
+    let file =
+        fs::File::open(path).map_err(|e| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    // SAFETY: the map is read-only and lives for this function; a concurrent truncation by another process is the
+    // usual mmap caveat (it would raise SIGBUS), accepted for input files.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    if let Some(view) = view_typed(&map[..], header.dtype) {
+        return finish_npy(path, opts, &view);
+    }
+    // Fortran order, big-endian or misaligned data: read into memory (the file's size on top of the rows).
+    limits::check(path, needed + header.data_bytes, || limits::values(n_keep, d_out), &resize_hint(opts))?;
+    let read = read_typed(path, header.dtype)?;
+    finish_npy(path, opts, &read)
+}
+
+/// What `--resize` allows, appended to a memory refusal when it is in use.
+pub(crate) fn resize_hint(opts: &LoadOptions) -> String {
+    match opts.resize {
+        Some((w, h)) => format!(
+            " (--resize {w}x{h}: each side may be 1..=16384 as long as the resized rows fit in memory; \
+             use a smaller size or fewer rows with --limit/--sample)"
+        ),
+        None => String::new(),
+    }
+}
+
+fn finish_npy(path: &Path, opts: &LoadOptions, arr: &Any<'_>) -> Result<Dataset> {
+    let shape = arr.shape().to_vec();
+    let (d, img) = stack_shape(path, &shape)?;
     let keep = select_rows(shape[0], opts);
     let mut data = Array2::<f32>::zeros((keep.len(), d));
-    data.axis_iter_mut(Axis(0)).into_par_iter().zip(keep.par_iter()).for_each(|(mut row, &i)| {
-        arr.row_into(i, row.as_slice_mut().expect("fresh rows are contiguous"));
-    });
+    let overflow = data
+        .axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(keep.par_iter())
+        .filter_map(|(mut row, &i)| {
+            arr.row_into(i, row.as_slice_mut().expect("fresh rows are contiguous")).map(|(c, v)| (i, c, v))
+        })
+        .min_by_key(|&(i, c, _)| (i, c));
+    if let Some((row, col, value)) = overflow {
+        return Err(DatasetError::Overflow {
+            path: path.to_path_buf(),
+            place: format!("row {row}, column {col}"),
+            value,
+        });
+    }
     let (data, shape) = adapt_images(data, img, opts, path)?;
     let ids = keep.iter().map(|i| format!("row {i}")).collect();
     Ok(Dataset { data, shape, ids, columns: Vec::new(), source: path.to_path_buf() })
+}
+
+fn target_channels(color: ColorMode, channels: usize) -> usize {
+    match (color, channels) {
+        (ColorMode::Gray, _) => 1,
+        (ColorMode::Rgb, _) => 3,
+        (ColorMode::Auto, 4) => 3,
+        (ColorMode::Auto, c) => c,
+    }
 }
 
 /// Applies colour conversion and resizing to image rows (no-op for plain matrices, where they are refused).
@@ -155,17 +235,18 @@ fn adapt_images(
         }
         return Ok((data, None));
     };
-    let want = match (opts.color, s.channels) {
-        (ColorMode::Gray, _) => 1,
-        (ColorMode::Rgb, _) => 3,
-        (ColorMode::Auto, 4) => 3,
-        (ColorMode::Auto, c) => c,
-    };
+    let want = target_channels(opts.color, s.channels);
     if want != s.channels {
         data = convert_channels(&data, s.channels, want);
         s.channels = want;
     }
     if let Some((w, h)) = opts.resize {
+        if u32::try_from(s.width).is_err() || u32::try_from(s.height).is_err() {
+            return Err(DatasetError::Format {
+                path: path.to_path_buf(),
+                message: format!("images of {}x{} pixels are too large to resize", s.width, s.height),
+            });
+        }
         data = resize_rows(&data, s, w as usize, h as usize);
         s.width = w as usize;
         s.height = h as usize;
@@ -223,35 +304,47 @@ pub(crate) fn resize_rows(data: &Array2<f32>, s: ImageShape, w: usize, h: usize)
     out
 }
 
-/// Manifest rows that are `.npy` files, one array (h×w[×c] or flat) per row; all must share a shape.
-pub(crate) fn decode_npy_rows(paths: &[PathBuf]) -> Result<(Array2<f32>, Option<ImageShape>)> {
-    let arrays: Vec<Any<'static>> = paths.par_iter().map(|p| read_any(p)).collect::<Result<_>>()?;
-    let s0 = arrays[0].shape().to_vec();
-    for (a, p) in arrays.iter().zip(paths) {
-        if a.shape() != s0.as_slice() {
+/// Manifest rows that are `.npy` files, one array (h×w[×c] or flat) per row; all must share a shape. Headers are
+/// checked first (shapes, sizes, memory), then each file is read straight into its row.
+pub(crate) fn decode_npy_rows(manifest: &Path, paths: &[PathBuf]) -> Result<(Array2<f32>, Option<ImageShape>)> {
+    let headers: Vec<npy_header::Header> =
+        paths.par_iter().map(|p| npy_header::read_header(p)).collect::<Result<_>>()?;
+    let s0 = headers[0].shape.clone();
+    for (h, p) in headers.iter().zip(paths) {
+        if h.shape != s0 {
             return Err(DatasetError::MixedSizes {
                 first: paths[0].clone(),
                 first_size: format!("{s0:?}"),
                 other: p.clone(),
-                other_size: format!("{:?}", a.shape()),
+                other_size: format!("{:?}", h.shape),
             });
         }
     }
-    let d: usize = s0.iter().product();
+    let d = values_per_row(&paths[0], &s0)?;
+    if d == 0 {
+        return Err(DatasetError::Format {
+            path: paths[0].clone(),
+            message: format!("holds no values (shape {s0:?})"),
+        });
+    }
     let shape = match s0.len() {
         2 => Some(ImageShape { height: s0[0], width: s0[1], channels: 1 }),
         3 => Some(ImageShape { height: s0[0], width: s0[1], channels: s0[2] }),
         _ => None,
     };
-    let mut data = Array2::<f32>::zeros((paths.len(), d));
-    for (mut row, a) in data.axis_iter_mut(Axis(0)).zip(&arrays) {
-        let flat: Vec<f32> = match a {
-            Any::F32(x) => x.iter().copied().collect(),
-            Any::F64(x) => x.iter().map(|&v| v as f32).collect(),
-            Any::U8(x) => x.iter().map(|&v| v as f32 / 255.0).collect(),
-            Any::U16(x) => x.iter().map(|&v| v as f32 / 65535.0).collect(),
-        };
-        row.iter_mut().zip(flat).for_each(|(o, v)| *o = v);
-    }
+    let n = paths.len();
+    let per_thread = headers[0].data_bytes * rayon::current_num_threads().min(n) as u128;
+    let needed = limits::f32_matrix(n, d) + limits::ROW_OVERHEAD * n as u128 + per_thread;
+    limits::check(manifest, needed, || limits::values(n, d), "")?;
+    let mut data = Array2::<f32>::zeros((n, d));
+    data.axis_iter_mut(Axis(0)).into_par_iter().zip(paths.par_iter().zip(&headers)).try_for_each(
+        |(mut row, (p, h))| {
+            let a = read_typed(p, h.dtype)?;
+            if let Some((c, value)) = a.flat_into(row.as_slice_mut().expect("fresh rows are contiguous")) {
+                return Err(DatasetError::Overflow { path: p.clone(), place: format!("value {c}"), value });
+            }
+            Ok(())
+        },
+    )?;
     Ok((data, shape))
 }
