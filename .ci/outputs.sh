@@ -12,6 +12,44 @@
 # or rates), HTML after masking one-decimal numbers (the report's timings); everything else byte for byte.
 # Same seed, so any other difference is a change in results.
 set -euo pipefail
+digest() {
+  python3 - <<'EOF' >digest.txt
+import csv, hashlib, io, json, os, re
+TIME = re.compile(r"(second|timing|gflop|per_s|elapsed|_ms$|duration)", re.I)
+def scrub(v):
+    if isinstance(v, dict) and isinstance(v.get("command_line"), list) and v["command_line"]:
+        v = dict(v, command_line=["imanifold"] + v["command_line"][1:])  # the binary's path differs per checkout
+    if isinstance(v, dict):
+        return {k: scrub(x) for k, x in v.items() if not TIME.search(k)}
+    if isinstance(v, list):
+        return [scrub(x) for x in v]
+    return v
+for root, dirs, files in os.walk("."):
+    dirs.sort()
+    for f in sorted(files):
+        p = os.path.join(root, f)
+        if p in ("./digest.txt", "./stderr.txt", "./stdout.txt"):
+            continue
+        raw = open(p, "rb").read()
+        if f.endswith(".json"):
+            raw = json.dumps(scrub(json.loads(raw)), sort_keys=True).encode()
+        elif f.endswith(".csv"):
+            rows = list(csv.reader(io.StringIO(raw.decode())))
+            keep = [i for i, h in enumerate(rows[0] if rows else []) if not TIME.search(h)]
+            raw = "\n".join(",".join(r[i] for i in keep if i < len(r)) for r in rows).encode()
+        elif f.endswith(".html"):
+            # Timings in the report's text and tables: "13.8 s", and one-decimal cells of the timing table.
+            raw = re.sub(rb"\b[0-9]+\.[0-9](\s*s)?\b", b"T", raw)
+        print(hashlib.sha256(raw).hexdigest()[:16], p)
+EOF
+}
+
+# .ci/outputs.sh --digest DIR: recompute DIR/digest.txt of an existing output folder.
+if [ "${1:-}" = "--digest" ]; then
+  cd "$2" && digest && wc -l digest.txt
+  exit 0
+fi
+
 bin=$(realpath "$1")
 dest=$2
 work=/tmp/imanifold-outputs/run
@@ -60,31 +98,5 @@ run demo --quick --out demo
 cd /tmp/imanifold-outputs
 rm -rf "$dest" && mv run "$dest"
 cd "$dest"
-python3 - <<'EOF' >digest.txt
-import csv, hashlib, io, json, os, re
-TIME = re.compile(r"(second|timing|gflop|per_s|elapsed|_ms$|duration)", re.I)
-def scrub(v):
-    if isinstance(v, dict):
-        return {k: scrub(x) for k, x in v.items() if not TIME.search(k)}
-    if isinstance(v, list):
-        return [scrub(x) for x in v]
-    return v
-for root, dirs, files in os.walk("."):
-    dirs.sort()
-    for f in sorted(files):
-        p = os.path.join(root, f)
-        if p in ("./digest.txt", "./stderr.txt", "./stdout.txt"):
-            continue
-        raw = open(p, "rb").read()
-        if f.endswith(".json"):
-            raw = json.dumps(scrub(json.loads(raw)), sort_keys=True).encode()
-        elif f.endswith(".csv"):
-            rows = list(csv.reader(io.StringIO(raw.decode())))
-            keep = [i for i, h in enumerate(rows[0] if rows else []) if not TIME.search(h)]
-            raw = "\n".join(",".join(r[i] for i in keep if i < len(r)) for r in rows).encode()
-        elif f.endswith(".html"):
-            # Timings in the report's text and tables: "13.8 s", and one-decimal cells of the timing table.
-            raw = re.sub(rb"\b[0-9]+\.[0-9](\s*s)?\b", b"T", raw)
-        print(hashlib.sha256(raw).hexdigest()[:16], p)
-EOF
+digest
 wc -l digest.txt
