@@ -61,8 +61,11 @@ pub fn prepare_out(out: &Path) -> Result<()> {
                 source: None,
             });
         }
-        let mut entries = std::fs::read_dir(out)
-            .map_err(|e| DemoError::OutputDir { path: out.to_path_buf(), message: "cannot list".into(), source: Some(e) })?;
+        let mut entries = std::fs::read_dir(out).map_err(|e| DemoError::OutputDir {
+            path: out.to_path_buf(),
+            message: "cannot list".into(),
+            source: Some(e),
+        })?;
         if entries.next().is_some() {
             let previous = std::fs::read(out.join("results.json"))
                 .ok()
@@ -86,8 +89,11 @@ pub fn prepare_out(out: &Path) -> Result<()> {
 /// a folder that [`prepare_out`] accepted), so that no stale file outlives the run that wrote it.
 fn remove_previous(dir: &Path) -> Result<()> {
     if dir.exists() {
-        std::fs::remove_dir_all(dir)
-            .map_err(|e| DemoError::OutputDir { path: dir.to_path_buf(), message: "cannot clear".into(), source: Some(e) })?;
+        std::fs::remove_dir_all(dir).map_err(|e| DemoError::OutputDir {
+            path: dir.to_path_buf(),
+            message: "cannot clear".into(),
+            source: Some(e),
+        })?;
     }
     Ok(())
 }
