@@ -6,8 +6,11 @@
 //!   `skdim.datasets.BenchmarkManifolds` generates it (same 24 manifolds, same parametrisations, same intrinsic and
 //!   embedding dimensions; the random numbers come from ChaCha8 instead of NumPy's Mersenne twister, so the samples
 //!   are equal in distribution, not bit for bit).
+//! * Synthetic f32 data for timing benchmarks ([`synthetic`]): power-law spectrum, isotropic noise, near a subspace.
 //!
 //! Every generator takes an explicit `seed` and is deterministic: same seed, same points, on every machine.
+
+pub mod synthetic;
 
 use ndarray::{s, Array2, Axis};
 use rand::{Rng, SeedableRng};

@@ -55,10 +55,17 @@ pub struct Summary {
 pub fn prepare_out(out: &Path) -> Result<()> {
     if out.exists() {
         if !out.is_dir() {
-            return Err(DemoError::OutputDir { path: out.to_path_buf(), message: "exists and is not a folder".into() });
+            return Err(DemoError::OutputDir {
+                path: out.to_path_buf(),
+                message: "exists and is not a folder".into(),
+                source: None,
+            });
         }
-        let mut entries = std::fs::read_dir(out)
-            .map_err(|e| DemoError::OutputDir { path: out.to_path_buf(), message: e.to_string() })?;
+        let mut entries = std::fs::read_dir(out).map_err(|e| DemoError::OutputDir {
+            path: out.to_path_buf(),
+            message: "cannot list".into(),
+            source: Some(e),
+        })?;
         if entries.next().is_some() {
             let previous = std::fs::read(out.join("results.json"))
                 .ok()
@@ -69,6 +76,7 @@ pub fn prepare_out(out: &Path) -> Result<()> {
                     path: out.to_path_buf(),
                     message: "is not empty and does not hold a previous demo output; choose a new or empty folder"
                         .into(),
+                    source: None,
                 });
             }
         }
@@ -81,8 +89,11 @@ pub fn prepare_out(out: &Path) -> Result<()> {
 /// a folder that [`prepare_out`] accepted), so that no stale file outlives the run that wrote it.
 fn remove_previous(dir: &Path) -> Result<()> {
     if dir.exists() {
-        std::fs::remove_dir_all(dir)
-            .map_err(|e| DemoError::OutputDir { path: dir.to_path_buf(), message: format!("cannot clear: {e}") })?;
+        std::fs::remove_dir_all(dir).map_err(|e| DemoError::OutputDir {
+            path: dir.to_path_buf(),
+            message: "cannot clear".into(),
+            source: Some(e),
+        })?;
     }
     Ok(())
 }
@@ -150,8 +161,9 @@ pub fn run(cfg: &Config, out: &Path) -> Result<Summary> {
             match run_stage(stage, cfg, out, &mut collected) {
                 Ok(v) => (Status::Done, v),
                 Err(e) => {
-                    eprintln!("error: stage {} failed: {e}", stage.key());
-                    (Status::Failed(e.to_string()), Value::Null)
+                    let message = util::error_chain(&e);
+                    eprintln!("error: stage {} failed: {message}", stage.key());
+                    (Status::Failed(message), Value::Null)
                 }
             }
         };

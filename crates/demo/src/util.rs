@@ -12,12 +12,29 @@ use rand_chacha::ChaCha8Rng;
 /// Errors of the demo. Every variant names the step, file or folder at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    /// A step failed on its own check (no underlying error).
     #[error("{context}: {message}")]
     Step { context: String, message: String },
+    /// A step failed because a library call did ([`Step::step`]); the cause is the source.
+    #[error("{context}")]
+    StepFailed {
+        context: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("output folder {path}: {message}")]
-    OutputDir { path: PathBuf, message: String },
-    #[error("cannot read {path}: {message}")]
-    Read { path: PathBuf, message: String },
+    OutputDir {
+        path: PathBuf,
+        message: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
     #[error("{count} stage(s) failed: {list} (the report and results.json say why)")]
     StagesFailed { count: usize, list: String },
     #[error(transparent)]
@@ -30,15 +47,30 @@ pub enum DemoError {
 
 pub type Result<T> = std::result::Result<T, DemoError>;
 
-/// Adds the step being performed to any library error.
+/// Any error kept as the cause of a [`DemoError`] (library errors, or a plain message).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Adds the step being performed to any library error (kept as the source: `{:#}` prints each cause once).
 pub trait Step<T> {
     fn step(self, context: impl FnOnce() -> String) -> Result<T>;
 }
 
-impl<T, E: std::fmt::Display> Step<T> for std::result::Result<T, E> {
+impl<T, E: Into<BoxError>> Step<T> for std::result::Result<T, E> {
     fn step(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| DemoError::Step { context: context(), message: e.to_string() })
+        self.map_err(|e| DemoError::StepFailed { context: context(), source: e.into() })
     }
+}
+
+/// An error and its causes, outermost first, joined by `: ` (for results.json and the report).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// A ChaCha8 stream for item `i` of a computation seeded with `seed` (independent of the thread that runs it).
@@ -58,12 +90,12 @@ pub fn sub_seed(seed: u64, tag: u64) -> u64 {
 
 /// Reads a render folder's `images.npy` (n×h×w or n×h×w×c float32) as one row per image.
 pub fn read_image_rows(path: &Path) -> Result<Array2<f32>> {
-    let err = |message: String| DemoError::Read { path: path.to_path_buf(), message };
-    let a: ArrayD<f32> = ndarray_npy::read_npy(path).map_err(|e| err(e.to_string()))?;
+    let err = |source: BoxError| DemoError::Read { path: path.to_path_buf(), source };
+    let a: ArrayD<f32> = ndarray_npy::read_npy(path).map_err(|e| err(e.into()))?;
     let n = a.shape().first().copied().ok_or_else(|| err("empty array".into()))?;
     let d: usize = a.shape()[1..].iter().product();
     let flat: Vec<f32> = a.iter().copied().collect();
-    Array2::from_shape_vec((n, d), flat).map_err(|e| err(e.to_string()))
+    Array2::from_shape_vec((n, d), flat).map_err(|e| err(e.into()))
 }
 
 /// Rounds every value to the 8-bit grid (what writing a PNG and reading it back gives).
@@ -182,5 +214,19 @@ mod tests {
         assert_eq!(img.get_pixel(3, 3).0, [255, 0, 0]);
         assert_eq!(img.get_pixel(0, 0).0, [255, 255, 255]);
         assert!(gallery_png(&[vec![0.5; 2]], 1, 1, 3, 1, 1).is_err());
+    }
+
+    #[test]
+    fn a_step_keeps_its_cause_once() {
+        let io: std::result::Result<(), std::io::Error> = Err(std::io::Error::other("disk full"));
+        let e = io.step(|| "writing x.csv".into()).unwrap_err();
+        assert_eq!(e.to_string(), "writing x.csv");
+        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "disk full");
+        assert_eq!(error_chain(&e), "writing x.csv: disk full");
+        let plain: std::result::Result<(), String> = Err("no pairs".into());
+        assert_eq!(error_chain(&plain.step(|| "pairs".into()).unwrap_err()), "pairs: no pairs");
+        let e = read_image_rows(Path::new("/nonexistent/images.npy")).unwrap_err();
+        assert_eq!(e.to_string(), "cannot read /nonexistent/images.npy");
+        assert!(error_chain(&e).len() > e.to_string().len());
     }
 }

@@ -30,6 +30,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
+pub mod bench;
 mod pruned;
 mod tree;
 

@@ -143,6 +143,53 @@ pub fn write_render_dir(
     wopts: &WriteOptions,
 ) -> Result<serde_json::Value> {
     let mut results = output::Results::new("render");
+    let vary_idx = check_set(scene, set, opts, wopts)?;
+    let n = set.params.len();
+    let (h, w, c) = (opts.height, opts.width, opts.color.channels());
+    let mut npy: Vec<f32> = Vec::new();
+    if wopts.npy {
+        let len =
+            n.checked_mul(h * w * c).ok_or_else(|| RenderError::Options("images.npy would be too large".into()))?;
+        npy.try_reserve_exact(len).map_err(|_| {
+            RenderError::Options(format!("cannot allocate images.npy ({} MB) in memory", len * 4 / 1_000_000))
+        })?;
+        npy.resize(len, 0.0);
+    }
+    output::create_dir(dir)?;
+    prepare_dir(dir, wopts.force)?;
+
+    let t0 = std::time::Instant::now();
+    render_images(dir, scene, set, &RenderOptions { depth: wopts.depth, ..opts.clone() }, wopts.npy, &mut npy)?;
+    results.timing("render_and_write_images", t0.elapsed().as_secs_f64());
+
+    // Each pair once (two writers of one file would race on its temporary file).
+    let mut seen = std::collections::HashSet::new();
+    let flow_pairs: Vec<(usize, usize)> = wopts.flow_pairs.iter().copied().filter(|p| seen.insert(*p)).collect();
+    if !flow_pairs.is_empty() {
+        let t = std::time::Instant::now();
+        write_flows(dir, scene, set, opts, &flow_pairs)?;
+        results.timing("flow", t.elapsed().as_secs_f64());
+    }
+
+    if wopts.npy {
+        let t = std::time::Instant::now();
+        let path = dir.join("images.npy");
+        match opts.color {
+            ColorMode::Gray => output::write_npy(&path, &ArrayView3::from_shape((n, h, w), &npy).expect("n·h·w"))?,
+            ColorMode::Rgb => output::write_npy(&path, &ArrayView4::from_shape((n, h, w, 3), &npy).expect("n·h·w·3"))?,
+        }
+        results.timing("write_npy", t.elapsed().as_secs_f64());
+    }
+
+    write_manifest(dir, scene, set, &vary_idx)?;
+    describe_render(&mut results, scene, set, opts, wopts, &vary_idx, flow_pairs.len());
+    let value = results.to_value();
+    output::write_json(&dir.join("render.json"), &value)?;
+    Ok(value)
+}
+
+/// Checks everything before the first file is written; returns the indices of the varied parameters.
+fn check_set(scene: &Scene, set: &RenderSet, opts: &RenderOptions, wopts: &WriteOptions) -> Result<Vec<usize>> {
     opts.validate()?;
     let n = set.params.len();
     if n == 0 {
@@ -162,23 +209,21 @@ pub fn write_render_dir(
             )));
         }
     }
-    let (h, w, c) = (opts.height, opts.width, opts.color.channels());
-    let mut npy: Vec<f32> = Vec::new();
-    if wopts.npy {
-        let len =
-            n.checked_mul(h * w * c).ok_or_else(|| RenderError::Options("images.npy would be too large".into()))?;
-        npy.try_reserve_exact(len).map_err(|_| {
-            RenderError::Options(format!("cannot allocate images.npy ({} MB) in memory", len * 4 / 1_000_000))
-        })?;
-        npy.resize(len, 0.0);
-    }
-    output::create_dir(dir)?;
-    prepare_dir(dir, wopts.force)?;
+    Ok(vary_idx)
+}
 
-    let ropts = RenderOptions { depth: wopts.depth, ..opts.clone() };
+/// Renders every image of `set` and writes its PNG (and depth); copies the images into `npy` when `keep_npy`.
+fn render_images(
+    dir: &Path,
+    scene: &Scene,
+    set: &RenderSet,
+    ropts: &RenderOptions,
+    keep_npy: bool,
+    npy: &mut [f32],
+) -> Result<()> {
+    let n = set.params.len();
+    let stride = ropts.height * ropts.width * ropts.color.channels();
     let pb = output::progress(n as u64, "render");
-    let t0 = std::time::Instant::now();
-    let stride = h * w * c;
     let write_chunk = |first: usize, imgs: &[RenderedImage]| -> Result<()> {
         imgs.par_iter().enumerate().try_for_each(|(k, img)| -> Result<()> {
             let i = first + k;
@@ -200,7 +245,7 @@ pub fn write_render_dir(
             || -> Vec<RenderedImage> {
                 set.params[first..end]
                     .par_iter()
-                    .map_init(Scratch::default, |s, p| render_with(s, scene, p, &ropts))
+                    .map_init(Scratch::default, |s, p| render_with(s, scene, p, ropts))
                     .collect()
             },
             || match &pending {
@@ -210,7 +255,7 @@ pub fn write_render_dir(
         );
         written?;
         if let Some((f, done)) = pending.take() {
-            if wopts.npy {
+            if keep_npy {
                 for (k, img) in done.iter().enumerate() {
                     let dst = &mut npy[(f + k) * stride..(f + k + 1) * stride];
                     dst.iter_mut().zip(img.image.iter()).for_each(|(d, s)| *d = *s);
@@ -222,50 +267,46 @@ pub fn write_render_dir(
         }
     }
     pb.finish_and_clear();
-    results.timing("render_and_write_images", t0.elapsed().as_secs_f64());
+    Ok(())
+}
 
-    // Each pair once (two writers of one file would race on its temporary file).
-    let mut seen = std::collections::HashSet::new();
-    let flow_pairs: Vec<(usize, usize)> = wopts.flow_pairs.iter().copied().filter(|p| seen.insert(*p)).collect();
-    if !flow_pairs.is_empty() {
-        let t = std::time::Instant::now();
-        let pb = output::progress(flow_pairs.len() as u64, "flow");
-        flow_pairs.par_iter().try_for_each(|&(a, b)| -> Result<()> {
-            let f = true_flow(scene, &set.params[a], &set.params[b], opts)?;
-            output::write_npy(&dir.join(format!("flow/{a:06}_{b:06}.npy")), &f.flow)?;
-            let mask: Vec<u8> = f.valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
-            let mask = image::GrayImage::from_raw(w as u32, h as u32, mask).expect("h·w mask");
-            output::write_png(&dir.join(format!("flow/{a:06}_{b:06}_valid.png")), &mask)?;
-            pb.inc(1);
-            Ok(())
-        })?;
-        pb.finish_and_clear();
-        output::write_csv(
-            &dir.join("flow.csv"),
-            &["frame1", "frame2", "flow", "valid"],
-            flow_pairs.iter().map(|&(a, b)| {
-                vec![
-                    a.to_string(),
-                    b.to_string(),
-                    format!("flow/{a:06}_{b:06}.npy"),
-                    format!("flow/{a:06}_{b:06}_valid.png"),
-                ]
-            }),
-        )?;
-        results.timing("flow", t.elapsed().as_secs_f64());
-    }
+/// Ground-truth flow of each pair: `flow/AAAAAA_BBBBBB.npy`, its validity PNG, and `flow.csv`.
+fn write_flows(
+    dir: &Path,
+    scene: &Scene,
+    set: &RenderSet,
+    opts: &RenderOptions,
+    flow_pairs: &[(usize, usize)],
+) -> Result<()> {
+    let (h, w) = (opts.height, opts.width);
+    let pb = output::progress(flow_pairs.len() as u64, "flow");
+    flow_pairs.par_iter().try_for_each(|&(a, b)| -> Result<()> {
+        let f = true_flow(scene, &set.params[a], &set.params[b], opts)?;
+        output::write_npy(&dir.join(format!("flow/{a:06}_{b:06}.npy")), &f.flow)?;
+        let mask: Vec<u8> = f.valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
+        let mask = image::GrayImage::from_raw(w as u32, h as u32, mask).expect("h·w mask");
+        output::write_png(&dir.join(format!("flow/{a:06}_{b:06}_valid.png")), &mask)?;
+        pb.inc(1);
+        Ok(())
+    })?;
+    pb.finish_and_clear();
+    output::write_csv(
+        &dir.join("flow.csv"),
+        &["frame1", "frame2", "flow", "valid"],
+        flow_pairs.iter().map(|&(a, b)| {
+            vec![
+                a.to_string(),
+                b.to_string(),
+                format!("flow/{a:06}_{b:06}.npy"),
+                format!("flow/{a:06}_{b:06}_valid.png"),
+            ]
+        }),
+    )?;
+    Ok(())
+}
 
-    if wopts.npy {
-        let t = std::time::Instant::now();
-        let path = dir.join("images.npy");
-        match opts.color {
-            ColorMode::Gray => output::write_npy(&path, &ArrayView3::from_shape((n, h, w), &npy).expect("n·h·w"))?,
-            ColorMode::Rgb => output::write_npy(&path, &ArrayView4::from_shape((n, h, w, 3), &npy).expect("n·h·w·3"))?,
-        }
-        results.timing("write_npy", t.elapsed().as_secs_f64());
-    }
-
-    // Manifest.
+/// `manifest.csv`: file, the varied parameters, and `label` for scenes with classes.
+fn write_manifest(dir: &Path, scene: &Scene, set: &RenderSet, vary_idx: &[usize]) -> Result<()> {
     let has_label = !scene.classes().is_empty();
     let mut header: Vec<&str> = vec!["file"];
     header.extend(set.vary.iter().map(|s| s.as_str()));
@@ -284,7 +325,21 @@ pub fn write_render_dir(
             row
         }),
     )?;
+    Ok(())
+}
 
+/// The fields of `render.json` besides the timings.
+fn describe_render(
+    results: &mut output::Results,
+    scene: &Scene,
+    set: &RenderSet,
+    opts: &RenderOptions,
+    wopts: &WriteOptions,
+    vary_idx: &[usize],
+    n_flow_pairs: usize,
+) {
+    let n = set.params.len();
+    let (h, w, c) = (opts.height, opts.width, opts.color.channels());
     let fixed: serde_json::Map<String, serde_json::Value> = scene
         .parameters()
         .iter()
@@ -308,10 +363,10 @@ pub fn write_render_dir(
                 "manifest": "manifest.csv",
                 "npy": if wopts.npy { Some("images.npy") } else { None },
                 "depth": if wopts.depth { Some("depth/NNNNNN.npy (float32 h×w camera-space z; +inf = background)") } else { None },
-                "flow": if flow_pairs.is_empty() { None } else { Some("flow.csv") },
+                "flow": if n_flow_pairs == 0 { None } else { Some("flow.csv") },
             }),
         )
-        .set("flow_pairs", flow_pairs.len())
+        .set("flow_pairs", n_flow_pairs)
         .set(
             "conventions",
             serde_json::json!({
@@ -321,9 +376,6 @@ pub fn write_render_dir(
                 "camera": "orbit camera around the scene target; OpenCV camera axes (x right, y down, z forward)",
             }),
         );
-    let value = results.to_value();
-    output::write_json(&dir.join("render.json"), &value)?;
-    Ok(value)
 }
 
 /// Writes an image as PNG (8-bit), e.g. for previews.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 pub enum RenderError {
     #[error("unknown built-in scene '{name}'; built-in scenes: {available} (or give a path to a .toml scene file)")]
     UnknownScene { name: String, available: String },
-    #[error("cannot read scene file {path}: {source}")]
+    #[error("cannot read scene file {path}")]
     ReadScene { path: PathBuf, source: std::io::Error },
     #[error("invalid scene {origin}: {message}")]
     InvalidScene { origin: String, message: String },

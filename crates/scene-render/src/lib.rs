@@ -39,7 +39,7 @@
 //! pixel (`ssaa`), perspective-correct texture coordinates, trilinear mipmapped textures, Gouraud-interpolated
 //! Lambertian shading (directional light + ambient), optional Gaussian blur, RGB or grey.
 //!
-//! # Output folder ([`write_render_dir`])
+//! # Output folder ([`render_to_dir`], [`write_render_dir`])
 //! `images/000000.png …`, `manifest.csv` (`file` relative to the folder, one column per varied parameter, `label`
 //! for scenes with classes), `render.json` (schema `imanifold/render/v1`, written under that name rather than
 //! `results.json`), optionally `images.npy`, `depth/`, `flow/` + `flow.csv`.
@@ -52,6 +52,7 @@ pub mod camera;
 mod dir;
 mod error;
 pub mod flow;
+mod job;
 mod mesh;
 mod raster;
 mod render;
@@ -63,6 +64,7 @@ pub use camera::Camera;
 pub use dir::{consecutive_pairs, image_file, read_flow_pairs, write_png, write_render_dir, RenderSet, WriteOptions};
 pub use error::{RenderError, Result};
 pub use flow::{true_flow, warp_back, FlowField};
+pub use job::{apply_defaults, render_to_dir, RenderRequest, RenderSummary};
 pub use render::{render, render_set, to_u8, ColorMode, RenderOptions, RenderedImage};
 pub use sampling::{resolve_vary, sample_parameters, Sampling, MAX_IMAGES};
 pub use scene::{builtin_names, ParamSpec, Params, Scene, Unit};

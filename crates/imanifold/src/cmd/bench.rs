@@ -1,21 +1,15 @@
 //! `imanifold bench knn`: the kNN engine against the plain f32 GEMM of the same shape (the physical limit of a
-//! brute-force search) and, when the reference Python venv is available, scikit-learn's brute-force NearestNeighbors,
-//! all in the same run. Timings are wall-clock, best of `--repeat`; quote ratios, not absolute figures.
+//! brute-force search) and, when a peer Python is available, scikit-learn's brute-force NearestNeighbors, all in
+//! the same run (see `knn::bench`). Timings are wall-clock, best of `--repeat`; quote ratios, not absolute figures.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
+use benchmark_manifolds::synthetic::BenchData;
 use clap::{Args as ClapArgs, Subcommand};
-use faer::{Accum, Mat, MatRef, Par};
-use knn::{KnnOptions, Strategy};
-use ndarray::Array2;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use serde_json::json;
+use knn::bench::{bench_knn, BenchOptions, Peer};
 
-use super::common::prepare_out;
+use super::common::OutArgs;
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -41,19 +35,23 @@ pub struct KnnArgs {
     pub decay: f64,
     /// Synthetic data: `decay` (power-law spectrum, see --decay) or `subspace` (uniform in an 8-D subspace plus
     /// isotropic noise of standard deviation 0.01).
-    #[arg(long, default_value = "decay", value_parser = ["decay", "subspace"])]
-    pub data: String,
+    #[arg(long, default_value = "decay")]
+    pub data: BenchData,
     /// Best of this many runs.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
     /// Python with scikit-learn for the side-by-side (default: $IMANIFOLD_PEERS_PY, then
-    /// ~/.cache/imanifold-peers/bin/python); skipped when absent.
-    #[arg(long)]
+    /// ~/.cache/imanifold-peers/bin/python); the scikit-learn column is skipped when there is none.
+    #[arg(long, value_name = "PYTHON")]
     pub peers_python: Option<PathBuf>,
+    /// Folder holding the peer script peer_knn.py (default: $IMANIFOLD_PEERS); the scikit-learn column is
+    /// skipped when there is none.
+    #[arg(long, value_name = "DIR")]
+    pub peers_dir: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long)]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub out: OutArgs,
 }
 
 fn parse_nd(s: &str) -> Result<(usize, usize), String> {
@@ -68,164 +66,59 @@ fn parse_nd(s: &str) -> Result<(usize, usize), String> {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     match a.what {
-        What::Knn(k) => bench_knn(k),
+        What::Knn(k) => run_knn(k),
     }
 }
 
-/// Synthetic data with a power-law spectrum (image collections decay steeply), seeded.
-pub fn decaying(n: usize, d: usize, alpha: f64, seed: u64) -> Array2<f32> {
-    let scales: Vec<f32> = (0..d).map(|j| ((j + 1) as f64).powf(-alpha) as f32).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Array2::from_shape_fn((n, d), |(_, j)| (rng.random::<f32>() * 2.0 - 1.0) * scales[j])
-}
-
-/// Points uniform in a random `m`-dimensional linear subspace plus Gaussian-like noise, seeded.
-pub fn near_subspace(n: usize, d: usize, m: usize, noise: f32, seed: u64) -> Array2<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let basis = Array2::from_shape_fn((m, d), |_| rng.random::<f32>() - 0.5);
-    let latent = Array2::from_shape_fn((n, m), |_| rng.random::<f32>());
-    let mut x = latent.dot(&basis);
-    // Sum of 4 uniforms: close to Gaussian, cheap.
-    x.mapv_inplace(|v| v + noise * ((0..4).map(|_| rng.random::<f32>()).sum::<f32>() - 2.0) * 1.732);
-    x
-}
-
-fn best_of<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = f64::INFINITY;
-    let mut out = None;
-    for _ in 0..repeat.max(1) {
-        let t = Instant::now();
-        let v = f();
-        best = best.min(t.elapsed().as_secs_f64());
-        out = Some(v);
-    }
-    (best, out.expect("at least one run"))
-}
-
-/// X·Xᵀ for all n² pairs in column panels (never n × n in memory), faer's parallel f32 GEMM.
-fn gemm_all_pairs(x: &Array2<f32>) -> f32 {
-    let (n, d) = x.dim();
-    let xs = x.as_slice().expect("standard layout");
-    let xr = MatRef::from_row_major_slice(xs, n, d);
-    let panel = 2048.min(n);
-    let mut c = Mat::<f32>::zeros(n, panel);
-    let mut checksum = 0.0f32;
-    for r0 in (0..n).step_by(panel) {
-        let r1 = (r0 + panel).min(n);
-        let rb = MatRef::from_row_major_slice(&xs[r0 * d..r1 * d], r1 - r0, d);
-        let cm = c.as_mut().subcols_mut(0, r1 - r0);
-        faer::linalg::matmul::matmul(cm, Accum::Replace, xr, rb.transpose(), 1.0f32, Par::rayon(0));
-        checksum += c[(0, 0)];
-    }
-    checksum
-}
-
-fn peers_python(arg: &Option<PathBuf>) -> Option<PathBuf> {
-    if let Some(p) = arg {
-        return Some(p.clone());
-    }
-    if let Ok(p) = std::env::var("IMANIFOLD_PEERS_PY") {
-        return Some(PathBuf::from(p));
-    }
-    let home = std::env::var("HOME").ok()?;
-    let p = PathBuf::from(home).join(".cache/imanifold-peers/bin/python");
-    p.is_file().then_some(p)
-}
-
-fn peer_script() -> Option<PathBuf> {
-    let candidates = [PathBuf::from("../shared/tools/peer_knn.py"), PathBuf::from("../../shared/tools/peer_knn.py")];
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/peer_knn.py");
-    candidates.into_iter().chain([manifest]).find(|p| p.is_file())
-}
-
-fn bench_knn(a: KnnArgs) -> anyhow::Result<()> {
+fn run_knn(a: KnnArgs) -> anyhow::Result<()> {
+    a.out.check()?;
     if a.k == 0 {
         bail!("--k must be at least 1");
     }
-    let out = prepare_out(&a.out)?;
+    if let Some(&(n, _)) = a.shapes.iter().find(|&&(n, _)| a.k >= n) {
+        bail!("--k {} needs more than {n} points", a.k);
+    }
+    let peer = Peer::locate(a.peers_python.as_deref(), a.peers_dir.as_deref());
+    let opts = BenchOptions { k: a.k, repeat: a.repeat, peer: peer.as_ref().ok().cloned() };
     let mut results = output::Results::new("bench-knn");
     results.seed(a.seed);
-    let py = peers_python(&a.peers_python);
-    let script = peer_script();
     let mut rows = Vec::new();
     println!(
         "{:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14} {:>9}",
         "shape", "gemm s", "GFLOP/s", "brute s", "GFLOP/s", "%peak", "pruned s", "auto s", "auto plan", "sklearn s"
     );
     for &(n, d) in &a.shapes {
-        if a.k >= n {
-            bail!("--k {} needs more than {n} points", a.k);
+        let x = a.data.generate(n, d, a.decay, a.seed);
+        let row = bench_knn(&x, &opts, &std::env::temp_dir())?;
+        if let Some(why) = &row.peer_failure {
+            eprintln!("warning: scikit-learn run failed: {why}");
         }
-        let x =
-            if a.data == "subspace" { near_subspace(n, d, 8, 0.01, a.seed) } else { decaying(n, d, a.decay, a.seed) };
-        let flops = 2.0 * (n as f64) * (n as f64) * (d as f64);
-        let (t_gemm, _) = best_of(a.repeat, || gemm_all_pairs(&x));
-        let brute = KnnOptions { strategy: Strategy::Brute, ..Default::default() };
-        let pruned = KnnOptions { strategy: Strategy::PcaPruned, ..Default::default() };
-        let (t_brute, nb_b) = best_of(a.repeat, || knn::knn_self_with(x.view(), a.k, &brute));
-        let (t_pruned, nb_p) = best_of(a.repeat, || knn::knn_self_with(x.view(), a.k, &pruned));
-        let (t_auto, nb_a) = best_of(a.repeat, || knn::knn_self(x.view(), a.k));
-        let plan = knn::plan(x.view(), a.k, &KnnOptions::default())?;
-        let plan_text = match plan.strategy {
-            Strategy::PcaPruned => format!("pruned m={}", plan.pruning_dims),
-            _ => "brute".to_string(),
-        };
-        let (nb_b, nb_p, nb_a) = (nb_b?, nb_p?, nb_a?);
-        let identical = nb_b == nb_p && nb_b == nb_a;
-        let mut t_sklearn = None;
-        if let (Some(py), Some(script)) = (&py, &script) {
-            let tmp = out.join(format!(".bench_{n}x{d}.npy"));
-            output::write_npy(&tmp, &x)?;
-            let o = Command::new(py)
-                .arg(script)
-                .arg(&tmp)
-                .args(["--k", &a.k.to_string(), "--repeat", &a.repeat.to_string()])
-                .output()
-                .with_context(|| format!("running {}", py.display()))?;
-            let _ = std::fs::remove_file(&tmp);
-            if o.status.success() {
-                let v: serde_json::Value = serde_json::from_slice(&o.stdout).context("parsing peer_knn.py output")?;
-                t_sklearn = v["seconds"].as_f64();
-            } else {
-                eprintln!("warning: scikit-learn run failed: {}", String::from_utf8_lossy(&o.stderr).trim());
-            }
-        }
-        let g_gemm = flops / t_gemm / 1e9;
-        let g_brute = flops / t_brute / 1e9;
+        let (g_gemm, g_brute) = (row.gflops(row.gemm_seconds), row.gflops(row.brute_seconds));
         println!(
             "{:>12} {:>9.3} {:>9.1} {:>9.3} {:>9.1} {:>8.0}% {:>9.3} {:>9.3} {:>14} {:>9}",
             format!("{n}x{d}"),
-            t_gemm,
+            row.gemm_seconds,
             g_gemm,
-            t_brute,
+            row.brute_seconds,
             g_brute,
             100.0 * g_brute / g_gemm,
-            t_pruned,
-            t_auto,
-            plan_text,
-            t_sklearn.map_or("-".to_string(), |t| format!("{t:.3}"))
+            row.pruned_seconds,
+            row.auto_seconds,
+            row.plan_text(),
+            row.peer_seconds.map_or("-".to_string(), |t| format!("{t:.3}"))
         );
-        rows.push(json!({
-            "n": n, "d": d, "k": a.k, "data": a.data, "decay": a.decay,
-            "gemm_seconds": t_gemm, "gemm_gflops": g_gemm,
-            "brute_seconds": t_brute, "brute_gflops": g_brute, "brute_fraction_of_gemm": g_brute / g_gemm,
-            "pruned_seconds": t_pruned, "pruned_speedup_over_brute": t_brute / t_pruned,
-            "pruned_identical_to_brute": identical,
-            "auto_seconds": t_auto,
-            "auto_plan": {"strategy": plan_text, "pruning_dims": plan.pruning_dims,
-                          "predicted_pruned_cpu_seconds": plan.predicted_pruned_seconds,
-                          "predicted_brute_cpu_seconds": plan.predicted_brute_seconds},
-            "sklearn_seconds": t_sklearn,
-            "speedup_over_sklearn": t_sklearn.map(|s| s / t_auto),
-        }));
-        if !identical {
+        let mut v = row.to_json();
+        v["data"] = a.data.to_string().into();
+        v["decay"] = a.decay.into();
+        rows.push(v);
+        if !row.identical {
             bail!("pruned, auto and brute-force results differ at {n}x{d}: this is a bug, please report it");
         }
     }
-    if py.is_none() || script.is_none() {
-        eprintln!("note: scikit-learn comparison skipped (no peers venv: see ../shared/tools/README.md)");
+    if let Err(why) = &peer {
+        eprintln!("note: scikit-learn comparison skipped: {why}");
     }
     results.set("threads", rayon::current_num_threads()).set("runs", rows);
-    results.write(&out)?;
-    Ok(())
+    let value = a.out.write(|dir| Ok(results.write(dir)?))?;
+    a.out.print(&value)
 }

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
 use scene_render::{
-    consecutive_pairs, read_flow_pairs, sample_parameters, write_render_dir, ColorMode, RenderOptions, RenderSet,
-    Sampling, Scene, WriteOptions,
+    apply_defaults, read_flow_pairs, render_to_dir, ColorMode, RenderOptions, RenderRequest, Sampling, Scene,
 };
 
 #[derive(Debug, ClapArgs)]
@@ -102,55 +101,48 @@ fn list(scene: &Scene) {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let mut scene = Scene::load(&a.scene)?;
-    for kv in &a.set {
-        let (k, v) = kv.split_once('=').with_context(|| format!("--set expects NAME=VALUE, got '{kv}'"))?;
-        let v: f64 = v.trim().parse().with_context(|| format!("--set {kv}: '{v}' is not a number"))?;
-        scene.set_default(k.trim(), v)?;
-    }
+    apply_defaults(&mut scene, &a.set).context("--set")?;
     if a.list {
         list(&scene);
         return Ok(());
     }
     let Some(out) = a.out else { bail!("--out DIR is required (or --list to show the scene's parameters)") };
     let Some(n) = a.n else { bail!("--n N is required: number of images (grid: points per varied parameter)") };
-    if a.flow && a.sampling != Sampling::Trajectory {
-        bail!("--flow computes flow between consecutive images and needs --sampling trajectory (or use --flow-pairs FILE)");
-    }
-    let vary: Vec<String> = a.vary.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-    let opts = RenderOptions {
-        width: a.size.0,
-        height: a.size.1,
-        ssaa: a.ssaa,
-        blur: a.blur,
-        color: if a.gray { ColorMode::Gray } else { ColorMode::Rgb },
-        depth: false,
+    let flow_pairs = match &a.flow_pairs {
+        Some(f) => read_flow_pairs(f)?,
+        None => Vec::new(),
     };
-    opts.validate()?;
-    let params = sample_parameters(&scene, &vary, n, a.sampling, a.seed)?;
-    let mut flow_pairs = Vec::new();
-    if a.flow {
-        flow_pairs.extend(consecutive_pairs(params.len()));
-    }
-    if let Some(f) = &a.flow_pairs {
-        flow_pairs.extend(read_flow_pairs(f)?);
-    }
-    let set = RenderSet { params, vary, sampling: a.sampling, seed: a.seed };
-    let wopts = WriteOptions { npy: a.npy, depth: a.depth, flow_pairs, force: a.force };
-    let v = write_render_dir(&out, &scene, &set, &opts, &wopts)?;
-    let secs = v["timings_seconds"]["render_and_write_images"].as_f64().unwrap_or(f64::NAN);
+    let request = RenderRequest {
+        vary: a.vary,
+        n,
+        sampling: a.sampling,
+        seed: a.seed,
+        options: RenderOptions {
+            width: a.size.0,
+            height: a.size.1,
+            ssaa: a.ssaa,
+            blur: a.blur,
+            color: if a.gray { ColorMode::Gray } else { ColorMode::Rgb },
+            depth: false,
+        },
+        consecutive_flow: a.flow,
+        flow_pairs,
+        npy: a.npy,
+        depth: a.depth,
+        force: a.force,
+    };
+    let s = render_to_dir(&out, &scene, &request)?;
+    let o = &request.options;
     eprintln!(
         "rendered {} images of scene '{}' ({}×{}, ssaa {}) in {:.2} s ({:.0} images/s incl. PNG writing){} into {}",
-        set.params.len(),
+        s.n_images,
         scene.name(),
-        opts.width,
-        opts.height,
-        opts.ssaa,
-        secs,
-        set.params.len() as f64 / secs,
-        match v["flow_pairs"].as_u64() {
-            Some(k) if k > 0 => format!(", {k} flow fields"),
-            _ => String::new(),
-        },
+        o.width,
+        o.height,
+        o.ssaa,
+        s.render_seconds,
+        s.n_images as f64 / s.render_seconds,
+        if s.flow_fields > 0 { format!(", {} flow fields", s.flow_fields) } else { String::new() },
         out.display()
     );
     Ok(())
