@@ -388,7 +388,29 @@ fn score_queries(cfg: &Config, dir: &Path, reference: &Dataset, query: &Dataset)
     Ok(report)
 }
 
+/// The `adversarial` section of the stage's summary.
+fn adversarial_json(cfg: &Config, adv: &Adversarial) -> Value {
+    let areport = &adv.report;
+    let tangent = adv.tangent.as_ref().map(|t| &t.energy);
+    json!({
+        "attack": "pgd", "norm": "linf", "eps": adv.opts.eps, "steps": cfg.pgd_steps, "random_trials": cfg.random_trials,
+        "n_images": areport.n_images, "n_attacked": areport.n_attacked, "n_flipped": areport.n_flipped,
+        "flip_rate": areport.flip_rate,
+        "random_flip_rate_l2": crate::util::json_opt(areport.random_flip_rate_l2),
+        "random_flip_rate_linf": crate::util::json_opt(areport.random_flip_rate_linf),
+        "median_l2": crate::util::json_opt(areport.median_l2), "median_linf": crate::util::json_opt(areport.median_linf),
+        "tangent_energy": tangent.map(|t| json!({
+            "k": t.k, "tangent_dimension": t.dim_global, "n_pairs": t.summary.n_pairs,
+            "median_tangent_fraction": output::json_f64(t.summary.tangent_fraction.median),
+            "median_random_tangent_fraction": output::json_f64(t.summary.random_tangent_fraction.median),
+            "expected_random_fraction": output::json_f64(t.summary.expected_random_fraction),
+            "median_ratio_to_random": output::json_f64(t.summary.median_ratio_to_random),
+        })),
+    })
+}
+
 /// The stage's data for the page and its `results.json` section, from the reports of every step.
+// Over 120 lines: the summary's JSON literal is spelled out in one place, field by field.
 #[allow(clippy::too_many_arguments)]
 fn collect(
     cfg: &Config,
@@ -469,21 +491,7 @@ fn collect(
         "classes": classes,
         "classifier": accuracy,
         "fooling": fool_json,
-        "adversarial": {
-            "attack": "pgd", "norm": "linf", "eps": adv.opts.eps, "steps": cfg.pgd_steps, "random_trials": cfg.random_trials,
-            "n_images": areport.n_images, "n_attacked": areport.n_attacked, "n_flipped": areport.n_flipped,
-            "flip_rate": areport.flip_rate,
-            "random_flip_rate_l2": crate::util::json_opt(areport.random_flip_rate_l2),
-            "random_flip_rate_linf": crate::util::json_opt(areport.random_flip_rate_linf),
-            "median_l2": crate::util::json_opt(areport.median_l2), "median_linf": crate::util::json_opt(areport.median_linf),
-            "tangent_energy": tangent.map(|t| json!({
-                "k": t.k, "tangent_dimension": t.dim_global, "n_pairs": t.summary.n_pairs,
-                "median_tangent_fraction": output::json_f64(t.summary.tangent_fraction.median),
-                "median_random_tangent_fraction": output::json_f64(t.summary.random_tangent_fraction.median),
-                "expected_random_fraction": output::json_f64(t.summary.expected_random_fraction),
-                "median_ratio_to_random": output::json_f64(t.summary.median_ratio_to_random),
-            })),
-        },
+        "adversarial": adversarial_json(cfg, adv),
         "interpolation": interpolation,
         "scores": {
             "reference": "train renders",

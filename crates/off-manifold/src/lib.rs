@@ -590,15 +590,14 @@ fn row_scores<'q>(
         .collect()
 }
 
-/// Scores every query row against the reference (see the crate docs). `shape` is needed by the `flow` score only.
-pub fn score(
+/// The checks of [`score`] that need no neighbour search (sizes, methods, k, d, flow parameters, finite queries);
+/// returns the flow estimator when the flow score is asked for.
+fn check_score_options(
     reference: ArrayView2<f32>,
     query: ArrayView2<f32>,
     shape: Option<ImageShape>,
     opts: &ScoreOptions,
-) -> Result<ScoreReport> {
-    let mut timings = Vec::new();
-    let t0 = Instant::now();
+) -> Result<Option<optical_flow::FlowEstimator>> {
     // Cheap checks first, before any neighbour search.
     if opts.methods.is_empty() {
         return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, flow)"));
@@ -666,6 +665,22 @@ pub fn score(
             source: knn::KnnError::NonFinite { what: "query", row, col, value: v },
         });
     }
+
+    Ok(flow_est)
+}
+
+/// Scores every query row against the reference (see the crate docs). `shape` is needed by the `flow` score only.
+pub fn score(
+    reference: ArrayView2<f32>,
+    query: ArrayView2<f32>,
+    shape: Option<ImageShape>,
+    opts: &ScoreOptions,
+) -> Result<ScoreReport> {
+    let mut timings = Vec::new();
+    let t0 = Instant::now();
+    let flow_est = check_score_options(reference, query, shape, opts)?;
+    let k = opts.k;
+    let has = |m: Method| opts.methods.contains(&m);
 
     let reference_model = Reference::build(reference, k, opts.calibration, opts.seed, &opts.knn)?;
     timings.push(("calibration_knn", t0.elapsed().as_secs_f64()));
