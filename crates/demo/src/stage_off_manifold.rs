@@ -20,7 +20,7 @@ use classifier::fool::{fool, FoolOptions, Method as FoolMethod};
 use classifier::{Architecture, Classifier, ImageShape, TrainOptions};
 use indicatif::ProgressBar;
 use ndarray::{Array2, Array3, ArrayView1};
-use off_manifold::{Method, ScoreOptions};
+use off_manifold::{Column, Dataset, Method, Pairs, PairsOptions, QueryReport, ScoreOptions};
 use optical_flow::{FlowEstimator, FlowParams, Morph, MorphParams};
 use rand::Rng;
 use rayon::prelude::*;
@@ -75,37 +75,117 @@ fn rows_of(images: &[Array3<f32>], d: usize) -> Array2<f32> {
     x
 }
 
+/// The natural images: training renders (the classifier's training set and the scores' reference) and held-out
+/// renders.
+struct Naturals {
+    reference: Dataset,
+    y_train: Vec<usize>,
+    x_held: Array2<f32>,
+    y_held: Vec<usize>,
+}
+
+/// The trained classifier and its accuracies.
+struct Trained {
+    model: Classifier,
+    report: classifier::TrainReport,
+    held_accuracy: f64,
+}
+
+/// The PGD attack on held-out renders: the attacked rows, the report, the flipped pairs and their tangent energy.
+struct Adversarial {
+    x_att: Array2<f32>,
+    report: classifier::adversarial::AttackReport,
+    opts: AttackOptions,
+    /// (clean, perturbed) rows of the attacks that flipped the label, in attack order.
+    flipped: Pairs,
+    /// Indices into `report.results` of the flipped attacks.
+    flipped_results: Vec<usize>,
+    tangent: Option<off_manifold::PairsRun>,
+}
+
+/// The query collection written to `queries/`, with its `group` manifest column.
+struct Queries {
+    data: Dataset,
+    groups: Vec<String>,
+    counts: Map<String, Value>,
+}
+
 /// Stage 3. `pb` advances per epoch, per fooling generation, and per remaining step.
 pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData> {
     pb.set_length((cfg.epochs + cfg.direct_generations + cfg.cppn_generations + 2 + 5) as u64);
     let scene = Scene::builtin("shapes10")?;
     let side = cfg.cls_size;
-    let shape = ImageShape::new(side, side, 3);
-    let d = shape.len();
     let ropts = RenderOptions { color: ColorMode::Rgb, ..RenderOptions::square(side) };
     let classes: Vec<String> = scene.classes().to_vec();
 
-    // Natural images: training renders (also the scores' reference) and held-out renders.
     pb.set_message("render");
-    let (x_train, y_train) = render_labelled(&scene, cfg.n_train, sub_seed(cfg.seed, 300), &ropts, &dir.join("train"))?;
-    let (x_held, y_held) =
-        render_labelled(&scene, cfg.n_heldout, sub_seed(cfg.seed, 301), &ropts, &dir.join("heldout"))?;
-
-    // Classifier.
+    let naturals = render_naturals(&scene, cfg, &ropts, dir)?;
     pb.set_message("train");
+    let trained = train_classifier(cfg, dir, pb, &naturals, &classes)?;
+    let (fooling, fool_json) = fooling_images(cfg, dir, pb, &trained.model)?;
+    pb.set_message("pgd");
+    let adv = adversarial(cfg, dir, &trained.model, &naturals)?;
+    pb.inc(1);
+
+    pb.set_message("queries");
+    let (interpolation, queries) = build_queries(&scene, cfg, &ropts, dir, &naturals, &adv, &fooling)?;
+    pb.inc(1);
+
+    // Off-manifold scores against the training renders.
+    pb.set_message("score");
+    let scores = score_queries(cfg, dir, &naturals.reference, &queries.data)?;
+    pb.inc(5);
+
+    Ok(collect(cfg, &classes, &naturals, &trained, fooling, fool_json, &adv, interpolation, queries, &scores))
+}
+
+/// Renders the training and held-out sets; the training renders become the scores' reference collection.
+fn render_naturals(scene: &Scene, cfg: &Config, ropts: &RenderOptions, dir: &Path) -> Result<Naturals> {
+    let side = cfg.cls_size;
+    let (x_train, y_train) = render_labelled(scene, cfg.n_train, sub_seed(cfg.seed, 300), ropts, &dir.join("train"))?;
+    let (x_held, y_held) = render_labelled(scene, cfg.n_heldout, sub_seed(cfg.seed, 301), ropts, &dir.join("heldout"))?;
+    let reference = Dataset {
+        ids: (0..x_train.nrows()).map(scene_render::image_file).collect(),
+        data: x_train,
+        shape: Some(off_manifold::ImageShape { height: side, width: side, channels: 3 }),
+        columns: Vec::new(),
+        source: dir.join("train"),
+    };
+    Ok(Naturals { reference, y_train, x_held, y_held })
+}
+
+/// Trains the classifier on the training renders, evaluates it on the held-out renders and writes `model/`.
+fn train_classifier(
+    cfg: &Config,
+    dir: &Path,
+    pb: &ProgressBar,
+    naturals: &Naturals,
+    classes: &[String],
+) -> Result<Trained> {
+    let shape = ImageShape::new(cfg.cls_size, cfg.cls_size, 3);
     let topts = TrainOptions {
         epochs: cfg.epochs,
         seed: sub_seed(cfg.seed, 302),
         architecture: Architecture::default(),
         ..TrainOptions::default()
     };
-    let (model, treport) = classifier::train(x_train.view(), shape, &y_train, &classes, &topts, |_| pb.inc(1))
+    let x_train = naturals.reference.data.view();
+    let (model, report) = classifier::train(x_train, shape, &naturals.y_train, classes, &topts, |_| pb.inc(1))
         .step(|| format!("training the classifier on {}", dir.join("train").display()))?;
-    let held_accuracy = classifier::train::accuracy(&model, x_held.view(), &y_held)
+    let held_accuracy = classifier::train::accuracy(&model, naturals.x_held.view(), &naturals.y_held)
         .step(|| "evaluating the classifier on the held-out renders".into())?;
-    write_model(&dir.join("model"), &model, &treport, cfg, held_accuracy)?;
+    write_model(&dir.join("model"), &model, &report, cfg, held_accuracy)?;
+    Ok(Trained { model, report, held_accuracy })
+}
 
-    // Fooling images.
+/// Fooling images by MAP-Elites over pixels and over CPPNs, each written as `fool_<method>/`; returns the images
+/// and the `fooling` section of the summary.
+fn fooling_images(
+    cfg: &Config,
+    dir: &Path,
+    pb: &ProgressBar,
+    model: &Classifier,
+) -> Result<(Vec<FoolingImage>, Map<String, Value>)> {
     let mut fooling = Vec::new();
     let mut fool_json = Map::new();
     for (method, generations, tag) in [
@@ -121,7 +201,7 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
             ..FoolOptions::default()
         };
         let mut last = 0usize;
-        let report = fool(&model, &fopts, |g, _| {
+        let report = fool(model, &fopts, |g, _| {
             if g > last && g <= generations {
                 pb.inc((g - last) as u64);
                 last = g;
@@ -129,7 +209,7 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
         })
         .step(|| format!("searching for fooling images ({})", method.name()))?;
         pb.inc(generations.saturating_sub(last) as u64);
-        let imgs = write_fooling(&dir.join(format!("fool_{}", method.name())), &model, &report, &fopts)?;
+        let imgs = write_fooling(&dir.join(format!("fool_{}", method.name())), model, &report, &fopts)?;
         let reached = imgs.iter().filter(|i| i.reached).count();
         fool_json.insert(
             method.name().to_string(),
@@ -151,12 +231,15 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
         );
         fooling.extend(imgs);
     }
+    Ok((fooling, fool_json))
+}
 
-    // Adversarial perturbations (PGD, L∞) of held-out renders and the random flip rate.
-    pb.set_message("pgd");
-    let n_attack = cfg.n_attack.min(x_held.nrows());
-    let x_att = x_held.slice(ndarray::s![..n_attack, ..]).to_owned();
-    let aopts = AttackOptions {
+/// PGD (L∞) perturbations of held-out renders with the random flip rate, written as `adversarial_pgd/`, and where
+/// the flipping perturbations point: the fraction of their energy in the local tangent space of the reference.
+fn adversarial(cfg: &Config, dir: &Path, model: &Classifier, naturals: &Naturals) -> Result<Adversarial> {
+    let n_attack = cfg.n_attack.min(naturals.x_held.nrows());
+    let x_att = naturals.x_held.slice(ndarray::s![..n_attack, ..]).to_owned();
+    let opts = AttackOptions {
         attack: Attack::Pgd,
         norm: Norm::Linf,
         eps: 8.0 / 255.0,
@@ -166,49 +249,54 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
         seed: sub_seed(cfg.seed, 305),
         ..AttackOptions::default()
     };
-    let areport = attack(&model, x_att.view(), &y_held[..n_attack], &aopts)
+    let report = attack(model, x_att.view(), &naturals.y_held[..n_attack], &opts)
         .step(|| "PGD attack on the held-out renders".into())?;
-    write_adversarial(&dir.join("adversarial_pgd"), &model, &x_att, &areport, &aopts)?;
-    let flipped: Vec<&classifier::adversarial::AttackResult> = areport.results.iter().filter(|r| r.flipped).collect();
-    let mut clean_f = Array2::<f32>::zeros((flipped.len(), d));
-    let mut pert_f = Array2::<f32>::zeros((flipped.len(), d));
-    for (k, r) in flipped.iter().enumerate() {
-        clean_f.row_mut(k).assign(&x_att.row(r.row));
-        pert_f.row_mut(k).assign(&ArrayView1::from(&r.perturbed));
+    write_adversarial(&dir.join("adversarial_pgd"), model, &x_att, &report, &opts)?;
+    let flipped_results: Vec<usize> = (0..report.results.len()).filter(|&i| report.results[i].flipped).collect();
+    let d = x_att.ncols();
+    let mut flipped = Pairs {
+        clean_ids: Vec::new(),
+        perturbed_ids: Vec::new(),
+        clean: Array2::zeros((flipped_results.len(), d)),
+        perturbed: Array2::zeros((flipped_results.len(), d)),
+    };
+    for (k, &i) in flipped_results.iter().enumerate() {
+        let r = &report.results[i];
+        flipped.clean.row_mut(k).assign(&x_att.row(r.row));
+        flipped.perturbed.row_mut(k).assign(&ArrayView1::from(&r.perturbed));
+        flipped.clean_ids.push(format!("heldout row {}", r.row));
+        flipped.perturbed_ids.push(format!("adversarial_pgd row {}", r.row));
     }
-    // Where do the perturbations point: fraction of their energy in the local tangent space vs random directions.
-    let tangent = if flipped.is_empty() {
+    let tangent = if flipped_results.is_empty() {
         None
     } else {
-        let popts = off_manifold::PairsOptions {
+        let popts = PairsOptions {
             k: cfg.score_k,
             calibration: cfg.score_calibration,
             seed: sub_seed(cfg.seed, 306),
             ..Default::default()
         };
         Some(
-            off_manifold::perturbation_energy(x_train.view(), clean_f.view(), pert_f.view(), &popts)
+            off_manifold::score_pairs(&naturals.reference, &flipped, &popts)
                 .step(|| "tangent-space energy of the adversarial perturbations".into())?,
         )
     };
-    let flip = FlipRates {
-        attack: "pgd".into(),
-        norm: "linf".into(),
-        eps: aopts.eps as f64,
-        n_attacked: areport.n_attacked,
-        n_flipped: areport.n_flipped,
-        flip_rate: areport.flip_rate,
-        random_flip_rate_l2: areport.random_flip_rate_l2,
-        random_flip_rate_linf: areport.random_flip_rate_linf,
-        median_l2: areport.median_l2,
-        median_linf: areport.median_linf,
-        tangent_fraction: tangent.as_ref().map(|t| t.summary.tangent_fraction.median),
-        random_tangent_fraction: tangent.as_ref().map(|t| t.summary.random_tangent_fraction.median),
-    };
-    pb.inc(1);
+    Ok(Adversarial { x_att, report, opts, flipped, flipped_results, tangent })
+}
 
-    // The other query groups.
-    pb.set_message("queries");
+/// The query images of every group in group order, written to `queries/` as PNGs with a `file,group` manifest;
+/// returns the interpolation summary and the queries.
+fn build_queries(
+    scene: &Scene,
+    cfg: &Config,
+    ropts: &RenderOptions,
+    dir: &Path,
+    naturals: &Naturals,
+    adv: &Adversarial,
+    fooling: &[FoolingImage],
+) -> Result<(Value, Queries)> {
+    let side = cfg.cls_size;
+    let d = side * side * 3;
     let noise: Vec<Vec<f32>> = (0..cfg.n_noise)
         .map(|i| {
             let mut rng = item_rng(sub_seed(cfg.seed, 307), i as u64);
@@ -225,30 +313,24 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
         sub_seed(cfg.seed, 308),
     )?;
     let mut other = rows_of(
-        &scene_render::render_set(&room, &room_params, &ropts)?.into_iter().map(|r| r.image).collect::<Vec<_>>(),
+        &scene_render::render_set(&room, &room_params, ropts)?.into_iter().map(|r| r.image).collect::<Vec<_>>(),
         d,
     );
     quantize(&mut other);
-    let (mut morph, mut fade, interpolation) = interpolation_pairs(&scene, cfg, &ropts, d)?;
+    let (mut morph, mut fade, interpolation) = interpolation_pairs(scene, cfg, ropts, d)?;
     quantize(&mut morph);
     quantize(&mut fade);
 
     // Assemble the queries in group order and write them as an image folder with a manifest.
     let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
-    for r in x_held.rows() {
-        rows.push(("natural".into(), r.to_vec()));
-    }
-    for r in morph.rows() {
-        rows.push(("flow_morph".into(), r.to_vec()));
-    }
-    for r in fade.rows() {
-        rows.push(("cross_fade".into(), r.to_vec()));
-    }
-    for r in pert_f.rows() {
-        rows.push(("adversarial_pgd".into(), r.to_vec()));
-    }
-    for r in other.rows() {
-        rows.push(("other_scene".into(), r.to_vec()));
+    for (group, x) in [
+        ("natural", &naturals.x_held),
+        ("flow_morph", &morph),
+        ("cross_fade", &fade),
+        ("adversarial_pgd", &adv.flipped.perturbed),
+        ("other_scene", &other),
+    ] {
+        rows.extend(x.rows().into_iter().map(|r| (group.to_string(), r.to_vec())));
     }
     for (name, method) in [("fooling_cppn", "evolve-cppn"), ("fooling_direct", "evolve-direct")] {
         for f in fooling.iter().filter(|f| f.method == method) {
@@ -257,17 +339,15 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
             rows.push((name.into(), img));
         }
     }
-    for r in noise {
-        rows.push(("noise".into(), r));
-    }
+    rows.extend(noise.into_iter().map(|r| ("noise".to_string(), r)));
     let mut query = Array2::<f32>::zeros((rows.len(), d));
     let mut ids = Vec::with_capacity(rows.len());
     let mut groups = Vec::with_capacity(rows.len());
-    let mut counter: Map<String, Value> = Map::new();
+    let mut counts: Map<String, Value> = Map::new();
     let qdir = dir.join("queries");
     for (i, (g, r)) in rows.iter().enumerate() {
-        let k = counter.get(g).and_then(Value::as_u64).unwrap_or(0);
-        counter.insert(g.clone(), json!(k + 1));
+        let k = counts.get(g).and_then(Value::as_u64).unwrap_or(0);
+        counts.insert(g.clone(), json!(k + 1));
         let id = format!("{g}/{k:04}.png");
         write_png_row(&qdir.join(&id), r, side, side, 3)?;
         query.row_mut(i).assign(&ArrayView1::from(r));
@@ -279,11 +359,20 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
         &["file", "group"],
         ids.iter().zip(&groups).map(|(f, g)| vec![f.clone(), g.clone()]),
     )?;
-    pb.inc(1);
+    let data = Dataset {
+        data: query,
+        shape: Some(off_manifold::ImageShape { height: side, width: side, channels: 3 }),
+        ids,
+        columns: vec![("group".to_string(), Column::Text(groups.clone()))],
+        source: qdir,
+    };
+    Ok((interpolation, Queries { data, groups, counts }))
+}
 
-    // Off-manifold scores against the training renders.
-    pb.set_message("score");
-    let sopts = ScoreOptions {
+/// Scores the queries against the training renders (`imanifold score --reference train --query queries --groups
+/// group`) and writes `score/` with the same writer.
+fn score_queries(cfg: &Config, dir: &Path, reference: &Dataset, query: &Dataset) -> Result<QueryReport> {
+    let opts = ScoreOptions {
         methods: Method::ALL.to_vec(),
         k: cfg.score_k,
         calibration: cfg.score_calibration,
@@ -291,13 +380,54 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
         seed: sub_seed(cfg.seed, 309),
         ..ScoreOptions::default()
     };
-    let oshape = off_manifold::ImageShape { height: side, width: side, channels: 3 };
-    let sreport = off_manifold::score(x_train.view(), query.view(), Some(oshape), &sopts)
-        .step(|| format!("scoring {} against {}", qdir.display(), dir.join("train").display()))?;
-    let greport = off_manifold::group_report(&sreport.columns, &groups);
-    write_scores(&dir.join("score"), &sreport, &greport, &ids, &groups, &sopts, cfg)?;
-    pb.inc(5);
+    let report = off_manifold::score_query(reference, query, Some("group"), &opts)
+        .step(|| format!("scoring {} against {}", query.source.display(), reference.source.display()))?;
+    let out = dir.join("score");
+    off_manifold::write_score_dir(&out, &report, "../train", "../queries", output::Results::new("score"))
+        .step(|| format!("writing the scores to {}", out.display()))?;
+    Ok(report)
+}
 
+/// The `adversarial` section of the stage's summary.
+fn adversarial_json(cfg: &Config, adv: &Adversarial) -> Value {
+    let areport = &adv.report;
+    let tangent = adv.tangent.as_ref().map(|t| &t.energy);
+    json!({
+        "attack": "pgd", "norm": "linf", "eps": adv.opts.eps, "steps": cfg.pgd_steps, "random_trials": cfg.random_trials,
+        "n_images": areport.n_images, "n_attacked": areport.n_attacked, "n_flipped": areport.n_flipped,
+        "flip_rate": areport.flip_rate,
+        "random_flip_rate_l2": crate::util::json_opt(areport.random_flip_rate_l2),
+        "random_flip_rate_linf": crate::util::json_opt(areport.random_flip_rate_linf),
+        "median_l2": crate::util::json_opt(areport.median_l2), "median_linf": crate::util::json_opt(areport.median_linf),
+        "tangent_energy": tangent.map(|t| json!({
+            "k": t.k, "tangent_dimension": t.dim_global, "n_pairs": t.summary.n_pairs,
+            "median_tangent_fraction": output::json_f64(t.summary.tangent_fraction.median),
+            "median_random_tangent_fraction": output::json_f64(t.summary.random_tangent_fraction.median),
+            "expected_random_fraction": output::json_f64(t.summary.expected_random_fraction),
+            "median_ratio_to_random": output::json_f64(t.summary.median_ratio_to_random),
+        })),
+    })
+}
+
+/// The stage's data for the page and its `results.json` section, from the reports of every step.
+// Over 120 lines: the summary's JSON literal is spelled out in one place, field by field.
+#[allow(clippy::too_many_arguments)]
+fn collect(
+    cfg: &Config,
+    classes: &[String],
+    naturals: &Naturals,
+    trained: &Trained,
+    fooling: Vec<FoolingImage>,
+    fool_json: Map<String, Value>,
+    adv: &Adversarial,
+    interpolation: Value,
+    queries: Queries,
+    scores: &QueryReport,
+) -> OffManifoldData {
+    let side = cfg.cls_size;
+    let sreport = &scores.scores;
+    let greport = &scores.groups.as_ref().expect("the demo scores with groups").report;
+    let groups = queries.groups;
     let group_order: Vec<String> =
         GROUPS.iter().filter(|g| groups.iter().any(|x| x == *g)).map(|g| g.to_string()).collect();
     let columns: Vec<ScoreColumn> = sreport
@@ -311,25 +441,28 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
             aurocs.push(Auroc { group: g.name.clone(), score: score.clone(), auroc: *a });
         }
     }
-    let adversarial_examples = flipped
+    let adversarial_examples = adv
+        .flipped_results
         .iter()
         .take(10)
-        .map(|r| {
+        .map(|&i| {
+            let r = &adv.report.results[i];
             (
-                x_att.row(r.row).to_vec(),
+                adv.x_att.row(r.row).to_vec(),
                 r.perturbed.clone(),
                 classes[r.original].clone(),
                 classes[r.adversarial].clone(),
             )
         })
         .collect();
+    let treport = &trained.report;
     let accuracy = json!({
         "train": treport.train_accuracy,
         "validation": treport.validation_accuracy,
-        "heldout": held_accuracy,
+        "heldout": trained.held_accuracy,
         "n_train": treport.n_train,
         "n_validation": treport.n_validation,
-        "n_heldout": x_held.nrows(),
+        "n_heldout": naturals.x_held.nrows(),
         "epochs": cfg.epochs,
         "train_seconds": treport.seconds,
         "per_epoch": treport.epochs,
@@ -349,6 +482,8 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
             )
         })
         .collect();
+    let tangent = adv.tangent.as_ref().map(|t| &t.energy);
+    let areport = &adv.report;
     let summary = json!({
         "scene": "shapes10",
         "other_scene": "room",
@@ -356,39 +491,39 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
         "classes": classes,
         "classifier": accuracy,
         "fooling": fool_json,
-        "adversarial": {
-            "attack": "pgd", "norm": "linf", "eps": aopts.eps, "steps": cfg.pgd_steps, "random_trials": cfg.random_trials,
-            "n_images": areport.n_images, "n_attacked": areport.n_attacked, "n_flipped": areport.n_flipped,
-            "flip_rate": areport.flip_rate,
-            "random_flip_rate_l2": crate::util::json_opt(areport.random_flip_rate_l2),
-            "random_flip_rate_linf": crate::util::json_opt(areport.random_flip_rate_linf),
-            "median_l2": crate::util::json_opt(areport.median_l2), "median_linf": crate::util::json_opt(areport.median_linf),
-            "tangent_energy": tangent.as_ref().map(|t| json!({
-                "k": t.k, "tangent_dimension": t.dim_global, "n_pairs": t.summary.n_pairs,
-                "median_tangent_fraction": output::json_f64(t.summary.tangent_fraction.median),
-                "median_random_tangent_fraction": output::json_f64(t.summary.random_tangent_fraction.median),
-                "expected_random_fraction": output::json_f64(t.summary.expected_random_fraction),
-                "median_ratio_to_random": output::json_f64(t.summary.median_ratio_to_random),
-            })),
-        },
+        "adversarial": adversarial_json(cfg, adv),
         "interpolation": interpolation,
         "scores": {
             "reference": "train renders",
             "n_reference": sreport.n_reference,
             "k": sreport.k,
-            "methods": sopts.methods.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            "methods": scores.options.methods.iter().map(|m| m.name()).collect::<Vec<_>>(),
             "tangent_dimension": sreport.dim_global,
             "reference_dimension_mle": output::json_f64(sreport.reference_dimension),
-            "group_counts": counter,
+            "group_counts": queries.counts,
             "reference_group": greport.reference_group,
             "auroc": auroc_json,
             "groups": greport,
         },
         "folder": crate::config::Stage::OffManifold.folder(),
     });
-    Ok(OffManifoldData {
+    let flip = FlipRates {
+        attack: "pgd".into(),
+        norm: "linf".into(),
+        eps: adv.opts.eps as f64,
+        n_attacked: areport.n_attacked,
+        n_flipped: areport.n_flipped,
+        flip_rate: areport.flip_rate,
+        random_flip_rate_l2: areport.random_flip_rate_l2,
+        random_flip_rate_linf: areport.random_flip_rate_linf,
+        median_l2: areport.median_l2,
+        median_linf: areport.median_linf,
+        tangent_fraction: tangent.map(|t| t.summary.tangent_fraction.median),
+        random_tangent_fraction: tangent.map(|t| t.summary.random_tangent_fraction.median),
+    };
+    OffManifoldData {
         image_shape: (side, side, 3),
-        query_ids: ids,
+        query_ids: queries.data.ids,
         groups,
         group_order,
         columns,
@@ -399,7 +534,7 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
         accuracy,
         interpolation,
         summary,
-    })
+    }
 }
 
 /// Renders `n_pairs` pairs (A, B = A turned by `pair_yaw_step` degrees of yaw, same object and light) and their true
@@ -549,34 +684,6 @@ fn write_adversarial(
     let mut results = output::Results::new("adversarial");
     classifier::adversarial::set_attack_results(&mut results, report, opts);
     results.seed(opts.seed).set("model", "../model").set("data", "../heldout");
-    results.write(out)?;
-    Ok(())
-}
-
-/// `score/` as `imanifold score --groups group` writes it.
-fn write_scores(
-    out: &Path,
-    report: &off_manifold::ScoreReport,
-    groups_report: &off_manifold::GroupReport,
-    ids: &[String],
-    groups: &[String],
-    opts: &ScoreOptions,
-    cfg: &Config,
-) -> Result<()> {
-    let files = off_manifold::write_score_files(out, report, ids, Some(groups), &scene_render::image_file)
-        .step(|| format!("writing the scores to {}", out.display()))?;
-    let mut results = output::Results::new("score");
-    off_manifold::set_score_results(&mut results, report, opts);
-    results
-        .seed(opts.seed)
-        .set("reference", "../train")
-        .set("query", "../queries")
-        .set("n_query", ids.len())
-        .set("d", cfg.cls_size * cfg.cls_size * 3)
-        .set("image_shape", json!({"height": cfg.cls_size, "width": cfg.cls_size, "channels": 3}))
-        .set("files", &files)
-        .set("groups_column", "group")
-        .set("groups", groups_report);
     results.write(out)?;
     Ok(())
 }

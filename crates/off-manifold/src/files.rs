@@ -1,11 +1,115 @@
-//! The files of a score folder, the format `imanifold score` (query mode) and the demo's `score/` share.
+//! The files of a score folder, the format `imanifold score` (query mode) and the demo's `score/` share, and of a
+//! perturbation folder (`imanifold score --pairs`).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::Array1;
 use serde_json::{json, Map, Value};
 
-use crate::{Distribution, Method, Result, ScoreOptions, ScoreReport};
+use crate::{Distribution, Method, PairsRun, QueryReport, Result, ScoreOptions, ScoreReport};
+
+/// Writes a whole score folder for [`crate::score_query`]'s report: the files of [`write_score_files`] and
+/// `results.json` ([`set_score_results`] plus `reference` and `query` as given here, `n_query`, `d`,
+/// `image_shape`, `files`, the seed and, with groups, `groups_column` and `groups`). `record` is the
+/// `output::Results::new("score")` the caller started when the run began (its clock gives the total time), with
+/// any timings of the caller's own (loading). Returns the JSON written.
+pub fn write_score_dir(
+    dir: &Path,
+    report: &QueryReport,
+    reference: &str,
+    query: &str,
+    mut record: output::Results,
+) -> Result<Value> {
+    output::create_dir(dir)?;
+    let names: HashMap<usize, &String> = report.scores.nearest.iter().copied().zip(&report.nearest_reference).collect();
+    let files = write_score_files(
+        dir,
+        &report.scores,
+        &report.query_ids,
+        report.groups.as_ref().map(|g| g.labels.as_slice()),
+        &|j| names[&j].clone(),
+    )?;
+    set_score_results(&mut record, &report.scores, &report.options);
+    record
+        .seed(report.options.seed)
+        .set("reference", reference)
+        .set("query", query)
+        .set("n_query", report.query_ids.len())
+        .set("d", report.d)
+        .set("image_shape", report.shape.map(|s| json!({"height": s.height, "width": s.width, "channels": s.channels})))
+        .set("files", &files);
+    if let Some(g) = &report.groups {
+        record.set("groups_column", &g.column).set("groups", &g.report);
+    }
+    Ok(record.write(dir)?)
+}
+
+/// Writes a perturbation folder for [`crate::score_pairs`]'s report: `perturbations.csv` (one row per pair:
+/// `clean`, `perturbed` as the pairs file names them, `l2`, `linf`, `tangent_dim`, `tangent_fraction`,
+/// `normal_fraction`, `random_tangent_fraction`, `clean_nearest_distance`), `tangent_fraction.npy`,
+/// `random_tangent_fraction.npy` (float64 vectors) and `results.json` (`mode` = `pairs`, `reference` and `pairs`
+/// as given here, the sizes, the tangent dimension and its rule, the summary). `record` as in [`write_score_dir`].
+/// Returns the JSON written.
+pub fn write_pairs_dir(
+    dir: &Path,
+    run: &PairsRun,
+    reference: &str,
+    pairs: &str,
+    mut record: output::Results,
+) -> Result<Value> {
+    output::create_dir(dir)?;
+    let header = [
+        "clean",
+        "perturbed",
+        "l2",
+        "linf",
+        "tangent_dim",
+        "tangent_fraction",
+        "normal_fraction",
+        "random_tangent_fraction",
+        "clean_nearest_distance",
+    ];
+    let report = &run.energy;
+    let rows = report.pairs.iter().enumerate().map(|(i, p)| {
+        vec![
+            run.clean_ids[i].clone(),
+            run.perturbed_ids[i].clone(),
+            output::fmt_f64(p.l2),
+            output::fmt_f64(p.linf),
+            p.d.to_string(),
+            output::fmt_f64(p.tangent_fraction),
+            output::fmt_f64(p.normal_fraction),
+            output::fmt_f64(p.random_tangent_fraction),
+            output::fmt_f64(p.clean_nearest_distance),
+        ]
+    });
+    output::write_csv(&dir.join("perturbations.csv"), &header, rows)?;
+    let tf: Vec<f64> = report.pairs.iter().map(|p| p.tangent_fraction).collect();
+    let rf: Vec<f64> = report.pairs.iter().map(|p| p.random_tangent_fraction).collect();
+    output::write_npy(&dir.join("tangent_fraction.npy"), &Array1::from(tf))?;
+    output::write_npy(&dir.join("random_tangent_fraction.npy"), &Array1::from(rf))?;
+    record
+        .seed(run.options.seed)
+        .set("mode", "pairs")
+        .set("reference", reference)
+        .set("pairs", pairs)
+        .set("n_reference", report.n_reference)
+        .set("n_pairs", report.summary.n_pairs)
+        .set("d", run.d)
+        .set("k", report.k)
+        .set("dim_rule", run.options.dim.describe())
+        .set("tangent_dim", report.dim_global)
+        .set("tangent_dim_clamped_to_k_minus_1", report.dim_clamped)
+        .set("reference_dimension_mle", output::json_f64(report.reference_dimension))
+        .set("duplicate_reference_rows_dropped", report.duplicates_dropped)
+        .set("summary", &report.summary)
+        .set("files", ["perturbations.csv", "tangent_fraction.npy", "random_tangent_fraction.npy"]);
+    for (stage, s) in &run.timings {
+        record.timing(stage, *s);
+    }
+    Ok(record.write(dir)?)
+}
 
 /// Writes the per-query files of a score folder (atomically, through the `output` crate):
 ///

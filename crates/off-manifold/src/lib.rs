@@ -49,14 +49,28 @@ mod flow_score;
 mod groups;
 mod pairs;
 pub mod pairs_file;
+mod query;
 pub mod stats;
 mod tangent;
 
-pub use files::{set_score_results, write_score_files};
+pub use dataset::{Column, Dataset, LoadOptions};
+pub use files::{set_score_results, write_pairs_dir, write_score_dir, write_score_files};
 pub use groups::{group_report, GroupReport, GroupStats};
 pub use optical_flow::FlowParams;
-pub use pairs::{perturbation_energy, PairResult, PairsOptions, PairsReport, PairsSummary};
-pub use pairs_file::{read_pairs_csv, PairEntry, PairLine};
+pub use pairs::{perturbation_energy, score_pairs, PairResult, PairsOptions, PairsReport, PairsRun, PairsSummary};
+pub use pairs_file::{read_pairs, read_pairs_csv, PairEntry, PairLine, Pairs};
+pub use query::{check_same_size, matching_load_options, score_query, QueryGroups, QueryReport};
+
+/// Default neighbours per image.
+pub const DEFAULT_K: usize = 20;
+/// Default number of reference images of the leave-one-out calibration.
+pub const DEFAULT_CALIBRATION: usize = 2000;
+/// Default number of nearest reference images tried by the flow score.
+pub const DEFAULT_FLOW_NEIGHBORS: usize = 3;
+/// Default number of calibration images of the flow score.
+pub const DEFAULT_FLOW_CALIBRATION: usize = 200;
+/// Default optical-flow method of the flow score (a name of `optical_flow::FlowMethod::from_name`).
+pub const DEFAULT_FLOW_METHOD: &str = "dis";
 pub use stats::{auroc, percentile_of, Distribution};
 
 /// Errors of the off-manifold scores. Messages name the offending value, row or option.
@@ -79,13 +93,13 @@ pub enum ScoreError {
     NoShape,
     #[error("image shape {height}x{width}x{channels} has {expected} values but rows have {got}")]
     BadShape { height: usize, width: usize, channels: usize, expected: usize, got: usize },
-    #[error("nearest neighbours of the {what}: {source}")]
+    #[error("nearest neighbours of the {what}")]
     Knn {
         what: &'static str,
         #[source]
         source: knn::KnnError,
     },
-    #[error("flow score of {what}: {source}")]
+    #[error("flow score of {what}")]
     Flow {
         what: String,
         #[source]
@@ -93,6 +107,16 @@ pub enum ScoreError {
     },
     #[error("pairs file {path}: {message}")]
     PairsFile { path: std::path::PathBuf, message: String },
+    #[error("{what}")]
+    Load {
+        what: String,
+        #[source]
+        source: dataset::DatasetError,
+    },
+    #[error("size mismatch: {other} holds {other_holds} but the reference {reference} holds {reference_holds} (load both at one size and colour mode: --resize WxH, --gray or --rgb)")]
+    ImageSizeMismatch { other: String, other_holds: String, reference: String, reference_holds: String },
+    #[error("--groups {column}: the query {query} has no such manifest column (columns: {have})")]
+    NoGroupColumn { column: String, query: String, have: String },
     #[error("numerical problem: {0}")]
     Numerical(String),
     #[error(transparent)]
@@ -140,6 +164,15 @@ impl Method {
         }
     }
 
+    /// The scores computed when none are named: all four for images, knn, tangent and lid for rows that are not
+    /// images (the flow score needs an image shape).
+    pub fn defaults_for(shape: Option<ImageShape>) -> Vec<Method> {
+        match shape {
+            Some(_) => Method::ALL.to_vec(),
+            None => vec![Method::Knn, Method::Tangent, Method::Lid],
+        }
+    }
+
     /// Parses a comma-separated list (`knn,tangent`); repeats are errors.
     pub fn parse_list(s: &str) -> Result<Vec<Method>> {
         let mut out = Vec::new();
@@ -164,6 +197,37 @@ impl Method {
             Method::Lid => &["lid"],
             Method::Flow => &["flow"],
         }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = ScoreError;
+    fn from_str(s: &str) -> Result<Method> {
+        Method::parse(s)
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A comma-separated list of scores (`knn,tangent`), as the command line gives it: no repeats, at least one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodList(pub Vec<Method>);
+
+impl std::str::FromStr for MethodList {
+    type Err = ScoreError;
+    fn from_str(s: &str) -> Result<MethodList> {
+        Method::parse_list(s).map(MethodList)
+    }
+}
+
+impl std::fmt::Display for MethodList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|m| m.name()).collect();
+        f.write_str(&names.join(","))
     }
 }
 
@@ -197,7 +261,7 @@ impl DimChoice {
         }
     }
 
-    fn check(&self, k: usize) -> Result<()> {
+    pub(crate) fn check(&self, k: usize) -> Result<()> {
         if let DimChoice::Fixed(d) = *self {
             if d == 0 {
                 return Err(invalid("dim", d, "the tangent space needs at least one dimension"));
@@ -207,6 +271,23 @@ impl DimChoice {
             }
         }
         Ok(())
+    }
+}
+
+impl std::str::FromStr for DimChoice {
+    type Err = ScoreError;
+    fn from_str(s: &str) -> Result<DimChoice> {
+        DimChoice::parse(s)
+    }
+}
+
+impl std::fmt::Display for DimChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DimChoice::Auto => f.write_str("auto"),
+            DimChoice::Local => f.write_str("local"),
+            DimChoice::Fixed(d) => write!(f, "{d}"),
+        }
     }
 }
 
@@ -233,11 +314,11 @@ impl Default for ScoreOptions {
     fn default() -> Self {
         ScoreOptions {
             methods: vec![Method::Knn, Method::Tangent, Method::Lid],
-            k: 20,
+            k: DEFAULT_K,
             dim: DimChoice::Auto,
-            calibration: 2000,
-            flow_neighbors: 3,
-            flow_calibration: 200,
+            calibration: DEFAULT_CALIBRATION,
+            flow_neighbors: DEFAULT_FLOW_NEIGHBORS,
+            flow_calibration: DEFAULT_FLOW_CALIBRATION,
             flow: FlowParams::default(),
             seed: 0,
             knn: knn::KnnOptions::default(),
@@ -509,15 +590,14 @@ fn row_scores<'q>(
         .collect()
 }
 
-/// Scores every query row against the reference (see the crate docs). `shape` is needed by the `flow` score only.
-pub fn score(
+/// The checks of [`score`] that need no neighbour search (sizes, methods, k, d, flow parameters, finite queries);
+/// returns the flow estimator when the flow score is asked for.
+fn check_score_options(
     reference: ArrayView2<f32>,
     query: ArrayView2<f32>,
     shape: Option<ImageShape>,
     opts: &ScoreOptions,
-) -> Result<ScoreReport> {
-    let mut timings = Vec::new();
-    let t0 = Instant::now();
+) -> Result<Option<optical_flow::FlowEstimator>> {
     // Cheap checks first, before any neighbour search.
     if opts.methods.is_empty() {
         return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, flow)"));
@@ -547,6 +627,7 @@ pub fn score(
         }
     }
     let k = opts.k;
+    check_k_fits(k, reference.nrows())?;
     let has = |m: Method| opts.methods.contains(&m);
     if (has(Method::Tangent) || has(Method::Lid)) && k < 2 {
         return Err(invalid("k", k, "the tangent and lid scores need at least 2 neighbours"));
@@ -584,6 +665,22 @@ pub fn score(
             source: knn::KnnError::NonFinite { what: "query", row, col, value: v },
         });
     }
+
+    Ok(flow_est)
+}
+
+/// Scores every query row against the reference (see the crate docs). `shape` is needed by the `flow` score only.
+pub fn score(
+    reference: ArrayView2<f32>,
+    query: ArrayView2<f32>,
+    shape: Option<ImageShape>,
+    opts: &ScoreOptions,
+) -> Result<ScoreReport> {
+    let mut timings = Vec::new();
+    let t0 = Instant::now();
+    let flow_est = check_score_options(reference, query, shape, opts)?;
+    let k = opts.k;
+    let has = |m: Method| opts.methods.contains(&m);
 
     let reference_model = Reference::build(reference, k, opts.calibration, opts.seed, &opts.knn)?;
     timings.push(("calibration_knn", t0.elapsed().as_secs_f64()));
@@ -679,6 +776,18 @@ pub fn score(
         nearest_distance: q_lists.distances.column(0).iter().map(|&x| x as f64).collect(),
         timings,
     })
+}
+
+/// Refuses a k the reference cannot serve before any work: every calibration image needs k neighbours besides
+/// itself. [`Reference::build`] checks again once exact duplicates are dropped.
+pub(crate) fn check_k_fits(k: usize, n_reference: usize) -> Result<()> {
+    if n_reference == 0 {
+        return Err(ScoreError::EmptyReference);
+    }
+    if k >= n_reference {
+        return Err(ScoreError::KTooLarge { k, n: n_reference, dups: " or fewer".into() });
+    }
+    Ok(())
 }
 
 fn first_non_finite(m: ArrayView2<f32>) -> Option<(usize, usize, f32)> {

@@ -2,6 +2,9 @@
 //! local tangent space of the clean image (local PCA of its k nearest reference images, d directions) versus the
 //! normal space, with a random perturbation of the same norm as a baseline (whose expected fraction is d/D).
 
+use std::time::Instant;
+
+use dataset::Dataset;
 use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,7 +30,13 @@ pub struct PairsOptions {
 
 impl Default for PairsOptions {
     fn default() -> Self {
-        PairsOptions { k: 20, dim: DimChoice::Auto, calibration: 2000, seed: 0, knn: knn::KnnOptions::default() }
+        PairsOptions {
+            k: crate::DEFAULT_K,
+            dim: DimChoice::Auto,
+            calibration: crate::DEFAULT_CALIBRATION,
+            seed: 0,
+            knn: knn::KnnOptions::default(),
+        }
     }
 }
 
@@ -75,6 +84,37 @@ pub struct PairsReport {
     pub duplicates_dropped: usize,
 }
 
+/// Everything [`score_pairs`] computes: the energies and what a perturbation folder names.
+#[derive(Debug, Clone)]
+pub struct PairsRun {
+    pub energy: PairsReport,
+    /// The options the energies were computed with.
+    pub options: PairsOptions,
+    /// The pairs' names as the pairs file gives them.
+    pub clean_ids: Vec<String>,
+    pub perturbed_ids: Vec<String>,
+    /// Values per image.
+    pub d: usize,
+    /// Seconds per stage.
+    pub timings: Vec<(&'static str, f64)>,
+}
+
+/// Perturbation mode on loaded pairs (the entry point shared by `imanifold score --pairs` and the demo): the
+/// fraction of each perturbation's energy in the local tangent space of its clean image against `reference`
+/// ([`perturbation_energy`]); [`crate::write_pairs_dir`] writes the result as a folder.
+pub fn score_pairs(reference: &Dataset, pairs: &crate::Pairs, opts: &PairsOptions) -> Result<PairsRun> {
+    let t = Instant::now();
+    let energy = perturbation_energy(reference.data.view(), pairs.clean.view(), pairs.perturbed.view(), opts)?;
+    Ok(PairsRun {
+        energy,
+        options: opts.clone(),
+        clean_ids: pairs.clean_ids.clone(),
+        perturbed_ids: pairs.perturbed_ids.clone(),
+        d: reference.d(),
+        timings: vec![("perturbation_energy", t.elapsed().as_secs_f64())],
+    })
+}
+
 /// Fraction of each perturbation's energy in the local tangent space of its clean image (see the module docs).
 pub fn perturbation_energy(
     reference: ArrayView2<f32>,
@@ -109,6 +149,7 @@ pub fn perturbation_energy(
         return Err(invalid("k", opts.k, "the tangent space needs at least 2 neighbours"));
     }
     opts.dim.check(opts.k)?;
+    crate::check_k_fits(opts.k, reference.nrows())?;
     if let Some((row, col, value)) = crate::first_non_finite(perturbed) {
         return Err(ScoreError::Knn {
             what: "perturbed images",

@@ -4,9 +4,22 @@
 //! * a `.npy` file holding one image, or
 //! * `file.npy#ROW`: row ROW (0-based) of a `.npy` stack (e.g. `perturbed.npy#3`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::{Result, ScoreError};
+use dataset::{Dataset, LoadOptions};
+use ndarray::{Array1, Array2};
+
+use crate::{check_same_size, matching_load_options, Result, ScoreError};
+
+/// (clean, perturbed) image pairs as rows, with the names the pairs file gives them.
+#[derive(Debug, Clone)]
+pub struct Pairs {
+    pub clean_ids: Vec<String>,
+    pub perturbed_ids: Vec<String>,
+    pub clean: Array2<f32>,
+    pub perturbed: Array2<f32>,
+}
 
 /// Where one image of a pair comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +104,86 @@ pub fn read_pairs_csv(path: &Path) -> Result<Vec<PairLine>> {
         return Err(bad(path, "no pairs: the file has a header but no data lines".into()));
     }
     Ok(out)
+}
+
+fn load_error(what: String) -> impl FnOnce(dataset::DatasetError) -> ScoreError {
+    move |source| ScoreError::Load { what, source }
+}
+
+/// Reads a pairs file and every image it names, at the reference's size: images are decoded once each (in
+/// parallel) with `opts` (colour mode: the reference's unless `opts` names one), every `.npy` is loaded once.
+pub fn read_pairs(csv_path: &Path, reference: &Dataset, opts: &LoadOptions) -> Result<Pairs> {
+    let opts = matching_load_options(reference, opts.clone());
+    let lines = read_pairs_csv(csv_path)?;
+    let mut images: Vec<PathBuf> = Vec::new();
+    let mut npys: Vec<PathBuf> = Vec::new();
+    for e in lines.iter().flat_map(|l| [&l.clean, &l.perturbed]) {
+        match e {
+            PairEntry::Image(p) if !images.contains(p) => images.push(p.clone()),
+            PairEntry::Npy { path, .. } if !npys.contains(path) => npys.push(path.clone()),
+            _ => {}
+        }
+    }
+    let d = reference.d();
+    let mut image_rows: HashMap<PathBuf, usize> = HashMap::new();
+    let mut decoded = Array2::<f32>::zeros((0, d));
+    if !images.is_empty() {
+        let (data, shape) = dataset::decode_images(&images, &opts)
+            .map_err(load_error(format!("decoding the images named in {}", csv_path.display())))?;
+        let ds = Dataset { data, shape: Some(shape), ids: vec![], columns: vec![], source: csv_path.to_path_buf() };
+        check_same_size(reference, &ds)?;
+        decoded = ds.data;
+        image_rows = images.iter().cloned().enumerate().map(|(i, p)| (p, i)).collect();
+    }
+    let mut npy_data: HashMap<PathBuf, Dataset> = HashMap::new();
+    let npy_opts = LoadOptions { limit: None, sample: None, ..opts.clone() };
+    for p in npys {
+        let ds = dataset::load(&p, &npy_opts).map_err(load_error(format!("loading {}", p.display())))?;
+        check_same_size(reference, &ds)?;
+        npy_data.insert(p, ds);
+    }
+    let row_of = |e: &PairEntry, line: usize| -> Result<Array1<f32>> {
+        match e {
+            PairEntry::Image(p) => Ok(decoded.row(image_rows[p]).to_owned()),
+            PairEntry::Npy { path, row } => {
+                let ds = &npy_data[path];
+                let r = match row {
+                    Some(r) => *r,
+                    None if ds.n() == 1 => 0,
+                    None => {
+                        return Err(bad(
+                            csv_path,
+                            format!(
+                                "line {line}: {} holds {} images: name one as FILE.npy#ROW",
+                                path.display(),
+                                ds.n()
+                            ),
+                        ))
+                    }
+                };
+                if r >= ds.n() {
+                    return Err(bad(
+                        csv_path,
+                        format!("line {line}: {}#{r} does not exist ({} rows)", path.display(), ds.n()),
+                    ));
+                }
+                Ok(ds.data.row(r).to_owned())
+            }
+        }
+    };
+    let n = lines.len();
+    let mut clean = Array2::<f32>::zeros((n, d));
+    let mut perturbed = Array2::<f32>::zeros((n, d));
+    for (i, l) in lines.iter().enumerate() {
+        clean.row_mut(i).assign(&row_of(&l.clean, l.line)?);
+        perturbed.row_mut(i).assign(&row_of(&l.perturbed, l.line)?);
+    }
+    Ok(Pairs {
+        clean_ids: lines.iter().map(|l| l.clean_text.clone()).collect(),
+        perturbed_ids: lines.iter().map(|l| l.perturbed_text.clone()).collect(),
+        clean,
+        perturbed,
+    })
 }
 
 #[cfg(test)]

@@ -172,7 +172,8 @@ fn bad_input_gives_clear_errors() {
     let mut nan = query.clone();
     nan[[4, 7]] = f32::NAN;
     let e = score(reference.view(), nan.view(), None, &o).unwrap_err();
-    assert!(e.to_string().contains("row 4"), "{e}");
+    let cause = std::error::Error::source(&e).map(|c| c.to_string()).unwrap_or_default();
+    assert!(cause.contains("row 4"), "{e}: {cause}");
     // d must be below k.
     let e = score(reference.view(), query.view(), None, &ScoreOptions { dim: DimChoice::Fixed(15), ..o.clone() })
         .unwrap_err();
@@ -261,4 +262,112 @@ fn perturbation_energy_splits_tangent_and_normal() {
     // Mismatched pairs.
     let short = clean.slice(ndarray::s![..3, ..]).to_owned();
     assert!(perturbation_energy(reference.view(), clean.view(), short.view(), &o).is_err());
+}
+
+/// Loaded collections of torus points named `ref{i}` / `q{i}`, the query with a `kind` column.
+fn collections() -> (Dataset, Dataset) {
+    let t = Torus::new();
+    let mut reference = Dataset::from_array(t.sample(200, 21), None).unwrap();
+    reference.ids = (0..200).map(|i| format!("ref{i}")).collect();
+    let mut near = t.sample(12, 22);
+    // The last 6 queries are far from the surface.
+    near.slice_mut(ndarray::s![6.., ..]).mapv_inplace(|v| v * 3.0);
+    let mut query = Dataset::from_array(near, None).unwrap();
+    query.ids = (0..12).map(|i| format!("q{i}")).collect();
+    let kinds = (0..12).map(|i| if i < 6 { "natural" } else { "far" }.to_string()).collect();
+    query.columns = vec![("kind".into(), Column::Text(kinds))];
+    (reference, query)
+}
+
+#[test]
+fn options_parse_and_print_back() {
+    for s in ["auto", "local", "7"] {
+        assert_eq!(s.parse::<DimChoice>().unwrap().to_string(), s);
+    }
+    assert!("0x".parse::<DimChoice>().is_err());
+    let m: MethodList = "knn, lid,flow".parse().unwrap();
+    assert_eq!(m.0, vec![Method::Knn, Method::Lid, Method::Flow]);
+    assert_eq!(m.to_string(), "knn,lid,flow");
+    assert!("knn,knn".parse::<MethodList>().is_err());
+    assert_eq!(Method::defaults_for(None), vec![Method::Knn, Method::Tangent, Method::Lid]);
+    assert_eq!(ScoreOptions::default().k, DEFAULT_K);
+    assert_eq!(PairsOptions::default().calibration, DEFAULT_CALIBRATION);
+    assert_eq!(FlowParams::from_name(DEFAULT_FLOW_METHOD).unwrap(), FlowParams::default());
+}
+
+#[test]
+fn score_query_names_neighbours_and_groups_and_writes_a_folder() {
+    let (reference, query) = collections();
+    let o = opts(&[Method::Knn, Method::Tangent, Method::Lid]);
+    let r = score_query(&reference, &query, Some("kind"), &o).unwrap();
+    // The same numbers as the array-level entry point; names are the reference ids of the nearest rows.
+    let direct = score(reference.data.view(), query.data.view(), None, &o).unwrap();
+    assert_eq!(r.scores.column("tangent").unwrap().values, direct.column("tangent").unwrap().values);
+    for (i, name) in r.nearest_reference.iter().enumerate() {
+        assert_eq!(*name, format!("ref{}", direct.nearest[i]));
+    }
+    let g = r.groups.as_ref().unwrap();
+    assert_eq!(g.report.reference_group, "natural");
+    let far = g.report.groups.iter().find(|s| s.name == "far").unwrap();
+    assert_eq!(far.auroc["knn_kth"], Some(1.0), "far-off points score higher");
+
+    let dir = tempfile::tempdir().unwrap();
+    let v = write_score_dir(dir.path(), &r, "REF", "Q", output::Results::new("score")).unwrap();
+    assert_eq!(v["reference"], "REF");
+    assert_eq!(v["n_query"], 12);
+    assert_eq!(v["groups_column"], "kind");
+    assert_eq!(v["image_shape"], serde_json::Value::Null);
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
+    assert_eq!((&written["files"], &written["groups_column"]), (&v["files"], &v["groups_column"]));
+    let csv = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
+    let first = csv.lines().nth(1).unwrap();
+    assert!(first.starts_with("q0,natural,") && first.contains(&format!(",{},", r.nearest_reference[0])), "{first}");
+    for f in v["files"].as_array().unwrap() {
+        assert!(dir.path().join(f.as_str().unwrap()).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn score_query_refuses_bad_input_before_the_work() {
+    let (reference, query) = collections();
+    let o = opts(&[Method::Knn]);
+    let e = score_query(&reference, &query, Some("nope"), &o).unwrap_err();
+    assert!(matches!(&e, ScoreError::NoGroupColumn { have, .. } if have == "kind"), "{e}");
+    let narrow = Dataset::from_array(Array2::zeros((3, 5)), None).unwrap();
+    assert!(matches!(score_query(&reference, &narrow, None, &o).unwrap_err(), ScoreError::ImageSizeMismatch { .. }));
+    let e = score_query(&reference, &query, None, &ScoreOptions { k: 200, ..o }).unwrap_err();
+    assert!(matches!(e, ScoreError::KTooLarge { k: 200, n: 200, .. }), "{e}");
+}
+
+#[test]
+fn pairs_from_a_file_match_the_array_entry_point() {
+    let (reference, query) = collections();
+    let dir = tempfile::tempdir().unwrap();
+    let clean = query.data.slice(ndarray::s![..4, ..]).to_owned();
+    let perturbed = clean.mapv(|v| v + 0.01);
+    output::write_npy(&dir.path().join("clean.npy"), &clean).unwrap();
+    output::write_npy(&dir.path().join("pert.npy"), &perturbed).unwrap();
+    let csv = dir.path().join("pairs.csv");
+    let lines: String = (0..4).map(|i| format!("clean.npy#{i},pert.npy#{i}\n")).collect();
+    std::fs::write(&csv, format!("clean,perturbed\n{lines}")).unwrap();
+    let pairs = read_pairs(&csv, &reference, &LoadOptions::default()).unwrap();
+    assert_eq!(pairs.clean, clean);
+    assert_eq!(pairs.perturbed_ids[2], "pert.npy#2");
+    let o = PairsOptions { k: 15, ..Default::default() };
+    let run = score_pairs(&reference, &pairs, &o).unwrap();
+    let direct = perturbation_energy(reference.data.view(), clean.view(), perturbed.view(), &o).unwrap();
+    let tf = |r: &PairsReport| r.pairs.iter().map(|p| p.tangent_fraction).collect::<Vec<_>>();
+    assert_eq!(tf(&run.energy), tf(&direct));
+
+    let out = dir.path().join("out");
+    let v = write_pairs_dir(&out, &run, "REF", "pairs.csv", output::Results::new("score")).unwrap();
+    assert_eq!((v["mode"].as_str(), v["n_pairs"].as_u64(), v["d"].as_u64()), (Some("pairs"), Some(4), Some(24)));
+    let table = std::fs::read_to_string(out.join("perturbations.csv")).unwrap();
+    assert!(table.lines().nth(1).unwrap().starts_with("clean.npy#0,pert.npy#0,"));
+    assert!(out.join("tangent_fraction.npy").is_file() && out.join("random_tangent_fraction.npy").is_file());
+    // A row past the end of a stack names the line.
+    std::fs::write(&csv, "clean,perturbed\nclean.npy#9,pert.npy#0\n").unwrap();
+    let e = read_pairs(&csv, &reference, &LoadOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("line 2") && e.to_string().contains("does not exist"), "{e}");
 }
