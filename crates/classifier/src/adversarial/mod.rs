@@ -32,8 +32,10 @@ mod gradient;
 mod lbfgs;
 mod quantize;
 mod random;
+mod run;
 mod write;
 
+pub use run::{attack_dataset, write_adversarial_dir, Adversarial};
 pub use write::{set_attack_results, write_attack_files};
 
 use rayon::prelude::*;
@@ -66,6 +68,12 @@ impl Attack {
     }
 }
 
+impl std::fmt::Display for Attack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl std::str::FromStr for Attack {
     type Err = crate::ClassifierError;
     fn from_str(s: &str) -> Result<Self> {
@@ -92,6 +100,12 @@ impl Norm {
             Norm::L2 => "l2",
             Norm::Linf => "linf",
         }
+    }
+}
+
+impl std::fmt::Display for Norm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -124,19 +138,61 @@ pub struct AttackOptions {
     pub seed: u64,
 }
 
+/// Defaults of [`AttackOptions`] (and of `imanifold adversarial`).
+pub const DEFAULT_EPS: f32 = 8.0 / 255.0;
+/// [`DEFAULT_EPS`] as written on a command line ([`parse_eps`] reads it as exactly [`DEFAULT_EPS`]).
+pub const DEFAULT_EPS_TEXT: &str = "8/255";
+pub const DEFAULT_STEPS: usize = 40;
+pub const DEFAULT_SEARCH_ROUNDS: usize = 10;
+pub const DEFAULT_RANDOM_TRIALS: usize = 100;
+
 impl Default for AttackOptions {
     fn default() -> Self {
         AttackOptions {
             attack: Attack::Pgd,
             norm: Norm::Linf,
-            eps: 8.0 / 255.0,
-            steps: 40,
-            search_rounds: 10,
+            eps: DEFAULT_EPS,
+            steps: DEFAULT_STEPS,
+            search_rounds: DEFAULT_SEARCH_ROUNDS,
             quantize: true,
-            random_trials: 100,
+            random_trials: DEFAULT_RANDOM_TRIALS,
             seed: 0,
         }
     }
+}
+
+impl AttackOptions {
+    /// Checks the settings that do not depend on the model or the images (cheap; [`attack`] checks them too).
+    pub fn validate(&self) -> Result<()> {
+        if self.attack != Attack::Lbfgs && !(self.eps > 0.0 && self.eps.is_finite()) {
+            return Err(invalid("eps", format!("{} (need a positive budget)", self.eps)));
+        }
+        if self.attack != Attack::Fgsm && self.steps == 0 {
+            return Err(invalid("steps", "must be at least 1"));
+        }
+        if self.attack == Attack::Lbfgs && self.search_rounds == 0 {
+            return Err(invalid("search rounds", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// A perturbation budget in [0, 1] pixel units written as a number (`0.03`) or a fraction (`8/255`); it must be
+/// positive.
+pub fn parse_eps(s: &str) -> Result<f32> {
+    let bad = || invalid("eps", format!("`{s}` is not a number or fraction"));
+    let v = match s.split_once('/') {
+        Some((a, b)) => {
+            let a: f32 = a.trim().parse().map_err(|_| bad())?;
+            let b: f32 = b.trim().parse().map_err(|_| bad())?;
+            a / b
+        }
+        None => s.trim().parse().map_err(|_| bad())?,
+    };
+    if !(v.is_finite() && v > 0.0) {
+        return Err(invalid("eps", format!("`{s}`: the budget must be positive")));
+    }
+    Ok(v)
 }
 
 /// Outcome for one attacked image.
@@ -202,16 +258,7 @@ fn check(model: &Classifier, x: &ndarray::ArrayView2<f32>, labels: &[usize], opt
     if let Some(((i, _), v)) = x.indexed_iter().find(|(_, v)| !(v.is_finite() && (0.0..=1.0).contains(*v))) {
         return Err(invalid("images", format!("row {i} holds {v}, outside [0, 1]")));
     }
-    if opts.attack != Attack::Lbfgs && !(opts.eps > 0.0 && opts.eps.is_finite()) {
-        return Err(invalid("eps", format!("{} (need a positive budget)", opts.eps)));
-    }
-    if opts.attack != Attack::Fgsm && opts.steps == 0 {
-        return Err(invalid("steps", "must be at least 1"));
-    }
-    if opts.attack == Attack::Lbfgs && opts.search_rounds == 0 {
-        return Err(invalid("search rounds", "must be at least 1"));
-    }
-    Ok(())
+    opts.validate()
 }
 
 /// Attacks every correctly classified row of `x` (labels are class indices of `model`).
@@ -302,4 +349,30 @@ fn median(v: &[f64]) -> Option<f64> {
     s.sort_by(f64::total_cmp);
     let n = s.len();
     Some(if n % 2 == 1 { s[n / 2] } else { 0.5 * (s[n / 2 - 1] + s[n / 2]) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eps_parses_numbers_and_fractions() {
+        assert_eq!(parse_eps(DEFAULT_EPS_TEXT).unwrap(), DEFAULT_EPS);
+        assert_eq!(parse_eps(" 0.5 ").unwrap(), 0.5);
+        assert_eq!(parse_eps("1 / 4").unwrap(), 0.25);
+        for bad in ["", "x", "8/", "0", "-1/255", "1/0"] {
+            assert!(parse_eps(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in [Attack::Fgsm, Attack::Pgd, Attack::Lbfgs] {
+            assert_eq!(a.to_string().parse::<Attack>().unwrap(), a);
+        }
+        for n in [Norm::L2, Norm::Linf] {
+            assert_eq!(n.to_string().parse::<Norm>().unwrap(), n);
+        }
+        assert!("l1".parse::<Norm>().is_err());
+    }
 }
