@@ -130,7 +130,11 @@ pub fn evaluate(model: &Classifier, x: ArrayView2<f32>, labels: &[usize]) -> Res
     let confusion = Confusion::new(model.classes(), labels, &predicted)?;
     let predictions =
         labels.iter().zip(pred).map(|(&label, (predicted, confidence))| Prediction { label, predicted, confidence });
-    Ok(Evaluation { ids: (0..labels.len()).map(|i| format!("row {i}")).collect(), predictions: predictions.collect(), confusion })
+    Ok(Evaluation {
+        ids: (0..labels.len()).map(|i| format!("row {i}")).collect(),
+        predictions: predictions.collect(),
+        confusion,
+    })
 }
 
 /// [`evaluate`] on a loaded collection: its images must have the model's input shape, its `label_column` names
@@ -162,12 +166,7 @@ pub fn write_eval_dir(dir: &Path, eval: &Evaluation, mut results: output::Result
     });
     output::write_csv(&dir.join("confusion.csv"), &header_refs, rows)?;
     let rows = eval.ids.iter().zip(&eval.predictions).map(|(id, p)| {
-        vec![
-            id.clone(),
-            classes[p.label].clone(),
-            classes[p.predicted].clone(),
-            output::fmt_f64(p.confidence as f64),
-        ]
+        vec![id.clone(), classes[p.label].clone(), classes[p.predicted].clone(), output::fmt_f64(p.confidence as f64)]
     });
     output::write_csv(&dir.join("predictions.csv"), &["file", "label", "predicted", "confidence"], rows)?;
     eval.set_results(&mut results);

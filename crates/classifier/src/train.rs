@@ -69,7 +69,10 @@ impl TrainOptions {
         }
         let a = &self.architecture;
         if a.conv.is_empty() || a.hidden == 0 || a.conv.iter().any(|c| c.channels == 0) {
-            return Err(invalid("architecture", "need at least one convolution, positive channel counts and hidden width"));
+            return Err(invalid(
+                "architecture",
+                "need at least one convolution, positive channel counts and hidden width",
+            ));
         }
         Ok(())
     }

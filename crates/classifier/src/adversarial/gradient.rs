@@ -6,7 +6,11 @@ use crate::error::Result;
 use crate::model::{argmax, Classifier};
 
 /// Gradient of the loss `-log p(y | x)` (ascent direction) and the current predictions.
-pub(super) fn loss_grad(model: &Classifier, x: &ndarray::Array2<f32>, y: &[usize]) -> Result<(ndarray::Array2<f32>, Vec<usize>)> {
+pub(super) fn loss_grad(
+    model: &Classifier,
+    x: &ndarray::Array2<f32>,
+    y: &[usize],
+) -> Result<(ndarray::Array2<f32>, Vec<usize>)> {
     let (_, g, p) = model.log_prob_grad(x.view(), y)?;
     let pred = p.rows().into_iter().map(|r| argmax(&r.to_vec()).0).collect();
     Ok((-g, pred))

@@ -27,7 +27,6 @@
 //! (`[-‖δ‖∞, ‖δ‖∞]^d`); the rates are the fractions that change the label. They are neither clipped to [0, 1]
 //! nor quantised, so they have exactly the stated size (clipping could only shrink them).
 
-
 mod gradient;
 mod lbfgs;
 mod quantize;
@@ -47,7 +46,6 @@ use gradient::{fgsm, pgd};
 use lbfgs::lbfgs;
 use quantize::finalize;
 use random::random_flip_rates;
-
 
 /// Attack method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

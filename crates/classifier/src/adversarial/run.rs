@@ -73,7 +73,15 @@ pub fn write_adversarial_dir(
 ) -> Result<serde_json::Value> {
     output::create_dir(dir)?;
     results.timed("write_images", || {
-        write_attack_files(dir, adv.x.view(), &adv.report, &adv.classes, adv.shape, &|row| adv.ids[row].clone(), on_image)
+        write_attack_files(
+            dir,
+            adv.x.view(),
+            &adv.report,
+            &adv.classes,
+            adv.shape,
+            &|row| adv.ids[row].clone(),
+            on_image,
+        )
     })?;
     set_attack_results(&mut results, &adv.report, &adv.options);
     results.set("input_grid_max_change", adv.input_grid_max_change);

@@ -190,11 +190,7 @@ pub struct Fooling {
 
 /// [`fool`], then the confidences of the images as 8-bit PNGs: what `imanifold fool` reports and
 /// [`write_fool_dir`] writes.
-pub fn fool_run(
-    model: &Classifier,
-    opts: &FoolOptions,
-    on_generation: impl FnMut(usize, &[f32]),
-) -> Result<Fooling> {
+pub fn fool_run(model: &Classifier, opts: &FoolOptions, on_generation: impl FnMut(usize, &[f32])) -> Result<Fooling> {
     let report = fool(model, opts, on_generation)?;
     let png_confidences = png_confidences(model, &report)?;
     Ok(Fooling { report, options: opts.clone(), png_confidences })
@@ -269,7 +265,6 @@ pub fn fool(
         Method::GradientAscent => gradient_ascent(model, opts, &classes, &mut on_generation),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -45,7 +45,8 @@ pub struct TrainArgs {
     /// Fraction of the images held out for the validation accuracy.
     #[arg(long, default_value_t = classifier::DEFAULT_VALIDATION_FRACTION)]
     pub validation: f64,
-    /// Convolution channels; the first layer has stride 1, the others stride 2 (3×3 kernels).
+    /// Convolution channels, comma-separated (e.g. 16,32,32); the first layer has stride 1, the others stride 2
+    /// (3×3 kernels).
     #[arg(long, value_delimiter = ',', default_values_t = classifier::DEFAULT_CHANNELS)]
     pub channels: Vec<usize>,
     /// Width of the hidden fully connected layer.
