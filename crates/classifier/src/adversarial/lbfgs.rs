@@ -11,6 +11,9 @@ struct Lbfgs {
     memory: usize,
 }
 
+/// An accepted line-search step: new perturbation, objective, gradient.
+type Accepted = (Vec<f32>, f64, Vec<f32>);
+
 struct LbfgsState {
     r: Vec<f32>,
     f: f64,
@@ -142,7 +145,7 @@ impl Lbfgs {
             }
             // Projected Armijo backtracking, batched over the rows still searching.
             let mut t = vec![1f32; active.len()];
-            let mut accepted: Vec<Option<(Vec<f32>, f64, Vec<f32>)>> = vec![None; active.len()];
+            let mut accepted: Vec<Option<Accepted>> = vec![None; active.len()];
             for _ in 0..20 {
                 let pending: Vec<usize> = (0..active.len()).filter(|&j| accepted[j].is_none()).collect();
                 if pending.is_empty() {

@@ -56,7 +56,7 @@ pub(super) fn finalize(
     }
     let p = model.predict_proba(cands.view())?;
     let mut out = ndarray::Array2::<f32>::zeros((n, d));
-    for k in 0..n {
+    for (k, &label) in y.iter().enumerate() {
         let mut chosen = 3 * k;
         for j in 0..3 {
             let row = cands.row(3 * k + j);
@@ -71,7 +71,7 @@ pub(super) fn finalize(
                     size <= eps * (1.0 + 1e-5) + 1e-6
                 }
             };
-            if fits && argmax(&p.row(3 * k + j).to_vec()).0 != y[k] {
+            if fits && argmax(&p.row(3 * k + j).to_vec()).0 != label {
                 chosen = 3 * k + j;
                 break;
             }
