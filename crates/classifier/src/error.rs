@@ -19,7 +19,7 @@ pub enum ClassifierError {
     UnknownClass { name: String, known: String },
     #[error("class index {index} is out of range: the model has {n_classes} classes")]
     ClassIndex { index: usize, n_classes: usize },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a valid model file: {message}")]
     Corrupt { path: PathBuf, message: String },
@@ -27,9 +27,25 @@ pub enum ClassifierError {
     WeightsMismatch { path: PathBuf, message: String },
     #[error("invalid {what}: {message}")]
     Invalid { what: &'static str, message: String },
+    #[error("{path} holds vectors, not images: the classifier needs images")]
+    NotImages { path: PathBuf },
+    #[error("{path} holds no images")]
+    NoImages { path: PathBuf },
+    #[error("{path} has no label column {column:?} (columns: {columns})")]
+    NoLabelColumn { path: PathBuf, column: String, columns: String },
+    #[error("{path}: row {row} ({id}) has {column} {value}, but render.json lists {n_classes} classes (0..{last})")]
+    LabelOutOfRange { path: PathBuf, row: usize, id: String, column: String, value: f64, n_classes: usize, last: usize },
+    #[error("{path} has {n} distinct label(s) in {column:?}; a classifier needs at least 2")]
+    TooFewClasses { path: PathBuf, n: usize, column: String },
+    #[error("labels of {path}")]
+    Labels {
+        path: PathBuf,
+        #[source]
+        source: Box<ClassifierError>,
+    },
     #[error(transparent)]
     Output(#[from] output::OutputError),
-    #[error("tensor computation failed: {0}")]
+    #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
 }
 

@@ -70,16 +70,29 @@ pub mod adversarial;
 pub(crate) mod conv;
 pub mod cppn;
 pub mod error;
+pub mod evaluate;
 pub mod fool;
 pub mod images;
+pub mod labels;
 pub mod model;
 pub mod synthetic;
 pub mod train;
+pub mod training;
 pub(crate) mod util;
 
+pub use adversarial::{attack_dataset, write_adversarial_dir, Adversarial};
 pub use error::{ClassifierError, Result};
-pub use model::{Architecture, Classifier, ConvSpec, ModelConfig, Normalization, TrainingInfo};
-pub use train::{train, EpochStats, TrainOptions, TrainReport};
+pub use evaluate::{evaluate, evaluate_dataset, write_eval_dir, Confusion, Evaluation, Prediction};
+pub use fool::{fool_run, write_fool_dir, Fooling};
+pub use labels::{resolve_classes, ClassLabels, DEFAULT_LABEL_COLUMN};
+pub use model::{
+    Architecture, Classifier, ConvSpec, ModelConfig, Normalization, TrainingInfo, DEFAULT_CHANNELS, DEFAULT_HIDDEN,
+};
+pub use train::{
+    train, EpochStats, TrainOptions, TrainReport, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE,
+    DEFAULT_VALIDATION_FRACTION, DEFAULT_WEIGHT_DECAY,
+};
+pub use training::{train_dataset, write_model_dir, Training};
 
 use serde::{Deserialize, Serialize};
 

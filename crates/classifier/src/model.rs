@@ -39,16 +39,27 @@ pub struct Architecture {
     pub hidden: usize,
 }
 
+/// Convolution channels of the default architecture.
+pub const DEFAULT_CHANNELS: [usize; 3] = [16, 32, 32];
+/// Width of the default hidden layer.
+pub const DEFAULT_HIDDEN: usize = 64;
+
 impl Default for Architecture {
     fn default() -> Self {
-        Architecture {
-            conv: vec![
-                ConvSpec { channels: 16, kernel: 3, stride: 1 },
-                ConvSpec { channels: 32, kernel: 3, stride: 2 },
-                ConvSpec { channels: 32, kernel: 3, stride: 2 },
-            ],
-            hidden: 64,
-        }
+        Architecture::from_channels(&DEFAULT_CHANNELS, DEFAULT_HIDDEN)
+    }
+}
+
+impl Architecture {
+    /// 3×3 convolutions with the given output channels, the first with stride 1 and the others with stride 2,
+    /// then a hidden layer of width `hidden` (checked by [`crate::TrainOptions::validate`] and by training).
+    pub fn from_channels(channels: &[usize], hidden: usize) -> Self {
+        let conv = channels
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| ConvSpec { channels: c, kernel: 3, stride: if i == 0 { 1 } else { 2 } })
+            .collect();
+        Architecture { conv, hidden }
     }
 }
 

@@ -33,17 +33,48 @@ pub struct TrainOptions {
     pub architecture: Architecture,
 }
 
+/// Defaults of [`TrainOptions`] (and of `imanifold classifier train`).
+pub const DEFAULT_EPOCHS: usize = 15;
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+pub const DEFAULT_LEARNING_RATE: f64 = 2e-3;
+pub const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
+pub const DEFAULT_VALIDATION_FRACTION: f64 = 0.2;
+
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
-            epochs: 15,
-            batch_size: 32,
-            learning_rate: 2e-3,
-            weight_decay: 1e-4,
+            epochs: DEFAULT_EPOCHS,
+            batch_size: DEFAULT_BATCH_SIZE,
+            learning_rate: DEFAULT_LEARNING_RATE,
+            weight_decay: DEFAULT_WEIGHT_DECAY,
             seed: 0,
-            validation_fraction: 0.2,
+            validation_fraction: DEFAULT_VALIDATION_FRACTION,
             architecture: Architecture::default(),
         }
+    }
+}
+
+impl TrainOptions {
+    /// Checks the settings that do not depend on the data (cheap; [`train`] checks them too, with the data).
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err(invalid("training options", "epochs and batch size must be at least 1"));
+        }
+        // Written so that NaN fails every check.
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite() && self.weight_decay >= 0.0) {
+            return Err(invalid("training options", "learning rate must be > 0 and weight decay ≥ 0"));
+        }
+        if !(0.0..1.0).contains(&self.validation_fraction) {
+            return Err(invalid("validation fraction", format!("{} (need 0 ≤ f < 1)", self.validation_fraction)));
+        }
+        let a = &self.architecture;
+        if a.conv.is_empty() || a.hidden == 0 || a.conv.iter().any(|c| c.channels == 0) {
+            return Err(invalid(
+                "architecture",
+                "need at least one convolution, positive channel counts and hidden width",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -106,16 +137,7 @@ fn check_inputs(
     if let Some(((i, _), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(invalid("training data", format!("row {i} holds a non-finite value {v}")));
     }
-    if opts.epochs == 0 || opts.batch_size == 0 {
-        return Err(invalid("training options", "epochs and batch size must be at least 1"));
-    }
-    // Written so that NaN fails every check.
-    if !(opts.learning_rate > 0.0 && opts.learning_rate.is_finite() && opts.weight_decay >= 0.0) {
-        return Err(invalid("training options", "learning rate must be > 0 and weight decay ≥ 0"));
-    }
-    if !(0.0..1.0).contains(&opts.validation_fraction) {
-        return Err(invalid("validation fraction", format!("{} (need 0 ≤ f < 1)", opts.validation_fraction)));
-    }
+    opts.validate()?;
     validate_architecture(&opts.architecture, shape)
 }
 
@@ -134,6 +156,25 @@ fn channel_stats(x: &ArrayView2<f32>, rows: &[usize], channels: usize) -> Normal
     let mean: Vec<f64> = sum.iter().map(|s| s / count.max(1.0)).collect();
     let std = sq.iter().zip(&mean).map(|(q, m)| ((q / count.max(1.0) - m * m).max(0.0).sqrt()).max(1e-3) as f32);
     Normalization { mean: mean.iter().map(|&m| m as f32).collect(), std: std.collect() }
+}
+
+/// He-uniform initial weights (zero biases) from a seeded RNG (candle's CPU RNG cannot be seeded).
+fn init_vars(config: &ModelConfig, seed: u64) -> Result<Vec<Var>> {
+    let shapes = Classifier::param_shapes_for(config);
+    let mut vars = Vec::with_capacity(shapes.len());
+    for (i, (name, dims)) in shapes.iter().enumerate() {
+        let count: usize = dims.iter().product();
+        let values: Vec<f32> = if name.ends_with(".bias") {
+            vec![0.0; count]
+        } else {
+            let fan_in: usize = dims[1..].iter().product();
+            let bound = (6.0 / fan_in as f64).sqrt() as f32;
+            let mut rng = item_rng(seed, stream::INIT, i as u64, 0);
+            (0..count).map(|_| rng.random_range(-bound..bound)).collect()
+        };
+        vars.push(Var::from_tensor(&Tensor::from_vec(values, dims.as_slice(), &Device::Cpu)?)?);
+    }
+    Ok(vars)
 }
 
 /// Trains a classifier on `x` (one image per row, values in [0, 1]) with class indices `labels` into `classes`.
@@ -167,21 +208,7 @@ pub fn train(
         training: None,
     };
 
-    // He-uniform initialisation from a seeded RNG (candle's CPU RNG cannot be seeded).
-    let shapes = Classifier::param_shapes_for(&config);
-    let mut vars = Vec::with_capacity(shapes.len());
-    for (i, (name, dims)) in shapes.iter().enumerate() {
-        let count: usize = dims.iter().product();
-        let values: Vec<f32> = if name.ends_with(".bias") {
-            vec![0.0; count]
-        } else {
-            let fan_in: usize = dims[1..].iter().product();
-            let bound = (6.0 / fan_in as f64).sqrt() as f32;
-            let mut rng = item_rng(opts.seed, stream::INIT, i as u64, 0);
-            (0..count).map(|_| rng.random_range(-bound..bound)).collect()
-        };
-        vars.push(Var::from_tensor(&Tensor::from_vec(values, dims.as_slice(), &Device::Cpu)?)?);
-    }
+    let vars = init_vars(&config, opts.seed)?;
     let probe = Classifier::from_parts(config.clone(), vars.iter().map(|v| v.as_tensor().clone()).collect())?;
     let (mean, inv_std) = probe.mean_inv_std();
     let (mean, inv_std) = (mean.clone(), inv_std.clone());

@@ -5,13 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
-use classifier::{Architecture, Classifier, ConvSpec, ImageShape, TrainOptions};
-use dataset::{Column, Dataset};
-use serde_json::json;
+use classifier::{Architecture, Classifier, ClassifierError, TrainOptions};
 
-use super::common::{prepare_out, print_json, InputArgs};
+use super::common::{check_out, prepare_out, print_json, InputArgs, OutArgs};
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -33,34 +31,32 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Manifest column holding the class of each image.
-    #[arg(long, default_value = "label")]
+    #[arg(long, default_value = classifier::DEFAULT_LABEL_COLUMN)]
     pub label_column: String,
-    /// Model folder to write (model.safetensors, config.json, results.json, training.csv).
-    #[arg(long)]
-    pub out: PathBuf,
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = classifier::DEFAULT_EPOCHS)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = classifier::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Peak AdamW learning rate (cosine decay to 0).
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = classifier::DEFAULT_LEARNING_RATE)]
     pub learning_rate: f64,
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = classifier::DEFAULT_WEIGHT_DECAY)]
     pub weight_decay: f64,
     /// Fraction of the images held out for the validation accuracy.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = classifier::DEFAULT_VALIDATION_FRACTION)]
     pub validation: f64,
-    /// Convolution channels; the first layer has stride 1, the others stride 2 (3×3 kernels).
-    #[arg(long, value_delimiter = ',', default_value = "16,32,32")]
+    /// Convolution channels, comma-separated (e.g. 16,32,32); the first layer has stride 1, the others stride 2
+    /// (3×3 kernels).
+    #[arg(long, value_delimiter = ',', default_values_t = classifier::DEFAULT_CHANNELS)]
     pub channels: Vec<usize>,
     /// Width of the hidden fully connected layer.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = classifier::DEFAULT_HIDDEN)]
     pub hidden: usize,
     #[command(flatten)]
     pub input_args: InputArgs,
-    /// Also print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Model folder to write (model.safetensors, config.json, results.json, training.csv) and `--json`.
+    #[command(flatten)]
+    pub out: OutArgs,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -71,7 +67,7 @@ pub struct EvalArgs {
     /// Labelled images (same kind of input as for training).
     #[arg(long)]
     pub data: PathBuf,
-    #[arg(long, default_value = "label")]
+    #[arg(long, default_value = classifier::DEFAULT_LABEL_COLUMN)]
     pub label_column: String,
     /// Optional output folder: results.json, confusion.csv, predictions.csv.
     #[arg(long)]
@@ -91,134 +87,23 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
 }
 
-/// The image shape of a loaded collection, or an error when its rows are not images.
-pub fn image_shape(ds: &Dataset) -> anyhow::Result<ImageShape> {
-    match ds.shape {
-        Some(s) => Ok(ImageShape::new(s.height, s.width, s.channels)),
-        None => bail!("{} holds vectors, not images: the classifier needs images", ds.source.display()),
-    }
-}
-
-/// Checks that the data fit the model, with a hint on how to make them fit.
-pub fn check_fits(model: &Classifier, ds: &Dataset, data_path: &Path) -> anyhow::Result<()> {
-    let shape = image_shape(ds)?;
+/// Adds to a library error on data that do not fit the model how to load them so that they do.
+pub fn fit_hint(model: &Classifier, data_path: &Path) -> impl FnOnce(ClassifierError) -> anyhow::Error {
     let m = model.input_shape();
-    model.check_shape(shape).with_context(|| {
-        format!(
-            "{} does not fit the model; load it with --resize {}x{} {}",
-            data_path.display(),
-            m.width,
-            m.height,
-            if m.channels == 1 { "--gray" } else { "--rgb" }
-        )
-    })?;
-    Ok(())
-}
-
-/// The label column as text, one entry per row. For a render folder (`render.json` with `scene.classes`) the
-/// numeric `label` column holds indices into that list; they are turned into the class names (`cube`, …), so models
-/// trained on renders carry readable class names. A label outside the list is an error.
-pub fn label_strings(ds: &Dataset, column: &str) -> anyhow::Result<Vec<String>> {
-    let col = ds.column(column).with_context(|| {
-        let names: Vec<&str> = ds.columns.iter().map(|(n, _)| n.as_str()).collect();
-        format!(
-            "{} has no label column {column:?} (columns: {})",
-            ds.source.display(),
-            if names.is_empty() { "none: is there a manifest.csv?".to_string() } else { names.join(", ") }
-        )
-    })?;
-    if let (Some(names), Column::Numeric(v)) = (render_class_names(ds, column), col) {
-        return v
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| {
-                let k = l as usize;
-                if l.fract() != 0.0 || l < 0.0 || k >= names.len() {
-                    bail!(
-                        "{}: row {i} ({}) has {column} {l}, but render.json lists {} classes (0..{})",
-                        ds.source.display(),
-                        ds.ids.get(i).map(String::as_str).unwrap_or("?"),
-                        names.len(),
-                        names.len() - 1
-                    );
-                }
-                Ok(names[k].clone())
-            })
-            .collect();
+    let hint = format!(
+        "{} does not fit the model; load it with --resize {}x{} {}",
+        data_path.display(),
+        m.width,
+        m.height,
+        if m.channels == 1 { "--gray" } else { "--rgb" }
+    );
+    move |e| match e {
+        e @ ClassifierError::ShapeMismatch { .. } => anyhow::Error::new(e).context(hint),
+        e => e.into(),
     }
-    Ok((0..col.len())
-        .map(|i| match col {
-            // Integral numbers as "3", not "3.0".
-            Column::Numeric(v) if v[i].fract() == 0.0 && v[i].abs() < 1e15 => format!("{}", v[i] as i64),
-            _ => col.text(i),
-        })
-        .collect())
-}
-
-/// Class names listed by the `render.json` of a render folder, when `column` is the render's `label` column.
-fn render_class_names(ds: &Dataset, column: &str) -> Option<Vec<String>> {
-    if column != "label" {
-        return None;
-    }
-    let text = std::fs::read_to_string(ds.source.join("render.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let names: Vec<String> =
-        v["scene"]["classes"].as_array()?.iter().map(|c| c.as_str().map(str::to_string)).collect::<Option<_>>()?;
-    (!names.is_empty()).then_some(names)
-}
-
-/// Class indices of the labels under the model's class names (unknown names are an error).
-pub fn label_indices(model: &Classifier, labels: &[String], data_path: &Path) -> anyhow::Result<Vec<usize>> {
-    labels
-        .iter()
-        .map(|l| model.class_index(l))
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("labels of {}", data_path.display()))
-}
-
-/// Sorted distinct class names (numerically when all labels are numbers).
-fn class_names(labels: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = labels.to_vec();
-    names.sort();
-    names.dedup();
-    if names.iter().all(|n| n.parse::<f64>().is_ok()) {
-        names.sort_by(|a, b| a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0)));
-    }
-    names
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
-    if a.channels.is_empty() || a.channels.contains(&0) {
-        bail!("--channels needs positive numbers, e.g. 16,32,32");
-    }
-    if a.out.exists() && !a.out.is_dir() {
-        bail!("--out {} exists and is not a folder", a.out.display());
-    }
-    let mut results = output::Results::new("classifier-train");
-    results.seed(a.input_args.seed);
-    let ds = results.timed("load", || a.input_args.load(&a.data))?;
-    let shape = image_shape(&ds)?;
-    let labels = label_strings(&ds, &a.label_column)?;
-    // Render folders: the scene's class order (those present); otherwise sorted names.
-    let classes = match render_class_names(&ds, &a.label_column) {
-        Some(order) => order.into_iter().filter(|c| labels.contains(c)).collect(),
-        None => class_names(&labels),
-    };
-    if classes.len() < 2 {
-        bail!(
-            "{} has {} distinct label(s) in {:?}; a classifier needs at least 2",
-            a.data.display(),
-            classes.len(),
-            a.label_column
-        );
-    }
-    let y: Vec<usize> = labels.iter().map(|l| classes.iter().position(|c| c == l).unwrap_or(0)).collect();
-    let conv = a
-        .channels
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| ConvSpec { channels: c, kernel: 3, stride: if i == 0 { 1 } else { 2 } })
-        .collect();
     let opts = TrainOptions {
         epochs: a.epochs,
         batch_size: a.batch_size,
@@ -226,110 +111,64 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         weight_decay: a.weight_decay,
         seed: a.input_args.seed,
         validation_fraction: a.validation,
-        architecture: Architecture { conv, hidden: a.hidden },
+        architecture: Architecture::from_channels(&a.channels, a.hidden),
     };
+    opts.validate()?;
+    a.out.check()?;
+    let mut results = output::Results::new("classifier-train");
+    results.seed(a.input_args.seed);
+    let ds = results.timed("load", || a.input_args.load(&a.data))?;
     let pb = output::progress(a.epochs as u64, "training");
-    let (model, report) = results
+    let training = results
         .timed("train", || {
-            classifier::train(ds.data.view(), shape, &y, &classes, &opts, |s| {
+            classifier::train_dataset(&ds, &a.label_column, &opts, |s| {
                 pb.set_message(format!("val {:.3}", s.validation_accuracy.unwrap_or(f64::NAN)));
                 pb.inc(1);
             })
         })
         .with_context(|| format!("training on {}", a.data.display()))?;
     pb.finish_and_clear();
-    // Created only now, so that bad input leaves nothing behind.
-    let out = prepare_out(&a.out)?;
-    model.save(&out)?;
-    classifier::train::write_training_csv(&out.join("training.csv"), &report)?;
-    let counts: Vec<serde_json::Value> = classes
-        .iter()
-        .enumerate()
-        .map(|(k, c)| json!({"class": c, "n": y.iter().filter(|&&v| v == k).count()}))
-        .collect();
-    classifier::train::set_train_results(&mut results, &model, &report);
-    results
-        .set("data", a.data.display().to_string())
-        .set("n_images", ds.n())
-        .set("class_counts", counts)
-        .set("epochs", a.epochs)
-        .set("threads", rayon::current_num_threads());
-    let v = results.write(&out)?;
-    print_json(a.json, &v)?;
-    if !a.json {
+    results.set("data", a.data.display().to_string());
+    let v = a.out.write(|dir| Ok(classifier::write_model_dir(dir, &training, results)?))?;
+    a.out.print(&v)?;
+    if !a.out.json {
+        let report = &training.report;
         eprintln!(
             "trained on {} images ({} classes) in {:.1}s: train accuracy {:.4}, validation accuracy {}; model in {}",
             report.n_train,
-            classes.len(),
+            training.model.n_classes(),
             report.seconds,
             report.train_accuracy,
             report.validation_accuracy.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into()),
-            out.display()
+            a.out.out.display()
         );
     }
     Ok(())
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<()> {
+    if let Some(out) = &a.out {
+        check_out(out)?;
+    }
     let model = Classifier::load(&a.model)?;
     let mut results = output::Results::new("classifier-eval");
     results.seed(a.input_args.seed);
     let ds = results.timed("load", || a.input_args.load(&a.data))?;
-    check_fits(&model, &ds, &a.data)?;
-    let labels = label_strings(&ds, &a.label_column)?;
-    let y = label_indices(&model, &labels, &a.data)?;
-    let pred = results.timed("predict", || model.predict(ds.data.view()))?;
-    let k = model.n_classes();
-    let mut confusion = vec![vec![0usize; k]; k];
-    for (&t, &(p, _)) in y.iter().zip(&pred) {
-        confusion[t][p] += 1;
-    }
-    let correct: usize = (0..k).map(|c| confusion[c][c]).sum();
-    if y.is_empty() {
-        bail!("{} holds no images", a.data.display());
-    }
-    let accuracy = correct as f64 / y.len() as f64;
-    let per_class: Vec<serde_json::Value> = model
-        .classes()
-        .iter()
-        .enumerate()
-        .map(|(c, name)| {
-            let n: usize = confusion[c].iter().sum();
-            json!({"class": name, "n": n, "accuracy": if n > 0 { output::json_f64(confusion[c][c] as f64 / n as f64) } else { serde_json::Value::Null }})
-        })
-        .collect();
-    results
-        .set("model", a.model.display().to_string())
-        .set("data", a.data.display().to_string())
-        .set("n_images", y.len())
-        .set("accuracy", accuracy)
-        .set("per_class", per_class);
-    let v = results.to_value();
-    if let Some(out) = &a.out {
-        let out = prepare_out(out)?;
-        let mut header = vec!["true".to_string()];
-        header.extend(model.classes().iter().map(|c| format!("pred_{c}")));
-        let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-        let rows = (0..k).map(|t| {
-            let mut r = vec![model.classes()[t].clone()];
-            r.extend(confusion[t].iter().map(|n| n.to_string()));
-            r
-        });
-        output::write_csv(&out.join("confusion.csv"), &header_refs, rows)?;
-        let rows = (0..y.len()).map(|i| {
-            vec![
-                ds.ids[i].clone(),
-                model.classes()[y[i]].clone(),
-                model.classes()[pred[i].0].clone(),
-                output::fmt_f64(pred[i].1 as f64),
-            ]
-        });
-        output::write_csv(&out.join("predictions.csv"), &["file", "label", "predicted", "confidence"], rows)?;
-        results.write(&out)?;
-    }
+    let evaluation = results
+        .timed("predict", || classifier::evaluate_dataset(&model, &ds, &a.label_column))
+        .map_err(fit_hint(&model, &a.data))?;
+    results.set("model", a.model.display().to_string()).set("data", a.data.display().to_string());
+    let v = match &a.out {
+        Some(out) => classifier::write_eval_dir(&prepare_out(out)?, &evaluation, results)?,
+        None => {
+            evaluation.set_results(&mut results);
+            results.to_value()
+        }
+    };
     print_json(a.json, &v)?;
     if !a.json {
-        eprintln!("accuracy {accuracy:.4} ({correct}/{} images of {})", y.len(), a.data.display());
+        let c = &evaluation.confusion;
+        eprintln!("accuracy {:.4} ({}/{} images of {})", evaluation.accuracy(), c.correct(), c.n(), a.data.display());
     }
     Ok(())
 }

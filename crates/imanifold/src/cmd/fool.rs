@@ -5,76 +5,54 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
-use clap::{Args as ClapArgs, ValueEnum};
-use classifier::fool::{fool, FoolOptions, Method};
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use classifier::fool::{self, FoolOptions, Method};
 use classifier::Classifier;
 
-use super::common::{prepare_out, print_json};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum MethodArg {
-    EvolveDirect,
-    EvolveCppn,
-    GradientAscent,
-}
+use super::common::OutArgs;
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
     /// Model folder written by `classifier train`.
     #[arg(long)]
     pub model: PathBuf,
-    #[arg(long, value_enum)]
-    pub method: MethodArg,
+    /// evolve-direct, evolve-cppn or gradient-ascent.
+    #[arg(long)]
+    pub method: Method,
     /// `all`, or class names separated by commas.
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = fool::ALL_CLASSES)]
     pub classes: String,
     /// Target probability; a class stops once its best image reaches it.
-    #[arg(long, default_value_t = 0.99)]
+    #[arg(long, default_value_t = fool::DEFAULT_CONFIDENCE)]
     pub confidence: f32,
     /// Budget: generations (evolution) or gradient steps.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = fool::DEFAULT_CLI_GENERATIONS)]
     pub generations: usize,
     /// Offspring per generation (evolution).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = fool::DEFAULT_POPULATION)]
     pub population: usize,
     /// Direct encoding: initial per-pixel mutation probability (halves every --mutation-half-life generations).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = fool::DEFAULT_MUTATION_RATE)]
     pub mutation_rate: f64,
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = fool::DEFAULT_MUTATION_HALF_LIFE)]
     pub mutation_half_life: f64,
     /// Gradient ascent: root-mean-square pixel change per step.
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = fool::DEFAULT_STEP_SIZE)]
     pub step_size: f32,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Also print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub out: OutArgs,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     classifier::single_threaded_elementwise();
+    a.out.check()?;
     let model = Classifier::load(&a.model)?;
-    let classes: Vec<usize> = if a.classes.trim() == "all" {
-        Vec::new()
-    } else {
-        a.classes.split(',').map(|c| model.class_index(c.trim())).collect::<Result<_, _>>().context("--classes")?
-    };
-    if a.generations == 0 && !matches!(a.method, MethodArg::GradientAscent) && a.population == 0 {
-        bail!("--population must be at least 1");
-    }
-    let method = match a.method {
-        MethodArg::EvolveDirect => Method::EvolveDirect,
-        MethodArg::EvolveCppn => Method::EvolveCppn,
-        MethodArg::GradientAscent => Method::GradientAscent,
-    };
     let opts = FoolOptions {
-        method,
-        classes,
+        method: a.method,
+        classes: fool::parse_classes(&model, &a.classes).context("--classes")?,
         confidence: a.confidence,
         generations: a.generations,
         population: a.population,
@@ -84,15 +62,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         step_size: a.step_size,
         ..FoolOptions::default()
     };
-    if a.out.exists() && !a.out.is_dir() {
-        bail!("--out {} exists and is not a folder", a.out.display());
-    }
+    opts.validate(&model)?;
     let mut results = output::Results::new("fool");
     results.seed(a.seed);
-    let pb = output::progress(a.generations as u64 + 1, method.name());
-    let report = results
+    let pb = output::progress(a.generations as u64 + 1, a.method.name());
+    let fooling = results
         .timed("search", || {
-            fool(&model, &opts, |_, best| {
+            fool::fool_run(&model, &opts, |_, best| {
                 let reached = best.iter().filter(|&&c| c >= a.confidence).count();
                 pb.set_message(format!("{reached}/{} done", best.len()));
                 pb.inc(1);
@@ -100,24 +76,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         })
         .context("searching for fooling images")?;
     pb.finish_and_clear();
-    // Created only now, so that bad input leaves nothing behind.
-    let out = prepare_out(&a.out)?;
-    let png_confidences = classifier::fool::write_fool_files(&out, &model, &report)?;
-    classifier::fool::set_fool_results(&mut results, &model, &report, &opts, &png_confidences);
     results.set("model", a.model.display().to_string());
-    let v = results.write(&out)?;
-    print_json(a.json, &v)?;
-    if !a.json {
+    let v = a.out.write(|dir| Ok(fool::write_fool_dir(dir, &model, &fooling, results)?))?;
+    a.out.print(&v)?;
+    if !a.out.json {
+        let report = &fooling.report;
         let n_reached = report.images.iter().filter(|i| i.reached).count();
-        let min_conf = classifier::fool::min_confidence(&report);
         eprintln!(
-            "{}: {n_reached}/{} classes reached {} (lowest {min_conf:.4}) after {} generations, {} evaluations; {}",
-            method.name(),
+            "{}: {n_reached}/{} classes reached {} (lowest {:.4}) after {} generations, {} evaluations; {}",
+            a.method,
             report.images.len(),
             a.confidence,
+            fool::min_confidence(report),
             report.generations,
             report.evaluations,
-            out.display()
+            a.out.out.display()
         );
     }
     Ok(())
