@@ -104,6 +104,9 @@ pub enum FlowError {
     Output(#[from] output::OutputError),
 }
 
+/// Name of the default method ([`FlowParams::default`]).
+pub const DEFAULT_METHOD: &str = "dis";
+
 /// How the flow is computed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FlowMethod {
