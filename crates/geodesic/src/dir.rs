@@ -68,7 +68,8 @@ pub fn write_geodesic_dir(
         .set("photometric_weight", report.photometric_weight)
         .set("flow_method", report.flow_method.name());
     if let Some(e) = &report.embedding {
-        results.set("embedding", json!({"dims": e.coords.ncols(), "nodes": e.nodes.len(), "eigenvalues": e.eigenvalues}));
+        results
+            .set("embedding", json!({"dims": e.coords.ncols(), "nodes": e.nodes.len(), "eigenvalues": e.eigenvalues}));
     }
     if let Some(truth) = &report.truth {
         results.set("truth_columns", &truth.columns);

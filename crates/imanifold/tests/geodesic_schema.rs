@@ -50,7 +50,20 @@ fn cli_and_demo_geodesic_results_share_the_schema() {
     let p = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
 
     // The CLI on a small turntable set, as the demo runs it (--truth spin --periodic spin=360).
-    imanifold(&["render", "--scene", "turntable", "--vary", "spin", "--n", "16", "--size", "32", "--gray", "--out", &p("tt")]);
+    imanifold(&[
+        "render",
+        "--scene",
+        "turntable",
+        "--vary",
+        "spin",
+        "--n",
+        "16",
+        "--size",
+        "32",
+        "--gray",
+        "--out",
+        &p("tt"),
+    ]);
     imanifold(&["geodesic", &p("tt"), "--k", "4", "--truth", "spin", "--periodic", "spin=360", "--out", &p("geo")]);
 
     // The demo's geodesic stage alone, on a set of the same size.

@@ -288,3 +288,56 @@ pub fn write_flow_dir(
     }
     Ok(results.write(dir)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Axis;
+
+    fn write_gray_png(path: &Path, img: &Array2<f32>) {
+        let (h, w) = img.dim();
+        let g = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
+            image::Luma([(img[[y as usize, x as usize]].clamp(0.0, 1.0) * 255.0).round() as u8])
+        });
+        g.save(path).unwrap();
+    }
+
+    /// A texture translated by (2, 1) px: the batch recovers the motion (small EPE against the true flow), writes
+    /// one flow per row, and refuses a pairs file without `b`; interpolation of the same pair starts at A.
+    #[test]
+    fn batch_and_interpolate_on_a_translated_texture() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, h) = (48, 40);
+        let tex = crate::synthetic::Texture::new(3);
+        let shifted = |dx: f32, dy: f32| Array2::from_shape_fn((h, w), |(y, x)| tex.at(x as f32 - dx, y as f32 - dy));
+        write_gray_png(&dir.path().join("a.png"), &shifted(0.0, 0.0));
+        write_gray_png(&dir.path().join("b.png"), &shifted(2.0, 1.0));
+        let mut truth = Array3::<f32>::zeros((h, w, 2));
+        truth.index_axis_mut(Axis(2), 0).fill(2.0);
+        truth.index_axis_mut(Axis(2), 1).fill(1.0);
+        output::write_npy(&dir.path().join("truth.npy"), &truth).unwrap();
+        let csv = dir.path().join("pairs.csv");
+        std::fs::write(&csv, "a,b,truth\na.png,b.png,truth.npy\nb.png,a.png,\n").unwrap();
+
+        assert_eq!(crate::DEFAULT_METHOD.parse::<crate::FlowMethod>().unwrap(), FlowParams::default().method);
+        let rows = read_pairs(&csv).unwrap();
+        assert_eq!(rows[0].truth, Some(dir.path().join("truth.npy")));
+        let report = batch(rows, &FlowParams::default(), &|_| ()).unwrap();
+        assert_eq!((report.images, report.pairs.len()), (2, 2));
+        assert!(report.pairs[0].mean_epe_px.unwrap() < 0.5, "{:?}", report.pairs[0].mean_epe_px);
+        assert!(report.pairs[1].mean_epe_px.is_none() && report.pairs[1].rms_magnitude_px > 1.5);
+        let out = dir.path().join("out");
+        let v = write_flow_dir(&out, &report, true, output::Results::new("flow")).unwrap();
+        assert_eq!(v["pairs_with_truth"], 1);
+        assert!(out.join("flows/000001.npy").is_file() && out.join("flows/000001.png").is_file());
+
+        std::fs::write(&csv, "a,c\na.png,b.png\n").unwrap();
+        assert!(matches!(read_pairs(&csv), Err(FlowError::Pairs { .. })));
+
+        let options = crate::InterpolateOptions { steps: 3, ..Default::default() };
+        let r = crate::interpolate_files(&dir.path().join("a.png"), &dir.path().join("b.png"), &options).unwrap();
+        assert_eq!((r.t.len(), r.morph.len(), r.channels), (3, 3, 1));
+        assert_eq!(r.morph[0], crate::read_image(&dir.path().join("a.png")).unwrap());
+        assert!(crate::InterpolateOptions { steps: 1, ..Default::default() }.validate().is_err());
+    }
+}

@@ -109,7 +109,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
     }
     let row_name = |i: usize| ds.ids[i].clone();
-    let dir_options = GeodesicDirOptions { row_name: &row_name, input: None, record_periodic: false, comparison_arrays: false };
+    let dir_options =
+        GeodesicDirOptions { row_name: &row_name, input: None, record_periodic: false, comparison_arrays: false };
     let v = a.out.write(|dir| Ok(geodesic::write_geodesic_dir(dir, &report, results, &dir_options)?))?;
     a.out.print(&v)
 }

@@ -51,10 +51,7 @@ impl InterpolateOptions {
             )));
         }
         if self.steps > MAX_STEPS {
-            return Err(FlowError::Option(format!(
-                "steps {} is unreasonably large (at most {MAX_STEPS})",
-                self.steps
-            )));
+            return Err(FlowError::Option(format!("steps {} is unreasonably large (at most {MAX_STEPS})", self.steps)));
         }
         FlowParams::new(self.method.clone()).validate()
     }
