@@ -33,6 +33,19 @@
 //!    eigendecomposition.
 //! 5. **Truth**: Pearson and Spearman correlation between any distance matrix and distances in ground-truth parameter
 //!    space, over all pairs with finite distance.
+//!
+//! [`run`] does all of it from validated [`GeodesicOptions`] and returns a [`GeodesicReport`];
+//! [`write_geodesic_dir`] writes the output folder of `imanifold geodesic` (the demo's geodesic stage writes the
+//! same files through the same two calls).
+
+mod dir;
+mod pipeline;
+
+pub use dir::{correlation_json, write_geodesic_dir, GeodesicDirOptions};
+pub use pipeline::{
+    periodic_distance, run, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport, Metric, NamedColumn, Periodic,
+    Progress, TruthReport, DEFAULT_DIMS, DEFAULT_K, DEFAULT_METRIC,
+};
 
 use ndarray::{Array2, ArrayView2, ArrayView3};
 use optical_flow::{FlowEstimator, FlowParams};
@@ -55,8 +68,15 @@ pub fn default_flow_params() -> FlowParams {
 pub enum GeodesicError {
     #[error(transparent)]
     Knn(#[from] knn::KnnError),
-    #[error("optical flow on edge {i}–{j}: {source}")]
-    Flow { i: usize, j: usize, source: optical_flow::FlowError },
+    #[error("optical flow on edge {i}–{j}")]
+    Flow {
+        i: usize,
+        j: usize,
+        #[source]
+        source: optical_flow::FlowError,
+    },
+    #[error(transparent)]
+    FlowParams(#[from] optical_flow::FlowError),
     #[error("invalid parameter: {0}")]
     Param(String),
     #[error("the flow metric needs images (rows with an image shape); this collection is a plain matrix")]

@@ -37,8 +37,9 @@
 use ndarray::{Array3, ArrayView2};
 use rayon::prelude::*;
 
+pub mod batch;
 mod dis;
-mod interpolate;
+pub mod interpolate;
 mod io;
 mod metrics;
 #[cfg(feature = "opencv")]
@@ -48,8 +49,15 @@ pub mod synthetic;
 mod variational;
 mod viz;
 
+pub use batch::{
+    batch, check_same_size, flow_pair, read_pairs, read_true_flow, write_flow_dir, write_flow_pair, BatchPair,
+    BatchReport, PairReport, PairRow,
+};
 pub use dis::DisParams;
-pub use interpolate::{cross_fade, Morph, MorphParams};
+pub use interpolate::{
+    cross_fade, interpolate_files, write_interpolate_dir, InterpolateOptions, InterpolateReport, Morph, MorphParams,
+    PngImage,
+};
 pub use io::{read_gray, read_image, to_gray};
 pub use metrics::{
     check_flow, endpoint_error, endpoint_error_map, forward_backward_error, occlusion_mask, photometric_residual,
@@ -82,7 +90,22 @@ pub enum FlowError {
     ReadImage { path: std::path::PathBuf, message: String },
     #[error("OpenCV failed: {0}")]
     Opencv(String),
+    #[error("cannot read flow {path}")]
+    ReadFlow {
+        path: std::path::PathBuf,
+        #[source]
+        source: ndarray_npy::ReadNpyError,
+    },
+    #[error("pairs file {path}: {message}")]
+    Pairs { path: std::path::PathBuf, message: String },
+    #[error("invalid option: {0}")]
+    Option(String),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
 }
+
+/// Name of the default method ([`FlowParams::default`]).
+pub const DEFAULT_METHOD: &str = "dis";
 
 /// How the flow is computed.
 #[derive(Clone, Debug, PartialEq)]
@@ -194,6 +217,21 @@ impl FlowMethod {
             #[cfg(feature = "opencv")]
             FlowMethod::OpencvFarneback => 16,
         }
+    }
+}
+
+impl std::str::FromStr for FlowMethod {
+    type Err = FlowError;
+    /// [`FlowMethod::from_name`].
+    fn from_str(name: &str) -> Result<FlowMethod, FlowError> {
+        FlowMethod::from_name(name)
+    }
+}
+
+impl std::fmt::Display for FlowMethod {
+    /// [`FlowMethod::name`].
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
     }
 }
 

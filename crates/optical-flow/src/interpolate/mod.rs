@@ -10,6 +10,12 @@
 //! the one image that shows it; where both are 0 the plain time weights are used. At `t = 0` the morph is A, at
 //! `t = 1` it is B.
 
+mod sequence;
+
+pub use sequence::{
+    interpolate_files, write_interpolate_dir, InterpolateOptions, InterpolateReport, PngImage, DEFAULT_STEPS, MAX_STEPS,
+};
+
 use ndarray::{Array2, Array3, ArrayView3, Axis};
 
 use crate::io::to_gray;

@@ -1,0 +1,88 @@
+//! The output folder of a geodesic run: `geodesic.npy`, `edges.csv`, `embedding.csv` and `results.json`.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use crate::{Agreement, GeodesicReport, Result};
+
+/// What [`write_geodesic_dir`] adds beyond the report.
+pub struct GeodesicDirOptions<'a> {
+    /// The `file` column of `embedding.csv` for row i.
+    pub row_name: &'a dyn Fn(usize) -> String,
+    /// Recorded as `input` in results.json when given.
+    pub input: Option<String>,
+    /// Records the periodic truth columns as `periodic` ({name: period}, null for an infinite period).
+    pub record_periodic: bool,
+    /// Also writes the comparison distances of the truth report: `geodesic_euclidean.npy` (flow metric) and
+    /// `pixel_distances.npy`, listed under `files`.
+    pub comparison_arrays: bool,
+}
+
+fn agreement_json(a: &Agreement) -> Value {
+    json!({"spearman": output::json_f64(a.spearman), "pearson": output::json_f64(a.pearson), "pairs": a.pairs})
+}
+
+/// The `correlation` object of results.json: {distance name: {spearman, pearson, pairs}}.
+pub fn correlation_json(correlations: &[(String, Agreement)]) -> Map<String, Value> {
+    correlations.iter().map(|(k, a)| (k.clone(), agreement_json(a))).collect()
+}
+
+/// Writes the files of `report` into `dir` (created if needed) and `results.json` through `results` (which the
+/// caller started, with its seed and any earlier timings); returns the JSON written.
+pub fn write_geodesic_dir(
+    dir: &Path,
+    report: &GeodesicReport,
+    mut results: output::Results,
+    options: &GeodesicDirOptions,
+) -> Result<Value> {
+    let mut files = json!({"geodesic": "geodesic.npy", "edges": "edges.csv", "embedding": "embedding.csv"});
+    output::write_npy(&dir.join("geodesic.npy"), &report.distances)?;
+    if let (true, Some(truth)) = (options.comparison_arrays, &report.truth) {
+        if let Some(e) = &truth.euclidean_graph {
+            output::write_npy(&dir.join("geodesic_euclidean.npy"), e)?;
+            files["geodesic_euclidean"] = json!("geodesic_euclidean.npy");
+        }
+        output::write_npy(&dir.join("pixel_distances.npy"), &truth.pixel)?;
+        files["pixel_distances"] = json!("pixel_distances.npy");
+    }
+    crate::write_edges_csv(&dir.join("edges.csv"), &report.edges)?;
+    if let Some(e) = &report.embedding {
+        crate::write_embedding_csv(&dir.join("embedding.csv"), &e.nodes, e.coords.view(), options.row_name)?;
+    }
+
+    if let Some(input) = &options.input {
+        results.set("input", input);
+    }
+    let sources = match &report.sources {
+        None => Value::String("all".into()),
+        Some(s) => json!(s),
+    };
+    results
+        .set("n", report.n)
+        .set("k", report.k)
+        .set("metric", report.metric.name())
+        .set("edges", report.edges.len())
+        .set("components", report.components)
+        .set("sources", sources)
+        .set("photometric_weight", report.photometric_weight)
+        .set("flow_method", report.flow_method.name());
+    if let Some(e) = &report.embedding {
+        results
+            .set("embedding", json!({"dims": e.coords.ncols(), "nodes": e.nodes.len(), "eigenvalues": e.eigenvalues}));
+    }
+    if let Some(truth) = &report.truth {
+        results.set("truth_columns", &truth.columns);
+        if options.record_periodic {
+            let periodic: Map<String, Value> =
+                report.periodic.iter().map(|p| (p.name.clone(), output::json_f64(p.period))).collect();
+            results.set("periodic", periodic);
+        }
+        results.set("correlation", correlation_json(&truth.correlations));
+    }
+    results.set("files", files);
+    for (stage, seconds) in &report.timings {
+        results.timing(stage, *seconds);
+    }
+    Ok(results.write(dir)?)
+}
