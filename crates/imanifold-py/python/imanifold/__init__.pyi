@@ -1,0 +1,36 @@
+import os
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import id as id
+
+__version__: str
+
+class Dataset:
+    data: npt.NDArray[np.float32]
+    image_shape: Optional[Tuple[int, int, int]]
+    ids: List[str]
+    columns: Dict[str, Union[npt.NDArray[np.float64], List[str]]]
+    source: str
+    @property
+    def labels(self) -> Optional[Union[npt.NDArray[np.float64], List[str]]]: ...
+    def images(self) -> npt.NDArray[np.float32]: ...
+    def __len__(self) -> int: ...
+
+def load(path: Union[str, os.PathLike], gray: bool = False, rgb: bool = False,
+         resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
+         seed: int = 0, recursive: bool = False, threads: Optional[int] = None) -> Dataset: ...
+
+class NearestNeighbors:
+    n_neighbors: int
+    strategy: str
+    threads: Optional[int]
+    n_samples_fit_: int
+    n_features_in_: int
+    def __init__(self, n_neighbors: int = 5, strategy: str = "auto", threads: Optional[int] = None) -> None: ...
+    def fit(self, X: npt.ArrayLike, y: object = None) -> "NearestNeighbors": ...
+    def kneighbors(self, X: Optional[npt.ArrayLike] = None, n_neighbors: Optional[int] = None,
+                   return_distance: bool = True
+                   ) -> Union[Tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]], npt.NDArray[np.int64]]: ...

@@ -1,0 +1,51 @@
+//! `kneighbors`: the `knn` engine, exact Euclidean distances.
+
+use knn::{KnnOptions, Strategy};
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::{compute, matrix, value_error};
+
+/// The CLI's strategy names (`imanifold neighbors --strategy`).
+fn strategy(name: &str) -> PyResult<Strategy> {
+    match name {
+        "auto" => Ok(Strategy::Auto),
+        "brute" => Ok(Strategy::Brute),
+        "pruned" => Ok(Strategy::PcaPruned),
+        "tree" => Ok(Strategy::Tree),
+        other => Err(PyValueError::new_err(format!(
+            "unknown strategy {other:?}: expected 'auto', 'brute', 'pruned' or 'tree'"
+        ))),
+    }
+}
+
+type Pair<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<i64>>);
+
+/// The `k` nearest rows of `reference` for every row of `query` (`query=None`: every reference row among the
+/// others, itself excluded). Returns (distances float32, indices int64), nearest first, ties by smaller index.
+#[pyfunction]
+#[pyo3(signature = (reference, query, k, strategy="auto", threads=None))]
+fn kneighbors<'py>(
+    py: Python<'py>,
+    reference: PyReadonlyArray2<'py, f32>,
+    query: Option<PyReadonlyArray2<'py, f32>>,
+    k: usize,
+    strategy: &str,
+    threads: Option<usize>,
+) -> PyResult<Pair<'py>> {
+    let opts = KnnOptions { strategy: self::strategy(strategy)?, ..KnnOptions::default() };
+    let r = matrix(&reference);
+    let q = query.as_ref().map(matrix);
+    let nb = compute(py, threads, || match q {
+        None => knn::knn_self_with(r, k, &opts),
+        Some(q) => knn::knn_query_with(r, q, k, &opts),
+    })?
+    .map_err(|e| value_error(&e))?;
+    let indices = nb.indices.mapv(|i| i as i64);
+    Ok((nb.distances.into_pyarray(py), indices.into_pyarray(py)))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(kneighbors, m)?)
+}
