@@ -659,8 +659,13 @@ mod tests {
         let s =
             Session::new(&DimOptions { estimators: vec!["mle:n_neighbors=30".into()], ..Default::default() }).unwrap();
         assert_eq!(s.k_needed(), 30);
-        assert!(matches!(s.check_points(30), Err(SessionError::NeighborBudget { k: 30, n: 30 })));
-        assert!(s.check_points(31).is_ok());
+        assert!(matches!(s.check_points(30), Err(SessionError::TooFewPoints { estimator: "mle", needed: 31, n: 30 })));
+        // Pointwise fits of a global estimator read 40 neighbours: 40 points cannot give them.
+        let opts = DimOptions { estimators: vec!["twonn".into()], pointwise: true, k: Some(40), ..Default::default() };
+        let s = Session::new(&opts).unwrap();
+        assert_eq!(s.k_needed(), 40);
+        assert!(matches!(s.check_points(40), Err(SessionError::NeighborBudget { k: 40, n: 40 })));
+        assert!(s.check_points(41).is_ok());
     }
 
     #[test]
