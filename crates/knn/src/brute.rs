@@ -8,6 +8,9 @@ use crate::kernel::{approx_distances, centred, column_mean, contiguous, exact_d2
 use crate::topk::{assemble, finish, Cand, TopBuf};
 use crate::{tree, KnnOptions};
 
+/// One query's answer: neighbour indices and distances.
+type Row = (Vec<usize>, Vec<f32>);
+
 /// Pushes the rows of a block whose approximate distance is below the buffer's threshold (row `r0 + i` for
 /// `approx[i]`, except `skip`). Chunks of 8 get one vectorised "any below?" test, single rows only where it says yes.
 #[inline]
@@ -72,7 +75,7 @@ pub(crate) fn brute(
     let br = opts.reference_block.min(n_ref);
 
     let blocks: Vec<(usize, usize)> = (0..n_q).step_by(bq).map(|s| (s, (s + bq).min(n_q))).collect();
-    let per_block: Vec<Vec<Result<(Vec<usize>, Vec<f32>), f64>>> = blocks
+    let per_block: Vec<Vec<Result<Row, f64>>> = blocks
         .par_iter()
         .map(|&(q0, q1)| {
             let m = q1 - q0;
@@ -155,7 +158,7 @@ pub(crate) fn brute(
             }
         }
     }
-    let redone: Vec<(usize, (Vec<usize>, Vec<f32>))> = failing
+    let redone: Vec<(usize, Row)> = failing
         .par_chunks(bq)
         .flat_map_iter(|chunk| {
             let m = chunk.len();
