@@ -10,15 +10,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use indicatif::ProgressBar;
-use intrinsic_dim::{Estimator, FitContext, RunOptions};
-use ndarray::ArrayView2;
+use intrinsic_dim::session::{CurveKind, CurveSpec, DimOptions, DimReport, Duplicates, Scales, Session, Source};
 use rand::Rng;
 use scene_render::{ColorMode, Params, RenderOptions, RenderSet, Sampling, Scene, WriteOptions};
 use serde_json::{json, Map, Value};
 
 use crate::config::{Config, DIMENSION_PARAMETERS};
 use crate::data::{CurvePoint, DimensionData, DimensionSet, Estimate};
-use crate::util::{fmt_opt, item_rng, read_image_rows, sub_seed, Result, Step};
+use crate::util::{item_rng, read_image_rows, sub_seed, Result, Step};
 
 /// Estimators of the dimension plot (skdim names, default parameters; `imanifold` is the toolkit's default).
 pub const ESTIMATORS: [&str; 4] = ["mle", "twonn", "lpca", "imanifold"];
@@ -50,29 +49,16 @@ pub fn window_params(scene: &Scene, free: &[(&str, f64)], n: usize, seed: u64) -
         .collect())
 }
 
-fn slug(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
-}
-
-/// Percentile-bootstrap interval of the mean of `values` (NaN ignored), B = 200 seeded resamples.
-fn mean_interval(values: &[f64], seed: u64) -> (f64, Option<(f64, f64)>) {
-    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return (f64::NAN, None);
-    }
-    let mean = v.iter().sum::<f64>() / v.len() as f64;
-    let mut reps: Vec<f64> = (0..200u64)
-        .map(|r| {
-            let mut rng = item_rng(seed, r);
-            (0..v.len()).map(|_| v[rng.random_range(0..v.len())]).sum::<f64>() / v.len() as f64
+/// The curves of [`CURVE_ESTIMATORS`]: `lpca-local` is lpca's pointwise fits averaged over points, the others the
+/// named estimator at each scale.
+fn curve_specs() -> Vec<CurveSpec> {
+    CURVE_ESTIMATORS
+        .iter()
+        .map(|&label| match label {
+            "lpca-local" => CurveSpec { label: label.into(), estimator: "lpca".into(), kind: CurveKind::PointwiseMean },
+            _ => CurveSpec { label: label.into(), estimator: label.into(), kind: CurveKind::AtScale },
         })
-        .collect();
-    reps.sort_by(f64::total_cmp);
-    (mean, Some((reps[4], reps[194])))
-}
-
-fn curve_point(estimator: &str, k: usize, est: &intrinsic_dim::Estimate) -> CurvePoint {
-    CurvePoint { estimator: estimator.to_string(), k, dimension: est.dimension, ci95: est.ci95 }
+        .collect()
 }
 
 /// Stage 1. `pb` advances once per image set.
@@ -86,19 +72,6 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<DimensionData> 
         color: ColorMode::Gray,
         depth: false,
     };
-    let no_params = Map::new();
-    let estimators: Vec<Box<dyn Estimator>> = ESTIMATORS
-        .iter()
-        .map(|n| intrinsic_dim::build(n, &no_params))
-        .collect::<std::result::Result<_, _>>()
-        .step(|| "building the estimators".into())?;
-    let mut mle_params = Map::new();
-    mle_params.insert("base".into(), json!("mle"));
-    let corrected_mle = intrinsic_dim::build("imanifold", &mle_params).step(|| "building imanifold:base=mle".into())?;
-    let mle = intrinsic_dim::build("mle", &no_params).step(|| "building mle".into())?;
-    let lpca = intrinsic_dim::build("lpca", &no_params).step(|| "building lpca".into())?;
-    let k_max_curve = cfg.dim_curve_k.iter().copied().max().unwrap_or(2);
-
     let mut sets = Vec::new();
     let mut set_json = Vec::new();
     for p in 1..=DIMENSION_PARAMETERS.len() {
@@ -118,69 +91,37 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<DimensionData> 
             &WriteOptions { npy: true, force: true, ..Default::default() },
         )?;
         let render_seconds = t.elapsed().as_secs_f64();
-        let raw = read_image_rows(&render_dir.join("images.npy"))?;
-        let (data, dropped) = intrinsic_dim::drop_duplicates(raw.view());
+        let mut results = output::Results::new("dim");
+        results.seed(cfg.seed);
+        let raw = results.timed("load", || read_image_rows(&render_dir.join("images.npy")))?;
         let what = || format!("estimating the dimension of set {p} ({})", render_dir.display());
-        let n = data.nrows();
-        let run_opts = RunOptions::default();
-        let k_needed = intrinsic_dim::max_k(&estimators, &run_opts).max(k_max_curve);
-        if k_needed >= n {
-            return Err(crate::util::DemoError::Step {
-                context: what(),
-                message: format!("{n} images cannot give {k_needed} neighbours each"),
-            });
-        }
-        let t = Instant::now();
-        let mut ctx = FitContext::new(data.view(), k_needed, seed).step(what)?;
-        let knn_seconds = t.elapsed().as_secs_f64();
-        ctx.bootstrap = cfg.dim_bootstrap;
-        let reports = intrinsic_dim::run(&ctx, &estimators, &run_opts).step(what)?;
-        let estimates: Vec<Estimate> = reports
-            .iter()
-            .map(|r| Estimate {
-                estimator: r.name.to_string(),
-                dimension: r.estimate.dimension,
-                ci95: r.estimate.ci95,
-                ci_method: r.estimate.ci_method.clone(),
-                seconds: r.seconds,
-            })
-            .collect();
-
-        // ID-vs-k curves (analytic or per-point intervals; no half-sampling refits per k).
-        ctx.bootstrap = 0;
-        let t = Instant::now();
-        let mut curves = Vec::new();
-        for &k in &cfg.dim_curve_k {
-            for (label, base) in [("mle", &mle), ("imanifold:base=mle", &corrected_mle)] {
-                let Some(e) = base.at_scale(k) else { continue };
-                let r = intrinsic_dim::run(&ctx, std::slice::from_ref(&e), &run_opts)
-                    .step(|| format!("{} at k = {k} ({})", label, what()))?;
-                curves.push(curve_point(label, k, &r[0].estimate));
-            }
-            let pw = lpca.fit_pointwise(&ctx, k).step(|| format!("lpca-local at k = {k} ({})", what()))?;
-            let (mean, ci) = mean_interval(&pw, sub_seed(seed, k as u64));
-            curves.push(CurvePoint { estimator: "lpca-local".into(), k, dimension: mean, ci95: ci });
-        }
-        let curve_seconds = t.elapsed().as_secs_f64();
-
-        write_dim_folder(
-            &set_dir.join("dim"),
-            &render_dir,
-            &data.view(),
-            raw.nrows(),
-            dropped.len(),
-            k_needed,
-            cfg,
-            &reports,
-            &curves,
-        )?;
+        // The run of `imanifold dim` with the demo's estimators and curves, written to `setP/dim`.
+        let opts = DimOptions {
+            estimators: ESTIMATORS.iter().map(|s| s.to_string()).collect(),
+            scales: Some(Scales::List(cfg.dim_curve_k.clone())),
+            curves: Some(curve_specs()),
+            bootstrap: cfg.dim_bootstrap,
+            duplicates: Duplicates::Drop,
+            seed,
+            ..Default::default()
+        };
+        let session = Session::new(&opts).step(|| "building the estimators".into())?;
+        let source =
+            Source { name: render_dir.display().to_string(), image_shape: Some([cfg.dim_size, cfg.dim_size, 1]) };
+        let report = session.run(raw.view(), source).step(what)?;
+        let dim_dir = set_dir.join("dim");
+        output::create_dir(&dim_dir)?;
+        intrinsic_dim::write_dim_dir(&dim_dir, &report, results)?;
+        let (estimates, curves) = demo_view(&report, &cfg.dim_curve_k);
+        let (n, dropped) = (report.n, report.dropped.len());
+        let (knn_seconds, curve_seconds) = (report.timings.knn, report.timings.scale.unwrap_or(0.0));
         let set = DimensionSet { true_dimension: p, parameters: names.clone(), n, estimates, curves };
         set_json.push(json!({
             "true_dimension": p,
             "parameters": names,
             "windows": free.iter().map(|(n, h)| json!({"parameter": n, "half_width": h})).collect::<Vec<_>>(),
             "n": n,
-            "duplicates_dropped": dropped.len(),
+            "duplicates_dropped": dropped,
             "estimates": set.estimates.iter().map(|e| (e.estimator.clone(), json!({
                 "dimension": output::json_f64(e.dimension),
                 "ci95": e.ci95.map(|(a, b)| json!([output::json_f64(a), output::json_f64(b)])),
@@ -217,60 +158,28 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<DimensionData> 
     })
 }
 
-/// `setP/dim`: results.json and scale_<estimator>.csv in the formats of `imanifold dim`.
-#[allow(clippy::too_many_arguments)]
-fn write_dim_folder(
-    out: &Path,
-    input: &Path,
-    data: &ArrayView2<f32>,
-    n_input: usize,
-    dropped: usize,
-    k_needed: usize,
-    cfg: &Config,
-    reports: &[intrinsic_dim::Report],
-    curves: &[CurvePoint],
-) -> Result<()> {
-    let mut results = output::Results::new("dim");
-    results.seed(cfg.seed);
-    let mut files = Map::new();
-    for name in CURVE_ESTIMATORS {
-        let f = format!("scale_{}.csv", slug(name));
-        output::write_csv(
-            &out.join(&f),
-            &["k", "dimension", "ci_low", "ci_high"],
-            curves.iter().filter(|c| c.estimator == name).map(|c| {
-                vec![
-                    c.k.to_string(),
-                    output::fmt_f64(c.dimension),
-                    fmt_opt(c.ci95.map(|x| x.0)),
-                    fmt_opt(c.ci95.map(|x| x.1)),
-                ]
-            }),
-        )?;
-        files.insert(format!("scale_{}", slug(name)), json!(f));
-    }
-    let entries: Vec<Value> = reports
+/// The demo's estimates and curve points (for each k, the curves in [`CURVE_ESTIMATORS`] order) from a run.
+fn demo_view(report: &DimReport, ks: &[usize]) -> (Vec<Estimate>, Vec<CurvePoint>) {
+    let estimates = report
+        .estimates
         .iter()
-        .map(|r| {
-            let mut e = r.to_json();
-            e["label"] = json!(r.name);
-            e
+        .map(|e| Estimate {
+            estimator: e.report.name.to_string(),
+            dimension: e.report.estimate.dimension,
+            ci95: e.report.estimate.ci95,
+            ci_method: e.report.estimate.ci_method.clone(),
+            seconds: e.report.seconds,
         })
         .collect();
-    results
-        .set("input", input.display().to_string())
-        .set("n_input", n_input)
-        .set("n", data.nrows())
-        .set("d", data.ncols())
-        .set("duplicates", json!({"policy": "drop", "dropped": dropped}))
-        .set("k_neighbors_computed", k_needed)
-        .set("bootstrap", cfg.dim_bootstrap)
-        .set("k_range", json!(cfg.dim_curve_k))
-        .set("estimates", entries)
-        .set("files", files)
-        .set("image_shape", json!([cfg.dim_size, cfg.dim_size, 1]));
-    results.write(out)?;
-    Ok(())
+    let mut curves = Vec::new();
+    for &k in ks {
+        for c in &report.curves {
+            if let Some(pt) = c.points.iter().flatten().find(|pt| pt.k == k) {
+                curves.push(CurvePoint { estimator: c.label.clone(), k, dimension: pt.dimension, ci95: pt.ci95 });
+            }
+        }
+    }
+    (estimates, curves)
 }
 
 #[cfg(test)]
@@ -298,15 +207,5 @@ mod tests {
         }
         assert_eq!(p, window_params(&scene, free, 200, 1).unwrap());
         assert_ne!(p, window_params(&scene, free, 200, 2).unwrap());
-    }
-
-    #[test]
-    fn bootstrap_interval_covers_the_mean() {
-        let v: Vec<f64> = (0..100).map(|i| i as f64).collect();
-        let (m, ci) = mean_interval(&v, 3);
-        let (lo, hi) = ci.unwrap();
-        assert_eq!(m, 49.5);
-        assert!(lo < m && m < hi && hi - lo < 20.0 && hi - lo > 5.0, "{lo} {hi}");
-        assert!(mean_interval(&[f64::NAN], 0).1.is_none());
     }
 }

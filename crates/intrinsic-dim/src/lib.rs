@@ -28,10 +28,14 @@ pub mod corrected;
 pub mod estimators;
 pub mod graph_test;
 pub mod linalg;
+pub mod session;
 pub mod special;
 pub mod stats;
 
 pub use estimators::names as estimator_names;
+pub use session::{
+    write_dim_dir, CurveKind, CurveSpec, DimOptions, DimReport, Duplicates, Scales, Session, SessionError, Source,
+};
 
 /// Errors of the estimators.
 #[derive(Debug, thiserror::Error)]

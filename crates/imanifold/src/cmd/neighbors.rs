@@ -7,8 +7,9 @@ use clap::{Args as ClapArgs, ValueEnum};
 use knn::{KnnOptions, Strategy};
 use serde_json::json;
 
-use super::common::{prepare_out, print_json, InputArgs};
+use super::common::{InputArgs, OutArgs};
 
+/// `score --strategy` (`neighbors` parses `knn::Strategy` directly).
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StrategyArg {
     Auto,
@@ -28,24 +29,22 @@ pub struct Args {
     /// Query collection: find each query's k nearest INPUT rows (self is not excluded).
     #[arg(long)]
     pub query: Option<PathBuf>,
-    /// Search strategy; all give identical, exact results.
-    #[arg(long, value_enum, default_value_t = StrategyArg::Auto)]
-    pub strategy: StrategyArg,
+    /// Search strategy: auto, brute, pruned (PCA-pruned) or tree (k-d tree, low-dimensional data); all give
+    /// identical, exact results.
+    #[arg(long, default_value_t = Strategy::Auto, value_name = "auto|brute|pruned|tree")]
+    pub strategy: Strategy,
     #[command(flatten)]
     pub input_args: InputArgs,
-    /// Output folder: indices.npy (n×k int64), distances.npy (n×k float32), results.json.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Also print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+    // `--out DIR` (indices.npy n×k int64, distances.npy n×k float32, results.json) and `--json`.
+    #[command(flatten)]
+    pub out: OutArgs,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     if a.k == 0 {
         bail!("--k must be at least 1");
     }
-    let out = prepare_out(&a.out)?;
+    a.out.check()?;
     let mut results = output::Results::new("neighbors");
     results.seed(a.input_args.seed);
     let reference = results.timed("load", || a.input_args.load(&a.input))?;
@@ -53,24 +52,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Some(q) => Some(results.timed("load_query", || a.input_args.load(q))?),
         None => None,
     };
-    let opts = KnnOptions {
-        strategy: match a.strategy {
-            StrategyArg::Auto => Strategy::Auto,
-            StrategyArg::Brute => Strategy::Brute,
-            StrategyArg::Pruned => Strategy::PcaPruned,
-            StrategyArg::Tree => Strategy::Tree,
-        },
-        ..Default::default()
-    };
+    let opts = KnnOptions { strategy: a.strategy, ..Default::default() };
     let nb = results
         .timed("knn", || match &query {
             Some(q) => knn::knn_query_with(reference.data.view(), q.data.view(), a.k, &opts),
             None => knn::knn_self_with(reference.data.view(), a.k, &opts),
         })
         .with_context(|| format!("k nearest neighbours of {}", a.input.display()))?;
-    let indices = nb.indices.mapv(|i| i as i64);
-    output::write_npy(&out.join("indices.npy"), &indices)?;
-    output::write_npy(&out.join("distances.npy"), &nb.distances)?;
     let kth: Vec<f32> = nb.distances.column(a.k - 1).to_vec();
     let mean_kth = kth.iter().map(|&x| x as f64).sum::<f64>() / kth.len() as f64;
     results
@@ -79,7 +67,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .set("n_query", nb.n())
         .set("d", reference.d())
         .set("k", a.k)
-        .set("strategy", format!("{:?}", a.strategy).to_lowercase())
+        .set("strategy", a.strategy.to_string())
         .set("duplicate_rows", nb.duplicate_rows)
         .set("mean_kth_distance", mean_kth)
         .set("files", json!({"indices": "indices.npy", "distances": "distances.npy"}));
@@ -89,6 +77,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             nb.duplicate_rows
         );
     }
-    let v = results.write(&out)?;
-    print_json(a.json, &v)
+    let v = a.out.write(|dir| {
+        output::write_npy(&dir.join("indices.npy"), &nb.indices.mapv(|i| i as i64))?;
+        output::write_npy(&dir.join("distances.npy"), &nb.distances)?;
+        Ok(results.write(dir)?)
+    })?;
+    a.out.print(&v)
 }

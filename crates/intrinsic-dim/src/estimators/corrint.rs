@@ -1,13 +1,11 @@
 //! Correlation dimension (Grassberger–Procaccia; skdim `CorrInt`): slope of log C(r) between r1 = median k1-NN
 //! distance and r2 = median k2-NN distance, C(r) the fraction of ordered pairs closer than r.
 //!
-//! The pair count is a range count, not a neighbour search: every pair is visited once by a blocked f32 GEMM
-//! (‖q‖² + ‖r‖² − 2 q·r on centred rows) and pairs whose approximate squared distance lies within the rigorous
+//! The pair count is a range count, not a neighbour search: every pair is visited once by the kNN engine's blocked
+//! f32 GEMM (‖q‖² + ‖r‖² − 2 q·r on centred rows) and pairs whose approximate squared distance lies within the rigorous
 //! rounding bound of a threshold are recomputed exactly, so the counts equal the exact O(n²d) counts.
 
-use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::ArrayView2;
-use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::Params;
@@ -60,86 +58,40 @@ impl Estimator for CorrInt {
     }
 }
 
-/// Number of ordered pairs (i, j), i ≠ j, with Euclidean distance strictly below each radius. Exact.
+/// Number of ordered pairs (i, j), i ≠ j, with Euclidean distance strictly below each radius. Exact: the kNN
+/// engine's blocked pairwise pass ([`knn::PairwiseBlocks`]) gives every squared distance up to a rigorous rounding
+/// bound, and pairs within that bound of a threshold are recomputed exactly.
 pub fn count_pairs_below(data: ArrayView2<f32>, radii: &[f64]) -> Vec<u64> {
-    let (n, d) = data.dim();
-    let raw: Vec<f32> = data.iter().copied().collect();
-    let mut mean = vec![0.0f64; d];
-    for r in raw.chunks_exact(d) {
-        for (m, &x) in mean.iter_mut().zip(r) {
-            *m += x as f64;
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
-    let mut cen = vec![0.0f32; n * d];
-    let mut norms = vec![0.0f64; n];
-    for i in 0..n {
-        let mut s = 0.0;
-        for j in 0..d {
-            let c = (raw[i * d + j] as f64 - mean[j]) as f32;
-            cen[i * d + j] = c;
-            s += c as f64 * c as f64;
-        }
-        norms[i] = s;
-    }
+    let pairs = knn::PairwiseBlocks::new(data);
     let r2: Vec<f64> = radii.iter().map(|r| r * r).collect();
-    let err_factor = (d as f64 + 8.0) * f32::EPSILON as f64;
-    let bq = 256usize;
-    let br = 2048usize.min(n);
-    let blocks: Vec<(usize, usize)> = (0..n).step_by(bq).map(|s| (s, (s + bq).min(n))).collect();
-    let per_block: Vec<Vec<u64>> = blocks
-        .par_iter()
-        .map(|&(q0, q1)| {
-            let m = q1 - q0;
-            let qb = MatRef::from_row_major_slice(&cen[q0 * d..q1 * d], m, d);
-            let mut buf = vec![0.0f32; br * m];
-            let mut counts = vec![0u64; r2.len()];
-            for r0 in (0..n).step_by(br) {
-                let r1 = (r0 + br).min(n);
-                let w = r1 - r0;
-                let rb = MatRef::from_row_major_slice(&cen[r0 * d..r1 * d], w, d);
-                let g = MatMut::from_column_major_slice_mut(&mut buf[..w * m], w, m);
-                faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f32, Par::Seq);
-                for i in 0..m {
-                    let qi = q0 + i;
-                    let qn = norms[qi];
-                    let col = &buf[i * w..(i + 1) * w];
-                    for (jj, &gv) in col.iter().enumerate() {
-                        let j = r0 + jj;
-                        if j == qi {
-                            continue;
-                        }
-                        let approx = qn + norms[j] - 2.0 * gv as f64;
-                        let err = err_factor * (qn.sqrt() + norms[j].sqrt()).powi(2);
-                        let mut exact: Option<f64> = None;
-                        for (c, &t) in counts.iter_mut().zip(&r2) {
-                            let below = if approx < t - err {
-                                true
-                            } else if approx >= t + err {
-                                false
-                            } else {
-                                let e = *exact.get_or_insert_with(|| {
-                                    exact_d2(&raw[qi * d..(qi + 1) * d], &raw[j * d..(j + 1) * d])
-                                });
-                                e.sqrt() < t.sqrt()
-                            };
-                            *c += below as u64;
-                        }
-                    }
+    let per_block = pairs.fold(
+        || vec![0u64; r2.len()],
+        |counts, qi, r0, approx| {
+            for (jj, &a) in approx.iter().enumerate() {
+                let j = r0 + jj;
+                if j == qi {
+                    continue;
+                }
+                let err = pairs.error_bound(qi, j);
+                let mut exact: Option<f64> = None;
+                for (c, &t) in counts.iter_mut().zip(&r2) {
+                    let below = if a < t - err {
+                        true
+                    } else if a >= t + err {
+                        false
+                    } else {
+                        exact.get_or_insert_with(|| pairs.exact_d2(qi, j)).sqrt() < t.sqrt()
+                    };
+                    *c += below as u64;
                 }
             }
-            counts
-        })
-        .collect();
+        },
+    );
     let mut total = vec![0u64; radii.len()];
     for c in per_block {
         total.iter_mut().zip(c).for_each(|(a, b)| *a += b);
     }
     total
-}
-
-fn exact_d2(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum()
 }
 
 #[cfg(test)]
@@ -155,7 +107,8 @@ mod tests {
         for i in 0..300 {
             for j in 0..300 {
                 if i != j {
-                    let dd = exact_d2(x.row(i).as_slice().unwrap(), x.row(j).as_slice().unwrap()).sqrt();
+                    let (a, b) = (x.row(i), x.row(j));
+                    let dd = a.iter().zip(&b).map(|(&p, &q)| (p as f64 - q as f64).powi(2)).sum::<f64>().sqrt();
                     for (w, r) in want.iter_mut().zip(radii) {
                         *w += (dd < r) as u64;
                     }

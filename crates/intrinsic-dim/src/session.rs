@@ -1,0 +1,739 @@
+//! One intrinsic-dimension run as a library call, shared by every front end (`imanifold dim`, the demo):
+//! [`DimOptions`] → [`Session::new`] (estimators built and checked, labels, neighbour budget) → [`Session::run`] on
+//! the data (duplicate rows, one kNN pass, every estimator, per-point values mapped back to the input rows, ID-vs-scale
+//! curves) → a typed [`DimReport`] → [`write_dim_dir`] (results.json, `pointwise_<label>.npy`, `scale_<label>.csv`).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Instant;
+
+use ndarray::{Array1, ArrayView2};
+use rand::Rng;
+use serde_json::{json, Map, Value};
+
+use crate::{stats, DimError, Estimate, Estimator, FitContext, Report, RunOptions};
+
+/// Estimator of a run that names none.
+pub const DEFAULT_ESTIMATOR: &str = "imanifold";
+/// Bootstrap replicates of the intervals that are not analytic.
+pub const DEFAULT_BOOTSTRAP: usize = 20;
+/// Neighbourhood size of pointwise fits of global estimators (skdim `fit_pw`).
+pub const DEFAULT_POINTWISE_NEIGHBORS: usize = 100;
+/// Estimators whose `n_neighbors` the run's `k` sets (unless the spec sets it).
+pub const LOCAL_ESTIMATORS: [&str; 6] = ["mle", "mom", "tle", "mada", "ess", "imanifold"];
+/// Resamples of the percentile interval of a [`CurveKind::PointwiseMean`] curve.
+const MEAN_BOOTSTRAP: usize = 200;
+
+/// Errors of a dimension run. Messages name the option or estimator at fault; the caller adds the input's name.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("k must be at least 2 (got {0})")]
+    KTooSmall(usize),
+    #[error("estimator `{spec}`")]
+    Estimator {
+        spec: String,
+        #[source]
+        source: DimError,
+    },
+    #[error(
+        "{count} row(s) exactly repeat an earlier row (rows {shown}); they make kNN estimators undefined (zero \
+         distances). Use the duplicates policy `drop` to remove them"
+    )]
+    DuplicateRows { count: usize, shown: String },
+    #[error("{estimator} needs at least {needed} points, the data has {n} (after dropping duplicates)")]
+    TooFewPoints { estimator: &'static str, needed: usize, n: usize },
+    #[error(
+        "the requested estimators need {k} neighbours per point but there are only {n} points (lower k, the \
+         k range or estimator parameters)"
+    )]
+    NeighborBudget { k: usize, n: usize },
+    #[error("invalid data")]
+    Data(#[source] DimError),
+    #[error("estimating the dimension")]
+    Estimate(#[source] DimError),
+    #[error("{label} at k = {k}")]
+    Scale {
+        label: String,
+        k: usize,
+        #[source]
+        source: DimError,
+    },
+}
+
+/// What to do with rows that exactly repeat an earlier row (they make kNN estimators undefined).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Duplicates {
+    /// Remove them (reported in results.json; per-point values of a removed row are those of the row it repeats).
+    #[default]
+    Drop,
+    /// Refuse the data.
+    Error,
+}
+
+impl FromStr for Duplicates {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "drop" => Ok(Duplicates::Drop),
+            "error" => Ok(Duplicates::Error),
+            _ => Err(format!("`{s}` is not a duplicates policy (drop, error)")),
+        }
+    }
+}
+
+impl fmt::Display for Duplicates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Duplicates::Drop => "drop",
+            Duplicates::Error => "error",
+        })
+    }
+}
+
+/// Neighbourhood sizes of the ID-vs-scale curves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scales {
+    /// Every k in `lo..=hi` (written `A:B`).
+    Range(usize, usize),
+    /// These k.
+    List(Vec<usize>),
+}
+
+impl Scales {
+    /// The neighbourhood sizes, in order.
+    pub fn ks(&self) -> Vec<usize> {
+        match self {
+            Scales::Range(lo, hi) => (*lo..=*hi).collect(),
+            Scales::List(v) => v.clone(),
+        }
+    }
+    /// results.json's `k_range`: `[A, B]` for a range, the list otherwise.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Scales::Range(lo, hi) => json!([lo, hi]),
+            Scales::List(v) => json!(v),
+        }
+    }
+}
+
+impl FromStr for Scales {
+    type Err = String;
+    /// `A:B` with 2 <= A <= B.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s.split_once(':').ok_or_else(|| format!("`{s}` is not A:B (e.g. 5:40)"))?;
+        let a: usize = a.trim().parse().map_err(|_| format!("`{s}`: `{a}` is not a whole number"))?;
+        let b: usize = b.trim().parse().map_err(|_| format!("`{s}`: `{b}` is not a whole number"))?;
+        if a < 2 || a > b {
+            return Err(format!("`{s}`: need 2 <= A <= B"));
+        }
+        Ok(Scales::Range(a, b))
+    }
+}
+
+impl fmt::Display for Scales {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scales::Range(lo, hi) => write!(f, "{lo}:{hi}"),
+            Scales::List(v) => f.write_str(&v.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",")),
+        }
+    }
+}
+
+/// How a curve turns an estimator into one value per neighbourhood size k.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurveKind {
+    /// The estimator at scale k ([`Estimator::at_scale`]), with its analytic or per-point interval.
+    AtScale,
+    /// The mean over points of the estimator's pointwise fits in k-neighbourhoods, with a percentile bootstrap
+    /// interval of the mean (200 resamples).
+    PointwiseMean,
+}
+
+/// An explicitly requested ID-vs-scale curve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurveSpec {
+    /// Name in results.json; the file is `scale_<label>.csv` with every non-alphanumeric character as `_`.
+    pub label: String,
+    /// Estimator spec (`NAME[:key=value,...]`).
+    pub estimator: String,
+    pub kind: CurveKind,
+}
+
+/// Options of a dimension run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimOptions {
+    /// Estimator specs (`NAME[:key=value,...]`); empty: [`DEFAULT_ESTIMATOR`].
+    pub estimators: Vec<String>,
+    /// Neighbours of the kNN-based local estimators ([`LOCAL_ESTIMATORS`], skdim `n_neighbors`) and the
+    /// neighbourhood size of pointwise fits of global ones (default [`DEFAULT_POINTWISE_NEIGHBORS`]).
+    pub k: Option<usize>,
+    /// Also compute per-point values (and their neighbourhood-smoothed version).
+    pub pointwise: bool,
+    /// Neighbourhood sizes of the ID-vs-scale curves (none: no curves).
+    pub scales: Option<Scales>,
+    /// Curves to draw at `scales`; `None`: every estimator at its own scale ([`CurveKind::AtScale`]).
+    pub curves: Option<Vec<CurveSpec>>,
+    /// Bootstrap replicates of the intervals that are not analytic (0: those intervals are omitted).
+    pub bootstrap: usize,
+    pub duplicates: Duplicates,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+impl Default for DimOptions {
+    fn default() -> Self {
+        DimOptions {
+            estimators: Vec::new(),
+            k: None,
+            pointwise: false,
+            scales: None,
+            curves: None,
+            bootstrap: DEFAULT_BOOTSTRAP,
+            duplicates: Duplicates::Drop,
+            seed: 0,
+        }
+    }
+}
+
+/// A curve ready to run.
+enum CurvePlan {
+    /// The estimator has no neighbourhood-size parameter: no curve.
+    Unscaled,
+    /// The estimator refitted at each scale; `local` estimators keep their bootstrap (per-point resampling is cheap),
+    /// global ones use only analytic intervals (half-sampling refits would cost B fits per k).
+    AtScale {
+        local: bool,
+        fits: Vec<(usize, Box<dyn Estimator>)>,
+    },
+    PointwiseMean {
+        estimator: Box<dyn Estimator>,
+        ks: Vec<usize>,
+    },
+}
+
+struct PlannedCurve {
+    label: String,
+    file_stem: String,
+    plan: CurvePlan,
+}
+
+/// A checked run: estimators built, labels chosen, curves planned. Build it before loading heavy data.
+pub struct Session {
+    opts: DimOptions,
+    estimators: Vec<Box<dyn Estimator>>,
+    labels: Vec<String>,
+    curves: Vec<PlannedCurve>,
+    run_opts: RunOptions,
+    k_needed: usize,
+}
+
+/// Where the data came from (recorded in results.json).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    /// The input as given (path or name).
+    pub name: String,
+    /// (height, width, channels) when the rows are images.
+    pub image_shape: Option<[usize; 3]>,
+}
+
+/// One estimator's result in a [`DimReport`].
+#[derive(Debug, Clone)]
+pub struct EstimateEntry {
+    /// File-name label: the estimator name, `_2`, `_3`, … for repeats.
+    pub label: String,
+    /// The estimator's report; its `pointwise` and `pointwise_smooth` hold one value per INPUT row (a dropped
+    /// duplicate takes the value of the row it repeats).
+    pub report: Report,
+    /// Mean of the finite per-point values and the number of non-finite ones (over the rows kept), with pointwise.
+    pub pointwise_summary: Option<(f64, usize)>,
+}
+
+/// One point of an ID-vs-scale curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScalePoint {
+    pub k: usize,
+    pub dimension: f64,
+    pub ci95: Option<(f64, f64)>,
+}
+
+/// One ID-vs-scale curve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleCurve {
+    pub label: String,
+    /// The curve's file is `scale_<file_stem>.csv`.
+    pub file_stem: String,
+    /// `None`: the estimator has no neighbourhood-size parameter.
+    pub points: Option<Vec<ScalePoint>>,
+}
+
+/// Seconds spent per stage of [`Session::run`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DimTimings {
+    pub knn: f64,
+    pub estimators: f64,
+    /// With curves.
+    pub scale: Option<f64>,
+}
+
+/// The result of [`Session::run`].
+#[derive(Debug, Clone)]
+pub struct DimReport {
+    pub source: Source,
+    /// Rows given, rows kept (after dropping duplicates), columns.
+    pub n_input: usize,
+    pub n: usize,
+    pub d: usize,
+    pub duplicates: Duplicates,
+    /// Input rows dropped as duplicates (ascending).
+    pub dropped: Vec<usize>,
+    /// Neighbour columns computed (the largest any estimator or curve reads).
+    pub k_computed: usize,
+    pub bootstrap: usize,
+    pub scales: Option<Scales>,
+    pub seed: u64,
+    pub estimates: Vec<EstimateEntry>,
+    pub curves: Vec<ScaleCurve>,
+    pub timings: DimTimings,
+}
+
+/// Builds an estimator from a spec, with the run's `k` as `n_neighbors` of the local estimators.
+fn build_spec(spec: &str, k: Option<usize>) -> Result<Box<dyn Estimator>, SessionError> {
+    let err = |source| SessionError::Estimator { spec: spec.to_string(), source };
+    let (name, mut params) = crate::parse_spec(spec).map_err(err)?;
+    if let (Some(k), Some(c)) = (k, crate::estimators::canonical(&name)) {
+        if LOCAL_ESTIMATORS.contains(&c) && !params.contains_key("n_neighbors") {
+            params.insert("n_neighbors".into(), json!(k));
+        }
+    }
+    crate::build(&name, &params).map_err(err)
+}
+
+/// File-name labels: the estimator name, suffixed `_2`, `_3`, … when the same estimator is requested again.
+pub fn unique_labels(estimators: &[Box<dyn Estimator>]) -> Vec<String> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    estimators
+        .iter()
+        .map(|e| {
+            let c = seen.entry(e.name()).or_insert(0);
+            *c += 1;
+            if *c == 1 {
+                e.name().to_string()
+            } else {
+                format!("{}_{}", e.name(), c)
+            }
+        })
+        .collect()
+}
+
+fn slug(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+impl Session {
+    /// Checks the options and builds every estimator (no data needed).
+    pub fn new(opts: &DimOptions) -> Result<Session, SessionError> {
+        if let Some(k @ (0 | 1)) = opts.k {
+            return Err(SessionError::KTooSmall(k));
+        }
+        let specs: Vec<String> =
+            if opts.estimators.is_empty() { vec![DEFAULT_ESTIMATOR.into()] } else { opts.estimators.clone() };
+        let estimators = specs.iter().map(|s| build_spec(s, opts.k)).collect::<Result<Vec<_>, _>>()?;
+        let labels = unique_labels(&estimators);
+        let run_opts = RunOptions {
+            pointwise: opts.pointwise,
+            pointwise_neighbors: opts.k.unwrap_or(DEFAULT_POINTWISE_NEIGHBORS),
+        };
+        let ks = opts.scales.as_ref().map(Scales::ks).unwrap_or_default();
+        let at_scale = |e: &dyn Estimator| {
+            let fits: Vec<(usize, Box<dyn Estimator>)> =
+                ks.iter().filter_map(|&k| e.at_scale(k).map(|s| (k, s))).collect();
+            if fits.is_empty() {
+                CurvePlan::Unscaled
+            } else {
+                CurvePlan::AtScale { local: e.comb().is_some(), fits }
+            }
+        };
+        let curves: Vec<PlannedCurve> = match (&opts.scales, &opts.curves) {
+            (None, _) => Vec::new(),
+            (Some(_), None) => estimators
+                .iter()
+                .zip(&labels)
+                .map(|(e, l)| PlannedCurve { label: l.clone(), file_stem: l.clone(), plan: at_scale(e.as_ref()) })
+                .collect(),
+            (Some(_), Some(list)) => list
+                .iter()
+                .map(|c| {
+                    let e = build_spec(&c.estimator, opts.k)?;
+                    let plan = match c.kind {
+                        CurveKind::AtScale => at_scale(e.as_ref()),
+                        CurveKind::PointwiseMean => CurvePlan::PointwiseMean { estimator: e, ks: ks.clone() },
+                    };
+                    Ok(PlannedCurve { label: c.label.clone(), file_stem: slug(&c.label), plan })
+                })
+                .collect::<Result<_, SessionError>>()?,
+        };
+        let mut k_needed = crate::max_k(&estimators, &run_opts);
+        for c in &curves {
+            match &c.plan {
+                CurvePlan::Unscaled => {}
+                CurvePlan::AtScale { fits, .. } => {
+                    fits.iter().for_each(|(_, e)| k_needed = k_needed.max(e.needs_k().unwrap_or(0)))
+                }
+                CurvePlan::PointwiseMean { estimator, ks } => {
+                    ks.iter().for_each(|&k| k_needed = k_needed.max(estimator.pointwise_k(k)))
+                }
+            }
+        }
+        Ok(Session { opts: opts.clone(), estimators, labels, curves, run_opts, k_needed })
+    }
+
+    /// The estimators' labels (file names), in order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Neighbour columns the run computes.
+    pub fn k_needed(&self) -> usize {
+        self.k_needed
+    }
+
+    /// Refuses `n` points (after dropping duplicates) that cannot serve every estimator and the neighbour budget.
+    pub fn check_points(&self, n: usize) -> Result<(), SessionError> {
+        if let Some(e) = self.estimators.iter().find(|e| n < e.min_points()) {
+            return Err(SessionError::TooFewPoints { estimator: e.name(), needed: e.min_points(), n });
+        }
+        if self.k_needed >= n {
+            return Err(SessionError::NeighborBudget { k: self.k_needed, n });
+        }
+        Ok(())
+    }
+
+    /// Runs every estimator and curve on `data` (one row per point).
+    pub fn run(&self, data: ArrayView2<f32>, source: Source) -> Result<DimReport, SessionError> {
+        let n_input = data.nrows();
+        let dups = knn::duplicate_rows(data);
+        if !dups.is_empty() && self.opts.duplicates == Duplicates::Error {
+            let shown: Vec<String> = dups.iter().take(5).map(|i| i.to_string()).collect();
+            let more = if dups.len() > 5 { ", ..." } else { "" };
+            return Err(SessionError::DuplicateRows {
+                count: dups.len(),
+                shown: format!("{}{more}", shown.join(", ")),
+            });
+        }
+        let sources = duplicate_sources(data, &dups);
+        let (kept, dropped) = crate::drop_duplicates(data);
+        crate::validate(kept.view()).map_err(SessionError::Data)?;
+        let n = kept.nrows();
+        self.check_points(n)?;
+
+        let t = Instant::now();
+        let mut ctx = FitContext::new(kept.view(), self.k_needed, self.opts.seed).map_err(SessionError::Data)?;
+        let knn_seconds = t.elapsed().as_secs_f64();
+        ctx.bootstrap = self.opts.bootstrap;
+
+        let t = Instant::now();
+        let reports = crate::run(&ctx, &self.estimators, &self.run_opts).map_err(SessionError::Estimate)?;
+        let estimators_seconds = t.elapsed().as_secs_f64();
+        let expand = |v: &[f64]| expand_to_input(v, n_input, &dropped, &sources);
+        let estimates = reports
+            .into_iter()
+            .zip(&self.labels)
+            .map(|(mut report, label)| {
+                let pointwise_summary = report.pointwise.as_ref().map(|pw| {
+                    let finite: Vec<f64> = pw.iter().copied().filter(|x| x.is_finite()).collect();
+                    (finite.iter().sum::<f64>() / finite.len().max(1) as f64, pw.len() - finite.len())
+                });
+                report.pointwise = report.pointwise.as_deref().map(expand);
+                report.pointwise_smooth = report.pointwise_smooth.as_deref().map(expand);
+                EstimateEntry { label: label.clone(), report, pointwise_summary }
+            })
+            .collect();
+
+        let t = Instant::now();
+        let curves = self.curves.iter().map(|c| self.run_curve(&mut ctx, c)).collect::<Result<Vec<_>, _>>()?;
+        let scale_seconds = (!self.curves.is_empty()).then(|| t.elapsed().as_secs_f64());
+
+        Ok(DimReport {
+            source,
+            n_input,
+            n,
+            d: kept.ncols(),
+            duplicates: self.opts.duplicates,
+            dropped,
+            k_computed: self.k_needed,
+            bootstrap: self.opts.bootstrap,
+            scales: self.opts.scales.clone(),
+            seed: self.opts.seed,
+            estimates,
+            curves,
+            timings: DimTimings { knn: knn_seconds, estimators: estimators_seconds, scale: scale_seconds },
+        })
+    }
+
+    fn run_curve(&self, ctx: &mut FitContext, c: &PlannedCurve) -> Result<ScaleCurve, SessionError> {
+        let err = |k: usize| move |source| SessionError::Scale { label: c.label.clone(), k, source };
+        let at = |k: usize, est: &Estimate| ScalePoint { k, dimension: est.dimension, ci95: est.ci95 };
+        let points = match &c.plan {
+            CurvePlan::Unscaled => None,
+            CurvePlan::AtScale { local, fits } => {
+                ctx.bootstrap = if *local { self.opts.bootstrap } else { 0 };
+                let opts = RunOptions { pointwise: false, ..self.run_opts.clone() };
+                let mut points = Vec::with_capacity(fits.len());
+                for (k, e) in fits {
+                    let rep = crate::run(ctx, std::slice::from_ref(e), &opts).map_err(err(*k))?;
+                    points.push(at(*k, &rep[0].estimate));
+                }
+                ctx.bootstrap = self.opts.bootstrap;
+                Some(points)
+            }
+            CurvePlan::PointwiseMean { estimator, ks } => {
+                let mut points = Vec::with_capacity(ks.len());
+                for &k in ks {
+                    let pw = estimator.fit_pointwise(ctx, k).map_err(err(k))?;
+                    let (dimension, ci95) = mean_interval(&pw, stats::mix(ctx.seed, k as u64));
+                    points.push(ScalePoint { k, dimension, ci95 });
+                }
+                Some(points)
+            }
+        };
+        Ok(ScaleCurve { label: c.label.clone(), file_stem: c.file_stem.clone(), points })
+    }
+}
+
+/// For each dropped duplicate row, the kept row it repeats (by exact bit pattern, −0 = +0).
+fn duplicate_sources(data: ArrayView2<f32>, dups: &[usize]) -> HashMap<usize, usize> {
+    let key = |i: usize| data.row(i).iter().map(|&x| (x + 0.0).to_bits()).collect::<Vec<u32>>();
+    let is_dup: HashSet<usize> = dups.iter().copied().collect();
+    let mut first: HashMap<Vec<u32>, usize> = HashMap::new();
+    for i in 0..data.nrows() {
+        if !is_dup.contains(&i) {
+            first.entry(key(i)).or_insert(i);
+        }
+    }
+    dups.iter().filter_map(|&i| first.get(&key(i)).map(|&j| (i, j))).collect()
+}
+
+/// Per-point values of the kept rows back to input rows: kept rows in order, dropped duplicates take the value of
+/// the row they repeat.
+fn expand_to_input(v: &[f64], n_input: usize, dropped: &[usize], sources: &HashMap<usize, usize>) -> Vec<f64> {
+    let mut full = vec![f64::NAN; n_input];
+    let mut is_dup = vec![false; n_input];
+    dropped.iter().for_each(|&i| is_dup[i] = true);
+    let kept = (0..n_input).filter(|&i| !is_dup[i]);
+    kept.zip(v).for_each(|(i, &x)| full[i] = x);
+    for (&d, &s) in sources {
+        full[d] = full[s];
+    }
+    full
+}
+
+/// Mean of `values` (NaN ignored) and its percentile-bootstrap 95 % interval ([`MEAN_BOOTSTRAP`] seeded resamples).
+pub fn mean_interval(values: &[f64], seed: u64) -> (f64, Option<(f64, f64)>) {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return (f64::NAN, None);
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let mut reps: Vec<f64> = (0..MEAN_BOOTSTRAP as u64)
+        .map(|r| {
+            let mut rng = stats::rng(seed, r);
+            (0..v.len()).map(|_| v[rng.random_range(0..v.len())]).sum::<f64>() / v.len() as f64
+        })
+        .collect();
+    reps.sort_by(f64::total_cmp);
+    // The 2.5 % and 97.5 % order statistics of 200 resamples.
+    (mean, Some((reps[MEAN_BOOTSTRAP / 40 - 1], reps[MEAN_BOOTSTRAP - MEAN_BOOTSTRAP / 40 - 1])))
+}
+
+impl DimReport {
+    /// The results.json entry of every estimator.
+    pub fn estimate_entries(&self) -> Vec<Value> {
+        self.estimates
+            .iter()
+            .map(|e| {
+                let mut v = e.report.to_json();
+                v["label"] = json!(e.label);
+                if let Some((mean, nonfinite)) = e.pointwise_summary {
+                    v["pointwise_mean"] = output::json_f64(mean);
+                    v["pointwise_nonfinite"] = json!(nonfinite);
+                }
+                v
+            })
+            .collect()
+    }
+}
+
+/// Writes a run's output folder `dir` (which must exist): `pointwise_<label>.npy` and `pointwise_smooth_<label>.npy`
+/// (one value per input row), `scale_<stem>.csv` (k, dimension, ci_low, ci_high) and results.json. `results` is
+/// the record the caller started when the run began (its clock gives the total time; the caller may add its own
+/// timings, e.g. loading, and a seed, which otherwise is the report's). Returns the JSON written.
+pub fn write_dim_dir(dir: &Path, report: &DimReport, mut results: output::Results) -> output::Result<Value> {
+    let mut files = Map::new();
+    for e in &report.estimates {
+        let label = &e.label;
+        for (prefix, values) in [("pointwise", &e.report.pointwise), ("pointwise_smooth", &e.report.pointwise_smooth)] {
+            if let Some(v) = values {
+                let f = format!("{prefix}_{label}.npy");
+                output::write_npy(&dir.join(&f), &Array1::from(v.clone()))?;
+                files.insert(format!("{prefix}_{label}"), json!(f));
+            }
+        }
+    }
+    for c in &report.curves {
+        let key = format!("scale_{}", c.file_stem);
+        let Some(points) = &c.points else {
+            files.insert(key, Value::Null);
+            continue;
+        };
+        let rows = points.iter().map(|p| {
+            let (lo, hi) = p.ci95.unwrap_or((f64::NAN, f64::NAN));
+            vec![p.k.to_string(), output::fmt_f64(p.dimension), output::fmt_f64(lo), output::fmt_f64(hi)]
+        });
+        let f = format!("{key}.csv");
+        output::write_csv(&dir.join(&f), &["k", "dimension", "ci_low", "ci_high"], rows)?;
+        files.insert(key, json!(f));
+    }
+    if results.get("seed").is_none() {
+        results.seed(report.seed);
+    }
+    results.timing("knn", report.timings.knn).timing("estimators", report.timings.estimators);
+    if let Some(s) = report.timings.scale {
+        results.timing("scale", s);
+    }
+    results
+        .set("input", &report.source.name)
+        .set("n_input", report.n_input)
+        .set("n", report.n)
+        .set("d", report.d)
+        .set("duplicates", json!({"policy": report.duplicates.to_string(), "dropped": report.dropped.len()}))
+        .set("k_neighbors_computed", report.k_computed)
+        .set("bootstrap", report.bootstrap)
+        .set("k_range", report.scales.as_ref().map_or(Value::Null, Scales::to_json))
+        .set("estimates", report.estimate_entries())
+        .set("files", files);
+    if let Some(shape) = report.source.image_shape {
+        results.set("image_shape", json!(shape));
+    }
+    results.write(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{concatenate, Axis};
+
+    fn cloud(n: usize, seed: u64) -> ndarray::Array2<f32> {
+        benchmark_manifolds::hypercube(n, 3, seed).mapv(|v| v as f32)
+    }
+
+    #[test]
+    fn options_parse_and_print() {
+        assert_eq!("drop".parse::<Duplicates>().unwrap(), Duplicates::Drop);
+        assert_eq!("Error".parse::<Duplicates>().unwrap().to_string(), "error");
+        assert!("keep".parse::<Duplicates>().is_err());
+        assert_eq!("5:8".parse::<Scales>().unwrap(), Scales::Range(5, 8));
+        assert_eq!(Scales::Range(5, 8).ks(), vec![5, 6, 7, 8]);
+        assert!("1:8".parse::<Scales>().is_err() && "9:8".parse::<Scales>().is_err() && "5".parse::<Scales>().is_err());
+    }
+
+    #[test]
+    fn bootstrap_interval_covers_the_mean() {
+        let v: Vec<f64> = (0..100).map(|i| i as f64).collect();
+        let (m, ci) = mean_interval(&v, 3);
+        let (lo, hi) = ci.unwrap();
+        assert_eq!(m, 49.5);
+        assert!(lo < m && m < hi && hi - lo < 20.0 && hi - lo > 5.0, "{lo} {hi}");
+        assert!(mean_interval(&[f64::NAN], 0).1.is_none());
+    }
+
+    #[test]
+    fn refuses_bad_options_before_any_data() {
+        assert!(matches!(
+            Session::new(&DimOptions { k: Some(1), ..Default::default() }),
+            Err(SessionError::KTooSmall(1))
+        ));
+        let bad = DimOptions { estimators: vec!["nope".into()], ..Default::default() };
+        assert!(matches!(Session::new(&bad), Err(SessionError::Estimator { .. })));
+        let s =
+            Session::new(&DimOptions { estimators: vec!["mle:n_neighbors=30".into()], ..Default::default() }).unwrap();
+        assert_eq!(s.k_needed(), 30);
+        assert!(matches!(s.check_points(30), Err(SessionError::TooFewPoints { estimator: "mle", needed: 31, n: 30 })));
+        // Pointwise fits of a global estimator read 40 neighbours: 40 points cannot give them.
+        let opts = DimOptions { estimators: vec!["twonn".into()], pointwise: true, k: Some(40), ..Default::default() };
+        let s = Session::new(&opts).unwrap();
+        assert_eq!(s.k_needed(), 40);
+        assert!(matches!(s.check_points(40), Err(SessionError::NeighborBudget { k: 40, n: 40 })));
+        assert!(s.check_points(41).is_ok());
+    }
+
+    #[test]
+    fn k_sets_local_neighbours_and_labels_are_unique() {
+        let opts = DimOptions {
+            estimators: vec!["mle".into(), "mle".into(), "twonn".into()],
+            k: Some(7),
+            ..Default::default()
+        };
+        let s = Session::new(&opts).unwrap();
+        assert_eq!(s.labels(), ["mle", "mle_2", "twonn"]);
+        assert_eq!(s.k_needed(), 7);
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_pointwise_values_mapped_back() {
+        let base = cloud(200, 4);
+        // Rows 200..205 repeat rows 10..15.
+        let data = concatenate(Axis(0), &[base.view(), base.slice(ndarray::s![10..15, ..])]).unwrap();
+        let opts = DimOptions {
+            estimators: vec!["mle".into()],
+            k: Some(10),
+            pointwise: true,
+            scales: Some(Scales::Range(5, 7)),
+            bootstrap: 0,
+            ..Default::default()
+        };
+        let session = Session::new(&opts).unwrap();
+        let r = session.run(data.view(), Source::default()).unwrap();
+        assert_eq!((r.n_input, r.n, r.dropped.clone()), (205, 200, (200..205).collect::<Vec<_>>()));
+        let pw = r.estimates[0].report.pointwise.as_ref().unwrap();
+        assert_eq!(pw.len(), 205);
+        for i in 0..5 {
+            assert_eq!(pw[200 + i].to_bits(), pw[10 + i].to_bits());
+        }
+        // The same run on the deduplicated data gives the same per-point values on the kept rows.
+        let clean = session.run(base.view(), Source::default()).unwrap();
+        assert_eq!(&clean.estimates[0].report.pointwise.as_ref().unwrap()[..], &pw[..200]);
+        let curve = r.curves[0].points.as_ref().unwrap();
+        assert_eq!(curve.iter().map(|p| p.k).collect::<Vec<_>>(), vec![5, 6, 7]);
+        let refused = Session::new(&DimOptions { duplicates: Duplicates::Error, ..opts }).unwrap();
+        assert!(matches!(
+            refused.run(data.view(), Source::default()),
+            Err(SessionError::DuplicateRows { count: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn folder_has_the_files_results_json_names() {
+        let data = cloud(150, 9);
+        let opts = DimOptions {
+            estimators: vec!["mle".into(), "twonn".into()],
+            pointwise: true,
+            k: Some(10),
+            scales: Some(Scales::List(vec![5, 8])),
+            bootstrap: 0,
+            ..Default::default()
+        };
+        let r = Session::new(&opts).unwrap().run(data.view(), Source { name: "x".into(), image_shape: None }).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let v = write_dim_dir(dir.path(), &r, output::Results::new("dim")).unwrap();
+        assert_eq!(v["k_range"], json!([5, 8]));
+        assert_eq!(v["files"]["scale_twonn"], Value::Null);
+        for (_, f) in v["files"].as_object().unwrap() {
+            if let Some(f) = f.as_str() {
+                assert!(dir.path().join(f).is_file(), "{f}");
+            }
+        }
+        assert!(dir.path().join("scale_mle.csv").is_file() && dir.path().join("results.json").is_file());
+    }
+}

@@ -1,0 +1,205 @@
+//! The brute-force search (blocked GEMM, exact refinement, certificate and second pass) and the k-d tree entry.
+
+use faer::{Accum, MatMut, MatRef, Par};
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use crate::kernel::{approx_distances, centred, column_mean, contiguous, exact_d2, gemm_error_factor, Scratch};
+use crate::topk::{assemble, finish, Cand, TopBuf};
+use crate::{tree, KnnOptions};
+
+/// One query's answer: neighbour indices and distances.
+type Row = (Vec<usize>, Vec<f32>);
+
+/// Pushes the rows of a block whose approximate distance is below the buffer's threshold (row `r0 + i` for
+/// `approx[i]`, except `skip`). Chunks of 8 get one vectorised "any below?" test, single rows only where it says yes.
+#[inline]
+fn admit(approx: &[f64], r0: usize, top: &mut TopBuf, skip: Option<usize>) {
+    let mut thr = top.threshold();
+    for (c, chunk) in approx.chunks(8).enumerate() {
+        if !chunk.iter().fold(false, |any, &d2| any | (d2 < thr)) {
+            continue;
+        }
+        for (o, &d2) in chunk.iter().enumerate() {
+            let j = r0 + c * 8 + o;
+            if d2 < thr && Some(j) != skip {
+                top.push(Cand { d2, j });
+                thr = top.threshold();
+            }
+        }
+    }
+}
+
+pub(crate) fn tree_search(
+    reference: ArrayView2<f32>,
+    query: ArrayView2<f32>,
+    k: usize,
+    self_mode: bool,
+) -> (Array2<usize>, Array2<f32>) {
+    let d = reference.ncols();
+    let ref_raw = contiguous(reference);
+    let t = tree::Tree::build(&ref_raw, d);
+    let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
+    let rows = t.search(&q_raw, k, self_mode);
+    let n_q = rows.len();
+    assemble(rows, n_q, k)
+}
+
+pub(crate) fn brute(
+    reference: ArrayView2<f32>,
+    query: ArrayView2<f32>,
+    k: usize,
+    self_mode: bool,
+    opts: &KnnOptions,
+) -> (Array2<usize>, Array2<f32>) {
+    let d = reference.ncols();
+    let n_ref = reference.nrows();
+    let n_q = query.nrows();
+    let ref_raw = contiguous(reference);
+    let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
+    let mean = column_mean(&ref_raw, d);
+    let (ref_c, ref_n2) = centred(&ref_raw, d, &mean);
+    // In self mode the queries are the centred references (borrowed: no second copy of the data).
+    let q_own = if self_mode { None } else { Some(centred(&q_raw, d, &mean)) };
+    let (q_c, q_n2): (&[f32], &[f64]) = match &q_own {
+        Some((c, n2)) => (c, n2),
+        None => (&ref_c, &ref_n2),
+    };
+    let max_ref_norm = ref_n2.iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
+    let available = if self_mode { n_ref - 1 } else { n_ref };
+    // Candidates kept per query before refinement: k plus a margin that absorbs the f32 rounding of the GEMM (wider
+    // in high dimension, where the rounding is larger; the certificate catches any shortfall).
+    let cap = (k + (k / 2).max((d / 16).clamp(4, 16))).min(available);
+    let err_factor = gemm_error_factor(d);
+    let bq = opts.query_block;
+    let br = opts.reference_block.min(n_ref);
+
+    let blocks: Vec<(usize, usize)> = (0..n_q).step_by(bq).map(|s| (s, (s + bq).min(n_q))).collect();
+    let per_block: Vec<Vec<Result<Row, f64>>> = blocks
+        .par_iter()
+        .map(|&(q0, q1)| {
+            let m = q1 - q0;
+            let qb = MatRef::from_row_major_slice(&q_c[q0 * d..q1 * d], m, d);
+            let mut tops: Vec<TopBuf> = (0..m).map(|_| TopBuf::new(cap)).collect();
+            let mut scratch = Scratch::take(br * m);
+            let buf = scratch.as_mut_slice();
+            let mut approx = vec![0.0f64; br];
+            let mut sample: Vec<f64> = Vec::with_capacity(br / 4 + 1);
+            for r0 in (0..n_ref).step_by(br) {
+                let r1 = (r0 + br).min(n_ref);
+                let w = r1 - r0;
+                let rb = MatRef::from_row_major_slice(&ref_c[r0 * d..r1 * d], w, d);
+                // G (w × m, column-major): column i holds query i's inner products with this reference block.
+                let g = MatMut::from_column_major_slice_mut(&mut buf[..w * m], w, m);
+                faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f32, Par::Seq);
+                for (i, top) in tops.iter_mut().enumerate() {
+                    let qi = q0 + i;
+                    let col = &buf[i * w..(i + 1) * w];
+                    let qn = q_n2[qi];
+                    // Branch-free pass (vectorised), then the admission test.
+                    approx_distances(&mut approx[..w], col, &ref_n2[r0..r1], qn);
+                    if top.threshold() == f64::INFINITY && w >= 16 * cap {
+                        // First block of this query: every 4th distance (self excluded) gives an upper bound of the
+                        // cap-th smallest — far tighter than the first rows' — so few rows are ever admitted.
+                        sample.clear();
+                        sample.extend(approx[..w].iter().step_by(4).copied());
+                        if self_mode && (r0..r1).contains(&qi) && (qi - r0) % 4 == 0 {
+                            sample.swap_remove((qi - r0) / 4);
+                        }
+                        let (_, nth, _) = sample.select_nth_unstable_by(cap - 1, |a, b| a.total_cmp(b));
+                        // Next float up: the cap sampled rows at or below the bound are all admitted.
+                        top.seed(nth.next_up());
+                    }
+                    admit(&approx[..w], r0, top, self_mode.then_some(qi));
+                }
+            }
+            tops.into_iter()
+                .enumerate()
+                .map(|(i, top)| {
+                    let qi = q0 + i;
+                    let q = &q_raw[qi * d..(qi + 1) * d];
+                    let mut cands = top.into_vec();
+                    let complete = cands.len() == available;
+                    // Every excluded row had an approximate distance ≥ the worst kept one (see TopBuf).
+                    let worst_kept = if cands.len() == cap {
+                        cands.iter().fold(f64::NEG_INFINITY, |a, c| a.max(c.d2))
+                    } else {
+                        f64::INFINITY
+                    };
+                    for c in &mut cands {
+                        c.d2 = exact_d2(q, &ref_raw[c.j * d..(c.j + 1) * d]);
+                    }
+                    cands.sort_unstable();
+                    // Certificate: every excluded row had an approximate squared distance ≥ worst_kept, hence a true
+                    // one ≥ worst_kept − err; if that beats the k-th exact distance, the refined top-k is exact.
+                    let err = err_factor * (q_n2[qi].sqrt() + max_ref_norm).powi(2);
+                    let certified = complete || worst_kept - err > cands[k - 1].d2;
+                    if certified {
+                        Ok(finish(cands, k))
+                    } else {
+                        // Any row that beats the k-th refined distance has an approximate distance below this.
+                        Err(cands[k - 1].d2 + err)
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+
+    // Second pass, only for queries whose certificate failed: one more blocked GEMM over the references for just
+    // those queries, keeping every row whose approximate distance is within the error bound of the k-th refined one.
+    let mut rows: Vec<Option<(Vec<usize>, Vec<f32>)>> = Vec::with_capacity(n_q);
+    let mut failing: Vec<(usize, f64)> = Vec::new();
+    for (qi, r) in per_block.into_iter().flatten().enumerate() {
+        match r {
+            Ok(v) => rows.push(Some(v)),
+            Err(tau) => {
+                failing.push((qi, tau));
+                rows.push(None);
+            }
+        }
+    }
+    let redone: Vec<(usize, Row)> = failing
+        .par_chunks(bq)
+        .flat_map_iter(|chunk| {
+            let m = chunk.len();
+            let mut qb_rows = Vec::with_capacity(m * d);
+            for &(qi, _) in chunk {
+                qb_rows.extend_from_slice(&q_c[qi * d..(qi + 1) * d]);
+            }
+            let qb = MatRef::from_row_major_slice(&qb_rows, m, d);
+            let mut lists: Vec<Vec<usize>> = vec![Vec::new(); m];
+            let mut buf = vec![0.0f32; br * m];
+            for r0 in (0..n_ref).step_by(br) {
+                let r1 = (r0 + br).min(n_ref);
+                let w = r1 - r0;
+                let rb = MatRef::from_row_major_slice(&ref_c[r0 * d..r1 * d], w, d);
+                let g = MatMut::from_column_major_slice_mut(&mut buf[..w * m], w, m);
+                faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f32, Par::Seq);
+                for (i, &(qi, tau)) in chunk.iter().enumerate() {
+                    let qn = q_n2[qi];
+                    for (jj, &g) in buf[i * w..(i + 1) * w].iter().enumerate() {
+                        let j = r0 + jj;
+                        if qn + ref_n2[j] - 2.0 * g as f64 <= tau && !(self_mode && j == qi) {
+                            lists[i].push(j);
+                        }
+                    }
+                }
+            }
+            chunk
+                .iter()
+                .zip(lists)
+                .map(|(&(qi, _), list)| {
+                    let q = &q_raw[qi * d..(qi + 1) * d];
+                    let cands: Vec<Cand> =
+                        list.into_iter().map(|j| Cand { d2: exact_d2(q, &ref_raw[j * d..(j + 1) * d]), j }).collect();
+                    (qi, finish(cands, k))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (qi, v) in redone {
+        rows[qi] = Some(v);
+    }
+
+    assemble(rows.into_iter().map(|r| r.expect("every query answered by one of the two passes")), n_q, k)
+}
