@@ -1,4 +1,4 @@
-//! Measurement sweep for the flow edge weight on rendered turntable sets (issue 5): Spearman correlation of
+//! Measurement sweep for the flow edge weight on rendered turntable sets: Spearman correlation of
 //! geodesic distance with the true spin-angle distance, for several edge-weight variants computed from the same
 //! forward and backward flows, next to Euclidean-graph geodesics and raw pixel distance.
 //!
@@ -6,7 +6,7 @@
 //! zero, so it is no oracle for shortcut edges); "max edge Δ°" is the largest true angle step on a kNN edge.
 //!
 //! `cargo run --release -p geodesic --example turntable_sweep -- [quick | grid | circle=N,SIZE,K,SEED] [method=NAME]
-//! [dump]`: the named sets (the issue's CLI set, the demo's quick and full sets, the test's segment, a few more;
+//! [dump]`: the named sets (the README's CLI set, the demo's quick and full sets, the test's segment, a few more;
 //! `quick`: the first three), or the 48-set grid, or one full circle; NAME is an optical-flow method name (default
 //! `dis`) or one of the measured variants fine-a5, fine-novar, fine-p12, fine-nomean; `dump` prints per-edge
 //! measurements.
@@ -253,7 +253,7 @@ fn main() {
         let name = format!("circle n{} s{} k{} seed{}", v[0], v[1], v[2], v[3]);
         sets.push(make_set(&name, v[0] as usize, v[1] as usize, 4, v[3], v[2] as usize, None, true));
     } else {
-        // The CLI set of the issue: render --n 60 --size 64 --gray --seed 3 (PNG = 8-bit), geodesic --k 6.
+        // The README's CLI set: render --n 60 --size 64 --gray --seed 3 (PNG = 8-bit), geodesic --k 6.
         sets.push(make_set("circle n60 s64 seed3 k6", 60, 64, 4, 3, 6, None, true));
         // The demo's quick set: n 60, size 64, k 6, seed sub_seed(0, 200), unquantised.
         sets.push(make_set("demo quick n60 s64 k6", 60, 64, 4, sub_seed(0, 200), 6, None, false));

@@ -17,7 +17,7 @@
 //!    variational refinement down to pyramid level 0). The kNN neighbours of a rendered set of 48–64 px images move
 //!    by fractions of a pixel to a few pixels; the optical-flow crate's default (`dis`) stops at half resolution
 //!    and upsamples, which underestimates these motions more (per-edge RMS over the renderer's true flow: median
-//!    0.36–0.39 against 0.48–0.55 for `dis-fine` on the issue's, the demo's and the test's sets), by a factor that
+//!    0.36–0.39 against 0.48–0.55 for `dis-fine` on the README's, the demo's and the test's sets), by a factor that
 //!    depends on how much texture a view shows, so edges of the same true length get different weights. Measured with
 //!    `cargo run --release -p geodesic --example turntable_sweep -- grid method=NAME` (48 rendered `turntable`
 //!    spin sets: full circles with n 40/60/90, 48/64 px, k 6/8, three seeds, and 120° segments): on the 30 sets

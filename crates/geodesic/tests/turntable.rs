@@ -1,5 +1,5 @@
 //! Flow geodesics on rendered one-parameter turntable sets follow the true rotation angle, better than Euclidean
-//! graph geodesics and raw pixel distances (the acceptance figure: Spearman ≥ 0.95), with the crate's default
+//! graph geodesics and raw pixel distances (acceptance figure: Spearman ≥ 0.95), with the crate's default
 //! flow method and λ. Two sets: a segment of angles inside (−80°, 80°) (true distance |Δangle|) and a full circle
 //! (true distance on the circle, as `imanifold geodesic --periodic spin=360`).
 

@@ -1,8 +1,8 @@
-//! The slow-estimator benchmark: DANCo and ESS on 2000 points of benchmark manifolds (cold calibration
+//! Slow-estimator benchmark: DANCo and ESS on 2000 points of benchmark manifolds (cold calibration
 //! caches, best of 3), next to scikit-dimension on the same files:
 //!
 //!     cargo run -p intrinsic-dim --release --example bench_slow [-- --manifolds M1_Sphere,M9_Affine --estimators danco]
-//!     $PEERS_PY ../shared/tools/peer_id.py /tmp/imanifold_slow_M1_Sphere.npy --estimator danco --time
+//!     $PEERS_PY $IMANIFOLD_PEERS/peer_id.py /tmp/imanifold_slow_M1_Sphere.npy --estimator danco --time
 
 use std::time::Instant;
 

@@ -1,4 +1,4 @@
-//! The benchmark: 10 000 × 1024 points near an 8-D linear subspace (uniform in [-1, 1]^8, rotated, plus
+//! Benchmark: 10 000 × 1024 points near an 8-D linear subspace (uniform in [-1, 1]^8, rotated, plus
 //! Gaussian noise σ = 0.01), mle + twonn + lpca in one run (one kNN pass), best of 3. Writes the data to
 //! /tmp/imanifold_bench_10000x1024.npy for the side-by-side run of
 //! `peer_id.py /tmp/imanifold_bench_10000x1024.npy --estimator mle --estimator twonn --estimator lpca --time`.

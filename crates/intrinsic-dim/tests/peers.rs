@@ -1,9 +1,10 @@
 //! Agreement with scikit-dimension 0.5 (the Python reference) on the same data: every deterministic estimator
 //! within 1 %, the randomised DANCo within 10 %.
 //!
-//! Needs the peers venv (`../shared/tools/setup-peers.sh`): its python is taken from `IMANIFOLD_PEERS_PY` or
-//! `~/.cache/imanifold-peers/bin/python`, the script from `IMANIFOLD_PEER_ID` or `../shared/tools/peer_id.py`
-//! relative to the workspace. Without them the test prints why and passes without checking anything.
+//! Needs a Python with scikit-dimension 0.5 and the reference script `peer_id.py`: the python is taken from
+//! `IMANIFOLD_PEERS_PY` or `~/.cache/imanifold-peers/bin/python`, the script from `IMANIFOLD_PEER_ID` or
+//! `$IMANIFOLD_PEERS/peer_id.py` (the folder of reference scripts, as for `imanifold bench --peers-dir`). Without
+//! them the test prints why and passes without checking anything.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +19,7 @@ fn peers() -> Option<(PathBuf, PathBuf)> {
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/imanifold-peers/bin/python")))?;
     let script = std::env::var_os("IMANIFOLD_PEER_ID")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/peer_id.py"));
+        .or_else(|| std::env::var_os("IMANIFOLD_PEERS").map(|d| Path::new(&d).join("peer_id.py")))?;
     if !py.exists() || !script.exists() {
         return None;
     }

@@ -1,4 +1,4 @@
-//! Benchmark of the issue: 10 000 queries against 50 000 references at 64×64 (gray, D = 4096) with the scores
+//! Benchmark: 10 000 queries against 50 000 references at 64×64 (gray, D = 4096) with the scores
 //! knn, tangent and lid, calibration on 2000 reference images. One timed run (a criterion loop would take hours).
 //!
 //! ```text

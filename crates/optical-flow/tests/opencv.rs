@@ -1,5 +1,5 @@
 //! With the `opencv` feature: OpenCV's DIS and Farneback run, follow the same convention, and our default method is
-//! at least as accurate as OpenCV's DIS-medium on the same pairs (the reference the goal is measured against).
+//! at least as accurate as OpenCV's DIS-medium on the same pairs (the reference the crate's accuracy goal is measured against).
 #![cfg(feature = "opencv")]
 
 use std::path::Path;

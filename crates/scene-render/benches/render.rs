@@ -1,4 +1,4 @@
-//! Images per second for the shipped object scene (the goal: ≥ 1000 images/s at 64×64, --ssaa 4, on two
+//! Images per second for the shipped object scene (target: ≥ 1000 images/s at 64×64, --ssaa 4, on two
 //! cores). `cargo bench -p scene-render --bench render` (criterion prints the throughput in elements/s = images/s).
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use scene_render::{render_set, sample_parameters, true_flow, RenderOptions, Sampling, Scene};

@@ -48,7 +48,7 @@ pub fn model() -> &'static Classifier {
     })
 }
 
-/// A model trained on real renders of the `shapes10` scene (the target), with held-out renders.
+/// A model trained on real renders of the `shapes10` scene (the collection the classifier is meant for), with held-out renders.
 pub struct Shapes10 {
     pub model: Classifier,
     /// Held-out renders on the 8-bit grid (as loaded from the PNGs `imanifold render` writes).

@@ -57,11 +57,16 @@ impl InputArgs {
     }
 }
 
-/// Parses `WxH`.
+/// Parses an image size, `WxH` or `N` (square): `--resize`, `render --size`.
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("`{s}` is not WxH (e.g. 64x64)"))?;
-    let w: u32 = w.trim().parse().map_err(|_| format!("`{s}`: width `{w}` is not a whole number"))?;
-    let h: u32 = h.trim().parse().map_err(|_| format!("`{s}`: height `{h}` is not a whole number"))?;
+    let bad = || format!("`{s}` is not a size: use WxH or N (square), e.g. 96x64 or 64");
+    let (w, h) = match s.split_once(['x', 'X']) {
+        Some((w, h)) => (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?),
+        None => {
+            let n = s.trim().parse().map_err(|_| bad())?;
+            (n, n)
+        }
+    };
     if w == 0 || h == 0 {
         return Err(format!("`{s}`: width and height must be positive"));
     }
@@ -124,4 +129,20 @@ pub fn print_json(enabled: bool, value: &serde_json::Value) -> anyhow::Result<()
         println!("{}", serde_json::to_string_pretty(value)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64"), Ok((64, 64)));
+        assert_eq!(parse_size("96x64"), Ok((96, 64)));
+        assert_eq!(parse_size("96X64"), Ok((96, 64)));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("0x5").unwrap_err().contains("positive"));
+        assert!(parse_size("64x").unwrap_err().contains("WxH"));
+        assert!(parse_size("-3x4").is_err());
+    }
 }

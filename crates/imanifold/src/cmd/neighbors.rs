@@ -3,21 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clap::{Args as ClapArgs, ValueEnum};
+use clap::Args as ClapArgs;
 use knn::{KnnOptions, Strategy};
 use serde_json::json;
 
 use super::common::{InputArgs, OutArgs};
-
-/// `score --strategy` (`neighbors` parses `knn::Strategy` directly).
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum StrategyArg {
-    Auto,
-    Brute,
-    Pruned,
-    /// k-d tree (low-dimensional data).
-    Tree,
-}
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {

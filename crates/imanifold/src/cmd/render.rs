@@ -24,8 +24,8 @@ pub struct Args {
     #[arg(long, default_value = "random", value_name = "MODE")]
     pub sampling: Sampling,
     /// Image size: N (square) or WxH.
-    #[arg(long, default_value = "64", value_name = "N|WxH", value_parser = parse_size)]
-    pub size: (usize, usize),
+    #[arg(long, default_value = "64", value_name = "N|WxH", value_parser = super::common::parse_size)]
+    pub size: (u32, u32),
     /// Supersampling: S×S coverage samples per pixel (1 = no anti-aliasing).
     #[arg(long, default_value_t = 4, value_name = "S")]
     pub ssaa: usize,
@@ -67,21 +67,6 @@ pub struct Args {
     pub list: bool,
 }
 
-fn parse_size(s: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("'{s}' is not a size: use N (square) or WxH, e.g. 64 or 96x64");
-    let (w, h) = match s.split_once(['x', 'X']) {
-        Some((w, h)) => (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?),
-        None => {
-            let n = s.trim().parse().map_err(|_| bad())?;
-            (n, n)
-        }
-    };
-    if w == 0 || h == 0 {
-        return Err(bad());
-    }
-    Ok((w, h))
-}
-
 fn list(scene: &Scene) {
     println!("scene {} ({}): {}", scene.name(), scene.origin(), scene.description());
     println!("{:<18} {:>10} {:>10} {:>10}  unit", "parameter", "min", "max", "default");
@@ -118,8 +103,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         sampling: a.sampling,
         seed: a.seed,
         options: RenderOptions {
-            width: a.size.0,
-            height: a.size.1,
+            width: a.size.0 as usize,
+            height: a.size.1 as usize,
             ssaa: a.ssaa,
             blur: a.blur,
             color: if a.gray { ColorMode::Gray } else { ColorMode::Rgb },
@@ -146,17 +131,4 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("64"), Ok((64, 64)));
-        assert_eq!(parse_size("96x64"), Ok((96, 64)));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("64x").unwrap_err().contains("WxH"));
-    }
 }

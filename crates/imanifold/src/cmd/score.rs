@@ -16,7 +16,6 @@ use knn::{KnnOptions, Strategy};
 use off_manifold::{DimChoice, FlowParams, Method, MethodList, PairsOptions, ScoreOptions};
 
 use super::common::{InputArgs, OutArgs};
-use super::neighbors::StrategyArg;
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -57,8 +56,8 @@ pub struct Args {
     #[arg(long, default_value = off_manifold::DEFAULT_FLOW_METHOD, value_name = "NAME")]
     pub flow_method: String,
     /// kNN search strategy (all exact; `pruned` wins on collections with a steep spectrum).
-    #[arg(long, value_enum, default_value_t = StrategyArg::Auto)]
-    pub knn_strategy: StrategyArg,
+    #[arg(long, default_value_t = Strategy::Auto, value_name = "auto|brute|pruned|tree")]
+    pub knn_strategy: Strategy,
     #[command(flatten)]
     pub input_args: InputArgs,
     #[command(flatten)]
@@ -67,12 +66,7 @@ pub struct Args {
 
 fn knn_options(a: &Args) -> KnnOptions {
     KnnOptions {
-        strategy: match a.knn_strategy {
-            StrategyArg::Auto => Strategy::Auto,
-            StrategyArg::Brute => Strategy::Brute,
-            StrategyArg::Pruned => Strategy::PcaPruned,
-            StrategyArg::Tree => Strategy::Tree,
-        },
+        strategy: a.knn_strategy,
         ..Default::default()
     }
 }

@@ -17,7 +17,7 @@ pub mod mle;
 pub mod pca;
 pub mod twonn;
 
-/// imanifold names of every estimator, in the order of the issue.
+/// imanifold names of every estimator, in the order the documentation lists them.
 pub fn names() -> Vec<&'static str> {
     vec![
         "pca",
