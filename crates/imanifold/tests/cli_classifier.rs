@@ -1,26 +1,11 @@
 //! End to end through the real binary: render shapes10 → classifier train → eval → fool → adversarial, the files
 //! and JSON fields each step promises, and bad input (exit code 2, a message naming the cause, nothing written).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn imanifold(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_imanifold")).arg("--quiet").args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> serde_json::Value {
-    let o = imanifold(args);
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    if args.contains(&"--json") {
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON: {e}"))
-    } else {
-        serde_json::Value::Null
-    }
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
-}
+use common::{ok, read_json, refused, s};
 
 fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(path).unwrap();
@@ -29,29 +14,9 @@ fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
+/// A labelled shapes10 set with yaw, pitch and light free.
 fn render(dir: &Path, name: &str, n: usize, size: usize, seed: u64) -> PathBuf {
-    let out = dir.join(name);
-    let (n, size, seed) = (n.to_string(), size.to_string(), seed.to_string());
-    ok(&[
-        "render",
-        "--scene",
-        "shapes10",
-        "--vary",
-        "yaw,pitch,light_azimuth",
-        "--n",
-        &n,
-        "--size",
-        &size,
-        "--seed",
-        &seed,
-        "--out",
-        s(&out),
-    ]);
-    out
+    common::render(dir, name, "shapes10", "yaw,pitch,light_azimuth", n, size, seed, &[])
 }
 
 #[test]
@@ -139,14 +104,7 @@ fn bad_input_exits_2_and_writes_nothing() {
     ok(&["classifier", "train", "--data", s(&train), "--out", s(&model), "--epochs", "1", "--channels", "4,4"]);
     let other = render(dir, "other", 5, 12, 3);
 
-    let check = |args: &[&str], out: &Path, needle: &str| {
-        let o = imanifold(args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{err}");
-        assert!(!out.exists(), "{args:?} left {}", out.display());
-    };
+    let check = refused;
     // Images of another size than the model's: the message says how to make them fit.
     let out = dir.join("adv");
     check(

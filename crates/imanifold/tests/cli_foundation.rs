@@ -1,11 +1,10 @@
 //! End-to-end checks of the foundation commands through the real binary: outputs, exit codes, no partial files.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn imanifold() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_imanifold"))
-}
+use std::path::Path;
+
+use common::imanifold;
 
 fn write_points(path: &Path, n: usize, d: usize) -> ndarray::Array2<f32> {
     let a = ndarray::Array2::from_shape_fn((n, d), |(i, j)| ((i * 7 + j * 13) % 17) as f32 / 17.0 + i as f32 * 1e-3);

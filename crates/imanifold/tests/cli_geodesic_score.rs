@@ -1,38 +1,16 @@
 //! `imanifold geodesic` and `imanifold score` through the binary: outputs, figures, and bad input (exit 2, no output).
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_imanifold")).arg("--quiet").args(args).output().unwrap()
-}
-
-fn ok_json(args: &[&str]) -> serde_json::Value {
-    let o = run(args);
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+use common::{ok as ok_json, run};
 
 fn render(dir: &Path, scene: &str, n: &str, size: &str, seed: &str) -> String {
-    let out = dir.join(format!("{scene}_{n}_{size}_{seed}"));
-    let o = run(&[
-        "render",
-        "--scene",
-        scene,
-        "--vary",
-        if scene == "turntable" { "spin" } else { "yaw" },
-        "--n",
-        n,
-        "--size",
-        size,
-        "--gray",
-        "--seed",
-        seed,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out.to_str().unwrap().to_string()
+    let vary = if scene == "turntable" { "spin" } else { "yaw" };
+    let name = format!("{scene}_{n}_{size}_{seed}");
+    let (n, size, seed) = (n.parse().unwrap(), size.parse().unwrap(), seed.parse().unwrap());
+    common::render(dir, &name, scene, vary, n, size, seed, &["--gray"]).to_str().unwrap().to_string()
 }
 
 #[test]

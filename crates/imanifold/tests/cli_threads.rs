@@ -2,15 +2,12 @@
 //! with 2 worker threads must write byte-identical data files (results.json is compared without its timings and
 //! command line, which legitimately differ).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn run(threads: &str, args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_imanifold"))
-        .args(["--quiet", "--threads", threads])
-        .args(args)
-        .output()
-        .unwrap();
+    let o = common::imanifold().args(["--quiet", "--threads", threads]).args(args).output().unwrap();
     assert!(o.status.success(), "{args:?} with {threads} threads: {}", String::from_utf8_lossy(&o.stderr));
 }
 

@@ -2,15 +2,14 @@
 //! against the ground truth where there is one), a self-contained report whose links all resolve, and, when
 //! IMANIFOLD_NOTEBOOK_PY names a Python with notebooks/requirements.txt installed, the three notebooks run on it.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::imanifold;
 use serde_json::Value;
-
-fn imanifold() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_imanifold"))
-}
 
 fn num(v: &Value, what: &str) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {v}"))

@@ -3,14 +3,11 @@
 //! itself; a 1-px blur keeps the images smooth in the parameters, cf. Wakin et al. 2005 — without it the edges make
 //! distances grow like |Δθ|^½ and the estimates roughly double at small scales.)
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn imanifold(args: &[&str]) -> serde_json::Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_imanifold")).arg("--quiet").args(args).output().unwrap();
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
-}
+use std::path::Path;
+
+use common::ok as imanifold;
 
 #[test]
 fn rendered_sets_have_the_dimension_of_their_free_parameters() {

@@ -65,10 +65,7 @@ pub struct Args {
 }
 
 fn knn_options(a: &Args) -> KnnOptions {
-    KnnOptions {
-        strategy: a.knn_strategy,
-        ..Default::default()
-    }
+    KnnOptions { strategy: a.knn_strategy, ..Default::default() }
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {

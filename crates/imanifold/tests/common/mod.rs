@@ -48,7 +48,16 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 }
 
 /// Renders `n` square images of `scene` with the parameters `vary` free into `dir/name`, plus `extra` flags.
-pub fn render(dir: &Path, name: &str, scene: &str, vary: &str, n: usize, size: usize, seed: u64, extra: &[&str]) -> PathBuf {
+pub fn render(
+    dir: &Path,
+    name: &str,
+    scene: &str,
+    vary: &str,
+    n: usize,
+    size: usize,
+    seed: u64,
+    extra: &[&str],
+) -> PathBuf {
     let out = dir.join(name);
     let (n, size, seed) = (n.to_string(), size.to_string(), seed.to_string());
     let mut args = vec!["render", "--scene", scene, "--vary", vary, "--n", &n, "--size", &size, "--seed", &seed];
@@ -58,23 +67,26 @@ pub fn render(dir: &Path, name: &str, scene: &str, vary: &str, n: usize, size: u
     out
 }
 
-/// The set of key paths of a JSON value (`a.b`, arrays as `a[]`): two results.json files have the same schema when
-/// these sets are equal.
-pub fn key_paths(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
-    fn walk(v: &serde_json::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+/// The schema of a JSON value: every key path (`/a/b`; array elements share `/a[]`, their keys merged). The
+/// contents of objects whose key is in `opaque` are left out (only their presence counts): timings, or keys named
+/// by the run such as estimator labels.
+pub fn schema_keys(v: &serde_json::Value, opaque: &[&str]) -> std::collections::BTreeSet<String> {
+    fn walk(v: &serde_json::Value, prefix: &str, opaque: &[&str], out: &mut std::collections::BTreeSet<String>) {
         match v {
             serde_json::Value::Object(m) => {
                 for (k, x) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = format!("{prefix}/{k}");
                     out.insert(p.clone());
-                    walk(x, &p, out);
+                    if !opaque.contains(&k.as_str()) {
+                        walk(x, &p, opaque, out);
+                    }
                 }
             }
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, &format!("{prefix}[]"), out)),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, &format!("{prefix}[]"), opaque, out)),
             _ => {}
         }
     }
     let mut out = std::collections::BTreeSet::new();
-    walk(v, "", &mut out);
+    walk(v, "", opaque, &mut out);
     out
 }
