@@ -4,7 +4,10 @@ use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use crate::kernel::{approx_distances, centred, column_mean, contiguous, exact_d2, gemm_error_factor, Scratch};
+use crate::kernel::{
+    approx_distances, centred, column_mean, contiguous, exact_d2, gemm_abs_error, gemm_error_factor, max_centred, pow2,
+    scale_exponent, Scratch,
+};
 use crate::topk::{assemble, finish, Cand, TopBuf};
 use crate::{tree, KnnOptions};
 
@@ -58,9 +61,19 @@ pub(crate) fn brute(
     let ref_raw = contiguous(reference);
     let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
     let mean = column_mean(&ref_raw, d);
-    let (ref_c, ref_n2) = centred(&ref_raw, d, &mean);
+    // The centred rows enter the GEMM times 2^s (0 for ordinary data), so that the expansion neither overflows nor
+    // underflows f32 at any finite scale; every approximate quantity below is in those units, and an exact squared
+    // distance enters a comparison with them times `sq` = 4^s (exact: a power of two).
+    let max_abs = if self_mode {
+        max_centred(&ref_raw, d, &mean)
+    } else {
+        max_centred(&ref_raw, d, &mean).max(max_centred(&q_raw, d, &mean))
+    };
+    let s = scale_exponent(max_abs);
+    let sq = pow2(2 * s);
+    let (ref_c, ref_n2) = centred(&ref_raw, d, &mean, s);
     // In self mode the queries are the centred references (borrowed: no second copy of the data).
-    let q_own = if self_mode { None } else { Some(centred(&q_raw, d, &mean)) };
+    let q_own = if self_mode { None } else { Some(centred(&q_raw, d, &mean, s)) };
     let (q_c, q_n2): (&[f32], &[f64]) = match &q_own {
         Some((c, n2)) => (c, n2),
         None => (&ref_c, &ref_n2),
@@ -132,13 +145,17 @@ pub(crate) fn brute(
                     cands.sort_unstable();
                     // Certificate: every excluded row had an approximate squared distance ≥ worst_kept, hence a true
                     // one ≥ worst_kept − err; if that beats the k-th exact distance, the refined top-k is exact.
-                    let err = err_factor * (q_n2[qi].sqrt() + max_ref_norm).powi(2);
-                    let certified = complete || worst_kept - err > cands[k - 1].d2;
+                    let norms = q_n2[qi].sqrt() + max_ref_norm;
+                    let err = err_factor * norms.powi(2) + gemm_abs_error(d, norms);
+                    // (Fewer than k candidates cannot happen with finite approximations; should it, the second
+                    // pass examines every row.)
+                    let kth = cands.get(k - 1).map_or(f64::INFINITY, |c| c.d2 * sq);
+                    let certified = complete || worst_kept - err > kth;
                     if certified {
                         Ok(finish(cands, k))
                     } else {
                         // Any row that beats the k-th refined distance has an approximate distance below this.
-                        Err(cands[k - 1].d2 + err)
+                        Err(kth + err)
                     }
                 })
                 .collect::<Vec<_>>()
@@ -179,7 +196,8 @@ pub(crate) fn brute(
                     let qn = q_n2[qi];
                     for (jj, &g) in buf[i * w..(i + 1) * w].iter().enumerate() {
                         let j = r0 + jj;
-                        if qn + ref_n2[j] - 2.0 * g as f64 <= tau && !(self_mode && j == qi) {
+                        let a = qn + ref_n2[j] - 2.0 * g as f64;
+                        if (a <= tau || a.is_nan()) && !(self_mode && j == qi) {
                             lists[i].push(j);
                         }
                     }

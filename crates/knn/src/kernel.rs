@@ -64,12 +64,48 @@ fn approx_distances_portable(out: &mut [f64], g: &[f32], ref_n2: &[f64], qn: f64
     }
 }
 
-/// SplitMix64 finaliser: a deterministic hash (seeded starting vectors, no RNG dependency).
-pub(crate) fn splitmix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-    z ^ (z >> 31)
+/// Centred rows whose largest magnitude lies in `[2^-UNSCALED_EXP, 2^UNSCALED_EXP]` enter the f32 GEMM as they are;
+/// others are first multiplied by a power of two (see [`scale_exponent`]).
+const UNSCALED_EXP: i32 = 20;
+
+/// `2^s` as an f64 (exact; `s` within the normal exponent range).
+pub(crate) fn pow2(s: i32) -> f64 {
+    debug_assert!((-1022..=1023).contains(&s));
+    f64::from_bits(((1023 + s as i64) as u64) << 52)
+}
+
+/// The exponent `s` of the power of two the centred rows are multiplied by before the f32 GEMM, from their largest
+/// magnitude: 0 (no rescaling) when it lies in `[2^-20, 2^20]` or is zero, otherwise the `s` that brings it into
+/// `[1, 2)`. Without it, inner products of data beyond ~1e19 overflow f32 and those of data below ~1e-19 underflow
+/// to zero, and the GEMM expansion is meaningless. A power of two changes no significand, so the rescaled
+/// expansion is the original one times `4^s` (up to the rounding of values pushed into f32's subnormal range, which
+/// [`gemm_abs_error`] covers), and ordinary data take exactly the path they always took.
+pub(crate) fn scale_exponent(max_abs: f64) -> i32 {
+    if max_abs == 0.0 || !max_abs.is_finite() {
+        return 0;
+    }
+    // max_abs is an f64 built from f32 values: always normal, so its biased exponent field is its binary exponent.
+    let e = ((max_abs.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    if (-UNSCALED_EXP..UNSCALED_EXP).contains(&e) {
+        0
+    } else {
+        -e
+    }
+}
+
+/// Largest magnitude of the centred values `x − mean` (f64) of row-major rows.
+pub(crate) fn max_centred(m: &[f32], d: usize, mean: &[f64]) -> f64 {
+    m.par_chunks(d * 1024)
+        .map(|block| {
+            let mut a = 0.0f64;
+            for r in block.chunks_exact(d) {
+                for (&x, &mu) in r.iter().zip(mean) {
+                    a = a.max((x as f64 - mu).abs());
+                }
+            }
+            a
+        })
+        .reduce(|| 0.0, f64::max)
 }
 
 /// Exact squared distance (f64 accumulation of exact f32 differences).
@@ -153,8 +189,9 @@ pub(crate) fn contiguous<'a>(m: ArrayView2<'a, f32>) -> std::borrow::Cow<'a, [f3
     }
 }
 
-/// Centred copy of `m` (row-major) about `mean`, plus squared norms (f64) of the centred rows.
-pub(crate) fn centred(m: &[f32], d: usize, mean: &[f64]) -> (Vec<f32>, Vec<f64>) {
+/// Centred copy of `m` (row-major) about `mean`, times `2^s`, plus squared norms (f64) of those rows.
+pub(crate) fn centred(m: &[f32], d: usize, mean: &[f64], s: i32) -> (Vec<f32>, Vec<f64>) {
+    let scale = pow2(s);
     let mut out = vec![0.0f32; m.len()];
     let norms: Vec<f64> = out
         .par_chunks_mut(d)
@@ -162,7 +199,7 @@ pub(crate) fn centred(m: &[f32], d: usize, mean: &[f64]) -> (Vec<f32>, Vec<f64>)
         .map(|(o, r)| {
             let mut s = 0.0f64;
             for ((o, &x), &mu) in o.iter_mut().zip(r).zip(mean) {
-                let c = (x as f64 - mu) as f32;
+                let c = ((x as f64 - mu) * scale) as f32;
                 *o = c;
                 s += c as f64 * c as f64;
             }
@@ -207,10 +244,20 @@ pub(crate) fn gemm_error_factor(d: usize) -> f64 {
     (d as f64 + 8.0) * f32::EPSILON as f64
 }
 
+/// Absolute error allowance of the GEMM expansion for rows of norms summing to `norms` (in the units of the GEMM's
+/// input), on top of [`gemm_error_factor`]: values and partial sums in f32's subnormal range round to a multiple of
+/// 2^-149, not relatively (each of the ~2d operations and each of the 2d centred values errs by at most 2^-150).
+#[inline]
+pub(crate) fn gemm_abs_error(d: usize, norms: f64) -> f64 {
+    (d as f64 + 2.0) * (1.0 + 4.0 * norms) * pow2(-146)
+}
+
 /// Blocked all-pairs squared distances of one data set, by the same GEMM expansion as the brute-force search:
 /// rows centred on their mean, ‖q‖² + ‖r‖² − 2 q·r evaluated one query block × reference block at a time (memory
 /// O(block)), query blocks in parallel. Each approximate value is within [`PairwiseBlocks::error_bound`] of the true
-/// squared distance; [`PairwiseBlocks::exact_d2`] gives the exact one where that matters.
+/// squared distance; [`PairwiseBlocks::exact_d2`] gives the exact one where that matters. Rows of any finite
+/// magnitude are handled: they are rescaled by a power of two for the f32 GEMM (see [`scale_exponent`]), and the
+/// approximate values and their bounds are given in the data's own units.
 pub struct PairwiseBlocks<'a> {
     raw: std::borrow::Cow<'a, [f32]>,
     cen: Vec<f32>,
@@ -218,6 +265,10 @@ pub struct PairwiseBlocks<'a> {
     n: usize,
     d: usize,
     err_factor: f64,
+    /// The centred rows are scaled by `2^s` (see [`scale_exponent`]); `unscale = 4^-s` turns their squared
+    /// distances back into the data's.
+    s: i32,
+    unscale: f64,
 }
 
 impl<'a> PairwiseBlocks<'a> {
@@ -231,8 +282,9 @@ impl<'a> PairwiseBlocks<'a> {
         let (n, d) = data.dim();
         let raw = contiguous(data);
         let mean = column_mean(&raw, d.max(1));
-        let (cen, norms) = centred(&raw, d.max(1), &mean);
-        PairwiseBlocks { raw, cen, norms, n, d, err_factor: gemm_error_factor(d) }
+        let s = scale_exponent(max_centred(&raw, d.max(1), &mean));
+        let (cen, norms) = centred(&raw, d.max(1), &mean, s);
+        PairwiseBlocks { raw, cen, norms, n, d, err_factor: gemm_error_factor(d), s, unscale: pow2(-2 * s) }
     }
 
     pub fn n(&self) -> usize {
@@ -242,7 +294,8 @@ impl<'a> PairwiseBlocks<'a> {
     /// Worst-case absolute error of the approximate squared distance of rows `i` and `j`.
     #[inline]
     pub fn error_bound(&self, i: usize, j: usize) -> f64 {
-        self.err_factor * (self.norms[i].sqrt() + self.norms[j].sqrt()).powi(2)
+        let norms = self.norms[i].sqrt() + self.norms[j].sqrt();
+        (self.err_factor * norms * norms + gemm_abs_error(self.d, norms)) * self.unscale
     }
 
     /// Exact squared distance of rows `i` and `j` (f64 accumulation over the original values).
@@ -283,6 +336,10 @@ impl<'a> PairwiseBlocks<'a> {
                     for i in 0..m {
                         let col = &buf[i * w..(i + 1) * w];
                         approx_distances(&mut approx[..w], col, &self.norms[r0..r1], self.norms[q0 + i]);
+                        if self.s != 0 {
+                            // Back to the data's units (exact: a power of two).
+                            approx[..w].iter_mut().for_each(|a| *a *= self.unscale);
+                        }
                         visit(&mut state, q0 + i, r0, &approx[..w]);
                     }
                 }
@@ -300,8 +357,10 @@ mod tests {
     fn exact_distance_kernels_agree_bit_for_bit() {
         // Lengths around the 8-wide blocks, values of mixed magnitude (rounding differences would show).
         for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 100, 1023, 1024, 1025] {
-            let a: Vec<f32> = (0..len).map(|i| ((splitmix(i as u64) >> 40) as f32 / 1e4) * 1.37e-3 + 1e3).collect();
-            let b: Vec<f32> = (0..len).map(|i| ((splitmix(i as u64 + 99) >> 40) as f32 / 1e4) * 0.91 - 7.0).collect();
+            let a: Vec<f32> =
+                (0..len).map(|i| ((seeds::splitmix64(i as u64) >> 40) as f32 / 1e4) * 1.37e-3 + 1e3).collect();
+            let b: Vec<f32> =
+                (0..len).map(|i| ((seeds::splitmix64(i as u64 + 99) >> 40) as f32 / 1e4) * 0.91 - 7.0).collect();
             let portable = exact_d2_portable(&a, &b);
             assert_eq!(exact_d2(&a, &b).to_bits(), portable.to_bits(), "length {len}");
             let naive: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
@@ -317,7 +376,7 @@ mod tests {
     #[test]
     fn pairwise_blocks_are_within_their_bound() {
         let (n, d) = (300usize, 7usize);
-        let x: Vec<f32> = (0..n * d).map(|i| ((splitmix(i as u64) >> 40) as f32 / 1e6) - 3.0).collect();
+        let x: Vec<f32> = (0..n * d).map(|i| ((seeds::splitmix64(i as u64) >> 40) as f32 / 1e6) - 3.0).collect();
         let data = ndarray::ArrayView2::from_shape((n, d), &x).unwrap();
         let pb = PairwiseBlocks::new(data);
         let seen = pb.fold(

@@ -22,6 +22,14 @@
 //!   identical to brute force; a cost model measured on sampled queries decides when it wins (see `pruned.rs`).
 //! * **k-d tree** ([`Strategy::Tree`]) for low-dimensional data, where brute force spends its time selecting rather
 //!   than multiplying: exact box bounds with a rounding allowance, the same exact distances, the same answer.
+//!
+//! # Scale
+//! Every strategy is exact for finite f32 data of any magnitude (1e-45 … 3.4e38): the centred rows enter the f32
+//! GEMM multiplied by a power of two that brings their largest magnitude near 1 (exact; ordinary data, largest
+//! centred magnitude in [2^-20, 2^20], are not rescaled), and the exact distances are f64 sums of squared f32
+//! differences (at most ~4.6e77 per term, far inside f64's range). Distances are returned in float32, in the data's
+//! own units: a search whose neighbour distance exceeds float32's range (3.4e38) is refused with
+//! [`KnnError::DistanceOverflow`] rather than answered with +inf.
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -42,7 +50,7 @@ pub use strategy::{
     AUTO_TREE_MAX_DIMS, AUTO_TREE_MAX_DIMS_LARGE, AUTO_TREE_MIN_ROWS,
 };
 
-pub(crate) use kernel::{column_mean, contiguous, exact_d2, splitmix};
+pub(crate) use kernel::{column_mean, contiguous, exact_d2};
 pub(crate) use topk::{assemble, finish, Cand, TopK};
 
 /// Errors of the kNN engine.
@@ -62,6 +70,11 @@ pub enum KnnError {
     DimensionMismatch { query: usize, reference: usize },
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    #[error(
+        "the distance from {what} row {row} to its neighbour {neighbor} is beyond float32's range (3.4e38): the data's \
+         largest magnitude is {max_abs:e}; rescale the data"
+    )]
+    DistanceOverflow { what: &'static str, row: usize, neighbor: usize, max_abs: f32 },
 }
 
 /// The k nearest neighbours of every query row.
@@ -108,6 +121,7 @@ pub fn knn_self_with(data: ArrayView2<f32>, k: usize, opts: &KnnOptions) -> Resu
     }
     let duplicate_rows = duplicate_rows(data).len();
     let (indices, distances) = search(data, data, k, true, opts);
+    check_distances(&indices, &distances, "data", &[data])?;
     Ok(Neighbors { indices, distances, duplicate_rows })
 }
 
@@ -132,6 +146,7 @@ pub fn knn_query_with(
     }
     let duplicate_rows = duplicate_rows(reference).len();
     let (indices, distances) = search(reference, query, k, false, opts);
+    check_distances(&indices, &distances, "query", &[reference, query])?;
     Ok(Neighbors { indices, distances, duplicate_rows })
 }
 
@@ -148,6 +163,21 @@ pub(crate) fn check_matrix(m: ArrayView2<f32>, what: &'static str) -> Result<(),
         return Err(KnnError::NonFinite { what, row, col, value });
     }
     Ok(())
+}
+
+/// Refuses a result whose distances overflow float32 (possible only for data beyond ~1e38 / √d, where distances
+/// cannot be returned as [`Neighbors::distances`]); indices and order are exact even then, but a distance of +inf
+/// would mislead every consumer.
+fn check_distances(
+    indices: &Array2<usize>,
+    distances: &Array2<f32>,
+    what: &'static str,
+    data: &[ArrayView2<f32>],
+) -> Result<(), KnnError> {
+    let Some(pos) = distances.iter().position(|x| x.is_infinite()) else { return Ok(()) };
+    let (row, col) = (pos / distances.ncols(), pos % distances.ncols());
+    let max_abs = data.iter().flat_map(|m| m.iter()).fold(0.0f32, |a, &x| a.max(x.abs()));
+    Err(KnnError::DistanceOverflow { what, row, neighbor: indices[(row, col)], max_abs })
 }
 
 fn search(

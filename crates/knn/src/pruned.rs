@@ -339,7 +339,7 @@ pub(crate) fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> 
     // not critical (any orthonormal basis gives a valid bound), only tightness.
     let p = (m + 8).min(s);
     let mut q = Mat::<f64>::from_fn(s, p, |i, j| {
-        let h = crate::splitmix((i * p + j) as u64);
+        let h = seeds::splitmix64((i * p + j) as u64);
         (h >> 11) as f64 / (1u64 << 53) as f64 - 0.5
     });
     for _ in 0..4 {

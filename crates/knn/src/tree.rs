@@ -82,12 +82,10 @@ impl Tree {
     /// Squared distance from `q` to a node's box, a lower bound of every exact distance to its rows.
     #[inline]
     fn box_d2(&self, q: &[f32], node: &Node) -> f64 {
-        let d = self.d;
+        let (lower, upper) = node.bbox.split_at(self.d);
         let mut s = 0.0f64;
-        for c in 0..d {
-            let x = q[c] as f64;
-            let lo = node.bbox[c] as f64;
-            let hi = node.bbox[d + c] as f64;
+        for ((&x, &lo), &hi) in q.iter().zip(lower).zip(upper) {
+            let (x, lo, hi) = (x as f64, lo as f64, hi as f64);
             let g = if x < lo {
                 lo - x
             } else if x > hi {
