@@ -37,9 +37,10 @@ fn hash_tree(dir: &Path) -> BTreeMap<PathBuf, u64> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let h = fs::read(&p).unwrap().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-                });
+                let h = fs::read(&p)
+                    .unwrap()
+                    .iter()
+                    .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
                 out.insert(p, h);
             }
         }
@@ -83,7 +84,20 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     let r = render(&inputs, "r", "object", "yaw", 8, 16, 1, &[]);
     let c = render(&inputs, "c", "shapes10", "yaw,pitch", 30, 12, 2, &[]);
     let model = inputs.join("model");
-    ok(&["classifier", "train", "--data", s(&c), "--epochs", "1", "--channels", "4", "--hidden", "8", "--out", s(&model)]);
+    ok(&[
+        "classifier",
+        "train",
+        "--data",
+        s(&c),
+        "--epochs",
+        "1",
+        "--channels",
+        "4",
+        "--hidden",
+        "8",
+        "--out",
+        s(&model),
+    ]);
     let interp = inputs.join("interp");
     let (f0, f1) = (r.join("images/000000.png"), r.join("images/000001.png"));
     ok(&["interpolate", s(&f0), s(&f1), "--steps", "3", "--out", s(&interp)]);
@@ -155,14 +169,20 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
         ("geodesic", Box::new(|x, o| v(&["geodesic", x, "--k", "2", "--metric", "euclidean", "--out", o]))),
         ("score", Box::new(|x, o| v(&["score", "--reference", x, "--query", x, "--methods", "knn", "--out", o]))),
         ("train", Box::new(|x, o| v(&["classifier", "train", "--data", x, "--epochs", "1", "--out", o]))),
-        ("eval", Box::new({
-            let m = ms.clone();
-            move |x, o| v(&["classifier", "eval", "--model", &m, "--data", x, "--out", o])
-        })),
-        ("adversarial", Box::new({
-            let m = ms.clone();
-            move |x, o| v(&["adversarial", "--model", &m, "--data", x, "--method", "fgsm", "--out", o])
-        })),
+        (
+            "eval",
+            Box::new({
+                let m = ms.clone();
+                move |x, o| v(&["classifier", "eval", "--model", &m, "--data", x, "--out", o])
+            }),
+        ),
+        (
+            "adversarial",
+            Box::new({
+                let m = ms.clone();
+                move |x, o| v(&["adversarial", "--model", &m, "--data", x, "--method", "fgsm", "--out", o])
+            }),
+        ),
         ("info", Box::new(|x, _| v(&["info", x]))),
     ];
     let missing = p(&inputs.join("missing.npy"));
@@ -229,7 +249,10 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     add(&["fool", "--model", &ms, "--method", "nope"], "nope");
     add(&["fool", "--model", &ms, "--method", "evolve-direct", "--classes", "unicorn"], "unicorn");
     add(&["fool", "--model", &p(&inputs.join("nomodel")), "--method", "evolve-direct"], "nomodel");
-    add(&["adversarial", "--model", &ms, "--data", &cs, "--method", "fgsm", "--random-trials", "4000000000"], "random trials");
+    add(
+        &["adversarial", "--model", &ms, "--data", &cs, "--method", "fgsm", "--random-trials", "4000000000"],
+        "random trials",
+    );
     add(&["adversarial", "--model", &ms, "--data", &cs, "--method", "fgsm", "--eps", "2"], "eps");
     add(&["adversarial", "--model", &ms, "--data", &cs, "--method", "fgsm", "--eps=-1"], "eps");
     add(&["adversarial", "--model", &ms, "--data", &cs, "--method", "magic"], "magic");
