@@ -40,6 +40,15 @@ pub const DEFAULT_LEARNING_RATE: f64 = 2e-3;
 pub const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
 pub const DEFAULT_VALIDATION_FRACTION: f64 = 0.2;
 
+/// Ranges checked by [`TrainOptions::validate`]: epochs and batch size from 1, convolution channels and hidden
+/// width from 1 to these bounds, at most [`MAX_CONV_LAYERS`] convolutions; training also refuses an architecture
+/// whose parameters and activations need more memory than is available.
+pub const MAX_EPOCHS: usize = 100_000;
+pub const MAX_BATCH_SIZE: usize = 65_536;
+pub const MAX_CHANNELS: usize = 4_096;
+pub const MAX_HIDDEN: usize = 65_536;
+pub const MAX_CONV_LAYERS: usize = 16;
+
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
@@ -57,8 +66,11 @@ impl Default for TrainOptions {
 impl TrainOptions {
     /// Checks the settings that do not depend on the data (cheap; [`train`] checks them too, with the data).
     pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 || self.batch_size == 0 {
-            return Err(invalid("training options", "epochs and batch size must be at least 1"));
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(invalid("epochs", format!("{} (need 1 to {MAX_EPOCHS})", self.epochs)));
+        }
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            return Err(invalid("batch size", format!("{} (need 1 to {MAX_BATCH_SIZE})", self.batch_size)));
         }
         // Written so that NaN fails every check.
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite() && self.weight_decay >= 0.0) {
@@ -73,6 +85,15 @@ impl TrainOptions {
                 "architecture",
                 "need at least one convolution, positive channel counts and hidden width",
             ));
+        }
+        if a.conv.len() > MAX_CONV_LAYERS {
+            return Err(invalid("channels", format!("{} convolutions (need 1 to {MAX_CONV_LAYERS})", a.conv.len())));
+        }
+        if let Some(c) = a.conv.iter().find(|c| c.channels > MAX_CHANNELS) {
+            return Err(invalid("channels", format!("{} (need 1 to {MAX_CHANNELS} per convolution)", c.channels)));
+        }
+        if a.hidden > MAX_HIDDEN {
+            return Err(invalid("hidden width", format!("{} (need 1 to {MAX_HIDDEN})", a.hidden)));
         }
         Ok(())
     }
@@ -138,7 +159,35 @@ fn check_inputs(
         return Err(invalid("training data", format!("row {i} holds a non-finite value {v}")));
     }
     opts.validate()?;
-    validate_architecture(&opts.architecture, shape)
+    validate_architecture(&opts.architecture, shape)?;
+    check_training_memory(opts, shape)
+}
+
+/// Refuses an architecture whose training state (parameters with their gradients and two AdamW moments, and the
+/// activations of one batch kept for the backward pass) needs more memory than is available.
+fn check_training_memory(opts: &TrainOptions, shape: ImageShape) -> Result<()> {
+    let (mut h, mut w, mut c_in) = (shape.height as u128, shape.width as u128, shape.channels as u128);
+    let (mut params, mut activations) = (0u128, h * w * c_in);
+    for c in &opts.architecture.conv {
+        let (k, s, ch) = (c.kernel as u128, c.stride as u128, c.channels as u128);
+        params += ch * c_in * k * k + ch;
+        h = (h + 2 * (k / 2) - k) / s + 1;
+        w = (w + 2 * (k / 2) - k) / s + 1;
+        activations += 2 * h * w * ch;
+        c_in = ch;
+    }
+    let hidden = opts.architecture.hidden as u128;
+    params += h * w * c_in * hidden + hidden + hidden * 64 + 64;
+    let needed = 4 * (4 * params + 3 * activations * opts.batch_size as u128);
+    let available = dataset::limits::available_memory();
+    if needed > available as u128 {
+        let (needed, available) = (dataset::limits::Bytes(needed), dataset::limits::Bytes(available as u128));
+        return Err(invalid(
+            "architecture",
+            format!("training needs {needed} ({params} parameters), {available} available; use fewer channels or a smaller hidden layer"),
+        ));
+    }
+    Ok(())
 }
 
 /// Per-channel mean and standard deviation over the given rows.

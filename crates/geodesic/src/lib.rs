@@ -141,13 +141,14 @@ pub fn weight_by_flow(
     if !(photometric_weight >= 0.0 && photometric_weight.is_finite()) {
         return Err(GeodesicError::Param(format!("photometric weight must be ≥ 0, got {photometric_weight}")));
     }
-    let est = FlowEstimator::new(params.clone()).map_err(|source| GeodesicError::Flow { i: 0, j: 0, source })?;
+    // Not an edge yet: the parameters, then each image (the error names it).
+    let est = FlowEstimator::new(params.clone())?;
     let prepared: Vec<_> = frames
         .par_iter()
         .enumerate()
         .map(|(i, f)| est.prepare_named(f.view(), &format!("image {i}")))
         .collect::<std::result::Result<_, _>>()
-        .map_err(|source| GeodesicError::Flow { i: 0, j: 0, source })?;
+        .map_err(GeodesicError::FlowParams)?;
     let measured: Vec<Result<(f64, f64)>> = edges
         .par_iter()
         .map(|e| {

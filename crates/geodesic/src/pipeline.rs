@@ -238,6 +238,13 @@ fn truth_columns<'a>(input: &GeodesicInput<'a>, options: &GeodesicOptions) -> Re
             })?;
             let values =
                 col.values.ok_or_else(|| GeodesicError::Param(format!("truth column `{name}` is not numeric")))?;
+            if let Some(row) = values.iter().position(|v| !v.is_finite()) {
+                // A correlation over pairs with a NaN truth distance would be meaningless.
+                return Err(GeodesicError::Param(format!(
+                    "truth column `{name}` holds the non-finite value {} at row {row}",
+                    values[row]
+                )));
+            }
             let period = options.periodic.iter().rev().find(|p| &p.name == name).map_or(f64::INFINITY, |p| p.period);
             Ok((values, period))
         })

@@ -404,8 +404,11 @@ impl Session {
         if let Some(e) = self.estimators.iter().find(|e| n < e.min_points()) {
             return Err(SessionError::TooFewPoints { estimator: e.name(), needed: e.min_points(), n });
         }
-        if self.k_needed >= n {
-            return Err(SessionError::NeighborBudget { k: self.k_needed, n });
+        // A `k` no estimator needs is still refused when the data cannot have that many neighbours: it is recorded
+        // in the results, and must describe a run that could have used it.
+        let k = self.k_needed.max(self.opts.k.unwrap_or(0));
+        if k >= n {
+            return Err(SessionError::NeighborBudget { k, n });
         }
         Ok(())
     }

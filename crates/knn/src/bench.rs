@@ -163,6 +163,14 @@ pub fn gemm_all_pairs(x: &Array2<f32>) -> f32 {
     checksum
 }
 
+/// Bytes a benchmark of an `n × d` data set with `k` neighbours needs at least: the data (generated in float64, kept
+/// in float32, plus a copy per search), one 2048-column panel of the GEMM, and the neighbours of every row for each
+/// of the three searches. Callers compare it with the memory available before generating the data.
+pub fn memory_needed(n: usize, d: usize, k: usize) -> u128 {
+    let (n, d, k) = (n as u128, d as u128, k as u128);
+    n * d * (8 + 2 * 4) + n * n.min(2048) * 4 + 3 * n * k * 12
+}
+
 /// Times the GEMM bound, brute force, PCA-pruned and automatic search on `x` (and the peer, whose input is a
 /// temporary `.npy` file in `scratch`); errors when the three searches disagree.
 pub fn bench_knn(x: &Array2<f32>, opts: &BenchOptions, scratch: &Path) -> Result<BenchRow, BenchError> {

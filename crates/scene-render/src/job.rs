@@ -57,6 +57,21 @@ pub fn apply_defaults(scene: &mut Scene, assignments: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a parameter both fixed by an assignment (`NAME=VALUE`, as for [`apply_defaults`]) and varied: a varied
+/// parameter ignores its default.
+pub fn check_fixed_not_varied(assignments: &[String], vary: &[String]) -> Result<()> {
+    for kv in assignments {
+        let name = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k).trim();
+        if vary.iter().any(|v| v.trim() == name) {
+            return Err(RenderError::Params(format!(
+                "parameter '{name}' cannot be both fixed ({kv}) and varied; drop it from the defaults or from the \
+                 varied parameters"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Samples the parameters of `request`, renders the images and writes the folder with [`write_render_dir`].
 pub fn render_to_dir(dir: &Path, scene: &Scene, request: &RenderRequest) -> Result<RenderSummary> {
     if request.consecutive_flow && request.sampling != Sampling::Trajectory {

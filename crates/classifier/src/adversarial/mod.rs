@@ -143,6 +143,8 @@ pub const DEFAULT_EPS_TEXT: &str = "8/255";
 pub const DEFAULT_STEPS: usize = 40;
 pub const DEFAULT_SEARCH_ROUNDS: usize = 10;
 pub const DEFAULT_RANDOM_TRIALS: usize = 100;
+/// Largest `random_trials` accepted (0 to this many per image and per kind).
+pub const MAX_RANDOM_TRIALS: usize = 100_000;
 
 impl Default for AttackOptions {
     fn default() -> Self {
@@ -164,6 +166,12 @@ impl AttackOptions {
     pub fn validate(&self) -> Result<()> {
         if self.attack != Attack::Lbfgs && !(self.eps > 0.0 && self.eps.is_finite()) {
             return Err(invalid("eps", format!("{} (need a positive budget)", self.eps)));
+        }
+        if self.attack != Attack::Lbfgs && self.norm == Norm::Linf && self.eps > 1.0 {
+            return Err(invalid("eps", format!("{} (an L∞ budget in pixel units needs 0 < eps ≤ 1)", self.eps)));
+        }
+        if self.random_trials > MAX_RANDOM_TRIALS {
+            return Err(invalid("random trials", format!("{} (need 0 to {MAX_RANDOM_TRIALS})", self.random_trials)));
         }
         if self.attack != Attack::Fgsm && self.steps == 0 {
             return Err(invalid("steps", "must be at least 1"));
@@ -269,6 +277,13 @@ pub fn attack(
     check(model, &x, labels, opts)?;
     let probs = model.predict_proba(x)?;
     let rows: Vec<usize> = (0..x.nrows()).filter(|&i| argmax(&probs.row(i).to_vec()).0 == labels[i]).collect();
+    if rows.is_empty() {
+        // A flip rate over no image would be 0/0: refuse rather than report a number.
+        return Err(invalid(
+            "images",
+            format!("the model classifies none of the {} images correctly: nothing to attack", x.nrows()),
+        ));
+    }
     let clean = x.select(ndarray::Axis(0), &rows);
     let y: Vec<usize> = rows.iter().map(|&r| labels[r]).collect();
     let adv = match opts.attack {

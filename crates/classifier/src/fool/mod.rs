@@ -109,6 +109,8 @@ pub struct FoolOptions {
 pub const DEFAULT_CONFIDENCE: f32 = 0.99;
 pub const DEFAULT_GENERATIONS: usize = 500;
 pub const DEFAULT_POPULATION: usize = 64;
+/// Largest `population` accepted (evolution); the images of one generation must also fit in memory.
+pub const MAX_POPULATION: usize = 100_000;
 pub const DEFAULT_MUTATION_RATE: f64 = 0.1;
 pub const DEFAULT_MUTATION_HALF_LIFE: f64 = 100.0;
 pub const DEFAULT_STEP_SIZE: f32 = 0.02;
@@ -200,8 +202,8 @@ fn check(model: &Classifier, opts: &FoolOptions) -> Result<Vec<usize>> {
     if !(opts.confidence > 0.0 && opts.confidence <= 1.0) {
         return Err(invalid("confidence", format!("{} (need 0 < c ≤ 1)", opts.confidence)));
     }
-    if opts.method != Method::GradientAscent && opts.population == 0 {
-        return Err(invalid("population", "must be at least 1"));
+    if opts.method != Method::GradientAscent && !(1..=MAX_POPULATION).contains(&opts.population) {
+        return Err(invalid("population", format!("{} (need 1 to {MAX_POPULATION})", opts.population)));
     }
     // Written so that NaN fails every check.
     if !(opts.mutation_rate > 0.0 && opts.mutation_rate <= 1.0 && opts.mutation_half_life > 0.0) {
@@ -220,6 +222,14 @@ fn check(model: &Classifier, opts: &FoolOptions) -> Result<Vec<usize>> {
     sorted.dedup();
     if sorted.len() != classes.len() {
         return Err(invalid("classes", "a class is listed twice"));
+    }
+    // One generation: `population` offspring per class, each image held as float32 (twice: genome and pixels).
+    let s = model.input_shape();
+    let needed = 8 * (opts.population as u128 + 1) * classes.len() as u128 * (s.height * s.width * s.channels) as u128;
+    let available = dataset::limits::available_memory();
+    if needed > available as u128 {
+        let (needed, available) = (dataset::limits::Bytes(needed), dataset::limits::Bytes(available as u128));
+        return Err(invalid("population", format!("{} needs {needed}, {available} available", opts.population)));
     }
     Ok(classes)
 }

@@ -63,7 +63,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seed: a.input_args.seed,
     };
     opts.validate()?;
-    a.out.check()?;
+    a.out.check_inputs(&[&a.model, &a.data])?;
     let model = Classifier::load(&a.model)?;
     let mut results = output::Results::new("adversarial");
     results.seed(a.input_args.seed);

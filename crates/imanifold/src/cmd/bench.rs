@@ -78,6 +78,14 @@ fn run_knn(a: KnnArgs) -> anyhow::Result<()> {
     if let Some(&(n, _)) = a.shapes.iter().find(|&&(n, _)| a.k >= n) {
         bail!("--k {} needs more than {n} points", a.k);
     }
+    let available = dataset::limits::available_memory();
+    for &(n, d) in &a.shapes {
+        let needed = knn::bench::memory_needed(n, d, a.k);
+        if needed > available as u128 {
+            let (needed, available) = (dataset::limits::Bytes(needed), dataset::limits::Bytes(available as u128));
+            bail!("--shape {n}x{d} needs {needed}, {available} available");
+        }
+    }
     let peer = Peer::locate(a.peers_python.as_deref(), a.peers_dir.as_deref());
     let opts = BenchOptions { k: a.k, repeat: a.repeat, peer: peer.as_ref().ok().cloned() };
     let mut results = output::Results::new("bench-knn");

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand};
 use classifier::{Architecture, Classifier, ClassifierError, TrainOptions};
 
-use super::common::{check_out, prepare_out, print_json, InputArgs, OutArgs};
+use super::common::{check_not_input, print_json, InputArgs, OutArgs};
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -114,7 +114,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         architecture: Architecture::from_channels(&a.channels, a.hidden),
     };
     opts.validate()?;
-    a.out.check()?;
+    a.out.check_inputs(&[&a.data])?;
     let mut results = output::Results::new("classifier-train");
     results.seed(a.input_args.seed);
     let ds = results.timed("load", || a.input_args.load(&a.data))?;
@@ -148,7 +148,8 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
 
 fn eval(a: EvalArgs) -> anyhow::Result<()> {
     if let Some(out) = &a.out {
-        check_out(out)?;
+        check_not_input(out, &[&a.model, &a.data])?;
+        output::check_destination(out)?;
     }
     let model = Classifier::load(&a.model)?;
     let mut results = output::Results::new("classifier-eval");
@@ -159,7 +160,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         .map_err(fit_hint(&model, &a.data))?;
     results.set("model", a.model.display().to_string()).set("data", a.data.display().to_string());
     let v = match &a.out {
-        Some(out) => classifier::write_eval_dir(&prepare_out(out)?, &evaluation, results)?,
+        Some(out) => output::write_dir(out, |d| anyhow::Ok(classifier::write_eval_dir(d, &evaluation, results)?))?,
         None => {
             evaluation.set_results(&mut results);
             results.to_value()

@@ -97,6 +97,13 @@ impl OutArgs {
         Ok(())
     }
 
+    /// [`OutArgs::check`], and refuses an `--out` that is one of `inputs` or contains one (compared canonicalised):
+    /// writing the output folder replaces `--out` as a whole, so it must never hold what the run reads.
+    pub fn check_inputs(&self, inputs: &[&Path]) -> anyhow::Result<()> {
+        check_not_input(&self.out, inputs)?;
+        self.check()
+    }
+
     /// Runs the command's writer into a staging folder and moves it into place when it succeeded.
     pub fn write<T>(&self, write: impl FnOnce(&Path) -> anyhow::Result<T>) -> anyhow::Result<T> {
         output::write_dir(&self.out, write)
@@ -108,19 +115,40 @@ impl OutArgs {
     }
 }
 
-/// Refuses an `--out` path that exists and is not a folder.
-pub fn check_out(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        bail!("--out {} exists and is not a folder", dir.display());
+/// Refuses an output path `out` that is one of `inputs` or contains one (compared canonicalised).
+pub fn check_not_input(out: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
+    let out_abs = canonical_prefix(out);
+    for input in inputs {
+        let Ok(input_abs) = input.canonicalize() else { continue };
+        if input_abs.starts_with(&out_abs) {
+            let what = if input_abs == out_abs { "is" } else { "contains" };
+            bail!(
+                "--out {} {what} the input {}; choose an output folder outside the inputs",
+                out.display(),
+                input.display()
+            );
+        }
     }
     Ok(())
 }
 
-/// `--out DIR` handling: creates the folder, refuses a path that is an existing file.
-pub fn prepare_out(dir: &Path) -> anyhow::Result<PathBuf> {
-    check_out(dir)?;
-    output::create_dir(dir)?;
-    Ok(dir.to_path_buf())
+/// `path` made absolute with its symbolic links resolved, as far as it exists (the missing tail is appended as is).
+fn canonical_prefix(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut tail = Vec::new();
+    let mut head = absolute.as_path();
+    loop {
+        if let Ok(c) = head.canonicalize() {
+            return tail.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
+        }
+        match (head.parent(), head.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name.to_os_string());
+                head = parent;
+            }
+            _ => return absolute,
+        }
+    }
 }
 
 /// Prints the summary JSON to stdout when `--json` was given.

@@ -47,7 +47,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    a.out.check()?;
+    a.out.check_inputs(&[&a.input])?;
     let seed = a.input_args.seed;
     let opts = DimOptions {
         estimators: a.estimators.clone(),

@@ -55,7 +55,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 bail!("--viz and --truth are for one pair; in batch mode use --png and a `truth` column");
             }
             let out = OutArgs { out: a.out.clone(), json: a.json };
-            out.check()?;
+            out.check_inputs(&[p])?;
             let results = output::Results::new("flow");
             let rows = optical_flow::read_pairs(p)?;
             let pb = output::progress(rows.len() as u64, "flow");

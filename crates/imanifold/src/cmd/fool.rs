@@ -48,7 +48,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     classifier::single_threaded_elementwise();
-    a.out.check()?;
+    a.out.check_inputs(&[&a.model])?;
     let model = Classifier::load(&a.model)?;
     let opts = FoolOptions {
         method: a.method,

@@ -81,7 +81,7 @@ fn gray_frames(ds: &Dataset) -> anyhow::Result<Option<Vec<Array2<f32>>>> {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let options = a.options();
     options.validate()?;
-    a.out.check()?;
+    a.out.check_inputs(&[&a.input])?;
     let mut results = output::Results::new("geodesic");
     results.seed(a.input_args.seed);
     let ds = results.timed("load", || a.input_args.load(&a.input))?;

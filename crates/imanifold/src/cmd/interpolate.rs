@@ -35,7 +35,7 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let options = InterpolateOptions { steps: a.steps, method: a.method.clone(), occlusion_aware: !a.no_occlusion };
     options.validate()?;
-    a.out.check()?;
+    a.out.check_inputs(&[&a.a, &a.b])?;
     let results = output::Results::new("interpolate");
     let report = optical_flow::interpolate_files(&a.a, &a.b, &options)?;
     let v = a.out.write(|dir| Ok(optical_flow::write_interpolate_dir(dir, &report, results)?))?;

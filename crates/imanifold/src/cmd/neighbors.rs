@@ -34,7 +34,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.k == 0 {
         bail!("--k must be at least 1");
     }
-    a.out.check()?;
+    let query = a.query.as_deref().unwrap_or(&a.input);
+    a.out.check_inputs(&[&a.input, query])?;
     let mut results = output::Results::new("neighbors");
     results.seed(a.input_args.seed);
     let reference = results.timed("load", || a.input_args.load(&a.input))?;

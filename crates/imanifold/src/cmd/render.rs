@@ -86,6 +86,7 @@ fn list(scene: &Scene) {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let mut scene = Scene::load(&a.scene)?;
+    scene_render::check_fixed_not_varied(&a.set, &a.vary).context("--set and --vary")?;
     apply_defaults(&mut scene, &a.set).context("--set")?;
     if a.list {
         list(&scene);

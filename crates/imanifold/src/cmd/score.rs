@@ -69,7 +69,8 @@ fn knn_options(a: &Args) -> KnnOptions {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    a.out.check()?;
+    let second = a.query.as_deref().or(a.pairs.as_deref()).unwrap_or(&a.reference);
+    a.out.check_inputs(&[&a.reference, second])?;
     let flow = FlowParams::from_name(&a.flow_method)?;
     let mut record = output::Results::new("score");
     let reference = record.timed("load_reference", || a.input_args.load(&a.reference))?;

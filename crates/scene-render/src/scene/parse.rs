@@ -11,6 +11,9 @@ use super::shapes::{make_mesh, make_texture};
 use super::{Material, Object, ParamSpec, Scene, Spin, Unit, DISTANCE, PITCH};
 use crate::error::{RenderError, Result};
 
+/// Largest object scale a scene file may give (each axis in (0, MAX_SCALE]).
+const MAX_SCALE: f64 = 1e6;
+
 /// Values a camera or light parameter can never take (whatever the scene says).
 pub(super) fn check_param_value(scene: &Scene, i: usize, v: f64) -> Result<()> {
     match i {
@@ -67,8 +70,22 @@ pub(super) fn check_color(origin: &str, what: &str, c: [f32; 3]) -> Result<[f32;
     }
 }
 
+/// A TOML error on one line: the line and column, then the parser's message (without its source excerpt).
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("TOML parse error at line {line}, column {column}: {message}")
+        }
+        None => format!("TOML parse error: {message}"),
+    }
+}
+
 pub(super) fn parse(text: &str, origin: &str, fallback_name: &str, assets: AssetSource) -> Result<Scene> {
-    let file: SceneFile = toml::from_str(text).map_err(|e| invalid(origin, e.to_string().trim_end().to_string()))?;
+    let file: SceneFile = toml::from_str(text).map_err(|e| invalid(origin, toml_message(text, &e)))?;
     let name = file.name.clone().unwrap_or_else(|| fallback_name.to_string());
     let View { fov_deg, near, ambient, intensity, mut params, hue, background } = camera_and_light(origin, &file)?;
     let (mut materials, material_index) = materials(origin, &file, &assets)?;
@@ -250,8 +267,10 @@ fn object(
         Some(ScaleFile::Uniform(s)) => [s; 3],
         Some(ScaleFile::Axes(a)) => a,
     };
-    if s.iter().any(|v| !v.is_finite() || *v == 0.0) {
-        return Err(invalid(origin, format!("{what}: scale {s:?} must be finite and non-zero")));
+    // Mirroring (negative) scales turn a mesh inside out, and scales beyond MAX_SCALE put every vertex out of any
+    // camera's reach: both render blank images.
+    if s.iter().any(|v| !(v.is_finite() && *v > 0.0 && *v <= MAX_SCALE)) {
+        return Err(invalid(origin, format!("{what}: scale {s:?} must be positive, at most {MAX_SCALE}")));
     }
     if o.position.iter().chain(o.rotation.iter()).any(|v| !v.is_finite()) {
         return Err(invalid(origin, format!("{what}: position and rotation must be finite")));
