@@ -12,6 +12,7 @@ use numpy::PyReadonlyArray2;
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+mod flow;
 mod id;
 mod load;
 mod neighbors;
@@ -108,5 +109,6 @@ fn _imanifold(m: &Bound<'_, PyModule>) -> PyResult<()> {
     load::register(m)?;
     neighbors::register(m)?;
     id::register(m)?;
+    flow::register(m)?;
     Ok(())
 }
