@@ -16,6 +16,7 @@ mod flow;
 mod id;
 mod load;
 mod neighbors;
+mod score;
 
 /// Largest `threads=` accepted (as the CLI's `--threads`).
 const MAX_THREADS: usize = 1024;
@@ -110,5 +111,6 @@ fn _imanifold(m: &Bound<'_, PyModule>) -> PyResult<()> {
     neighbors::register(m)?;
     id::register(m)?;
     flow::register(m)?;
+    score::register(m)?;
     Ok(())
 }

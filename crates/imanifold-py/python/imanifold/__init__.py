@@ -7,7 +7,8 @@ Bindings of the imanifold Rust library (numpy in and out):
 * :class:`NearestNeighbors` — exact kNN with scikit-learn's interface and return convention;
 * :mod:`imanifold.id` — intrinsic-dimension estimators with scikit-dimension's class and parameter names, and
   :func:`imanifold.id.estimate` (several estimators on one kNN pass, with intervals and scale curves);
-* :func:`flow` — dense optical flow between two frames (arrays or image files).
+* :func:`flow` — dense optical flow between two frames (arrays or image files);
+* :func:`score` — off-manifold scores of query images against a reference set.
 
 Inputs: C-contiguous float32 arrays are used without a copy; other dtypes and memory orders are converted once.
 Computations release the GIL and run on ``threads`` worker threads (default: all cores; results do not depend on
@@ -20,6 +21,7 @@ from . import id
 from ._dataset import Dataset, load
 from ._flow import flow, flow_methods
 from ._neighbors import NearestNeighbors
+from ._score import score
 
 __version__ = _imanifold.__version__
-__all__ = ["Dataset", "NearestNeighbors", "flow", "flow_methods", "id", "load", "__version__"]
+__all__ = ["Dataset", "NearestNeighbors", "flow", "flow_methods", "id", "load", "score", "__version__"]
