@@ -16,6 +16,7 @@ mod flow;
 mod id;
 mod load;
 mod neighbors;
+mod render;
 mod score;
 
 /// Largest `threads=` accepted (as the CLI's `--threads`).
@@ -112,5 +113,6 @@ fn _imanifold(m: &Bound<'_, PyModule>) -> PyResult<()> {
     id::register(m)?;
     flow::register(m)?;
     score::register(m)?;
+    render::register(m)?;
     Ok(())
 }

@@ -8,6 +8,7 @@ Bindings of the imanifold Rust library (numpy in and out):
 * :mod:`imanifold.id` — intrinsic-dimension estimators with scikit-dimension's class and parameter names, and
   :func:`imanifold.id.estimate` (several estimators on one kNN pass, with intervals and scale curves);
 * :func:`flow` — dense optical flow between two frames (arrays or image files);
+* :func:`render` — image sets of a 3-D scene in memory, with their parameters and depth;
 * :func:`score` — off-manifold scores of query images against a reference set.
 
 Inputs: C-contiguous float32 arrays are used without a copy; other dtypes and memory orders are converted once.
@@ -21,7 +22,8 @@ from . import id
 from ._dataset import Dataset, load
 from ._flow import flow, flow_methods
 from ._neighbors import NearestNeighbors
+from ._render import render
 from ._score import score
 
 __version__ = _imanifold.__version__
-__all__ = ["Dataset", "NearestNeighbors", "flow", "flow_methods", "id", "load", "score", "__version__"]
+__all__ = ["Dataset", "NearestNeighbors", "flow", "flow_methods", "id", "load", "render", "score", "__version__"]

@@ -42,3 +42,6 @@ def score(reference: npt.ArrayLike, query: npt.ArrayLike, methods: Union[str, Li
           k: int = 20, dim: Union[str, int] = "auto", calibration: int = 2000, flow_method: str = "dis",
           seed: int = 0, image_shape: Optional[Tuple[int, int, int]] = None,
           threads: Optional[int] = None) -> Dict[str, npt.NDArray[np.float64]]: ...
+def render(scene: str, vary: Union[str, List[str]] = ..., n: int = 100, size: Union[int, Tuple[int, int]] = 64,
+           sampling: str = "random", seed: int = 0, ssaa: int = 4, blur: float = 0.0, gray: bool = False,
+           depth: bool = False, threads: Optional[int] = None) -> Dict[str, object]: ...
