@@ -1,9 +1,11 @@
 //! Intrinsic dimension: `intrinsic_dim`'s estimators (built by name with skdim-named parameters) on one shared kNN
-//! pass ([`FitContext`] + [`intrinsic_dim::run`]), as `imanifold dim` runs them.
+//! pass: [`estimate`] is one [`Session`] run (the library call behind `imanifold dim`); the single-estimator `fit` and
+//! `fit_pw` of the estimator classes use [`FitContext`] + [`intrinsic_dim::run`] directly.
 
-use std::collections::HashMap;
+use std::str::FromStr;
 
-use intrinsic_dim::{Estimator, FitContext, Report, RunOptions};
+use intrinsic_dim::session::{DEFAULT_BOOTSTRAP, DEFAULT_POINTWISE_NEIGHBORS};
+use intrinsic_dim::{DimOptions, DimReport, Estimator, FitContext, Report, RunOptions, Scales, Session, Source};
 use ndarray::{Array2, ArrayView2};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -11,12 +13,6 @@ use pyo3::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::{compute, matrix, value_error};
-
-/// Bootstrap replicates for intervals that are not analytic (the CLI's `dim --bootstrap` default).
-const DEFAULT_BOOTSTRAP: usize = 20;
-
-/// Estimators whose `n_neighbors` the `n_neighbors=` of [`estimate`] sets (the CLI's `dim --k`).
-const LOCAL: [&str; 6] = ["mle", "mom", "tle", "mada", "ess", "imanifold"];
 
 fn params_map(params_json: &str) -> PyResult<Map<String, Value>> {
     serde_json::from_str(params_json).map_err(|e| PyValueError::new_err(format!("estimator parameters: {e}")))
@@ -110,47 +106,8 @@ fn fit_pw<'py>(
     Ok(values.into_pyarray(py))
 }
 
-/// File-name-style labels: the estimator name, suffixed `_2`, `_3`, … when it is requested again.
-fn unique_labels(estimators: &[Box<dyn Estimator>]) -> Vec<String> {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    estimators
-        .iter()
-        .map(|e| {
-            let c = seen.entry(e.name()).or_insert(0);
-            *c += 1;
-            if *c == 1 {
-                e.name().to_string()
-            } else {
-                format!("{}_{}", e.name(), c)
-            }
-        })
-        .collect()
-}
-
-/// Parses the specs (`NAME` or `NAME:key=value,...`), `n_neighbors` applied to the local estimators that do not set it.
-fn build_specs(specs: &[String], n_neighbors: Option<usize>) -> PyResult<Vec<Box<dyn Estimator>>> {
-    if matches!(n_neighbors, Some(0 | 1)) {
-        return Err(PyValueError::new_err("n_neighbors must be at least 2"));
-    }
-    let mut out = Vec::new();
-    for spec in specs {
-        let context =
-            |e: intrinsic_dim::DimError| PyValueError::new_err(format!("estimator {spec}: {}", crate::chain(&e)));
-        let (name, mut params) = intrinsic_dim::parse_spec(spec).map_err(context)?;
-        if let (Some(k), Some(c)) = (n_neighbors, intrinsic_dim::estimators::canonical(&name)) {
-            if LOCAL.contains(&c) && !params.contains_key("n_neighbors") {
-                params.insert("n_neighbors".into(), json!(k));
-            }
-        }
-        out.push(intrinsic_dim::build(&name, &params).map_err(context)?);
-    }
-    Ok(out)
-}
-
-type Scale = Vec<(usize, Vec<(usize, Box<dyn Estimator>)>)>;
-
-/// Every estimator on one kNN pass, with `dim`'s semantics (duplicates dropped, `n_neighbors` for the local
-/// estimators, bootstrap intervals, scale curves over `k_range`). Returns JSON: a list of entries with `label`.
+/// Every estimator on one kNN pass: one [`Session`] run, as `imanifold dim` (duplicates dropped, `n_neighbors` as
+/// `--k`, bootstrap intervals, scale curves over `k_range`). Returns JSON: a list of entries with `label`.
 #[pyfunction]
 #[pyo3(signature = (x, estimators, n_neighbors=None, k_range=None, bootstrap=DEFAULT_BOOTSTRAP, seed=0,
                     threads=None))]
@@ -165,85 +122,48 @@ fn estimate(
     seed: u64,
     threads: Option<usize>,
 ) -> PyResult<String> {
-    if let Some((a, b)) = k_range {
-        if a < 2 || a > b {
-            return Err(PyValueError::new_err(format!("k_range = ({a}, {b}): need 2 <= A <= B")));
+    let scales = match k_range {
+        None => None,
+        Some((a, b)) => {
+            Some(Scales::from_str(&format!("{a}:{b}")).map_err(|e| PyValueError::new_err(format!("k_range: {e}")))?)
         }
-    }
-    let specs = if estimators.is_empty() { vec!["imanifold".to_string()] } else { estimators };
-    let ests = build_specs(&specs, n_neighbors)?;
-    let labels = unique_labels(&ests);
+    };
+    let opts = DimOptions { estimators, k: n_neighbors, scales, bootstrap, seed, ..DimOptions::default() };
+    let session = Session::new(&opts).map_err(|e| value_error(&e))?;
     let data = matrix(&x);
-    let entries = compute(py, threads, || run_all(data, &ests, &labels, k_range, bootstrap, seed))?
-        .map_err(|e| value_error(&e))?;
-    Ok(Value::Array(entries).to_string())
+    let report = compute(py, threads, || session.run(data, Source::default()))?.map_err(|e| value_error(&e))?;
+    Ok(Value::Array(entries(&report)).to_string())
 }
 
-/// The computation of [`estimate`] (without the GIL).
-fn run_all(
-    data: ArrayView2<f32>,
-    ests: &[Box<dyn Estimator>],
-    labels: &[String],
-    k_range: Option<(usize, usize)>,
-    bootstrap: usize,
-    seed: u64,
-) -> Result<Vec<Value>, intrinsic_dim::DimError> {
-    let (kept, dropped) = without_duplicates(data);
-    let data = kept.as_ref().map_or(data, |k| k.view());
-    let opts = RunOptions::default();
-    let mut k_needed = intrinsic_dim::max_k(ests, &opts);
-    let scale: Scale = match k_range {
-        None => Vec::new(),
-        Some((lo, hi)) => ests
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (i, (lo..=hi).filter_map(|k| e.at_scale(k).map(|s| (k, s))).collect()))
-            .collect(),
-    };
-    for (_, list) in &scale {
-        for (_, e) in list {
-            k_needed = k_needed.max(e.needs_k().unwrap_or(0));
-        }
+/// The report's estimator entries with the run's context (`duplicates_dropped`, `k_neighbors_computed`) and, with
+/// curves, each estimator's `scale` (columns `k`, `dimension`, `ci_low`, `ci_high`; null without a scale parameter).
+fn entries(report: &DimReport) -> Vec<Value> {
+    let mut entries = report.estimate_entries();
+    for e in &mut entries {
+        e["duplicates_dropped"] = json!(report.dropped.len());
+        e["k_neighbors_computed"] = json!(report.k_computed);
     }
-    let mut ctx = FitContext::new(data, k_needed, seed)?;
-    ctx.bootstrap = bootstrap;
-    let reports = intrinsic_dim::run(&ctx, ests, &opts)?;
-    let mut entries: Vec<Value> = reports
-        .iter()
-        .zip(labels)
-        .map(|(r, label)| {
-            let mut e = r.to_json();
-            e["label"] = json!(label);
-            e["duplicates_dropped"] = json!(dropped.len());
-            e["k_neighbors_computed"] = json!(k_needed);
-            e
-        })
-        .collect();
-    for (i, list) in &scale {
-        if list.is_empty() {
-            entries[*i]["scale"] = Value::Null;
-            continue;
-        }
-        // As `dim`: scale curves use analytic or per-point intervals; half-sampling refits would cost B fits per k.
-        ctx.bootstrap = if ests[*i].comb().is_none() { 0 } else { bootstrap };
-        let mut curve = json!({"k": [], "dimension": [], "ci_low": [], "ci_high": []});
-        for (k, e) in list {
-            let rep = intrinsic_dim::run(&ctx, std::slice::from_ref(e), &opts)?;
-            let est = &rep[0].estimate;
-            let (lo, hi) = est.ci95.unwrap_or((f64::NAN, f64::NAN));
-            let f = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
-            for (key, v) in [("k", json!(k)), ("dimension", f(est.dimension)), ("ci_low", f(lo)), ("ci_high", f(hi))] {
-                curve[key].as_array_mut().expect("curve columns are arrays").push(v);
+    for (e, c) in entries.iter_mut().zip(&report.curves) {
+        e["scale"] = match &c.points {
+            None => Value::Null,
+            Some(points) => {
+                let (lo, hi): (Vec<f64>, Vec<f64>) =
+                    points.iter().map(|p| p.ci95.unwrap_or((f64::NAN, f64::NAN))).unzip();
+                json!({
+                    "k": points.iter().map(|p| p.k).collect::<Vec<_>>(),
+                    "dimension": points.iter().map(|p| output::json_f64(p.dimension)).collect::<Vec<_>>(),
+                    "ci_low": lo.into_iter().map(output::json_f64).collect::<Vec<_>>(),
+                    "ci_high": hi.into_iter().map(output::json_f64).collect::<Vec<_>>(),
+                })
             }
-        }
-        entries[*i]["scale"] = curve;
+        };
     }
-    Ok(entries)
+    entries
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_BOOTSTRAP", DEFAULT_BOOTSTRAP)?;
-    m.add("DEFAULT_PW_NEIGHBORS", RunOptions::default().pointwise_neighbors)?;
+    m.add("DEFAULT_PW_NEIGHBORS", DEFAULT_POINTWISE_NEIGHBORS)?;
     m.add_function(wrap_pyfunction!(estimator_params, m)?)?;
     m.add_function(wrap_pyfunction!(estimator_names, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;

@@ -12,9 +12,12 @@ use numpy::PyReadonlyArray2;
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+mod flow;
 mod id;
 mod load;
 mod neighbors;
+mod render;
+mod score;
 
 /// Largest `threads=` accepted (as the CLI's `--threads`).
 const MAX_THREADS: usize = 1024;
@@ -108,5 +111,8 @@ fn _imanifold(m: &Bound<'_, PyModule>) -> PyResult<()> {
     load::register(m)?;
     neighbors::register(m)?;
     id::register(m)?;
+    flow::register(m)?;
+    score::register(m)?;
+    render::register(m)?;
     Ok(())
 }

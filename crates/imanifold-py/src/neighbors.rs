@@ -7,19 +7,6 @@ use pyo3::prelude::*;
 
 use crate::{compute, matrix, value_error};
 
-/// The CLI's strategy names (`imanifold neighbors --strategy`).
-fn strategy(name: &str) -> PyResult<Strategy> {
-    match name {
-        "auto" => Ok(Strategy::Auto),
-        "brute" => Ok(Strategy::Brute),
-        "pruned" => Ok(Strategy::PcaPruned),
-        "tree" => Ok(Strategy::Tree),
-        other => Err(PyValueError::new_err(format!(
-            "unknown strategy {other:?}: expected 'auto', 'brute', 'pruned' or 'tree'"
-        ))),
-    }
-}
-
 type Pair<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<i64>>);
 
 /// The `k` nearest rows of `reference` for every row of `query` (`query=None`: every reference row among the
@@ -34,7 +21,8 @@ fn kneighbors<'py>(
     strategy: &str,
     threads: Option<usize>,
 ) -> PyResult<Pair<'py>> {
-    let opts = KnnOptions { strategy: self::strategy(strategy)?, ..KnnOptions::default() };
+    let opts =
+        KnnOptions { strategy: strategy.parse::<Strategy>().map_err(PyValueError::new_err)?, ..KnnOptions::default() };
     let r = matrix(&reference);
     let q = query.as_ref().map(matrix);
     let nb = compute(py, threads, || match q {

@@ -83,7 +83,7 @@ def test_kneighbors_no_copy_and_errors(datasets):
         nn.kneighbors(np.zeros((2, 5), np.float32))
     with pytest.raises(ValueError, match="needs more points"):
         nn.kneighbors(n_neighbors=len(X))
-    with pytest.raises(ValueError, match="unknown strategy"):
+    with pytest.raises(ValueError, match="not a search strategy"):
         imanifold.NearestNeighbors(3, strategy="ball_tree").fit(X).kneighbors()
     with pytest.raises(ValueError, match="not fitted"):
         imanifold.NearestNeighbors().kneighbors()

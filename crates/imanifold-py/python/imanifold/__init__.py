@@ -6,7 +6,10 @@ Bindings of the imanifold Rust library (numpy in and out):
   metadata (:class:`Dataset`), with the CLI's input options;
 * :class:`NearestNeighbors` — exact kNN with scikit-learn's interface and return convention;
 * :mod:`imanifold.id` — intrinsic-dimension estimators with scikit-dimension's class and parameter names, and
-  :func:`imanifold.id.estimate` (several estimators on one kNN pass, with intervals and scale curves).
+  :func:`imanifold.id.estimate` (several estimators on one kNN pass, with intervals and scale curves);
+* :func:`flow` — dense optical flow between two frames (arrays or image files);
+* :func:`render` — image sets of a 3-D scene in memory, with their parameters and depth;
+* :func:`score` — off-manifold scores of query images against a reference set.
 
 Inputs: C-contiguous float32 arrays are used without a copy; other dtypes and memory orders are converted once.
 Computations release the GIL and run on ``threads`` worker threads (default: all cores; results do not depend on
@@ -17,7 +20,10 @@ from __future__ import annotations
 from . import _imanifold
 from . import id
 from ._dataset import Dataset, load
+from ._flow import flow, flow_methods
 from ._neighbors import NearestNeighbors
+from ._render import render
+from ._score import score
 
 __version__ = _imanifold.__version__
-__all__ = ["Dataset", "NearestNeighbors", "id", "load", "__version__"]
+__all__ = ["Dataset", "NearestNeighbors", "flow", "flow_methods", "id", "load", "render", "score", "__version__"]

@@ -1,0 +1,59 @@
+//! `score`: off-manifold scores of query images against a reference set ([`off_manifold::score_query`]).
+
+use dataset::{Dataset, ImageShape};
+use numpy::{IntoPyArray, PyReadonlyArray2};
+use off_manifold::{DimChoice, MethodList, ScoreOptions};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::{compute, matrix, value_error};
+
+/// Scores every row of `query` against `reference` (rows are images of `image_shape` (h, w, c) when given, which
+/// the `tangent` and `flow` scores need): a dict score name → float64 values, `<name>_pct` → percentiles among the
+/// reference's leave-one-out values, `nearest` (int64 reference row) and `nearest_distance`.
+#[pyfunction]
+#[pyo3(signature = (reference, query, methods, k, dim, calibration, flow_method, seed, image_shape=None,
+                    threads=None))]
+#[allow(clippy::too_many_arguments)] // the CLI's `score` options
+fn score<'py>(
+    py: Python<'py>,
+    reference: PyReadonlyArray2<'py, f32>,
+    query: PyReadonlyArray2<'py, f32>,
+    methods: &str,
+    k: usize,
+    dim: &str,
+    calibration: usize,
+    flow_method: &str,
+    seed: u64,
+    image_shape: Option<(usize, usize, usize)>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let methods: MethodList = methods.parse().map_err(|e| value_error(&e))?;
+    let dim: DimChoice = dim.parse().map_err(|e| value_error(&e))?;
+    let flow = optical_flow::FlowParams::from_name(flow_method).map_err(|e| value_error(&e))?;
+    let opts = ScoreOptions { methods: methods.0, k, dim, calibration, flow, seed, ..ScoreOptions::default() };
+    let shape = image_shape.map(|(height, width, channels)| ImageShape { height, width, channels });
+    let dataset = |x: &PyReadonlyArray2<'py, f32>| {
+        Dataset::from_array(matrix(x).to_owned(), shape).map_err(|e| PyValueError::new_err(crate::chain(&e)))
+    };
+    let (reference, query) = (dataset(&reference)?, dataset(&query)?);
+    let report = compute(py, threads, || off_manifold::score_query(&reference, &query, None, &opts))?
+        .map_err(|e| value_error(&e))?;
+    let out = PyDict::new(py);
+    for c in &report.scores.columns {
+        out.set_item(c.name, c.values.clone().into_pyarray(py))?;
+        out.set_item(format!("{}_pct", c.name), c.percentiles.clone().into_pyarray(py))?;
+    }
+    let nearest: Vec<i64> = report.scores.nearest.iter().map(|&i| i as i64).collect();
+    out.set_item("nearest", nearest.into_pyarray(py))?;
+    out.set_item("nearest_distance", report.scores.nearest_distance.clone().into_pyarray(py))?;
+    Ok(out)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SCORE_DEFAULT_K", off_manifold::DEFAULT_K)?;
+    m.add("SCORE_DEFAULT_CALIBRATION", off_manifold::DEFAULT_CALIBRATION)?;
+    m.add("SCORE_DEFAULT_FLOW_METHOD", off_manifold::DEFAULT_FLOW_METHOD)?;
+    m.add_function(wrap_pyfunction!(score, m)?)
+}
