@@ -38,8 +38,10 @@ fn score<'py>(
         Dataset::from_array(matrix(x).to_owned(), shape).map_err(|e| PyValueError::new_err(crate::chain(&e)))
     };
     let (reference, query) = (dataset(&reference)?, dataset(&query)?);
-    let report = compute(py, threads, || off_manifold::score_query(&reference, &query, None, &opts))?
-        .map_err(|e| value_error(&e))?;
+    let report = compute(py, threads, || {
+        off_manifold::score_query(&reference, &query, None, &opts).map_err(|e| crate::chain(&e))
+    })?
+    .map_err(PyValueError::new_err)?;
     let out = PyDict::new(py);
     for c in &report.scores.columns {
         out.set_item(c.name, c.values.clone().into_pyarray(py))?;
