@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayD};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 /// Errors of the demo. Every variant names the step, file or folder at fault.
 #[derive(Debug, thiserror::Error)]
@@ -73,20 +71,9 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A ChaCha8 stream for item `i` of a computation seeded with `seed` (independent of the thread that runs it).
-pub fn item_rng(seed: u64, i: u64) -> ChaCha8Rng {
-    let mut r = ChaCha8Rng::seed_from_u64(seed);
-    r.set_stream(i);
-    r
-}
-
-/// Derives a seed for one use (`tag`) of the demo seed (SplitMix64 finaliser).
-pub fn sub_seed(seed: u64, tag: u64) -> u64 {
-    let mut z = seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+/// A ChaCha8 stream for item `i` of a computation seeded with `seed`, and a seed for one use (`tag`) of the demo
+/// seed.
+pub use seeds::{stream as item_rng, sub_seed};
 
 /// Reads a render folder's `images.npy` (n×h×w or n×h×w×c float32) as one row per image.
 pub fn read_image_rows(path: &Path) -> Result<Array2<f32>> {
