@@ -94,7 +94,6 @@ pub use train::{
 };
 pub use training::{train_dataset, write_model_dir, Training};
 
-
 /// Environment variable read once by candle 0.11 for the size of its element-wise thread pool.
 pub const CANDLE_THREADS_VAR: &str = "CANDLE_NUM_THREADS";
 

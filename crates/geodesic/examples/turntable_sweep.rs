@@ -71,7 +71,7 @@ fn make_set(
         .map(|r| {
             let f = r.image.index_axis(Axis(2), 0).to_owned();
             if quantise {
-                f.mapv(|x| (x.clamp(0.0, 1.0) * 255.0).round() / 255.0)
+                f.mapv(pixels::on_8bit_grid)
             } else {
                 f
             }
