@@ -40,9 +40,9 @@ pub fn read_path_pairs(csv: &Path, required: &[&str], optional: &[&str]) -> Resu
     let required: Vec<(&str, usize)> = required
         .iter()
         .map(|&name| {
-            col(name).map(|i| (name, i)).ok_or_else(|| {
-                bad(csv, format!("no `{name}` column (header: {})", headers.join(",")))
-            })
+            col(name)
+                .map(|i| (name, i))
+                .ok_or_else(|| bad(csv, format!("no `{name}` column (header: {})", headers.join(","))))
         })
         .collect::<Result<_>>()?;
     let optional: Vec<Option<usize>> = optional.iter().map(|name| col(name)).collect();

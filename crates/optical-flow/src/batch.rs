@@ -123,7 +123,11 @@ pub fn read_pairs(csv_path: &Path) -> Result<Vec<PairRow>, FlowError> {
     let resolve = |cell: &str| dataset::pairs::resolve(csv_path, cell);
     Ok(rows
         .into_iter()
-        .map(|r| PairRow { a: resolve(&r.cells[0]), b: resolve(&r.cells[1]), truth: r.optional[0].as_deref().map(resolve) })
+        .map(|r| PairRow {
+            a: resolve(&r.cells[0]),
+            b: resolve(&r.cells[1]),
+            truth: r.optional[0].as_deref().map(resolve),
+        })
         .collect())
 }
 

@@ -111,7 +111,6 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-
 /// Renders `set` and writes the folder:
 ///
 /// * `images/000000.png` … (8-bit; RGB or grey),

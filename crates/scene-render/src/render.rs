@@ -124,10 +124,9 @@ pub(crate) fn render_with(
     let rgb = if opts.blur > 0.0 { blur_rgb(rgb, w, h, opts.blur) } else { rgb };
     let image = match opts.color {
         ColorMode::Rgb => Array3::from_shape_vec((h, w, 3), rgb),
-        ColorMode::Gray => Array3::from_shape_vec(
-            (h, w, 1),
-            rgb.chunks_exact(3).map(|p| pixels::luma(p[0], p[1], p[2])).collect(),
-        ),
+        ColorMode::Gray => {
+            Array3::from_shape_vec((h, w, 1), rgb.chunks_exact(3).map(|p| pixels::luma(p[0], p[1], p[2])).collect())
+        }
     }
     .expect("image buffer has h·w·c entries");
     RenderedImage { image, depth }

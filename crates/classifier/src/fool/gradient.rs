@@ -34,9 +34,7 @@ pub(super) fn gradient_ascent(
         let (_, grad, probs) = model.log_prob_grad(xa.view(), &ca)?;
         let probs = if opts.quantize {
             let mut q = xa.clone();
-            q.rows_mut()
-                .into_iter()
-                .for_each(|mut r| pixels::quantize(r.iter_mut()));
+            q.rows_mut().into_iter().for_each(|mut r| pixels::quantize(r.iter_mut()));
             model.predict_proba(q.view())?
         } else {
             probs
