@@ -13,7 +13,7 @@
 pub mod synthetic;
 
 use ndarray::{s, Array2, Axis};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp1, StandardNormal};
 
@@ -27,11 +27,7 @@ pub enum ManifoldError {
 }
 
 /// A deterministic RNG for `(seed, stream)`: independent streams for independent items.
-pub fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut r = ChaCha8Rng::seed_from_u64(seed);
-    r.set_stream(stream);
-    r
-}
+pub use seeds::stream as rng;
 
 fn normal(r: &mut ChaCha8Rng) -> f64 {
     StandardNormal.sample(r)

@@ -30,7 +30,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("evolve_direct_2_generations_64", |b| b.iter(|| fool(&model, &fo, |_, _| ()).unwrap()));
     let fo = FoolOptions { method: Method::EvolveCppn, ..fo };
     g.bench_function("evolve_cppn_2_generations_64", |b| b.iter(|| fool(&model, &fo, |_, _| ()).unwrap()));
-    let x = data.data.slice(ndarray::s![..60, ..]).mapv(|v| (v * 255.0).round() / 255.0);
+    let x = data.data.slice(ndarray::s![..60, ..]).mapv(pixels::on_8bit_grid);
     let ao = AttackOptions {
         attack: Attack::Pgd,
         norm: Norm::Linf,

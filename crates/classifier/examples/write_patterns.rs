@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     for (i, row) in d.data.rows().into_iter().enumerate() {
         let file = format!("images/{i:05}.png");
-        classifier::images::write_png(&out.join(&file), &row.to_vec(), d.shape)?;
+        pixels::write_png(&out.join(&file), &row.to_vec(), d.shape)?;
         rows.push(vec![file, d.classes[d.labels[i]].clone()]);
     }
     output::write_csv(&out.join("manifest.csv"), &["file", "label"], rows)?;

@@ -45,6 +45,8 @@ pub enum ClassifierError {
     },
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Pixels(#[from] pixels::PixelsError),
     #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
 }

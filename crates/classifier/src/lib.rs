@@ -94,8 +94,6 @@ pub use train::{
 };
 pub use training::{train_dataset, write_model_dir, Training};
 
-use serde::{Deserialize, Serialize};
-
 /// Environment variable read once by candle 0.11 for the size of its element-wise thread pool.
 pub const CANDLE_THREADS_VAR: &str = "CANDLE_NUM_THREADS";
 
@@ -120,30 +118,4 @@ pub fn single_threaded_elementwise() -> String {
 }
 
 /// Height × width × channels of the images a model takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ImageShape {
-    pub height: usize,
-    pub width: usize,
-    pub channels: usize,
-}
-
-impl ImageShape {
-    pub fn new(height: usize, width: usize, channels: usize) -> Self {
-        ImageShape { height, width, channels }
-    }
-
-    /// Values per image.
-    pub fn len(&self) -> usize {
-        self.height * self.width * self.channels
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl std::fmt::Display for ImageShape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}×{}×{}", self.height, self.width, self.channels)
-    }
-}
+pub use pixels::ImageShape;

@@ -2,14 +2,7 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-/// SplitMix64 finaliser: spreads nearby inputs over the whole 64-bit range.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use seeds::splitmix64 as mix;
 
 /// An RNG for item `(a, b)` of a computation seeded with `seed`: independent of which thread runs it.
 pub(crate) fn item_rng(seed: u64, stream: u64, a: u64, b: u64) -> ChaCha8Rng {

@@ -20,6 +20,8 @@
 //!   pixel); the matching labels file (`*-labels-idx1-ubyte[.gz]`, or `*-idx1-ubyte` with the same prefix) becomes
 //!   the `label` column when present.
 //!
+//! Pairs files (CSV tables of paths, e.g. image pairs) are read by [`pairs::read_path_pairs`].
+//!
 //! Before the n × d matrix is allocated (after `limit`/`sample`, including `resize` and colour conversion), the
 //! memory it needs is estimated and compared with what is available ([`limits::available_memory`]); a load that
 //! does not fit is refused with both figures ([`DatasetError::Memory`]).
@@ -38,6 +40,7 @@ mod idx;
 pub mod limits;
 mod npy;
 mod npy_header;
+pub mod pairs;
 
 /// Errors of the loaders. Every variant names the file, row or value at fault.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,8 @@ pub enum DatasetError {
     Memory { path: PathBuf, needed: limits::Bytes, what: String, available: limits::Bytes, hint: String },
     #[error("invalid option: {0}")]
     Option(String),
+    #[error("pairs file {path}: {message}")]
+    Pairs { path: PathBuf, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, DatasetError>;

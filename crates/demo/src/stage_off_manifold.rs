@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Config;
 use crate::data::{Auroc, FlipRates, FoolingImage, OffManifoldData, ScoreColumn};
-use crate::util::{item_rng, quantize, read_image_rows, sub_seed, write_png_row, Result, Step};
+use crate::util::{item_rng, read_image_rows, sub_seed, Result, Step};
 
 /// Query groups in display order (`natural` is the reference group of the AUROCs).
 pub const GROUPS: [&str; 8] = [
@@ -63,7 +63,7 @@ fn render_labelled(
         &WriteOptions { npy: true, force: true, ..Default::default() },
     )?;
     let mut x = read_image_rows(&dir.join("images.npy"))?;
-    quantize(&mut x);
+    pixels::quantize(x.iter_mut());
     Ok((x, labels))
 }
 
@@ -300,7 +300,7 @@ fn build_queries(
     let noise: Vec<Vec<f32>> = (0..cfg.n_noise)
         .map(|i| {
             let mut rng = item_rng(sub_seed(cfg.seed, 307), i as u64);
-            (0..d).map(|_| (rng.random::<f32>() * 255.0).round() / 255.0).collect()
+            (0..d).map(|_| pixels::on_8bit_grid(rng.random::<f32>())).collect()
         })
         .collect();
     let room = Scene::builtin("room")?;
@@ -316,10 +316,10 @@ fn build_queries(
         &scene_render::render_set(&room, &room_params, ropts)?.into_iter().map(|r| r.image).collect::<Vec<_>>(),
         d,
     );
-    quantize(&mut other);
+    pixels::quantize(other.iter_mut());
     let (mut morph, mut fade, interpolation) = interpolation_pairs(scene, cfg, ropts, d)?;
-    quantize(&mut morph);
-    quantize(&mut fade);
+    pixels::quantize(morph.iter_mut());
+    pixels::quantize(fade.iter_mut());
 
     // Assemble the queries in group order and write them as an image folder with a manifest.
     let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
@@ -335,7 +335,7 @@ fn build_queries(
     for (name, method) in [("fooling_cppn", "evolve-cppn"), ("fooling_direct", "evolve-direct")] {
         for f in fooling.iter().filter(|f| f.method == method) {
             let mut img = f.image.clone();
-            img.iter_mut().for_each(|v| *v = (v.clamp(0.0, 1.0) * 255.0).round() / 255.0);
+            pixels::quantize(img.iter_mut());
             rows.push((name.into(), img));
         }
     }
@@ -349,7 +349,7 @@ fn build_queries(
         let k = counts.get(g).and_then(Value::as_u64).unwrap_or(0);
         counts.insert(g.clone(), json!(k + 1));
         let id = format!("{g}/{k:04}.png");
-        write_png_row(&qdir.join(&id), r, side, side, 3)?;
+        pixels::write_png(&qdir.join(&id), r, pixels::ImageShape::new(side, side, 3))?;
         query.row_mut(i).assign(&ArrayView1::from(r));
         ids.push(id);
         groups.push(g.clone());

@@ -5,9 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, ArrayD};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use ndarray::Array2;
 
 /// Errors of the demo. Every variant names the step, file or folder at fault.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +41,8 @@ pub enum DemoError {
     Report(#[from] report::ReportError),
     #[error(transparent)]
     Render(#[from] scene_render::RenderError),
+    #[error(transparent)]
+    Pixels(#[from] pixels::PixelsError),
 }
 
 pub type Result<T> = std::result::Result<T, DemoError>;
@@ -73,88 +73,15 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A ChaCha8 stream for item `i` of a computation seeded with `seed` (independent of the thread that runs it).
-pub fn item_rng(seed: u64, i: u64) -> ChaCha8Rng {
-    let mut r = ChaCha8Rng::seed_from_u64(seed);
-    r.set_stream(i);
-    r
-}
+/// A ChaCha8 stream for item `i` of a computation seeded with `seed`, and a seed for one use (`tag`) of the demo
+/// seed.
+pub use seeds::{stream as item_rng, sub_seed};
 
-/// Derives a seed for one use (`tag`) of the demo seed (SplitMix64 finaliser).
-pub fn sub_seed(seed: u64, tag: u64) -> u64 {
-    let mut z = seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Reads a render folder's `images.npy` (n×h×w or n×h×w×c float32) as one row per image.
+/// Reads a render folder's `images.npy` (n×h×w or n×h×w×c float32) as one row per image ([`dataset::load`]).
 pub fn read_image_rows(path: &Path) -> Result<Array2<f32>> {
-    let err = |source: BoxError| DemoError::Read { path: path.to_path_buf(), source };
-    let a: ArrayD<f32> = ndarray_npy::read_npy(path).map_err(|e| err(e.into()))?;
-    let n = a.shape().first().copied().ok_or_else(|| err("empty array".into()))?;
-    let d: usize = a.shape()[1..].iter().product();
-    let flat: Vec<f32> = a.iter().copied().collect();
-    Array2::from_shape_vec((n, d), flat).map_err(|e| err(e.into()))
-}
-
-/// Rounds every value to the 8-bit grid (what writing a PNG and reading it back gives).
-pub fn quantize(x: &mut Array2<f32>) {
-    x.iter_mut().for_each(|v| *v = (v.clamp(0.0, 1.0) * 255.0).round() / 255.0);
-}
-
-/// Writes one image row (row-major (y, x, channel), values in [0, 1]) as an 8-bit PNG.
-pub fn write_png_row(path: &Path, row: &[f32], height: usize, width: usize, channels: usize) -> Result<()> {
-    let bytes: Vec<u8> = row.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
-    let bad = || DemoError::Step {
-        context: format!("writing {}", path.display()),
-        message: format!("{} values for a {height}×{width}×{channels} image", row.len()),
-    };
-    match channels {
-        1 => output::write_png(path, &image::GrayImage::from_raw(width as u32, height as u32, bytes).ok_or_else(bad)?)?,
-        3 => output::write_png(path, &image::RgbImage::from_raw(width as u32, height as u32, bytes).ok_or_else(bad)?)?,
-        _ => return Err(bad()),
-    }
-    Ok(())
-}
-
-/// Lays out images in a grid (rows of `columns`), each scaled up by an integer `scale` (nearest neighbour), 2 px
-/// white gaps; returns the PNG bytes.
-pub fn gallery_png(
-    images: &[Vec<f32>],
-    height: usize,
-    width: usize,
-    channels: usize,
-    columns: usize,
-    scale: usize,
-) -> Result<Vec<u8>> {
-    let columns = columns.max(1);
-    let rows = images.len().div_ceil(columns).max(1);
-    let pad = 2;
-    let (cw, ch) = (width * scale, height * scale);
-    let (gw, gh) = (columns * (cw + pad) + pad, rows * (ch + pad) + pad);
-    let mut img = image::RgbImage::from_pixel(gw as u32, gh as u32, image::Rgb([255, 255, 255]));
-    let px = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-    for (i, row) in images.iter().enumerate() {
-        if row.len() != height * width * channels {
-            return Err(DemoError::Step {
-                context: "building an image gallery".into(),
-                message: format!("image {i} has {} values, not {height}×{width}×{channels}", row.len()),
-            });
-        }
-        let (ox, oy) = (pad + (i % columns) * (cw + pad), pad + (i / columns) * (ch + pad));
-        for y in 0..ch {
-            for x in 0..cw {
-                let p = ((y / scale) * width + x / scale) * channels;
-                let rgb = if channels == 3 { [px(row[p]), px(row[p + 1]), px(row[p + 2])] } else { [px(row[p]); 3] };
-                img.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb(rgb));
-            }
-        }
-    }
-    let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .step(|| "encoding an image gallery".to_string())?;
-    Ok(bytes)
+    let ds = dataset::load(path, &dataset::LoadOptions::default())
+        .map_err(|e| DemoError::Read { path: path.to_path_buf(), source: e.into() })?;
+    Ok(ds.data)
 }
 
 /// `Some(x)` as a JSON number, non-finite and `None` as null.
@@ -190,30 +117,6 @@ mod tests {
         let c: u64 = item_rng(5, 4).random();
         assert_eq!(a, b);
         assert_ne!(a, c);
-    }
-
-    #[test]
-    fn quantize_lands_on_the_8bit_grid() {
-        let mut x = ndarray::arr2(&[[0.1f32, 0.5, 1.2, -0.1]]);
-        quantize(&mut x);
-        for v in x.iter() {
-            let k = v * 255.0;
-            assert!((k - k.round()).abs() < 1e-4 && (0.0..=1.0).contains(v), "{v}");
-        }
-        assert_eq!(x[[0, 2]], 1.0);
-        assert_eq!(x[[0, 3]], 0.0);
-    }
-
-    #[test]
-    fn gallery_has_the_expected_size_and_pixels() {
-        let red = vec![1.0, 0.0, 0.0];
-        let png = gallery_png(&[red.clone(), red.clone(), red], 1, 1, 3, 2, 4).unwrap();
-        let img = image::load_from_memory(&png).unwrap().to_rgb8();
-        // 2 columns × (4 + 2) + 2 = 14 wide, 2 rows × 6 + 2 = 14 high.
-        assert_eq!(img.dimensions(), (14, 14));
-        assert_eq!(img.get_pixel(3, 3).0, [255, 0, 0]);
-        assert_eq!(img.get_pixel(0, 0).0, [255, 255, 255]);
-        assert!(gallery_png(&[vec![0.5; 2]], 1, 1, 3, 1, 1).is_err());
     }
 
     #[test]

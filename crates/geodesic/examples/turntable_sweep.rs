@@ -29,12 +29,7 @@ struct Set {
     opts: RenderOptions,
 }
 
-fn sub_seed(seed: u64, tag: u64) -> u64 {
-    let mut z = seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use seeds::sub_seed;
 
 /// `angles` None: random full circle by `sample_parameters` (as `imanifold render` / the demo).
 #[allow(clippy::too_many_arguments)]
@@ -76,7 +71,7 @@ fn make_set(
         .map(|r| {
             let f = r.image.index_axis(Axis(2), 0).to_owned();
             if quantise {
-                f.mapv(|x| (x.clamp(0.0, 1.0) * 255.0).round() / 255.0)
+                f.mapv(pixels::on_8bit_grid)
             } else {
                 f
             }

@@ -5,12 +5,7 @@
 pub use benchmark_manifolds::rng;
 
 /// Mixes a seed with an item index (SplitMix64 finaliser).
-pub fn mix(seed: u64, i: u64) -> u64 {
-    let mut z = seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use seeds::sub_seed as mix;
 
 /// Arithmetic mean (NaN propagates; NaN for an empty slice). Pairwise-free sequential sum: deterministic.
 pub fn mean(x: &[f64]) -> f64 {

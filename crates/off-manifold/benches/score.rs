@@ -22,8 +22,7 @@ use rayon::prelude::*;
 fn blobs(n: usize, size: usize, seed: u64, noise: f32) -> Array2<f32> {
     let mut out = Array2::<f32>::zeros((n, size * size));
     out.as_slice_mut().unwrap().par_chunks_mut(size * size).enumerate().for_each(|(i, img)| {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(i as u64);
+        let mut rng = seeds::stream(seed, i as u64);
         let s = size as f32;
         let (u, v) = (rng.random_range(0.2..0.8) * s, rng.random_range(0.2..0.8) * s);
         let sigma = rng.random_range(0.06..0.15) * s;

@@ -39,8 +39,6 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -486,8 +484,7 @@ pub(crate) fn sample_sorted(n: usize, m: usize, seed: u64, stream: u64) -> Vec<u
     if m >= n {
         return (0..n).collect();
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
+    let mut rng = seeds::stream(seed, stream);
     let mut v = rand::seq::index::sample(&mut rng, n, m).into_vec();
     v.sort_unstable();
     v

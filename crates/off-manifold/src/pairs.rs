@@ -6,8 +6,7 @@ use std::time::Instant;
 
 use dataset::Dataset;
 use ndarray::ArrayView2;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -178,8 +177,7 @@ pub fn perturbation_energy(
             let l2 = delta.iter().map(|x| x * x).sum::<f64>().sqrt();
             let linf = delta.iter().fold(0.0f64, |m, x| m.max(x.abs()));
             let tangent_fraction = pca.tangent_fraction(&delta, d);
-            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-            rng.set_stream(0x5EED_0000 + i as u64);
+            let mut rng = seeds::stream(opts.seed, 0x5EED_0000 + i as u64);
             let z: Vec<f64> = (0..dcols).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
             Ok(PairResult {
                 l2,

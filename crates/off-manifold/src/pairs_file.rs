@@ -53,11 +53,7 @@ fn bad(path: &Path, message: String) -> ScoreError {
     ScoreError::PairsFile { path: path.to_path_buf(), message }
 }
 
-fn parse_cell(csv: &Path, base: &Path, cell: &str, line: usize, column: &str) -> Result<PairEntry> {
-    let cell = cell.trim();
-    if cell.is_empty() {
-        return Err(bad(csv, format!("line {line}, column {column} is empty")));
-    }
+fn parse_cell(csv: &Path, cell: &str, line: usize, column: &str) -> Result<PairEntry> {
     let (file, row) = match cell.rsplit_once('#') {
         Some((f, r)) if f.to_ascii_lowercase().ends_with(".npy") => {
             let r = r.trim().parse::<usize>().map_err(|_| {
@@ -67,43 +63,31 @@ fn parse_cell(csv: &Path, base: &Path, cell: &str, line: usize, column: &str) ->
         }
         _ => (cell, None),
     };
-    let path = base.join(file);
+    let path = dataset::pairs::resolve(csv, file);
     if !path.is_file() {
         return Err(bad(csv, format!("line {line}, column {column} names {} which does not exist", path.display())));
     }
     Ok(if file.to_ascii_lowercase().ends_with(".npy") { PairEntry::Npy { path, row } } else { PairEntry::Image(path) })
 }
 
-/// Reads and checks a pairs file (every named file must exist).
+/// Reads and checks a pairs file ([`dataset::pairs::read_path_pairs`]; every named file must exist).
 pub fn read_pairs_csv(path: &Path) -> Result<Vec<PairLine>> {
-    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
-    let headers: Vec<String> =
-        rdr.headers().map_err(|e| bad(path, e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(path, format!("no `{name}` column (header: {})", headers.join(","))))
-    };
-    let (ci, pi) = (col("clean")?, col("perturbed")?);
-    let mut out = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let rec = rec.map_err(|e| bad(path, format!("line {line}: {e}")))?;
-        let (c, p) = (rec.get(ci).unwrap_or(""), rec.get(pi).unwrap_or(""));
-        out.push(PairLine {
-            line,
-            clean_text: c.trim().to_string(),
-            perturbed_text: p.trim().to_string(),
-            clean: parse_cell(path, base, c, line, "clean")?,
-            perturbed: parse_cell(path, base, p, line, "perturbed")?,
-        });
-    }
-    if out.is_empty() {
-        return Err(bad(path, "no pairs: the file has a header but no data lines".into()));
-    }
-    Ok(out)
+    let rows = dataset::pairs::read_path_pairs(path, &["clean", "perturbed"], &[]).map_err(|e| match e {
+        dataset::DatasetError::Pairs { path, message } => ScoreError::PairsFile { path, message },
+        e => bad(path, e.to_string()),
+    })?;
+    rows.into_iter()
+        .map(|r| {
+            let [c, p] = <[String; 2]>::try_from(r.cells).expect("two required columns");
+            Ok(PairLine {
+                line: r.line,
+                clean: parse_cell(path, &c, r.line, "clean")?,
+                perturbed: parse_cell(path, &p, r.line, "perturbed")?,
+                clean_text: c,
+                perturbed_text: p,
+            })
+        })
+        .collect()
 }
 
 fn load_error(what: String) -> impl FnOnce(dataset::DatasetError) -> ScoreError {

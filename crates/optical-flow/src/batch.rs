@@ -113,44 +113,22 @@ pub struct PairRow {
     pub truth: Option<PathBuf>,
 }
 
-/// Reads a pairs CSV (columns `a`, `b`, optional `truth`; paths relative to the CSV's folder unless absolute).
+/// Reads a pairs CSV (columns `a`, `b`, optional `truth`; paths relative to the CSV's folder unless absolute), by
+/// [`dataset::pairs::read_path_pairs`].
 pub fn read_pairs(csv_path: &Path) -> Result<Vec<PairRow>, FlowError> {
-    let err = |message: String| FlowError::Pairs { path: csv_path.to_path_buf(), message };
-    let base = csv_path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(csv_path)
-        .map_err(|e| err(format!("cannot read: {e}")))?;
-    let headers = rdr.headers().map_err(|e| err(format!("no header row: {e}")))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(ia), Some(ib)) = (col("a"), col("b")) else {
-        return Err(err(format!(
-            "needs columns `a` and `b` (found: {})",
-            headers.iter().collect::<Vec<_>>().join(",")
-        )));
-    };
-    let it = col("truth");
-    let resolve = |s: &str| {
-        let p = PathBuf::from(s);
-        if p.is_absolute() {
-            p
-        } else {
-            base.join(p)
-        }
-    };
-    let mut rows = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| err(format!("data row {i}: {e}")))?;
-        let get = |k: usize| rec.get(k).filter(|s| !s.is_empty());
-        let (Some(pa), Some(pb)) = (get(ia), get(ib)) else {
-            return Err(err(format!("data row {i} has an empty `a` or `b`")));
-        };
-        rows.push(PairRow { a: resolve(pa), b: resolve(pb), truth: it.and_then(get).map(resolve) });
-    }
-    if rows.is_empty() {
-        return Err(err("no pairs listed".into()));
-    }
-    Ok(rows)
+    let rows = dataset::pairs::read_path_pairs(csv_path, &["a", "b"], &["truth"]).map_err(|e| match e {
+        dataset::DatasetError::Pairs { path, message } => FlowError::Pairs { path, message },
+        e => FlowError::Pairs { path: csv_path.to_path_buf(), message: e.to_string() },
+    })?;
+    let resolve = |cell: &str| dataset::pairs::resolve(csv_path, cell);
+    Ok(rows
+        .into_iter()
+        .map(|r| PairRow {
+            a: resolve(&r.cells[0]),
+            b: resolve(&r.cells[1]),
+            truth: r.optional[0].as_deref().map(resolve),
+        })
+        .collect())
 }
 
 /// The flow of one row of a batch.
@@ -297,7 +275,7 @@ mod tests {
     fn write_gray_png(path: &Path, img: &Array2<f32>) {
         let (h, w) = img.dim();
         let g = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
-            image::Luma([(img[[y as usize, x as usize]].clamp(0.0, 1.0) * 255.0).round() as u8])
+            image::Luma([pixels::to_u8(img[[y as usize, x as usize]])])
         });
         g.save(path).unwrap();
     }

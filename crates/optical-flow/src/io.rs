@@ -42,14 +42,15 @@ pub fn read_gray(path: &Path) -> Result<Array2<f32>, FlowError> {
 }
 
 /// Grey version of a `(height, width, channels)` image: one channel is copied; three or four channels (RGB, RGBA)
-/// give the ITU-R BT.601 luma `0.299 R + 0.587 G + 0.114 B`, as OpenCV's `cvtColor(..., COLOR_RGB2GRAY)`.
+/// give the ITU-R BT.601 luma ([`pixels::luma`]: `0.299 R + 0.587 G + 0.114 B`, as OpenCV's
+/// `cvtColor(..., COLOR_RGB2GRAY)`).
 pub fn to_gray(image: ArrayView3<f32>) -> Result<Array2<f32>, FlowError> {
     match image.dim().2 {
         1 => Ok(image.index_axis(Axis(2), 0).to_owned()),
         3 | 4 => {
             let (h, w, _) = image.dim();
             Ok(Array2::from_shape_fn((h, w), |(y, x)| {
-                0.299 * image[[y, x, 0]] + 0.587 * image[[y, x, 1]] + 0.114 * image[[y, x, 2]]
+                pixels::luma(image[[y, x, 0]], image[[y, x, 1]], image[[y, x, 2]])
             }))
         }
         _ => Err(FlowError::BadShape {

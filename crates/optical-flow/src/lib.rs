@@ -56,7 +56,6 @@ pub use batch::{
 pub use dis::DisParams;
 pub use interpolate::{
     cross_fade, interpolate_files, write_interpolate_dir, InterpolateOptions, InterpolateReport, Morph, MorphParams,
-    PngImage,
 };
 pub use io::{read_gray, read_image, to_gray};
 pub use metrics::{
@@ -102,6 +101,8 @@ pub enum FlowError {
     Option(String),
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Pixels(#[from] pixels::PixelsError),
 }
 
 /// Name of the default method ([`FlowParams::default`]).
@@ -379,7 +380,7 @@ impl FlowEstimator {
         match method {
             #[cfg(feature = "opencv")]
             FlowMethod::OpencvDis(_) | FlowMethod::OpencvFarneback => {
-                bytes = frame.iter().map(|&x| (x * 255.0).round().clamp(0.0, 255.0) as u8).collect();
+                bytes = frame.iter().map(|&x| pixels::to_u8(x)).collect();
             }
             _ => {
                 let mut cur = Plane::from_view(frame, 255.0);

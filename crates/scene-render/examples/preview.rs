@@ -16,17 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     params[0] = scene.default_params();
     let imgs = render_set(&scene, &params, &RenderOptions::square(size))?;
     let cols = (n as f64).sqrt().ceil() as usize;
-    let rows = n.div_ceil(cols);
-    let mut sheet = image::RgbImage::new((cols * size) as u32, (rows * size) as u32);
-    for (k, img) in imgs.iter().enumerate() {
-        let (ox, oy) = ((k % cols) * size, (k / cols) * size);
-        for y in 0..size {
-            for x in 0..size {
-                let px = [0, 1, 2].map(|c| (img.image[[y, x, c]] * 255.0).round() as u8);
-                sheet.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb(px));
-            }
-        }
-    }
-    sheet.save(&out)?;
+    let rows: Vec<Vec<f32>> = imgs.iter().map(|img| img.image.iter().copied().collect()).collect();
+    let (h, w, c) = imgs.first().ok_or("no images to preview")?.image.dim();
+    pixels::write_gallery(std::path::Path::new(&out), &rows, pixels::ImageShape::new(h, w, c), cols, 1)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::{RenderError, Result};
 use crate::flow::true_flow;
 use crate::raster::Scratch;
-use crate::render::{render_with, to_u8, ColorMode, RenderOptions, RenderedImage};
+use crate::render::{render_with, ColorMode, RenderOptions, RenderedImage};
 use crate::sampling::Sampling;
 use crate::scene::{Params, Scene};
 
@@ -107,16 +107,6 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
         if p.is_file() {
             std::fs::remove_file(&p).map_err(|e| io(p.clone(), e))?;
         }
-    }
-    Ok(())
-}
-
-fn write_image_png(path: &Path, img: &RenderedImage) -> Result<()> {
-    let (h, w, c) = img.image.dim();
-    let bytes = to_u8(&img.image);
-    match c {
-        1 => output::write_png(path, &image::GrayImage::from_raw(w as u32, h as u32, bytes).expect("h·w bytes"))?,
-        _ => output::write_png(path, &image::RgbImage::from_raw(w as u32, h as u32, bytes).expect("h·w·3 bytes"))?,
     }
     Ok(())
 }
@@ -227,7 +217,7 @@ fn render_images(
     let write_chunk = |first: usize, imgs: &[RenderedImage]| -> Result<()> {
         imgs.par_iter().enumerate().try_for_each(|(k, img)| -> Result<()> {
             let i = first + k;
-            write_image_png(&dir.join(image_file(i)), img)?;
+            write_png(&dir.join(image_file(i)), &img.image)?;
             if let Some(d) = &img.depth {
                 output::write_npy(&dir.join(format!("depth/{i:06}.npy")), d)?;
             }
@@ -378,7 +368,10 @@ fn describe_render(
         );
 }
 
-/// Writes an image as PNG (8-bit), e.g. for previews.
+/// Writes an image (height × width × 1 or 3 channels) as an 8-bit PNG ([`pixels::write_png`]), e.g. for previews.
 pub fn write_png(path: &Path, image: &Array3<f32>) -> Result<()> {
-    write_image_png(path, &RenderedImage { image: image.clone(), depth: None })
+    let (h, w, c) = image.dim();
+    let row = image.as_standard_layout();
+    pixels::write_png(path, row.as_slice().expect("standard layout"), pixels::ImageShape::new(h, w, c))?;
+    Ok(())
 }

@@ -31,6 +31,8 @@ pub enum RenderError {
     OutputExists { path: PathBuf, what: String },
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Pixels(#[from] pixels::PixelsError),
 }
 
 pub type Result<T> = std::result::Result<T, RenderError>;

@@ -124,10 +124,9 @@ pub(crate) fn render_with(
     let rgb = if opts.blur > 0.0 { blur_rgb(rgb, w, h, opts.blur) } else { rgb };
     let image = match opts.color {
         ColorMode::Rgb => Array3::from_shape_vec((h, w, 3), rgb),
-        ColorMode::Gray => Array3::from_shape_vec(
-            (h, w, 1),
-            rgb.chunks_exact(3).map(|p| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]).collect(),
-        ),
+        ColorMode::Gray => {
+            Array3::from_shape_vec((h, w, 1), rgb.chunks_exact(3).map(|p| pixels::luma(p[0], p[1], p[2])).collect())
+        }
     }
     .expect("image buffer has h·w·c entries");
     RenderedImage { image, depth }
@@ -139,7 +138,7 @@ fn blur_rgb(rgb: Vec<f32>, w: usize, h: usize, sigma: f32) -> Vec<f32> {
     imageproc::filter::gaussian_blur_f32(&img, sigma).into_raw()
 }
 
-/// Quantises an image to 8 bits (round to nearest), as written to PNG.
+/// Quantises an image to 8 bits (round to nearest, [`pixels::to_u8`]), as written to PNG.
 pub fn to_u8(image: &Array3<f32>) -> Vec<u8> {
-    image.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect()
+    image.iter().map(|&v| pixels::to_u8(v)).collect()
 }

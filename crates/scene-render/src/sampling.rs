@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -81,11 +81,7 @@ pub fn resolve_vary(scene: &Scene, vary: &[String]) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-fn stream(seed: u64, i: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(i);
-    rng
-}
+use seeds::stream;
 
 /// Parameter values for an image set (see [`Sampling`]); parameters not in `vary` keep their defaults.
 pub fn sample_parameters(

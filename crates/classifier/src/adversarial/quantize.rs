@@ -16,7 +16,7 @@ pub(super) fn quantize_toward(clean: ndarray::ArrayView1<f32>, adv: ndarray::Arr
 }
 
 fn quantize_nearest(adv: ndarray::ArrayView1<f32>) -> Vec<f32> {
-    adv.iter().map(|a| ((a * 255.0).round() / 255.0).clamp(0.0, 1.0)).collect()
+    adv.iter().map(|&a| pixels::on_8bit_grid(a)).collect()
 }
 
 fn quantize_away(clean: ndarray::ArrayView1<f32>, adv: ndarray::ArrayView1<f32>) -> Vec<f32> {

@@ -46,7 +46,7 @@ pub fn attack_dataset(
     let mut x = ds.data.clone();
     let mut grid_change = 0f32;
     x.iter_mut().for_each(|v| {
-        let q = crate::images::to_u8(*v) as f32 / 255.0;
+        let q = pixels::on_8bit_grid(*v);
         grid_change = grid_change.max((q - *v).abs());
         *v = q;
     });

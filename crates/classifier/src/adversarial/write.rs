@@ -51,8 +51,8 @@ pub fn write_attack_files(
     }
     (0..n).into_par_iter().try_for_each(|k| -> Result<()> {
         let (cf, pf) = file_names(k);
-        crate::images::write_png(&out.join(&cf), &clean.row(k).to_vec(), shape)?;
-        crate::images::write_png(&out.join(&pf), &report.results[k].perturbed, shape)?;
+        pixels::write_png(&out.join(&cf), &clean.row(k).to_vec(), shape)?;
+        pixels::write_png(&out.join(&pf), &report.results[k].perturbed, shape)?;
         on_image();
         Ok(())
     })?;

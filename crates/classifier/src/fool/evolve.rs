@@ -91,7 +91,7 @@ where
                 };
                 let mut image = render(&genome);
                 if opts.quantize {
-                    crate::images::quantize_8bit(&mut image);
+                    pixels::quantize(image.iter_mut());
                 }
                 (genome, image)
             })

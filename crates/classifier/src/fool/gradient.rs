@@ -34,9 +34,7 @@ pub(super) fn gradient_ascent(
         let (_, grad, probs) = model.log_prob_grad(xa.view(), &ca)?;
         let probs = if opts.quantize {
             let mut q = xa.clone();
-            q.rows_mut()
-                .into_iter()
-                .for_each(|mut r| r.iter_mut().for_each(|v| *v = crate::images::to_u8(*v) as f32 / 255.0));
+            q.rows_mut().into_iter().for_each(|mut r| pixels::quantize(r.iter_mut()));
             model.predict_proba(q.view())?
         } else {
             probs
@@ -65,7 +63,7 @@ pub(super) fn gradient_ascent(
             image: {
                 let mut img = x.row(i).to_vec();
                 if opts.quantize {
-                    crate::images::quantize_8bit(&mut img);
+                    pixels::quantize(img.iter_mut());
                 }
                 img
             },

@@ -36,7 +36,7 @@ fn write_fool_images(out: &std::path::Path, model: &Classifier, report: &FoolRep
     for img in &report.images {
         let name = &model.classes()[img.class];
         let file = format!("images/{:02}_{}.png", img.class, slug(name));
-        crate::images::write_png(&out.join(&file), &img.image, shape)?;
+        pixels::write_png(&out.join(&file), &img.image, shape)?;
         rows.push(vec![
             file,
             name.clone(),
@@ -70,7 +70,7 @@ fn image_rows(model: &Classifier, report: &FoolReport) -> ndarray::Array2<f32> {
 /// it (the search may work in floats: see [`FoolOptions::quantize`]).
 pub fn png_confidences(model: &Classifier, report: &FoolReport) -> Result<Vec<f32>> {
     let mut data = image_rows(model, report);
-    data.iter_mut().for_each(|v| *v = crate::images::to_u8(*v) as f32 / 255.0);
+    data.iter_mut().for_each(|v| *v = pixels::on_8bit_grid(*v));
     let probs = model.predict_proba(data.view())?;
     Ok(report.images.iter().enumerate().map(|(i, img)| probs[[i, img.class]]).collect())
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Page;
 use crate::config::Config;
 use crate::data::OffManifoldData;
-use crate::util::{fmt3, fmt_opt, gallery_png, Result};
+use crate::util::{fmt3, fmt_opt, Result};
 
 impl Page<'_> {
     pub(super) fn off_manifold(&mut self, cfg: &Config, o: &OffManifoldData) -> Result<()> {
@@ -135,7 +135,7 @@ impl Page<'_> {
         if !o.fooling.is_empty() {
             let per_row = o.fooling.iter().filter(|f| f.method == o.fooling[0].method).count().max(1);
             let imgs: Vec<Vec<f32>> = o.fooling.iter().map(|f| f.image.clone()).collect();
-            let png = gallery_png(&imgs, h, w, ch, per_row, 3)?;
+            let png = pixels::gallery_png(&imgs, pixels::ImageShape::new(h, w, ch), per_row, 3)?;
             let rel = "plots/fooling_gallery.png".to_string();
             output::write_bytes(&self.out.join(&rel), &png)?;
             let methods: Vec<String> = {
@@ -213,7 +213,7 @@ impl Page<'_> {
                     .iter()
                     .map(|e| e.1.iter().zip(&e.0).map(|(p, c)| 0.5 + 0.5 * (p - c) / eps).collect::<Vec<f32>>()),
             );
-            let png = gallery_png(&imgs, h, w, ch, o.adversarial_examples.len(), 3)?;
+            let png = pixels::gallery_png(&imgs, pixels::ImageShape::new(h, w, ch), o.adversarial_examples.len(), 3)?;
             let rel = "plots/adversarial_examples.png".to_string();
             output::write_bytes(&self.out.join(&rel), &png)?;
             let ex_csv = self.csv(

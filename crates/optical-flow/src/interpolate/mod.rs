@@ -13,7 +13,7 @@
 mod sequence;
 
 pub use sequence::{
-    interpolate_files, write_interpolate_dir, InterpolateOptions, InterpolateReport, PngImage, DEFAULT_STEPS, MAX_STEPS,
+    interpolate_files, write_interpolate_dir, InterpolateOptions, InterpolateReport, DEFAULT_STEPS, MAX_STEPS,
 };
 
 use ndarray::{Array2, Array3, ArrayView3, Axis};

@@ -145,42 +145,24 @@ pub fn interpolate_files(a: &Path, b: &Path, options: &InterpolateOptions) -> Re
     })
 }
 
-/// An 8-bit PNG image of one or three channels.
-pub enum PngImage {
-    Gray(image::GrayImage),
-    Rgb(image::RgbImage),
+/// Refuses a frame that cannot be written as PNG (needs `(height, width, 1 | 3)`).
+fn check_frame(img: &Array3<f32>) -> Result<(), FlowError> {
+    match img.dim().2 {
+        1 | 3 => Ok(()),
+        _ => Err(FlowError::BadShape {
+            what: "frame".into(),
+            shape: img.shape().to_vec(),
+            expected: "1 or 3 channels".into(),
+        }),
+    }
 }
 
-impl PngImage {
-    /// Rounds a `(height, width, 1 | 3)` image in [0, 1] to 8 bits (values outside are clamped).
-    pub fn from_array(img: &Array3<f32>) -> Result<PngImage, FlowError> {
-        let (h, w, c) = img.dim();
-        let px = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        Ok(match c {
-            1 => PngImage::Gray(image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
-                image::Luma([px(img[[y as usize, x as usize, 0]])])
-            })),
-            3 => PngImage::Rgb(image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
-                let (x, y) = (x as usize, y as usize);
-                image::Rgb([px(img[[y, x, 0]]), px(img[[y, x, 1]]), px(img[[y, x, 2]])])
-            })),
-            _ => {
-                return Err(FlowError::BadShape {
-                    what: "frame".into(),
-                    shape: img.shape().to_vec(),
-                    expected: "1 or 3 channels".into(),
-                })
-            }
-        })
-    }
-
-    pub fn write(&self, path: &Path) -> Result<(), FlowError> {
-        match self {
-            PngImage::Gray(g) => output::write_png(path, g)?,
-            PngImage::Rgb(g) => output::write_png(path, g)?,
-        }
-        Ok(())
-    }
+/// Writes a `(height, width, 1 | 3)` frame in [0, 1] as an 8-bit PNG ([`pixels::write_png`]).
+fn write_frame(path: &Path, img: &Array3<f32>) -> Result<(), FlowError> {
+    let (h, w, c) = img.dim();
+    let row = img.as_standard_layout();
+    pixels::write_png(path, row.as_slice().expect("standard layout"), pixels::ImageShape::new(h, w, c))?;
+    Ok(())
 }
 
 /// Writes the folder of `report` (see the module docs) into `dir`, `results.json` through `results` (started by
@@ -190,21 +172,17 @@ pub fn write_interpolate_dir(
     report: &InterpolateReport,
     mut results: output::Results,
 ) -> Result<Value, FlowError> {
-    // Convert everything before writing anything, so that an error leaves no partial sequence behind.
-    let frames: Vec<(PngImage, PngImage)> = report
-        .morph
-        .par_iter()
-        .zip(&report.crossfade)
-        .map(|(m, c)| Ok((PngImage::from_array(m)?, PngImage::from_array(c)?)))
-        .collect::<Result<_, FlowError>>()?;
+    // Check everything before writing anything, so that an error leaves no partial sequence behind.
+    report.morph.iter().chain(&report.crossfade).try_for_each(check_frame)?;
+    let frames: Vec<(&Array3<f32>, &Array3<f32>)> = report.morph.iter().zip(&report.crossfade).collect();
     let n = report.t.len();
     let digits = n.saturating_sub(1).to_string().len().max(3);
     let mut manifest = Vec::with_capacity(2 * n);
     for (method, pick) in [("morph", 0usize), ("crossfade", 1)] {
         for (i, (pair, t)) in frames.iter().zip(&report.t).enumerate() {
             let rel = format!("{method}/{i:0digits$}.png");
-            let img = if pick == 0 { &pair.0 } else { &pair.1 };
-            img.write(&dir.join(&rel))?;
+            let img = if pick == 0 { pair.0 } else { pair.1 };
+            write_frame(&dir.join(&rel), img)?;
             manifest.push(vec![rel, method.to_string(), output::fmt_f64(*t as f64)]);
         }
     }
