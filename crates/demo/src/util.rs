@@ -108,18 +108,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sub_seeds_differ_and_streams_are_reproducible() {
-        use rand::Rng;
-        assert_ne!(sub_seed(0, 1), sub_seed(0, 2));
-        assert_ne!(sub_seed(0, 1), sub_seed(1, 1));
-        let a: u64 = item_rng(5, 3).random();
-        let b: u64 = item_rng(5, 3).random();
-        let c: u64 = item_rng(5, 4).random();
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-    }
-
-    #[test]
     fn a_step_keeps_its_cause_once() {
         let io: std::result::Result<(), std::io::Error> = Err(std::io::Error::other("disk full"));
         let e = io.step(|| "writing x.csv".into()).unwrap_err();

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use common::{ok, render, run, s};
 
 /// A float32 `.npy` (version 1) of `rows × cols` values `f(i, j)`.
+/// Builds a command line from an input path and an output path.
+type ArgsFor = Box<dyn Fn(&str, &str) -> Vec<String>>;
+
 fn write_npy(path: &Path, rows: usize, cols: usize, f: impl Fn(usize, usize) -> f32) {
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     while (10 + header.len() + 1) % 64 != 0 {
@@ -111,7 +114,7 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     let trunc = inputs.join("trunc.npy");
     fs::write(&trunc, &fs::read(&good).unwrap()[..200]).unwrap();
     let huge = inputs.join("huge.npy");
-    let mut h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': (4000000000, 100000), }}");
+    let mut h = String::from("{'descr': '<f4', 'fortran_order': False, 'shape': (4000000000, 100000), }");
     while (10 + h.len() + 1) % 64 != 0 {
         h.push(' ');
     }
@@ -163,7 +166,7 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     let p = |x: &Path| s(x).to_string();
     let (rs, cs, ms, goods) = (p(&r), p(&c), p(&model), p(&good));
     // Commands over one collection X, writing into O.
-    let over: Vec<(&str, Box<dyn Fn(&str, &str) -> Vec<String>>)> = vec![
+    let over: Vec<(&str, ArgsFor)> = vec![
         ("neighbors", Box::new(|x, o| v(&["neighbors", x, "--k", "2", "--out", o]))),
         ("dim", Box::new(|x, o| v(&["dim", x, "--out", o]))),
         ("geodesic", Box::new(|x, o| v(&["geodesic", x, "--k", "2", "--metric", "euclidean", "--out", o]))),
