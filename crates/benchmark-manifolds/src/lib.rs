@@ -205,6 +205,7 @@ pub fn spec(name: &str) -> Result<Spec, ManifoldError> {
 }
 
 /// `n` points of the suite manifold `name` (noise-free, as skdim's `BenchmarkManifolds().generate(name, n)`).
+// One match arm per manifold of the suite (long because the suite is long, each arm a few lines).
 pub fn generate(name: &str, n: usize, seed: u64) -> Result<Array2<f64>, ManifoldError> {
     let sp = spec(name)?;
     let (d, dim) = (sp.dimension, sp.ambient);

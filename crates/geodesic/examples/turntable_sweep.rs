@@ -217,6 +217,7 @@ fn variants() -> Vec<Variant> {
     ]
 }
 
+// A measurement script: one sequence of named sweeps, read top to bottom.
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let has = |a: &str| args.iter().any(|x| x == a);

@@ -74,6 +74,7 @@ fn refused_case(args: &[String], out: &Path, existed: bool, needle: &str) -> Res
     Ok(())
 }
 
+// One test over a table of cases (fixtures built once); its length is the table.
 #[test]
 fn hostile_inputs_are_refused_and_inputs_untouched() {
     let tmp = tempfile::tempdir().unwrap();

@@ -48,6 +48,8 @@ pub(crate) fn tree_search(
     assemble(rows, n_q, k)
 }
 
+// One function on purpose: the blocked pass, the certificate and the exact rescan share per-query candidate
+// buffers and bounds that would otherwise travel through a state struct (~170 lines).
 pub(crate) fn brute(
     reference: ArrayView2<f32>,
     query: ArrayView2<f32>,

@@ -56,6 +56,7 @@ const ZETA2: f32 = 0.1 * 0.1;
 const EPS2: f32 = 0.001 * 0.001;
 
 /// Refines `(u, v)` in place so that `i1(x + w(x)) ≈ i0(x)`.
+// One solver (outer warps, inner fixed-point iterations over shared planes) kept in one function (~150 lines).
 pub(crate) fn refine(i0: &Plane, i1: &Plane, u: &mut Plane, v: &mut Plane, p: &VariationalParams) {
     if p.outer_iters == 0 {
         return;
