@@ -33,6 +33,30 @@ fn admit(approx: &[f64], r0: usize, top: &mut TopBuf, skip: Option<usize>) {
     }
 }
 
+/// Walks the references in blocks of `br` rows: for each block, `buf[i·w .. (i+1)·w]` receives query `i`'s inner
+/// products with the block's `w` rows (one f32 GEMM, sequential: the callers parallelise over query blocks), then
+/// `visit(r0, w, buf)` reads them.
+fn for_each_reference_block(
+    ref_c: &[f32],
+    n_ref: usize,
+    d: usize,
+    br: usize,
+    qb: MatRef<'_, f32>,
+    buf: &mut [f32],
+    mut visit: impl FnMut(usize, usize, &[f32]),
+) {
+    let m = qb.nrows();
+    for r0 in (0..n_ref).step_by(br) {
+        let r1 = (r0 + br).min(n_ref);
+        let w = r1 - r0;
+        let rb = MatRef::from_row_major_slice(&ref_c[r0 * d..r1 * d], w, d);
+        // G (w × m, column-major): column i holds query i's inner products with this reference block.
+        let g = MatMut::from_column_major_slice_mut(&mut buf[..w * m], w, m);
+        faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f32, Par::Seq);
+        visit(r0, w, &buf[..w * m]);
+    }
+}
+
 pub(crate) fn tree_search(
     reference: ArrayView2<f32>,
     query: ArrayView2<f32>,
@@ -100,13 +124,8 @@ pub(crate) fn brute(
             let buf = scratch.as_mut_slice();
             let mut approx = vec![0.0f64; br];
             let mut sample: Vec<f64> = Vec::with_capacity(br / 4 + 1);
-            for r0 in (0..n_ref).step_by(br) {
-                let r1 = (r0 + br).min(n_ref);
-                let w = r1 - r0;
-                let rb = MatRef::from_row_major_slice(&ref_c[r0 * d..r1 * d], w, d);
-                // G (w × m, column-major): column i holds query i's inner products with this reference block.
-                let g = MatMut::from_column_major_slice_mut(&mut buf[..w * m], w, m);
-                faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f32, Par::Seq);
+            for_each_reference_block(&ref_c, n_ref, d, br, qb, buf, |r0, w, buf| {
+                let r1 = r0 + w;
                 for (i, top) in tops.iter_mut().enumerate() {
                     let qi = q0 + i;
                     let col = &buf[i * w..(i + 1) * w];
@@ -127,7 +146,7 @@ pub(crate) fn brute(
                     }
                     admit(&approx[..w], r0, top, self_mode.then_some(qi));
                 }
-            }
+            });
             tops.into_iter()
                 .enumerate()
                 .map(|(i, top)| {
@@ -188,12 +207,7 @@ pub(crate) fn brute(
             let qb = MatRef::from_row_major_slice(&qb_rows, m, d);
             let mut lists: Vec<Vec<usize>> = vec![Vec::new(); m];
             let mut buf = vec![0.0f32; br * m];
-            for r0 in (0..n_ref).step_by(br) {
-                let r1 = (r0 + br).min(n_ref);
-                let w = r1 - r0;
-                let rb = MatRef::from_row_major_slice(&ref_c[r0 * d..r1 * d], w, d);
-                let g = MatMut::from_column_major_slice_mut(&mut buf[..w * m], w, m);
-                faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f32, Par::Seq);
+            for_each_reference_block(&ref_c, n_ref, d, br, qb, &mut buf, |r0, w, buf| {
                 for (i, &(qi, tau)) in chunk.iter().enumerate() {
                     let qn = q_n2[qi];
                     for (jj, &g) in buf[i * w..(i + 1) * w].iter().enumerate() {
@@ -204,7 +218,7 @@ pub(crate) fn brute(
                         }
                     }
                 }
-            }
+            });
             chunk
                 .iter()
                 .zip(lists)

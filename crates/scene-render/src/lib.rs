@@ -65,6 +65,6 @@ pub use dir::{consecutive_pairs, image_file, read_flow_pairs, write_png, write_r
 pub use error::{RenderError, Result};
 pub use flow::{true_flow, warp_back, FlowField};
 pub use job::{apply_defaults, check_fixed_not_varied, render_to_dir, RenderRequest, RenderSummary};
-pub use render::{render, render_set, to_u8, ColorMode, RenderOptions, RenderedImage};
+pub use render::{render, render_set, to_u8, ColorMode, RenderOptions, RenderedImage, DEFAULT_SIZE, DEFAULT_SSAA};
 pub use sampling::{resolve_vary, sample_parameters, Sampling, MAX_IMAGES};
 pub use scene::{builtin_names, ParamSpec, Params, Scene, Unit};

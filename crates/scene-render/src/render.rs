@@ -43,9 +43,21 @@ pub struct RenderOptions {
     pub depth: bool,
 }
 
+/// Default image side in pixels (square images).
+pub const DEFAULT_SIZE: usize = 64;
+/// Default supersampling factor (4×4 coverage samples per pixel).
+pub const DEFAULT_SSAA: usize = 4;
+
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { width: 64, height: 64, ssaa: 4, blur: 0.0, color: ColorMode::Rgb, depth: false }
+        RenderOptions {
+            width: DEFAULT_SIZE,
+            height: DEFAULT_SIZE,
+            ssaa: DEFAULT_SSAA,
+            blur: 0.0,
+            color: ColorMode::Rgb,
+            depth: false,
+        }
     }
 }
 

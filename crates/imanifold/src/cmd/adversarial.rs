@@ -7,25 +7,19 @@
 //! `results.json` (`flip_rate`, `random_flip_rate_l2`, `random_flip_rate_linf`, norms). Perturbed images lie on the
 //! 8-bit grid, so the PNGs hold exactly the `perturbed.npy` values and every pair in `pairs.csv` flips as written.
 
-use std::path::PathBuf;
-
 use clap::Args as ClapArgs;
 use classifier::adversarial::{self, Attack, AttackOptions, Norm};
-use classifier::Classifier;
 
-use super::classifier::fit_hint;
+use super::classifier::{fit_hint, LabelledArgs, ModelArgs};
 use super::common::{InputArgs, OutArgs};
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// Model folder written by `classifier train`.
-    #[arg(long)]
-    pub model: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Labelled images to perturb (only the correctly classified ones are attacked).
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = classifier::DEFAULT_LABEL_COLUMN)]
-    pub label_column: String,
+    #[command(flatten)]
+    pub labelled: LabelledArgs,
     /// fgsm, pgd or lbfgs.
     #[arg(long)]
     pub method: Attack,
@@ -63,15 +57,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seed: a.input_args.seed,
     };
     opts.validate()?;
-    a.out.check_inputs(&[&a.model, &a.data])?;
-    let model = Classifier::load(&a.model)?;
+    let LabelledArgs { data, label_column } = &a.labelled;
+    a.out.check_inputs(&[&a.model.model, data])?;
+    let model = a.model.load()?;
     let mut results = output::Results::new("adversarial");
     results.seed(a.input_args.seed);
-    let ds = results.timed("load", || a.input_args.load(&a.data))?;
+    let ds = results.timed("load", || a.input_args.load(data))?;
     let adv = results
-        .timed("attack", || adversarial::attack_dataset(&model, &ds, &a.label_column, &opts))
-        .map_err(fit_hint(&model, &a.data))?;
-    results.set("model", a.model.display().to_string()).set("data", a.data.display().to_string());
+        .timed("attack", || adversarial::attack_dataset(&model, &ds, label_column, &opts))
+        .map_err(fit_hint(&model, data))?;
+    results.set("model", a.model.model.display().to_string()).set("data", data.display().to_string());
     // PNGs are written in parallel (thousands of small files).
     let pb = output::progress(adv.report.results.len() as u64, "writing");
     let v = a.out.write(|dir| Ok(adversarial::write_adversarial_dir(dir, &adv, results, &|| pb.inc(1))?))?;

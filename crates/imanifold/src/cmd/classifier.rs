@@ -25,14 +25,35 @@ pub enum Action {
     Eval(EvalArgs),
 }
 
-#[derive(Debug, ClapArgs)]
-pub struct TrainArgs {
+/// `--data` and `--label-column`: the labelled images a command trains on, evaluates or attacks.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct LabelledArgs {
     /// Labelled images: a folder with manifest.csv (e.g. `imanifold render` output) or anything the loaders read.
     #[arg(long)]
     pub data: PathBuf,
     /// Manifest column holding the class of each image.
     #[arg(long, default_value = classifier::DEFAULT_LABEL_COLUMN)]
     pub label_column: String,
+}
+
+/// `--model`: a model folder written by `classifier train`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ModelArgs {
+    /// Model folder written by `classifier train`.
+    #[arg(long)]
+    pub model: PathBuf,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<Classifier, ClassifierError> {
+        Classifier::load(&self.model)
+    }
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub labelled: LabelledArgs,
     #[arg(long, default_value_t = classifier::DEFAULT_EPOCHS)]
     pub epochs: usize,
     #[arg(long, default_value_t = classifier::DEFAULT_BATCH_SIZE)]
@@ -61,14 +82,10 @@ pub struct TrainArgs {
 
 #[derive(Debug, ClapArgs)]
 pub struct EvalArgs {
-    /// Model folder written by `classifier train`.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Labelled images (same kind of input as for training).
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = classifier::DEFAULT_LABEL_COLUMN)]
-    pub label_column: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub labelled: LabelledArgs,
     /// Optional output folder: results.json, confusion.csv, predictions.csv.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -114,21 +131,22 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         architecture: Architecture::from_channels(&a.channels, a.hidden),
     };
     opts.validate()?;
-    a.out.check_inputs(&[&a.data])?;
+    let LabelledArgs { data, label_column } = &a.labelled;
+    a.out.check_inputs(&[data])?;
     let mut results = output::Results::new("classifier-train");
     results.seed(a.input_args.seed);
-    let ds = results.timed("load", || a.input_args.load(&a.data))?;
+    let ds = results.timed("load", || a.input_args.load(data))?;
     let pb = output::progress(a.epochs as u64, "training");
     let training = results
         .timed("train", || {
-            classifier::train_dataset(&ds, &a.label_column, &opts, |s| {
+            classifier::train_dataset(&ds, label_column, &opts, |s| {
                 pb.set_message(format!("val {:.3}", s.validation_accuracy.unwrap_or(f64::NAN)));
                 pb.inc(1);
             })
         })
-        .with_context(|| format!("training on {}", a.data.display()))?;
+        .with_context(|| format!("training on {}", data.display()))?;
     pb.finish_and_clear();
-    results.set("data", a.data.display().to_string());
+    results.set("data", data.display().to_string());
     let v = a.out.write(|dir| Ok(classifier::write_model_dir(dir, &training, results)?))?;
     a.out.print(&v)?;
     if !a.out.json {
@@ -147,18 +165,19 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<()> {
+    let LabelledArgs { data, label_column } = &a.labelled;
     if let Some(out) = &a.out {
-        check_not_input(out, &[&a.model, &a.data])?;
+        check_not_input(out, &[&a.model.model, data])?;
         output::check_destination(out)?;
     }
-    let model = Classifier::load(&a.model)?;
+    let model = a.model.load()?;
     let mut results = output::Results::new("classifier-eval");
     results.seed(a.input_args.seed);
-    let ds = results.timed("load", || a.input_args.load(&a.data))?;
+    let ds = results.timed("load", || a.input_args.load(data))?;
     let evaluation = results
-        .timed("predict", || classifier::evaluate_dataset(&model, &ds, &a.label_column))
-        .map_err(fit_hint(&model, &a.data))?;
-    results.set("model", a.model.display().to_string()).set("data", a.data.display().to_string());
+        .timed("predict", || classifier::evaluate_dataset(&model, &ds, label_column))
+        .map_err(fit_hint(&model, data))?;
+    results.set("model", a.model.model.display().to_string()).set("data", data.display().to_string());
     let v = match &a.out {
         Some(out) => output::write_dir(out, |d| anyhow::Ok(classifier::write_eval_dir(d, &evaluation, results)?))?,
         None => {
@@ -169,7 +188,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
     print_json(a.json, &v)?;
     if !a.json {
         let c = &evaluation.confusion;
-        eprintln!("accuracy {:.4} ({}/{} images of {})", evaluation.accuracy(), c.correct(), c.n(), a.data.display());
+        eprintln!("accuracy {:.4} ({}/{} images of {})", evaluation.accuracy(), c.correct(), c.n(), data.display());
     }
     Ok(())
 }

@@ -3,20 +3,17 @@
 //! generation, reached; the loaders' format), `fooling.npy` (float32, one row per image, the exact values the
 //! confidences refer to), `gallery.png` (one image per class, in class order) and `results.json`.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use classifier::fool::{self, FoolOptions, Method};
-use classifier::Classifier;
 
+use super::classifier::ModelArgs;
 use super::common::OutArgs;
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// Model folder written by `classifier train`.
-    #[arg(long)]
-    pub model: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// evolve-direct, evolve-cppn or gradient-ascent.
     #[arg(long)]
     pub method: Method,
@@ -48,8 +45,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     classifier::single_threaded_elementwise();
-    a.out.check_inputs(&[&a.model])?;
-    let model = Classifier::load(&a.model)?;
+    a.out.check_inputs(&[&a.model.model])?;
+    let model = a.model.load()?;
     let opts = FoolOptions {
         method: a.method,
         classes: fool::parse_classes(&model, &a.classes).context("--classes")?,
@@ -76,7 +73,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         })
         .context("searching for fooling images")?;
     pb.finish_and_clear();
-    results.set("model", a.model.display().to_string());
+    results.set("model", a.model.model.display().to_string());
     let v = a.out.write(|dir| Ok(fool::write_fool_dir(dir, &model, &fooling, results)?))?;
     a.out.print(&v)?;
     if !a.out.json {

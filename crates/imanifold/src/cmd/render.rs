@@ -24,10 +24,10 @@ pub struct Args {
     #[arg(long, default_value = "random", value_name = "MODE")]
     pub sampling: Sampling,
     /// Image size: N (square) or WxH.
-    #[arg(long, default_value = "64", value_name = "N|WxH", value_parser = super::common::parse_size)]
-    pub size: (u32, u32),
+    #[arg(long, default_value_t = Size::default(), value_name = "N|WxH")]
+    pub size: Size,
     /// Supersampling: S×S coverage samples per pixel (1 = no anti-aliasing).
-    #[arg(long, default_value_t = 4, value_name = "S")]
+    #[arg(long, default_value_t = scene_render::DEFAULT_SSAA, value_name = "S")]
     pub ssaa: usize,
     /// Gaussian blur of the images, standard deviation in pixels (0 = none).
     #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
@@ -65,6 +65,33 @@ pub struct Args {
     /// Print the scene's parameters (ranges, defaults) and classes, and exit.
     #[arg(long)]
     pub list: bool,
+}
+
+/// `--size`: width × height in pixels, parsed by [`super::common::parse_size`], default the library's.
+#[derive(Debug, Clone, Copy)]
+pub struct Size(pub u32, pub u32);
+
+impl Default for Size {
+    fn default() -> Self {
+        Size(scene_render::DEFAULT_SIZE as u32, scene_render::DEFAULT_SIZE as u32)
+    }
+}
+
+impl std::str::FromStr for Size {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        super::common::parse_size(s).map(|(w, h)| Size(w, h))
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == self.1 {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{}x{}", self.0, self.1)
+        }
+    }
 }
 
 fn list(scene: &Scene) {
