@@ -303,6 +303,16 @@ pub trait Estimator: Send + Sync {
     fn at_scale(&self, _k: usize) -> Option<Box<dyn Estimator>> {
         None
     }
+    /// The estimate on `b` random halves of the data computed more cheaply than `b` refits, with a description of
+    /// how; `None` when the estimator has no such shortcut (the generic half-sampling refits are used).
+    fn half_sample_fits(
+        &self,
+        _ctx: &FitContext,
+        _b: usize,
+        _seed: u64,
+    ) -> Option<Result<(Vec<f64>, &'static str), DimError>> {
+        None
+    }
 }
 
 /// skdim's `fit_pw` for a global estimator: fit inside each point's neighbourhood, in parallel.
@@ -497,6 +507,17 @@ fn fill_bootstrap_interval(est: &dyn Estimator, ctx: &FitContext, estimate: &mut
     let n = ctx.n();
     let half = n / 2;
     if half < est.min_points() {
+        return Ok(());
+    }
+    if let Some(fits) = est.half_sample_fits(ctx, b, ctx.seed ^ 0x4A1F) {
+        let (fits, how) = fits?;
+        let reps: Vec<f64> = fits.into_iter().filter(|d| d.is_finite()).collect();
+        if reps.len() >= 2 {
+            let sd = stats::std(&reps);
+            estimate.ci95 = Some((estimate.dimension - special::Z975 * sd, estimate.dimension + special::Z975 * sd));
+            estimate.ci_method =
+                format!("half-sampling: ±1.96 sd of the estimate on {b} random halves ({} finite); {how}", reps.len());
+        }
         return Ok(());
     }
     let k = est.needs_k().unwrap_or(0);
