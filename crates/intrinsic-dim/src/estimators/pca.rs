@@ -223,7 +223,7 @@ impl Pca {
         let n = ctx.n();
         let mut order: Vec<usize> = (0..n).collect();
         rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut crate::stats::rng(seed, u64::MAX));
-        let mut groups: Vec<Vec<usize>> = vec![Vec::with_capacity(n / HALF_GROUPS + 1); HALF_GROUPS];
+        let mut groups: Vec<Vec<usize>> = (0..HALF_GROUPS).map(|_| Vec::with_capacity(n / HALF_GROUPS + 1)).collect();
         for (pos, &row) in order.iter().enumerate() {
             groups[pos % HALF_GROUPS].push(row);
         }
