@@ -3,10 +3,12 @@
 
     notebooks/.venv/bin/python notebooks/run_notebooks.py DEMO_DIR [--save OUT_DIR]
 
-DEMO_DIR is the folder written by `imanifold demo --out DEMO_DIR` (or `--quick`). Each notebook runs in a fresh
-kernel of this interpreter with IMANIFOLD_DEMO_DIR=DEMO_DIR and the notebooks folder as working directory. The
-executed copies (with their outputs and figures) are written to OUT_DIR (default: DEMO_DIR/notebooks); the
-notebooks in the repository are left untouched.
+DEMO_DIR is the folder written by `imanifold demo --out DEMO_DIR` (or `--quick`). The interpreter needs
+notebooks/requirements.txt and the imanifold Python package (`pip install ./crates/imanifold-py`), which the
+notebooks call to recompute figures on the fly. Each notebook runs in a fresh kernel of this interpreter with
+IMANIFOLD_DEMO_DIR=DEMO_DIR and the notebooks folder as working directory. The executed copies (with their outputs
+and figures) are written to OUT_DIR (default: DEMO_DIR/notebooks); the notebooks in the repository are left
+untouched.
 """
 
 import argparse
@@ -35,6 +37,13 @@ def main() -> int:
         from nbclient.exceptions import CellExecutionError
     except ImportError as e:
         print(f"error: {e}; install notebooks/requirements.txt into this interpreter ({sys.executable})",
+              file=sys.stderr)
+        return 2
+    try:
+        import imanifold  # noqa: F401  (the kernels import it; say so here once, before starting them)
+    except ImportError as e:
+        print(f"error: {e}; the notebooks call the imanifold Python package: install it into this interpreter "
+              f"({sys.executable}) with `pip install ./crates/imanifold-py` from the repository root",
               file=sys.stderr)
         return 2
 

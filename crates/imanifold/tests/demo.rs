@@ -1,6 +1,7 @@
 //! `imanifold demo --quick` end to end through the binary: every figure of the story in results.json (checked
 //! against the ground truth where there is one), a self-contained report whose links all resolve, and, when
-//! IMANIFOLD_NOTEBOOK_PY names a Python with notebooks/requirements.txt installed, the three notebooks run on it.
+//! IMANIFOLD_NOTEBOOK_PY names a Python with notebooks/requirements.txt and the imanifold Python package installed
+//! (`.ci/run` sets it), the three notebooks run on it.
 
 mod common;
 
@@ -158,7 +159,10 @@ fn check_stage_folders(dir: &Path) {
 
 fn run_notebooks(dir: &Path) {
     let Some(py) = std::env::var_os("IMANIFOLD_NOTEBOOK_PY") else {
-        println!("skipped: notebooks (set IMANIFOLD_NOTEBOOK_PY to a Python with notebooks/requirements.txt)");
+        println!(
+            "skipped: notebooks (set IMANIFOLD_NOTEBOOK_PY to a Python with notebooks/requirements.txt and \
+             `pip install ./crates/imanifold-py`)"
+        );
         return;
     };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../notebooks/run_notebooks.py");
