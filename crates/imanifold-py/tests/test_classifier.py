@@ -96,8 +96,8 @@ def test_classifier_bad_inputs_raise(labelled, tmp_path):
     with pytest.raises(ValueError):
         classifier.evaluate(model, data, resize=(8, 8))
     with pytest.raises(ValueError, match="unknown class"):
-        classifier.fool(model, classes="unicorn")
+        classifier.fool(model, method="gradient-ascent", classes="unicorn")
     with pytest.raises(ValueError):
         classifier.attack(model, data, method="sideways")
     with pytest.raises(ValueError):
-        classifier.attack(model, data, eps="a/b")
+        classifier.attack(model, data, method="fgsm", eps="a/b")

@@ -83,7 +83,7 @@ def evaluate(model: PathLike, data: PathLike, label_column: str = _D["label_colu
     return out
 
 
-def fool(model: PathLike, method: str = "evolve-direct", classes: Union[str, Sequence[str]] = _D["fool_classes"],
+def fool(model: PathLike, method: str, classes: Union[str, Sequence[str]] = _D["fool_classes"],
          confidence: float = _D["fool_confidence"], generations: int = _D["fool_generations"],
          population: int = _D["fool_population"], mutation_rate: float = _D["fool_mutation_rate"],
          mutation_half_life: float = _D["fool_mutation_half_life"], step_size: float = _D["fool_step_size"],
@@ -115,7 +115,7 @@ def fool(model: PathLike, method: str = "evolve-direct", classes: Union[str, Seq
     return out
 
 
-def attack(model: PathLike, data: PathLike, method: str = "fgsm", norm: str = _D["attack_norm"],
+def attack(model: PathLike, data: PathLike, method: str, norm: str = _D["attack_norm"],
            eps: Union[float, str] = _D["attack_eps"], steps: int = _D["attack_steps"],
            search_rounds: int = _D["attack_search_rounds"], random_trials: int = _D["attack_random_trials"],
            label_column: str = _D["label_column"], gray: bool = False, rgb: bool = False,
