@@ -51,6 +51,15 @@ pub fn write_geodesic_dir(
         crate::write_embedding_csv(&dir.join("embedding.csv"), &e.nodes, e.coords.view(), options.row_name)?;
     }
 
+    set_geodesic_results(&mut results, report, options);
+    results.set("files", files);
+    Ok(results.write(dir)?)
+}
+
+/// Sets the summary fields of `results.json` from `report` (everything [`write_geodesic_dir`] writes but `files`):
+/// `input` (when given), `n`, `k`, `metric`, `edges`, `components`, `sources`, `photometric_weight`,
+/// `flow_method`, `embedding`, `truth_columns`, `periodic` (when recorded), `correlation` and the stage timings.
+pub fn set_geodesic_results(results: &mut output::Results, report: &GeodesicReport, options: &GeodesicDirOptions) {
     if let Some(input) = &options.input {
         results.set("input", input);
     }
@@ -80,9 +89,7 @@ pub fn write_geodesic_dir(
         }
         results.set("correlation", correlation_json(&truth.correlations));
     }
-    results.set("files", files);
     for (stage, seconds) in &report.timings {
         results.timing(stage, *seconds);
     }
-    Ok(results.write(dir)?)
 }

@@ -41,7 +41,7 @@
 mod dir;
 mod pipeline;
 
-pub use dir::{correlation_json, write_geodesic_dir, GeodesicDirOptions};
+pub use dir::{correlation_json, set_geodesic_results, write_geodesic_dir, GeodesicDirOptions};
 pub use pipeline::{
     periodic_distance, run, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport, Metric, NamedColumn, Periodic,
     Progress, TruthReport, DEFAULT_DIMS, DEFAULT_K, DEFAULT_METRIC,

@@ -12,7 +12,9 @@ use numpy::PyReadonlyArray2;
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+mod classifier;
 mod flow;
+mod geodesic;
 mod id;
 mod load;
 mod neighbors;
@@ -114,5 +116,7 @@ fn _imanifold(m: &Bound<'_, PyModule>) -> PyResult<()> {
     flow::register(m)?;
     score::register(m)?;
     render::register(m)?;
+    geodesic::register(m)?;
+    classifier::register(m)?;
     Ok(())
 }

@@ -10,6 +10,25 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::{compute, dataset_error};
 
+/// The loaders' options from the CLI's input flags.
+pub(crate) fn load_options(
+    gray: bool,
+    rgb: bool,
+    resize: Option<(u32, u32)>,
+    limit: Option<usize>,
+    sample: Option<usize>,
+    seed: u64,
+    recursive: bool,
+) -> PyResult<LoadOptions> {
+    let color = match (gray, rgb) {
+        (true, true) => return Err(PyValueError::new_err("gray and rgb exclude each other")),
+        (true, false) => ColorMode::Gray,
+        (false, true) => ColorMode::Rgb,
+        (false, false) => ColorMode::Auto,
+    };
+    Ok(LoadOptions { color, resize, limit, sample, seed, recursive })
+}
+
 /// Reads an image folder, render output, .npy or MNIST IDX(.gz) file (`imanifold.load` wraps the dict in a
 /// `Dataset`): keys `data` (n × d float32), `image_shape` ((h, w, c) or None), `ids`, `columns`, `source`.
 #[pyfunction]
@@ -28,13 +47,7 @@ fn load<'py>(
     recursive: bool,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let color = match (gray, rgb) {
-        (true, true) => return Err(PyValueError::new_err("gray and rgb exclude each other")),
-        (true, false) => ColorMode::Gray,
-        (false, true) => ColorMode::Rgb,
-        (false, false) => ColorMode::Auto,
-    };
-    let opts = LoadOptions { color, resize, limit, sample, seed, recursive };
+    let opts = load_options(gray, rgb, resize, limit, sample, seed, recursive)?;
     let ds = compute(py, threads, || dataset::load(&path, &opts))?.map_err(dataset_error)?;
     let out = PyDict::new(py);
     let shape = ds.shape.map(|s| (s.height, s.width, s.channels));

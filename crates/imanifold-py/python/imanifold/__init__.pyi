@@ -1,9 +1,10 @@
 import os
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
+from . import classifier as classifier
 from . import id as id
 
 __version__: str
@@ -44,4 +45,11 @@ def score(reference: npt.ArrayLike, query: npt.ArrayLike, methods: Union[str, Li
           threads: Optional[int] = None) -> Dict[str, npt.NDArray[np.float64]]: ...
 def render(scene: str, vary: Union[str, List[str]] = ..., n: int = 100, size: Union[int, Tuple[int, int]] = 64,
            sampling: str = "random", seed: int = 0, ssaa: int = 4, blur: float = 0.0, gray: bool = False,
-           depth: bool = False, threads: Optional[int] = None) -> Dict[str, object]: ...
+           depth: bool = False, flow: bool = False, threads: Optional[int] = None) -> Dict[str, object]: ...
+def geodesic(data: Union[str, os.PathLike, npt.ArrayLike], k: int = 8, metric: str = "flow",
+             flow_method: str = "dis-fine", photometric_weight: float = 10.0,
+             truth: Union[str, Sequence[str], Mapping[str, npt.ArrayLike]] = ...,
+             periodic: Optional[Mapping[str, float]] = None, sources: Optional[Sequence[int]] = None,
+             dims: int = 2, gray: bool = False, rgb: bool = False, resize: Optional[Tuple[int, int]] = None,
+             limit: Optional[int] = None, sample: Optional[int] = None, seed: int = 0, recursive: bool = False,
+             threads: Optional[int] = None) -> Dict[str, Any]: ...

@@ -36,4 +36,29 @@ def score(reference: npt.NDArray[np.float32], query: npt.NDArray[np.float32], me
           calibration: int, flow_method: str, seed: int, image_shape: Optional[Tuple[int, int, int]] = None,
           threads: Optional[int] = None) -> Dict[str, npt.NDArray[Any]]: ...
 def render(scene: str, vary: List[str], n: int, width: int, height: int, sampling: str, seed: int, ssaa: int,
-           blur: float, gray: bool, depth: bool, threads: Optional[int] = None) -> Tuple[Any, List[str], Any, Any]: ...
+           blur: float, gray: bool, depth: bool, flow: bool = False,
+           threads: Optional[int] = None) -> Tuple[Any, List[str], Any, Any, Any]: ...
+GEODESIC_DEFAULT_K: int
+GEODESIC_DEFAULT_DIMS: int
+GEODESIC_DEFAULT_METRIC: str
+GEODESIC_DEFAULT_FLOW_METHOD: str
+GEODESIC_DEFAULT_PHOTOMETRIC_WEIGHT: float
+def geodesic_path(path: str, opts: Dict[str, Any], gray: bool = False, rgb: bool = False,
+                  resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None,
+                  sample: Optional[int] = None, seed: int = 0, recursive: bool = False,
+                  threads: Optional[int] = None) -> Dict[str, Any]: ...
+def geodesic_arrays(x: npt.NDArray[np.float32], opts: Dict[str, Any],
+                    image_shape: Optional[Tuple[int, int, int]] = None,
+                    columns: List[Tuple[str, List[float]]] = ..., threads: Optional[int] = None) -> Dict[str, Any]: ...
+CLASSIFIER_DEFAULTS: Dict[str, Any]
+def classifier_train(data: str, out: str, label_column: str, epochs: int, batch_size: int, learning_rate: float,
+                     weight_decay: float, validation: float, channels: List[int], hidden: int, input: Dict[str, Any],
+                     threads: Optional[int] = None) -> str: ...
+def classifier_evaluate(model: str, data: str, label_column: str, input: Dict[str, Any],
+                        threads: Optional[int] = None) -> Dict[str, Any]: ...
+def classifier_fool(model: str, method: str, classes: str, confidence: float, generations: int, population: int,
+                    mutation_rate: float, mutation_half_life: float, step_size: float, seed: int,
+                    threads: Optional[int] = None) -> Dict[str, Any]: ...
+def classifier_attack(model: str, data: str, label_column: str, method: str, norm: str, eps: str, steps: int,
+                      search_rounds: int, random_trials: int, input: Dict[str, Any],
+                      threads: Optional[int] = None) -> Dict[str, Any]: ...

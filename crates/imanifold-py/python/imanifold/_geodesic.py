@@ -1,0 +1,94 @@
+"""Geodesic distances on the kNN graph of a collection."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _imanifold
+
+DEFAULT_K: int = _imanifold.GEODESIC_DEFAULT_K
+DEFAULT_DIMS: int = _imanifold.GEODESIC_DEFAULT_DIMS
+DEFAULT_METRIC: str = _imanifold.GEODESIC_DEFAULT_METRIC
+DEFAULT_FLOW_METHOD: str = _imanifold.GEODESIC_DEFAULT_FLOW_METHOD
+DEFAULT_PHOTOMETRIC_WEIGHT: float = _imanifold.GEODESIC_DEFAULT_PHOTOMETRIC_WEIGHT
+
+
+def _images_matrix(data) -> Tuple[np.ndarray, Optional[Tuple[int, int, int]]]:
+    a = np.asarray(data)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"data must hold numbers, got dtype {a.dtype}")
+    if a.ndim == 2:
+        return np.ascontiguousarray(a, dtype=np.float32), None
+    if a.ndim == 3:
+        a = a[..., None]
+    if a.ndim != 4:
+        raise ValueError(f"data must be N×H×W[×C] images or an N×d matrix, got shape {a.shape}")
+    n, h, w, c = a.shape
+    return np.ascontiguousarray(a, dtype=np.float32).reshape(n, h * w * c), (h, w, c)
+
+
+def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method: str = DEFAULT_FLOW_METHOD,
+             photometric_weight: float = DEFAULT_PHOTOMETRIC_WEIGHT,
+             truth: Union[str, Sequence[str], Mapping[str, Any]] = (),
+             periodic: Optional[Mapping[str, float]] = None, sources: Optional[Sequence[int]] = None,
+             dims: int = DEFAULT_DIMS, gray: bool = False, rgb: bool = False,
+             resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
+             seed: int = 0, recursive: bool = False, threads: Optional[int] = None) -> Dict[str, Any]:
+    """Geodesic distances on the symmetrised kNN graph of a collection, weighted by optical flow or pixel distance,
+    with the Isomap embedding and the agreement with true parameters: ``imanifold geodesic`` (same numbers as its
+    ``geodesic.npy`` and ``results.json`` for the same data and options).
+
+    Args:
+        data: a path the loaders read (e.g. a ``render`` output folder, whose ``manifest.csv`` holds the true
+            parameters), or in-memory images N×H×W (grey) / N×H×W×C in [0, 1], or an N×d matrix (``metric=
+            "euclidean"`` only). Arrays are converted to C-contiguous float32 once when needed.
+        k: neighbours per image of the graph.
+        metric: ``flow`` (RMS optical-flow length + photometric residual term) or ``euclidean`` (pixel distance).
+        flow_method: optical-flow method of the flow metric (see :func:`imanifold.flow_methods`).
+        photometric_weight: λ, pixels charged per unit of RMS photometric residual.
+        truth: for a path, names of manifest columns holding the true parameters (list or comma-separated); for
+            arrays, a dict name → one value per image. Correlations of the distances with the distance in truth
+            space are reported.
+        periodic: periodic truth columns, name → period (e.g. ``{"yaw": 360}``): differences wrap around.
+        sources: only distances from these rows (default: all rows → N×N matrix and the embedding).
+        dims: dimensions of the Isomap embedding (0: none).
+        gray, rgb, resize, limit, sample, seed, recursive: the loaders' options for a path (as :func:`load`).
+        threads: worker threads (default: all cores; results do not depend on it).
+
+    Returns:
+        dict with ``distances`` (float32, sources × N; +inf between components), ``embedding`` (float64 nodes × dims,
+        or None) and ``embedding_nodes`` (int64 rows embedded: the largest component), ``component_labels`` (int64
+        per row), ``edges`` (dict: ``pairs`` int64 E×2, ``euclidean``, ``weight`` and for the flow metric
+        ``flow_rms`` and ``residual``, float64), ``correlation`` (distance name → {spearman, pearson, pairs}; empty
+        without truth) and ``report`` (the fields of the CLI's ``results.json`` but ``files``).
+
+    Raises:
+        ValueError: bad options, unknown truth column, flow metric on a plain matrix; FileNotFoundError / OSError:
+        missing or unreadable input.
+    """
+    periodic = periodic or {}
+    opts = {"k": int(k), "metric": str(metric), "flow_method": str(flow_method),
+            "photometric_weight": float(photometric_weight),
+            "periodic": [f"{name}={float(p)!r}" for name, p in periodic.items()],
+            "sources": None if sources is None else [int(s) for s in sources], "dims": int(dims)}
+    if isinstance(data, (str, os.PathLike)):
+        if isinstance(truth, Mapping):
+            raise ValueError("truth as a dict of values is for in-memory data; for a path, name manifest columns")
+        opts["truth"] = [t.strip() for t in truth.split(",") if t.strip()] if isinstance(truth, str) else list(truth)
+        out = _imanifold.geodesic_path(os.fspath(data), opts, gray=gray, rgb=rgb, resize=resize, limit=limit,
+                                       sample=sample, seed=seed, recursive=recursive, threads=threads)
+    else:
+        if truth and not isinstance(truth, Mapping):
+            raise ValueError("for in-memory data, truth is a dict name → one value per image")
+        columns = [(str(name), np.asarray(v, dtype=np.float64).ravel().tolist()) for name, v in dict(truth).items()]
+        opts["truth"] = [name for name, _ in columns]
+        x, shape = _images_matrix(data)
+        out = _imanifold.geodesic_arrays(x, opts, image_shape=shape, columns=columns, threads=threads)
+    out["report"] = json.loads(out["report"])
+    out.setdefault("embedding", None)
+    out.setdefault("embedding_nodes", None)
+    out["correlation"] = out["report"].get("correlation", {})
+    return out
