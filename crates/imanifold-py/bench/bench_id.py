@@ -7,7 +7,7 @@ isotropic noise). Times:
   * 20-NN of every point among the others: ``imanifold.NearestNeighbors`` vs
     ``sklearn.neighbors.NearestNeighbors(algorithm="brute")`` and ``faiss.IndexFlatL2`` (when importable).
 
-Run: crates/imanifold-py/.venv/bin/python crates/imanifold-py/bench/bench_id.py [--n 10000] [--d 1024]
+Run: notebooks/.venv/bin/python crates/imanifold-py/bench/bench_id.py [--n 10000] [--d 1024]
 """
 import argparse
 import time
