@@ -67,6 +67,9 @@ enum Command {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     output::set_quiet(cli.quiet);
+    // The default estimator's calibration values are kept across runs under the user's cache folder
+    // (IMANIFOLD_CACHE_DIR overrides it; empty turns the cache off).
+    intrinsic_dim::calibration_cache::set_dir(intrinsic_dim::calibration_cache::default_dir());
     if let Some(n) = cli.threads {
         rayon::ThreadPoolBuilder::new().num_threads(usize::from(n)).build_global()?;
     }

@@ -22,7 +22,8 @@
 //! the same statistic c(d) on uniform samples of N points in the d-dimensional reference shape (ball by default, or
 //! hypercube) for d = 1, 2, … until c(d) ≥ t; the estimate is the d where the calibration curve crosses t, linearly
 //! interpolated. The calibration samples are drawn from seeded streams (one per d and replicate, so the result
-//! does not depend on the thread count), averaged over `replicates` samples and cached per process; the interval
+//! does not depend on the thread count), averaged over `replicates` samples and cached per process (and across
+//! runs on disk when a front end turns [`crate::calibration_cache`] on, as the CLI does); the interval
 //! is the base statistic's interval mapped through the same (monotone) calibration curve.
 //!
 //! The default (`base = "twonn"`, `mix_k = 5`) calibrates two statistics and averages the two calibrated
@@ -59,7 +60,7 @@ use crate::estimators::mle::Mle;
 use crate::estimators::twonn::TwoNn;
 use crate::estimators::Params;
 use crate::graph_test::GraphTest;
-use crate::{stats, DimError, Estimate, Estimator, FitContext};
+use crate::{calibration_cache, stats, DimError, Estimate, Estimator, FitContext};
 
 /// Base statistic of the corrected estimator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -202,6 +203,16 @@ impl Corrected {
                 return Ok(v);
             }
         }
+        let disk_name = |p: &Corrected| p.disk_entry(n, d, seed);
+        let on_disk: Option<Vec<f64>> = parts.iter().map(|p| calibration_cache::get(&disk_name(p))).collect();
+        if let Some(v) = on_disk {
+            if let Ok(mut c) = cache.lock() {
+                for (p, &x) in parts.iter().zip(&v) {
+                    c.insert(key(p), x);
+                }
+            }
+            return Ok(v);
+        }
         let (reference, replicates) = (parts[0].reference, parts[0].replicates);
         let k = parts.iter().map(Corrected::base_k).max().unwrap_or(2);
         let mut acc = vec![0.0; parts.len()];
@@ -225,7 +236,23 @@ impl Corrected {
                 c.insert(key(p), x);
             }
         }
+        for (p, &x) in parts.iter().zip(&v) {
+            calibration_cache::put(&disk_name(p), x);
+        }
         Ok(v)
+    }
+
+    /// Name of this statistic's calibration value in the disk cache (every input it depends on).
+    fn disk_entry(&self, n: usize, d: usize, seed: u64) -> String {
+        let statistic = match self.base {
+            Base::TwoNn => "twonn-mle-discard0.1".to_string(),
+            Base::Mle => format!("mle-k{}", self.n_neighbors),
+        };
+        let reference = match self.reference {
+            Reference::Cube => "cube",
+            Reference::Ball => "ball",
+        };
+        calibration_cache::entry_name(&statistic, n, d, seed, reference, self.replicates)
     }
 
     /// Maps a base-statistic value to a dimension through the calibration curve `curve[d-1] = c(d)`.

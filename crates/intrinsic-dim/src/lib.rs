@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+pub mod calibration_cache;
 pub mod corrected;
 pub mod estimators;
 pub mod graph_test;

@@ -5,9 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The binary under test.
+/// The binary under test, with the calibration disk cache off (tests never write into the user's cache folder;
+/// `tests/calibration_cache.rs` turns it on in a temporary folder).
 pub fn imanifold() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_imanifold"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_imanifold"));
+    c.env("IMANIFOLD_CACHE_DIR", "");
+    c
 }
 
 /// Runs `imanifold --quiet ARGS`.
