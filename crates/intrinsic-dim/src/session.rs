@@ -699,7 +699,8 @@ mod tests {
                     let m = e.to_string();
                     assert!(m.starts_with("k 20") && m.contains(&specs.join(", ")), "{m}");
                 }
-                other => panic!("{specs:?}: {other:?}"),
+                Err(e) => panic!("{specs:?}: {e}"),
+                Ok(_) => panic!("{specs:?}: accepted"),
             }
         }
         // Used by a local estimator, by the default one, or by pointwise fits of a global one: accepted.
