@@ -107,7 +107,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 
 /// Refuses a run whose copies and neighbour lists cannot fit in the memory available, before the neighbour search.
 fn check_memory(reference: &Dataset, n_query: usize, k: usize, calibration: usize) -> anyhow::Result<()> {
-    let needed = off_manifold::memory_needed(reference.n(), n_query, reference.d(), k, calibration);
+    let needed = off_manifold::memory::memory_needed(reference.n(), n_query, reference.d(), k, calibration);
     let available = dataset::limits::available_memory();
     if needed > available as u128 {
         let (needed, available) = (Bytes(needed), Bytes(available as u128));
