@@ -33,6 +33,7 @@ mod stage_off_manifold;
 use std::path::Path;
 use std::time::Instant;
 
+use output::Existing;
 use serde_json::{json, Map, Value};
 
 pub use config::{Config, Stage};
@@ -50,50 +51,58 @@ pub struct Summary {
     pub records: Vec<StageRecord>,
 }
 
-/// Checks the output folder: it may be new, empty, or a previous demo output (recognised by its results.json);
-/// anything else is refused so that the demo never mixes its files with someone else's.
-pub fn prepare_out(out: &Path) -> Result<()> {
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(DemoError::OutputDir {
-                path: out.to_path_buf(),
-                message: "exists and is not a folder".into(),
-                source: None,
-            });
-        }
-        let mut entries = std::fs::read_dir(out).map_err(|e| DemoError::OutputDir {
-            path: out.to_path_buf(),
-            message: "cannot list".into(),
-            source: Some(e),
-        })?;
-        if entries.next().is_some() {
-            let previous = std::fs::read(out.join("results.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .is_some_and(|v| v["schema"] == SCHEMA);
-            if !previous {
-                return Err(DemoError::OutputDir {
-                    path: out.to_path_buf(),
-                    message: "is not empty and does not hold a previous demo output; choose a new or empty folder"
-                        .into(),
-                    source: None,
-                });
-            }
-        }
+/// Checks the output folder before any work: it may be new, empty, or a previous demo output (recognised by its
+/// results.json schema), which the run then replaces as a whole; anything else is refused so that the demo never
+/// mixes its files with someone else's or deletes them.
+pub fn check_out(out: &Path) -> Result<()> {
+    let refuse = |message: String| DemoError::OutputDir { path: out.to_path_buf(), message, source: None };
+    if out.exists() && !out.is_dir() {
+        return Err(refuse("exists and is not a folder".into()));
     }
-    output::create_dir(out)?;
-    Ok(())
+    match output::check_destination(out) {
+        Ok(Existing::Nothing) => Ok(()),
+        Ok(Existing::Output(s)) if s == SCHEMA => Ok(()),
+        Ok(Existing::Output(s)) => {
+            Err(refuse(format!("holds the results of another command ({s}); choose a new folder")))
+        }
+        Err(output::OutputError::Destination { .. }) => {
+            Err(refuse("is not empty and does not hold a previous demo output; choose a new or empty folder".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Removes a stage or plots folder left by a previous demo run in the same output folder (only ever called inside
-/// a folder that [`prepare_out`] accepted), so that no stale file outlives the run that wrote it.
-fn remove_previous(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| DemoError::OutputDir {
-            path: dir.to_path_buf(),
-            message: "cannot clear".into(),
-            source: Some(e),
-        })?;
+/// Replaces the staging folder's path by the destination's in every string of every `results.json` under `dir`, so
+/// that the recorded input paths name the folder the user gets, not the hidden one the run wrote into.
+fn rename_recorded_paths(dir: &Path, stage: &str, out: &str) -> Result<()> {
+    fn fix(v: &mut Value, stage: &str, out: &str) -> bool {
+        match v {
+            Value::String(s) if s.contains(stage) => {
+                *s = s.replace(stage, out);
+                true
+            }
+            Value::Array(a) => a.iter_mut().fold(false, |c, x| fix(x, stage, out) | c),
+            Value::Object(m) => m.values_mut().fold(false, |c, x| fix(x, stage, out) | c),
+            _ => false,
+        }
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| DemoError::OutputDir {
+        path: dir.to_path_buf(),
+        message: "cannot list".into(),
+        source: Some(e),
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            rename_recorded_paths(&path, stage, out)?;
+        } else if entry.file_name() == "results.json" {
+            let read = |e| DemoError::Read { path: path.clone(), source: Box::new(e) };
+            let bytes = std::fs::read(&path).map_err(read)?;
+            let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else { continue };
+            if fix(&mut v, stage, out) {
+                output::write_json(&path, &v)?;
+            }
+        }
     }
     Ok(())
 }
@@ -101,7 +110,6 @@ fn remove_previous(dir: &Path) -> Result<()> {
 #[allow(unused_variables, unreachable_code)]
 fn run_stage(stage: Stage, cfg: &Config, out: &Path, collected: &mut page::Collected) -> Result<Value> {
     let dir = out.join(stage.folder());
-    remove_previous(&dir)?;
     output::create_dir(&dir)?;
     match stage {
         Stage::Dimension => {
@@ -144,10 +152,14 @@ fn run_stage(stage: Stage, cfg: &Config, out: &Path, collected: &mut page::Colle
     Err(DemoError::Step { context: stage.title().into(), message: format!("not built (needs {})", stage.crates()) })
 }
 
-/// Runs the demo into `out` (see the crate docs).
-pub fn run(cfg: &Config, out: &Path) -> Result<Summary> {
+/// Runs the demo into `out` (see the crate docs) as a transaction: every file goes to a hidden staging sibling
+/// (`output::StagedDir`), which replaces `out` at the end. An interrupted run leaves no `out` folder (its staging
+/// folder is removed by the next run into the same place); a rerun replaces a previous demo folder as a whole.
+pub fn run(cfg: &Config, target: &Path) -> Result<Summary> {
     let started = Instant::now();
-    prepare_out(out)?;
+    check_out(target)?;
+    let staged = output::StagedDir::new(target)?;
+    let out = staged.path();
     let mut results = output::Results::new("demo");
     results.seed(cfg.seed).set("mode", cfg.mode()).set("config", cfg).set("threads", rayon::current_num_threads());
     let mut collected = page::Collected::default();
@@ -183,11 +195,17 @@ pub fn run(cfg: &Config, out: &Path) -> Result<Summary> {
         records.push(StageRecord { stage, status, seconds });
     }
     let t = Instant::now();
-    remove_previous(&out.join("plots"))?;
     let plots = page::write(out, cfg, &records, &collected, started.elapsed().as_secs_f64())?;
     results.timing("report", t.elapsed().as_secs_f64());
     results.set("stages", stages_json).set("plots", plots);
-    let value = results.write(out)?;
+    results.write(out)?;
+    let (stage_name, out_name) = (out.display().to_string(), target.display().to_string());
+    rename_recorded_paths(out, &stage_name, &out_name)?;
+    let value: Value = std::fs::read(out.join("results.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    staged.commit()?;
     let failed: Vec<&str> =
         records.iter().filter(|r| matches!(r.status, Status::Failed(_))).map(|r| r.stage.key()).collect();
     if !failed.is_empty() {
@@ -252,34 +270,48 @@ mod tests {
     fn output_folder_rules() {
         let dir = tempfile::tempdir().unwrap();
         // New and empty folders are fine.
-        prepare_out(&dir.path().join("new")).unwrap();
-        prepare_out(&dir.path().join("new")).unwrap();
+        check_out(&dir.path().join("new")).unwrap();
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        check_out(&dir.path().join("empty")).unwrap();
         // A folder with foreign files is refused, naming the folder.
         let foreign = dir.path().join("foreign");
         std::fs::create_dir(&foreign).unwrap();
         std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
-        let e = prepare_out(&foreign).unwrap_err().to_string();
+        let e = check_out(&foreign).unwrap_err().to_string();
         assert!(e.contains("foreign") && e.contains("not empty"), "{e}");
-        // A previous demo output is reused.
+        // A previous demo output is accepted, another command's output is not.
         let prev = dir.path().join("prev");
         std::fs::create_dir(&prev).unwrap();
         std::fs::write(prev.join("results.json"), format!("{{\"schema\": \"{SCHEMA}\"}}")).unwrap();
-        prepare_out(&prev).unwrap();
+        check_out(&prev).unwrap();
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("results.json"), "{\"schema\": \"imanifold/dim/v1\"}").unwrap();
+        assert!(check_out(&other).unwrap_err().to_string().contains("imanifold/dim/v1"));
         // A file is not a folder.
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
-        assert!(prepare_out(&file).unwrap_err().to_string().contains("not a folder"));
+        assert!(check_out(&file).unwrap_err().to_string().contains("not a folder"));
     }
 
     #[test]
-    fn previous_stage_folders_are_cleared() {
+    fn recorded_paths_name_the_destination() {
         let dir = tempfile::tempdir().unwrap();
-        let stale = dir.path().join("stage1_dimension/set9");
-        std::fs::create_dir_all(&stale).unwrap();
-        std::fs::write(stale.join("old.csv"), "x").unwrap();
-        remove_previous(&dir.path().join("stage1_dimension")).unwrap();
-        assert!(!dir.path().join("stage1_dimension").exists());
-        remove_previous(&dir.path().join("missing")).unwrap();
+        let stage = dir.path().join(".demo.partial-1");
+        let sub = stage.join("stage1_dimension/set1");
+        std::fs::create_dir_all(&sub).unwrap();
+        let input = format!("{}/stage1_dimension/set1/render", stage.display());
+        std::fs::write(sub.join("results.json"), json!({"input": input, "n": 3, "list": [input]}).to_string()).unwrap();
+        std::fs::write(sub.join("other.json"), json!({"input": input}).to_string()).unwrap();
+        rename_recorded_paths(&stage, &stage.display().to_string(), "OUT").unwrap();
+        let v: Value = serde_json::from_slice(&std::fs::read(sub.join("results.json")).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            json!({"input": "OUT/stage1_dimension/set1/render", "n": 3,
+                             "list": ["OUT/stage1_dimension/set1/render"]})
+        );
+        let other = std::fs::read_to_string(sub.join("other.json")).unwrap();
+        assert!(other.contains(".demo.partial-1"), "only results.json files are rewritten");
     }
 
     #[test]

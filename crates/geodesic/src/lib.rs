@@ -43,8 +43,8 @@ mod pipeline;
 
 pub use dir::{correlation_json, set_geodesic_results, write_geodesic_dir, GeodesicDirOptions};
 pub use pipeline::{
-    periodic_distance, run, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport, Metric, NamedColumn, Periodic,
-    Progress, TruthReport, DEFAULT_DIMS, DEFAULT_K, DEFAULT_METRIC,
+    memory_needed, periodic_distance, run, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport, Metric,
+    NamedColumn, Periodic, Progress, TruthReport, DEFAULT_DIMS, DEFAULT_K, DEFAULT_METRIC,
 };
 
 use ndarray::{Array2, ArrayView2, ArrayView3};

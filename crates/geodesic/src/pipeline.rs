@@ -261,6 +261,26 @@ fn embed(distances: ArrayView2<f32>, labels: &[usize], parts: usize, dims: usize
     Ok(Embedding { nodes, coords, eigenvalues })
 }
 
+/// Bytes a [`run`] on `n` rows with `options` needs at least, so callers can refuse before allocating: the
+/// sources × n distance matrix, the Isomap embedding's double-centred n × n matrix and its eigendecomposition (float64,
+/// about three copies), and with truth columns the all-pairs pixel distances (kNN with k = n − 1: indices and
+/// distances, then the n × n matrix), the Euclidean-graph distances of the flow metric and the float64 pairs of the
+/// agreement. The kNN graph and the edges (n × k) are small beside these.
+pub fn memory_needed(n: usize, options: &GeodesicOptions) -> u128 {
+    // Row counts of loaded data are far below 2^50, so these products fit in 128 bits.
+    let n = n as u128;
+    let s = options.sources.as_ref().map_or(n, |v| v.len() as u128);
+    let mut bytes = 4 * s * n + n * options.k as u128 * 64;
+    if options.sources.is_none() && options.dims > 0 {
+        bytes = bytes.saturating_add(3 * 8 * n * n);
+    }
+    if !options.truth.is_empty() {
+        let flow_graph = if options.metric == Metric::Flow { 4 * s * n } else { 0 };
+        bytes = bytes.saturating_add(12 * n * n.saturating_sub(1) + 4 * n * n + 4 * s * n + flow_graph + 16 * s * n);
+    }
+    bytes
+}
+
 /// Geodesic distances of `input` (see the crate docs): kNN graph, edge weights, shortest paths from the sources,
 /// the Isomap embedding of the largest component (all sources and `dims > 0`), and the agreement with the truth
 /// columns. `progress` is told the number of flow edges once, then counts them.
@@ -423,5 +443,21 @@ mod tests {
         ] {
             assert!(run(input, &bad, &()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn memory_estimate_counts_the_n_by_n_matrices() {
+        let o = GeodesicOptions { k: 8, metric: Metric::Euclidean, ..GeodesicOptions::default() };
+        let n = 100_000u128;
+        // Distances (f32) and the float64 embedding: 28 n² bytes and the graph's n × k.
+        assert_eq!(memory_needed(100_000, &o), 4 * n * n + 24 * n * n + n * 8 * 64);
+        // Fewer sources: no embedding, a sources × n matrix.
+        let few = GeodesicOptions { sources: Some(vec![0, 1]), ..o.clone() };
+        assert_eq!(memory_needed(100_000, &few), 4 * 2 * n + n * 8 * 64);
+        // Truth columns add the all-pairs pixel distances.
+        let truth = GeodesicOptions { truth: vec!["yaw".into()], ..o.clone() };
+        assert!(memory_needed(100_000, &truth) > memory_needed(100_000, &o) + 16 * n * (n - 1));
+        // Far beyond any machine at sizes a loader could still list.
+        assert!(memory_needed(1 << 32, &truth) > u64::MAX as u128);
     }
 }

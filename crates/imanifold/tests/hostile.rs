@@ -155,6 +155,15 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
         manifest.push_str(&format!("{name},{}\n", if i == 2 { "nan".to_string() } else { (i * 10).to_string() }));
     }
     fs::write(nan_truth.join("manifest.csv"), manifest).unwrap();
+    // Enough rows that the n × n matrices of geodesic and the neighbour lists of score exceed any machine.
+    let tall = inputs.join("tall.npy");
+    write_npy(&tall, 200_000, 1, |i, _| i as f32);
+    // An earlier output folder with a link to the inputs inside it, and a link to the inputs beside it.
+    let via = outs.join("via");
+    fs::create_dir(&via).unwrap();
+    fs::write(via.join("results.json"), "{\"schema\": \"imanifold/dim/v1\"}").unwrap();
+    std::os::unix::fs::symlink(&inputs, via.join("deep")).unwrap();
+    std::os::unix::fs::symlink(&inputs, outs.join("alias")).unwrap();
     let a_file = outs.join("a_file");
     fs::write(&a_file, b"x").unwrap();
     let foreign = outs.join("foreign");
@@ -282,6 +291,18 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     add(&["interpolate", s(&f0), s(&f1), "--steps", "1"], "steps");
     add(&["interpolate", s(&f0), s(&c.join("images/000000.png"))], "size");
     add(&["flow", "--pairs", &missing], "missing.npy");
+    // Memory needed beyond what the machine has: refused with the figures before allocating.
+    let talls = p(&tall);
+    add(&["geodesic", &talls, "--k", "2", "--metric", "euclidean"], "available");
+    add(&["geodesic", &talls, "--k", "2", "--metric", "euclidean", "--dims", "0"], "n × n");
+    let score_big = ["--methods", "knn", "--k", "100000", "--calibration", "200000"];
+    add(&[&["score", "--reference", &talls, "--query", &talls][..], &score_big].concat(), "available");
+    let score_query = ["--methods", "knn", "--k", "100000", "--calibration", "2"];
+    add(&[&["score", "--reference", &talls, "--query", &talls][..], &score_query].concat(), "--k 100000");
+    // A --k that none of the chosen estimators would use.
+    add(&["dim", &goods, "--estimator", "lpca", "--k", "20"], "(lpca)");
+    add(&["dim", &goods, "--estimator", "twonn", "--estimator", "pca", "--k", "20"], "twonn, pca");
+    add(&["dim", &goods, "--estimator", "mle:n_neighbors=5", "--k", "20"], "k 20");
     // --out holding an input: an earlier interpolate folder whose frames are the inputs, a model folder.
     let (m0, ints) = (p(&morph0), p(&interp));
     cases.push((v(&["interpolate", &m0, &m0, "--steps", "3", "--out", &ints]), interp.clone(), true, "input".into()));
@@ -298,6 +319,15 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
         "input".into(),
     ));
     cases.push((v(&["dim", &p(&r.join("images")), "--out", &rs]), r.clone(), true, "input".into()));
+    // ... through a link inside --out, through a link to the inputs, or through `..` after a missing folder.
+    let deep_input = p(&via.join("deep/good.npy"));
+    cases.push((v(&["dim", &deep_input, "--out", &p(&via)]), via.clone(), true, "input".into()));
+    let deep_images = p(&via.join("deep/r/images"));
+    cases.push((v(&["neighbors", &deep_images, "--k", "2", "--out", &p(&via)]), via.clone(), true, "input".into()));
+    let alias_r = outs.join("alias/r");
+    cases.push((v(&["dim", &p(&r.join("images")), "--out", &p(&alias_r)]), alias_r, true, "input".into()));
+    let dotdot = inputs.join("nothere/../r");
+    cases.push((v(&["dim", &p(&r.join("images")), "--out", &p(&dotdot)]), dotdot, true, "input".into()));
 
     let failures: Vec<String> =
         cases.iter().filter_map(|(a, o, existed, needle)| refused_case(a, o, *existed, needle).err()).collect();
@@ -305,6 +335,7 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
     assert_eq!(before, hash_tree(&inputs), "an input file changed");
     assert_eq!(before_outs, hash_tree(&outs), "an output path was created or changed");
+    assert!(!inputs.join("nothere").exists(), "a refused --out created a folder");
 }
 
 fn v(args: &[&str]) -> Vec<String> {

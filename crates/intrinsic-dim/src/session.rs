@@ -31,6 +31,11 @@ const MEAN_BOOTSTRAP: usize = 200;
 pub enum SessionError {
     #[error("k must be at least 2 (got {0})")]
     KTooSmall(usize),
+    #[error(
+        "k {k}: none of the chosen estimators ({estimators}) uses neighbours (k sets n_neighbors of mle, mom, tle, \
+         mada, ess, imanifold, and the neighbourhood of pointwise values)"
+    )]
+    KUnused { k: usize, estimators: String },
     #[error("estimator `{spec}`")]
     Estimator {
         spec: String,
@@ -298,16 +303,19 @@ pub struct DimReport {
     pub timings: DimTimings,
 }
 
-/// Builds an estimator from a spec, with the run's `k` as `n_neighbors` of the local estimators.
-fn build_spec(spec: &str, k: Option<usize>) -> Result<Box<dyn Estimator>, SessionError> {
+/// Builds an estimator from a spec, with the run's `k` as `n_neighbors` of the local estimators; also says whether
+/// that `k` was used (a local estimator whose spec does not set `n_neighbors` itself).
+fn build_spec(spec: &str, k: Option<usize>) -> Result<(Box<dyn Estimator>, bool), SessionError> {
     let err = |source| SessionError::Estimator { spec: spec.to_string(), source };
     let (name, mut params) = crate::parse_spec(spec).map_err(err)?;
+    let mut used = false;
     if let (Some(k), Some(c)) = (k, crate::estimators::canonical(&name)) {
         if LOCAL_ESTIMATORS.contains(&c) && !params.contains_key("n_neighbors") {
             params.insert("n_neighbors".into(), json!(k));
+            used = true;
         }
     }
-    crate::build(&name, &params).map_err(err)
+    Ok((crate::build(&name, &params).map_err(err)?, used))
 }
 
 /// File-name labels: the estimator name, suffixed `_2`, `_3`, … when the same estimator is requested again.
@@ -339,7 +347,11 @@ impl Session {
         }
         let specs: Vec<String> =
             if opts.estimators.is_empty() { vec![DEFAULT_ESTIMATOR.into()] } else { opts.estimators.clone() };
-        let estimators = specs.iter().map(|s| build_spec(s, opts.k)).collect::<Result<Vec<_>, _>>()?;
+        let built = specs.iter().map(|s| build_spec(s, opts.k)).collect::<Result<Vec<_>, _>>()?;
+        let mut k_used = built.iter().any(|(_, used)| *used);
+        let estimators: Vec<Box<dyn Estimator>> = built.into_iter().map(|(e, _)| e).collect();
+        // Pointwise fits of the global estimators use k as their neighbourhood size.
+        k_used |= opts.pointwise && estimators.iter().any(|e| e.comb().is_none());
         let labels = unique_labels(&estimators);
         let run_opts = RunOptions {
             pointwise: opts.pointwise,
@@ -365,7 +377,8 @@ impl Session {
             (Some(_), Some(list)) => list
                 .iter()
                 .map(|c| {
-                    let e = build_spec(&c.estimator, opts.k)?;
+                    let (e, used) = build_spec(&c.estimator, opts.k)?;
+                    k_used |= used;
                     let plan = match c.kind {
                         CurveKind::AtScale => at_scale(e.as_ref()),
                         CurveKind::PointwiseMean => CurvePlan::PointwiseMean { estimator: e, ks: ks.clone() },
@@ -374,6 +387,9 @@ impl Session {
                 })
                 .collect::<Result<_, SessionError>>()?,
         };
+        if let (Some(k), false) = (opts.k, k_used) {
+            return Err(SessionError::KUnused { k, estimators: specs.join(", ") });
+        }
         let mut k_needed = crate::max_k(&estimators, &run_opts);
         for c in &curves {
             match &c.plan {
@@ -404,8 +420,7 @@ impl Session {
         if let Some(e) = self.estimators.iter().find(|e| n < e.min_points()) {
             return Err(SessionError::TooFewPoints { estimator: e.name(), needed: e.min_points(), n });
         }
-        // A `k` no estimator needs is still refused when the data cannot have that many neighbours: it is recorded
-        // in the results, and must describe a run that could have used it.
+        // A given `k` is used by some estimator (checked in `new`); it must fit the data.
         let k = self.k_needed.max(self.opts.k.unwrap_or(0));
         if k >= n {
             return Err(SessionError::NeighborBudget { k, n });
@@ -669,6 +684,31 @@ mod tests {
         assert_eq!(s.k_needed(), 40);
         assert!(matches!(s.check_points(40), Err(SessionError::NeighborBudget { k: 40, n: 40 })));
         assert!(s.check_points(41).is_ok());
+    }
+
+    #[test]
+    fn a_k_no_estimator_uses_is_refused() {
+        let with = |estimators: &[&str], k: Option<usize>, pointwise: bool| {
+            let estimators = estimators.iter().map(|s| s.to_string()).collect();
+            Session::new(&DimOptions { estimators, k, pointwise, ..Default::default() })
+        };
+        // Global estimators, or local ones whose spec sets its own n_neighbors: k would be ignored.
+        for specs in [&["lpca"][..], &["twonn", "pca"], &["mle:n_neighbors=12"]] {
+            match with(specs, Some(20), false) {
+                Err(e @ SessionError::KUnused { k: 20, .. }) => {
+                    let m = e.to_string();
+                    assert!(m.starts_with("k 20") && m.contains(&specs.join(", ")), "{m}");
+                }
+                Err(e) => panic!("{specs:?}: {e}"),
+                Ok(_) => panic!("{specs:?}: accepted"),
+            }
+        }
+        // Used by a local estimator, by the default one, or by pointwise fits of a global one: accepted.
+        assert!(with(&["lpca", "mle"], Some(20), false).unwrap().k_needed() >= 20);
+        assert!(with(&[], Some(20), false).is_ok());
+        assert!(with(&["lpca"], Some(20), true).unwrap().k_needed() >= 20);
+        // Without k nothing changes.
+        assert!(with(&["lpca"], None, false).is_ok());
     }
 
     #[test]

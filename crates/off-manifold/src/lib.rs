@@ -45,6 +45,7 @@ use serde::Serialize;
 mod files;
 mod flow_score;
 mod groups;
+pub mod memory;
 mod pairs;
 pub mod pairs_file;
 mod query;

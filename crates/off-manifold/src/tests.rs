@@ -371,3 +371,19 @@ fn pairs_from_a_file_match_the_array_entry_point() {
     let e = read_pairs(&csv, &reference, &LoadOptions::default()).unwrap_err();
     assert!(e.to_string().contains("line 2") && e.to_string().contains("does not exist"), "{e}");
 }
+
+#[test]
+fn memory_estimate_counts_copies_and_neighbour_lists() {
+    // 10⁶ reference rows of 65 536 values: the reference copy alone is 262 GB.
+    let big = crate::memory::memory_needed(1_000_000, 10, 65_536, 20, 2000);
+    assert!(big > 262_000_000_000, "{big}");
+    // The neighbour lists grow with k: 12 bytes per (row, neighbour) for calibration (twice) and query rows.
+    let (a, b) = (
+        crate::memory::memory_needed(5000, 3000, 10, 20, 1000),
+        crate::memory::memory_needed(5000, 3000, 10, 21, 1000),
+    );
+    let threads = rayon::current_num_threads() as u128;
+    assert_eq!(b - a, 12 * (1000 + 1000 + 3000) + threads * 3 * 4 * 10);
+    // The calibration is capped by the reference size.
+    assert_eq!(crate::memory::memory_needed(500, 10, 4, 5, 2000), crate::memory::memory_needed(500, 10, 4, 5, 500));
+}

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 mod staged;
-pub use staged::{check_destination, write_dir, Existing, StagedDir};
+pub use staged::{check_destination, remove_stale_stages, write_dir, Existing, StagedDir};
 
 /// Errors raised while writing results.
 #[derive(Debug, thiserror::Error)]

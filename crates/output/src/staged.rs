@@ -1,8 +1,8 @@
 //! Output folders written as a whole: a run either leaves its complete output folder or nothing.
 //!
 //! A command's writer fills a hidden sibling of the destination (`.NAME.partial-PID`); [`StagedDir::commit`]
-//! renames it into place. A failed or interrupted run removes the staging folder (on drop) and leaves the
-//! destination as it was. A rerun into an earlier output folder of the same command replaces that folder as a whole,
+//! renames it into place. A failed run removes the staging folder (on drop) and leaves the destination as it was; a
+//! killed run leaves only its staging folder, which the next run into the same destination removes. A rerun into an earlier output folder of the same command replaces that folder as a whole,
 //! so no stale file of the first run survives beside the second run's results. A destination that holds anything
 //! else (files imanifold did not write, or another command's results) is refused: imanifold never deletes a user's
 //! files.
@@ -68,6 +68,7 @@ impl StagedDir {
         };
         crate::create_dir(&parent)?;
         let name = target.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        remove_stale_stages(&parent, &name);
         let stage = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if stage.exists() {
             let _ = fs::remove_dir_all(&stage);
@@ -132,6 +133,29 @@ impl Drop for StagedDir {
     }
 }
 
+/// Removes the staging folders (`.NAME.partial-PID`, and `.NAME.partial-PID.old` of an interrupted replacement) of
+/// `name` in `parent` whose process is gone: what a killed or crashed run left behind. A staging folder of a live
+/// process (a concurrent run) is kept, and so is any folder whose owner cannot be told (no `/proc`).
+pub fn remove_stale_stages(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.partial-");
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
+        let pid = rest.strip_suffix(".old").unwrap_or(rest);
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid != std::process::id() && process_gone(pid) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` has certainly exited (only known where `/proc` lists the processes).
+fn process_gone(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    proc.join("self").exists() && !proc.join(pid.to_string()).exists()
+}
+
 fn schema_of(dir: &Path) -> Option<String> {
     let bytes = fs::read(dir.join("results.json")).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
@@ -184,6 +208,30 @@ mod tests {
         .unwrap();
         assert!(out.join("results.json").is_file() && !out.join("stale.npy").exists(), "rerun keeps stale files");
         assert_eq!(fs::read_dir(tmp.path().join("a")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_staging_folders_of_dead_processes_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A process that has exited: its pid stays unused while nothing reaps and reuses it this instant.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let live = std::process::id();
+        let stale = tmp.path().join(format!(".out.partial-{dead}"));
+        let stale_old = tmp.path().join(format!(".out.partial-{dead}.old"));
+        let other_name = tmp.path().join(format!(".other.partial-{dead}"));
+        for d in [&stale, &stale_old, &other_name] {
+            fs::create_dir(d).unwrap();
+            fs::write(d.join("half.npy"), b"x").unwrap();
+        }
+        let staged = StagedDir::new(&tmp.path().join("out")).unwrap();
+        assert!(!stale.exists() && !stale_old.exists(), "stale staging folders kept");
+        assert!(other_name.exists(), "another destination's staging folder removed");
+        assert_eq!(staged.path(), tmp.path().join(format!(".out.partial-{live}")));
+        results(staged.path(), "dim");
+        staged.commit().unwrap();
+        assert!(tmp.path().join("out/results.json").is_file());
     }
 
     #[test]

@@ -115,13 +115,17 @@ impl OutArgs {
     }
 }
 
-/// Refuses an output path `out` that is one of `inputs` or contains one (compared canonicalised).
+/// Refuses an output path `out` that is one of `inputs` or contains one. Both sides are compared in two forms, and
+/// any containment refuses: with every symbolic link resolved (as far as the path exists), and as written (made
+/// absolute, `.` and `..` folded). So an input reached through a link inside `--out`, an `--out` reached through a
+/// link into an input, or a `..` after a missing folder cannot hide the overlap.
 pub fn check_not_input(out: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
-    let out_abs = canonical_prefix(out);
+    let out_forms = path_forms(out);
     for input in inputs {
-        let Ok(input_abs) = input.canonicalize() else { continue };
-        if input_abs.starts_with(&out_abs) {
-            let what = if input_abs == out_abs { "is" } else { "contains" };
+        let input_forms = path_forms(input);
+        let hit = input_forms.iter().find_map(|i| out_forms.iter().find(|o| i.starts_with(o)).map(|o| i == o));
+        if let Some(same) = hit {
+            let what = if same { "is" } else { "contains" };
             bail!(
                 "--out {} {what} the input {}; choose an output folder outside the inputs",
                 out.display(),
@@ -132,11 +136,16 @@ pub fn check_not_input(out: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `path` made absolute with its symbolic links resolved, as far as it exists (the missing tail is appended as is).
-fn canonical_prefix(path: &Path) -> PathBuf {
+/// `path` resolved (symbolic links followed as far as it exists) and as written, both absolute and folded.
+fn path_forms(path: &Path) -> [PathBuf; 2] {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    [fold(&canonical_prefix(&absolute)), fold(&absolute)]
+}
+
+/// `path` made absolute with its symbolic links resolved, as far as it exists (the missing tail is appended as is).
+fn canonical_prefix(absolute: &Path) -> PathBuf {
     let mut tail = Vec::new();
-    let mut head = absolute.as_path();
+    let mut head = absolute;
     loop {
         if let Ok(c) = head.canonicalize() {
             return tail.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
@@ -146,9 +155,25 @@ fn canonical_prefix(path: &Path) -> PathBuf {
                 tail.push(name.to_os_string());
                 head = parent;
             }
-            _ => return absolute,
+            _ => return absolute.to_path_buf(),
         }
     }
+}
+
+/// `path` with `.` dropped and each `..` removing the component before it (lexically).
+fn fold(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Prints the summary JSON to stdout when `--json` was given.

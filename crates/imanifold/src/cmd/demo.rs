@@ -8,7 +8,7 @@ use clap::Args as ClapArgs;
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// Output folder: new, empty, or a previous demo output (its files are replaced).
+    /// Output folder: new, empty, or a previous demo output (replaced as a whole when the run ends).
     #[arg(long)]
     pub out: PathBuf,
     /// Smaller samples and budgets (under 2 minutes on two cores instead of under 10).

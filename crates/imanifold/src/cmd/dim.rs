@@ -22,7 +22,8 @@ pub struct Args {
     #[arg(long = "estimator", value_name = "NAME[:k=v,...]")]
     pub estimators: Vec<String>,
     /// Neighbours of the kNN-based local estimators (mle, mom, tle, mada, ess, imanifold; skdim `n_neighbors`)
-    /// and neighbourhood size of pointwise fits of the global ones (default 100, as skdim `fit_pw`).
+    /// and neighbourhood size of pointwise fits of the global ones (default 100, as skdim `fit_pw`). Refused when
+    /// none of the chosen estimators would use it.
     #[arg(long)]
     pub k: Option<usize>,
     /// Also write pointwise_<name>.npy (one value per input row) and pointwise_smooth_<name>.npy (mean over the

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args as ClapArgs;
+use dataset::limits::Bytes;
 use dataset::{Column, Dataset};
 use geodesic::{GeodesicDirOptions, GeodesicInput, GeodesicOptions, Metric, NamedColumn, Periodic};
 use ndarray::{Array2, Axis};
@@ -78,6 +79,21 @@ fn gray_frames(ds: &Dataset) -> anyhow::Result<Option<Vec<Array2<f32>>>> {
         .map(Some)
 }
 
+/// Refuses a run whose matrices cannot fit in the memory available, before allocating them.
+fn check_memory(n: usize, options: &GeodesicOptions) -> anyhow::Result<()> {
+    let needed = geodesic::memory_needed(n, options);
+    let available = dataset::limits::available_memory();
+    if needed > available as u128 {
+        let (needed, available) = (Bytes(needed), Bytes(available as u128));
+        let what = if options.sources.is_none() { "n × n" } else { "sources × n" };
+        anyhow::bail!(
+            "geodesic on {n} rows needs {needed} for the {what} distance matrices, {available} available; use \
+             --sources, fewer rows (--limit, --sample) or --dims 0"
+        );
+    }
+    Ok(())
+}
+
 pub fn run(a: Args) -> anyhow::Result<()> {
     let options = a.options();
     options.validate()?;
@@ -85,6 +101,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut results = output::Results::new("geodesic");
     results.seed(a.input_args.seed);
     let ds = results.timed("load", || a.input_args.load(&a.input))?;
+    check_memory(ds.n(), &options)?;
     let frames = if options.metric == Metric::Flow { gray_frames(&ds)? } else { None };
     let columns: Vec<NamedColumn> = ds
         .columns

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
+use dataset::limits::Bytes;
 use dataset::Dataset;
 use knn::{KnnOptions, Strategy};
 use off_manifold::{DimChoice, FlowParams, Method, MethodList, PairsOptions, ScoreOptions};
@@ -82,6 +83,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let query = record
         .timed("load_query", || dataset::load(q_path, &q_opts))
         .with_context(|| format!("loading {}", q_path.display()))?;
+    check_memory(&reference, query.n(), a.k, a.calibration)?;
     let opts = ScoreOptions {
         methods: a.methods.clone().map_or_else(|| Method::defaults_for(reference.shape), |m| m.0),
         k: a.k,
@@ -103,10 +105,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     a.out.print(&v)
 }
 
+/// Refuses a run whose copies and neighbour lists cannot fit in the memory available, before the neighbour search.
+fn check_memory(reference: &Dataset, n_query: usize, k: usize, calibration: usize) -> anyhow::Result<()> {
+    let needed = off_manifold::memory::memory_needed(reference.n(), n_query, reference.d(), k, calibration);
+    let available = dataset::limits::available_memory();
+    if needed > available as u128 {
+        let (needed, available) = (Bytes(needed), Bytes(available as u128));
+        bail!(
+            "score needs {needed} for {} reference and {n_query} query rows with --k {k} and --calibration \
+             {calibration}, {available} available; lower --k or --calibration or use fewer rows (--limit, --sample)",
+            reference.n()
+        );
+    }
+    Ok(())
+}
+
 fn run_pairs(a: &Args, pairs_path: &Path, reference: &Dataset, mut record: output::Results) -> anyhow::Result<()> {
     if a.methods.is_some() || a.groups.is_some() {
         bail!("--methods and --groups apply to --query mode, not to --pairs");
     }
+    check_memory(reference, 0, a.k, a.calibration)?;
     let pairs =
         record.timed("load_pairs", || off_manifold::read_pairs(pairs_path, reference, &a.input_args.options()))?;
     let opts =
