@@ -131,14 +131,16 @@ fn main() {
         if dump {
             for c in &b.graph.candidates {
                 println!(
-                    "  {:>4} {:>4} dtrue {:>6.1} rms {:>6.2} ratio {:>5.3} fb {:>6.3} {}",
+                    "  {:>4} {:>4} dtrue {:>6.1} rms {:>6.2} ratio {:>5.3} fb {:>6.3} {} w {:.4} eu {:.4}",
                     c.i,
                     c.j,
                     dtrue(c.i, c.j),
                     c.measure.rms,
                     c.measure.residual_ratio(),
                     c.measure.fb_error,
-                    if c.verified { "v" } else { "-" }
+                    if c.verified { "v" } else { "-" },
+                    c.weight,
+                    c.measure.plain
                 );
             }
         }

@@ -22,7 +22,7 @@ use crate::graph::GraphDecisions;
 use crate::{Edge, Embedding};
 
 /// Detour / weight ratio above which an edge counts as a possible shortcut.
-pub const SHORTCUT_DETOUR: f64 = 6.0;
+pub const SHORTCUT_DETOUR: f64 = 20.0;
 
 /// λ2 / λ1 of the embedding below which it counts as one-dimensional.
 pub const GAP_EIGENVALUE_RATIO: f64 = 0.01;
@@ -204,7 +204,8 @@ pub fn diagnose(
     d
 }
 
-/// The `graph` object of results.json: the construction, its decisions and the diagnostics.
+/// The `graph` object of results.json: the construction, its decisions and the diagnostics (`long_detour_edges`:
+/// [i, j, weight, detour] rows; `warnings`: [kind, message] rows; pairs as [i, j]).
 pub fn graph_json(report: &crate::GeodesicReport) -> serde_json::Value {
     use serde_json::json;
     let g = &report.graph;
@@ -218,13 +219,18 @@ pub fn graph_json(report: &crate::GeodesicReport) -> serde_json::Value {
         "verified": verified,
         "dropped_shortcuts": pairs(&g.dropped),
         "unverified_bridges": pairs(&g.bridges),
+        "verified_bridges": pairs(&g.verified_bridges),
         "components_before": g.components_before,
         "components_after": g.components_after,
         "diagnostics": {
             "eigenvalue_ratio": d.eigenvalue_ratio.map(output::json_f64),
             "residual_variance": d.residual_variance.map(output::json_f64),
-            "long_detour_edges": d.shortcuts.iter().map(|s| json!({"i": s.i, "j": s.j, "weight": output::json_f64(s.weight), "detour": output::json_f64(s.detour)})).collect::<Vec<_>>(),
-            "warnings": d.warnings.iter().map(|w| json!({"kind": w.kind.to_string(), "message": w.message})).collect::<Vec<_>>(),
+            "long_detour_edges": d
+                .shortcuts
+                .iter()
+                .map(|s| json!([s.i, s.j, output::json_f64(s.weight), output::json_f64(s.detour)]))
+                .collect::<Vec<_>>(),
+            "warnings": d.warnings.iter().map(|w| json!([w.kind.to_string(), w.message])).collect::<Vec<_>>(),
         },
     })
 }

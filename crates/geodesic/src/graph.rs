@@ -10,10 +10,9 @@
 //! - forward and backward flows agree: the symmetrised RMS of `|F_ij(x) + F_ji(x + F_ij(x))|` is at most
 //!   `max_fb_error` pixels.
 //!
-//! The graph keeps every verified candidate (degree follows the local density: where views are close, all
-//! candidates verify; across a sparse stretch the longer candidates are the ones that verify and bridge it) and drops
-//! the others as shortcuts. When the verified edges leave the graph in several components, they are joined by their
-//! cheapest dropped candidates across components (Kruskal order by flow weight), each such bridge flagged as
+//! The graph keeps the verified edges of the plain kNN graph and drops the others as shortcuts. When that leaves
+//! several components, they are joined by the cheapest remaining candidates across components (Kruskal order by
+//! flow weight): verified candidates first, then unverified ones, each such bridge flagged as
 //! unverified. Every decision is kept in [`GraphDecisions`].
 
 use std::fmt;
@@ -61,13 +60,13 @@ impl FromStr for GraphKind {
 }
 
 /// Candidate neighbours of the verified graph, as a multiple of k.
-pub const DEFAULT_CANDIDATE_FACTOR: usize = 2;
+pub const DEFAULT_CANDIDATE_FACTOR: usize = 3;
 
 /// Largest residual-after-warping / plain-difference ratio of a verified edge.
-pub const DEFAULT_MAX_RESIDUAL_RATIO: f64 = 0.5;
+pub const DEFAULT_MAX_RESIDUAL_RATIO: f64 = 0.9;
 
 /// Largest symmetrised RMS forward–backward error (pixels) of a verified edge.
-pub const DEFAULT_MAX_FB_ERROR: f64 = 1.5;
+pub const DEFAULT_MAX_FB_ERROR: f64 = 2.0;
 
 /// Thresholds of the verified graph.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -150,6 +149,8 @@ pub struct GraphDecisions {
     pub dropped: Vec<(usize, usize)>,
     /// Unverified candidates added to connect components: (i, j).
     pub bridges: Vec<(usize, usize)>,
+    /// Verified candidates beyond the k cheapest of both ends, added to connect components: (i, j).
+    pub verified_bridges: Vec<(usize, usize)>,
     /// Components of the verified edges alone, before bridging.
     pub components_before: usize,
     /// Components of the final graph.
@@ -229,32 +230,38 @@ pub fn verified_graph(
             verified: m.residual_ratio() <= verify.max_residual_ratio && m.fb_error <= verify.max_fb_error,
         })
         .collect();
-    let mut used = vec![false; candidates.len()];
+    // Selection: the verified edges of the plain kNN graph.
+    let base: std::collections::HashSet<(usize, usize)> =
+        crate::knn_edges(data, k)?.iter().map(|e| (e.i, e.j)).collect();
+    let mut used: Vec<bool> = candidates.iter().map(|c| c.verified && base.contains(&(c.i, c.j))).collect();
     let mut uf = petgraph::unionfind::UnionFind::<usize>::new(n);
-    for (c, u) in candidates.iter().zip(used.iter_mut()) {
-        if c.verified {
-            *u = true;
+    for (c, u) in candidates.iter().zip(&used) {
+        if *u {
             uf.union(c.i, c.j);
         }
     }
     let count = |uf: &petgraph::unionfind::UnionFind<usize>| (0..n).filter(|&v| uf.find(v) == v).count();
     let components_before = count(&uf);
-    // Bridges: the cheapest unverified candidates that join two components (Kruskal).
+    // Bridges: the cheapest remaining candidates that join two components (Kruskal), verified ones first.
     let mut order: Vec<usize> = (0..candidates.len()).filter(|&c| !used[c]).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&candidates[a], &candidates[b]);
-        x.weight.total_cmp(&y.weight).then((x.i, x.j).cmp(&(y.i, y.j)))
+        y.verified.cmp(&x.verified).then(x.weight.total_cmp(&y.weight)).then((x.i, x.j).cmp(&(y.i, y.j)))
     });
-    let mut bridges = Vec::new();
+    let (mut bridges, mut verified_bridges) = (Vec::new(), Vec::new());
     for c in order {
         let (i, j) = (candidates[c].i, candidates[c].j);
         if uf.union(i, j) {
             used[c] = true;
-            bridges.push((i, j));
+            if candidates[c].verified {
+                verified_bridges.push((i, j));
+            } else {
+                bridges.push((i, j));
+            }
         }
     }
     let components_after = count(&uf);
-    let dropped = candidates.iter().zip(&used).filter(|(_, u)| !**u).map(|(c, _)| (c.i, c.j)).collect();
+    let dropped = candidates.iter().zip(&used).filter(|(c, u)| !**u && !c.verified).map(|(c, _)| (c.i, c.j)).collect();
     let edges = candidates
         .iter()
         .zip(&cand_edges)
@@ -275,6 +282,7 @@ pub fn verified_graph(
         candidates,
         dropped,
         bridges,
+        verified_bridges,
         components_before,
         components_after,
     };

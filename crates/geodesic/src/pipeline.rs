@@ -325,6 +325,7 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
         candidates: Vec::new(),
         dropped: Vec::new(),
         bridges: Vec::new(),
+        verified_bridges: Vec::new(),
         components_before: components,
         components_after: components,
     });
