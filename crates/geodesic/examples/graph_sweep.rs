@@ -86,7 +86,8 @@ fn main() {
         let spec = &scene.parameters()[pi];
         let period = spec.max - spec.min;
         let params =
-            scene_render::sample_parameters(&scene, &[s.param.clone()], s.n, Sampling::Random, s.seed).unwrap();
+            scene_render::sample_parameters(&scene, std::slice::from_ref(&s.param), s.n, Sampling::Random, s.seed)
+                .unwrap();
         let truth: Vec<f64> = params.iter().map(|p| p.values[pi]).collect();
         let opts = RenderOptions { color: ColorMode::Gray, ..RenderOptions::square(s.size) };
         let frames: Vec<Array2<f32>> = render_set(&scene, &params, &opts)
