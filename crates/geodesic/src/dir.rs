@@ -76,6 +76,7 @@ pub fn set_geodesic_results(results: &mut output::Results, report: &GeodesicRepo
         .set("sources", sources)
         .set("photometric_weight", report.photometric_weight)
         .set("flow_method", report.flow_method.name());
+    results.set("graph", crate::graph_json(report));
     if let Some(e) = &report.embedding {
         results
             .set("embedding", json!({"dims": e.coords.ncols(), "nodes": e.nodes.len(), "eigenvalues": e.eigenvalues}));

@@ -38,13 +38,17 @@
 //! [`write_geodesic_dir`] writes the output folder of `imanifold geodesic` (the demo's geodesic stage writes the
 //! same files through the same two calls).
 
+pub mod diagnostics;
 mod dir;
+pub mod graph;
 mod pipeline;
 
+pub use diagnostics::{graph_json, Diagnostics, Warning, WarningKind};
 pub use dir::{correlation_json, set_geodesic_results, write_geodesic_dir, GeodesicDirOptions};
+pub use graph::{GraphDecisions, GraphKind, VerifyOptions};
 pub use pipeline::{
     memory_needed, periodic_distance, run, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport, Metric,
-    NamedColumn, Periodic, Progress, TruthReport, DEFAULT_DIMS, DEFAULT_K, DEFAULT_METRIC,
+    NamedColumn, Periodic, Progress, TruthReport, DEFAULT_DIMS, DEFAULT_GRAPH, DEFAULT_K, DEFAULT_METRIC,
 };
 
 use ndarray::{Array2, ArrayView2, ArrayView3};

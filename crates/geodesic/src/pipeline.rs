@@ -8,6 +8,7 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2, Axis};
 use optical_flow::{FlowMethod, FlowParams};
 
+use crate::graph::{GraphDecisions, GraphKind, VerifyOptions};
 use crate::{agreement, Agreement, Edge, GeodesicError, Result};
 
 /// Neighbours per image in the graph.
@@ -15,6 +16,9 @@ pub const DEFAULT_K: usize = 8;
 
 /// Dimensions of the Isomap embedding.
 pub const DEFAULT_DIMS: usize = 2;
+
+/// Graph of the default run.
+pub const DEFAULT_GRAPH: GraphKind = GraphKind::Knn;
 
 /// Edge weight of the default run.
 pub const DEFAULT_METRIC: Metric = Metric::Flow;
@@ -104,6 +108,11 @@ pub struct GeodesicOptions {
     pub sources: Option<Vec<usize>>,
     /// Dimensions of the Isomap embedding (0 = none).
     pub dims: usize,
+    /// Graph construction; [`GraphKind::Verified`] needs [`Metric::Flow`] (with the Euclidean metric the kNN graph
+    /// is used and recorded).
+    pub graph: GraphKind,
+    /// Thresholds of the verified graph.
+    pub verify: VerifyOptions,
 }
 
 impl Default for GeodesicOptions {
@@ -117,6 +126,8 @@ impl Default for GeodesicOptions {
             periodic: Vec::new(),
             sources: None,
             dims: DEFAULT_DIMS,
+            graph: DEFAULT_GRAPH,
+            verify: VerifyOptions::default(),
         }
     }
 }
@@ -134,6 +145,7 @@ impl GeodesicOptions {
             )));
         }
         FlowParams::new(self.flow_method.clone()).validate()?;
+        self.verify.validate()?;
         Ok(())
     }
 
@@ -203,8 +215,12 @@ pub struct GeodesicReport {
     pub periodic: Vec<Periodic>,
     /// `None`: every row.
     pub sources: Option<Vec<usize>>,
-    /// Edges of the symmetrised kNN graph with the weights used.
+    /// Edges of the graph with the weights used.
     pub edges: Vec<Edge>,
+    /// How the graph was built and what was decided.
+    pub graph: GraphDecisions,
+    /// Signs of a gap or a shortcut, with the warnings to show.
+    pub diagnostics: crate::diagnostics::Diagnostics,
     pub components: usize,
     /// Component label of every row.
     pub labels: Vec<usize>,
@@ -298,20 +314,50 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
 
     let euclid_edges = timed(&mut timings, "knn_graph", || crate::knn_edges(input.data, options.k))?;
     let mut edges = euclid_edges.clone();
+    let mut graph = None;
     if let (Metric::Flow, Some(frames)) = (options.metric, frames) {
         let params = FlowParams::new(options.flow_method.clone());
-        progress.start(edges.len() as u64);
-        timed(&mut timings, "flow", || {
-            crate::weight_by_flow(&mut edges, frames, &params, options.photometric_weight, &|d| progress.inc(d))
-        })?;
+        let inc = |d| progress.inc(d);
+        if options.graph == GraphKind::Verified {
+            let (e, g) = timed(&mut timings, "flow", || {
+                crate::graph::verified_graph(
+                    input.data,
+                    frames,
+                    options.k,
+                    &params,
+                    options.photometric_weight,
+                    &options.verify,
+                    progress,
+                )
+            })?;
+            (edges, graph) = (e, Some(g));
+        } else {
+            progress.start(edges.len() as u64);
+            timed(&mut timings, "flow", || {
+                crate::weight_by_flow(&mut edges, frames, &params, options.photometric_weight, &inc)
+            })?;
+        }
     }
     let (components, labels) = crate::components(n, &edges);
+    let graph = graph.unwrap_or(GraphDecisions {
+        kind: GraphKind::Knn,
+        candidate_k: options.k,
+        candidates: Vec::new(),
+        dropped: Vec::new(),
+        bridges: Vec::new(),
+        verified_bridges: Vec::new(),
+        components_before: components,
+        components_after: components,
+    });
     let distances = timed(&mut timings, "dijkstra", || crate::shortest_paths(n, &edges, sources))?;
     let embedding = if options.sources.is_none() && options.dims > 0 {
         Some(timed(&mut timings, "embedding", || embed(distances.view(), &labels, components, options.dims))?)
     } else {
         None
     };
+    let diagnostics = timed(&mut timings, "diagnostics", || {
+        crate::diagnostics::diagnose(n, &edges, &graph, components, distances.view(), embedding.as_ref())
+    });
     let truth = if truth_cols.is_empty() {
         None
     } else {
@@ -347,6 +393,8 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
         periodic: options.periodic.clone(),
         sources: options.sources.clone(),
         edges,
+        graph,
+        diagnostics,
         components,
         labels,
         distances,

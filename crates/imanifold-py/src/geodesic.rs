@@ -53,6 +53,7 @@ impl Opts {
             periodic: periodic.map_err(geodesic_error)?,
             sources: self.sources.clone(),
             dims: self.dims,
+            ..GeodesicOptions::default()
         };
         options.validate().map_err(geodesic_error)?;
         Ok(options)

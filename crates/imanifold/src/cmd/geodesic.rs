@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args as ClapArgs;
 use dataset::limits::Bytes;
 use dataset::{Column, Dataset};
-use geodesic::{GeodesicDirOptions, GeodesicInput, GeodesicOptions, Metric, NamedColumn, Periodic};
+use geodesic::{GeodesicDirOptions, GeodesicInput, GeodesicOptions, GraphKind, Metric, NamedColumn, Periodic};
 use ndarray::{Array2, Axis};
 use optical_flow::FlowMethod;
 
@@ -42,6 +42,10 @@ pub struct Args {
     /// Dimensions of the Isomap embedding (0 = none).
     #[arg(long, default_value_t = geodesic::DEFAULT_DIMS)]
     pub dims: usize,
+    /// Graph: knn (symmetrised kNN graph) or verified (candidates from a larger k kept when the optical flow explains
+    /// them, components bridged; needs --metric flow). Decisions and diagnostics go to results.json `graph`.
+    #[arg(long, default_value_t = geodesic::DEFAULT_GRAPH)]
+    pub graph: GraphKind,
     #[command(flatten)]
     pub input_args: InputArgs,
     #[command(flatten)]
@@ -59,6 +63,8 @@ impl Args {
             periodic: self.periodic.clone(),
             sources: (!self.sources.is_empty()).then(|| self.sources.clone()),
             dims: self.dims,
+            graph: self.graph,
+            ..GeodesicOptions::default()
         }
     }
 }
@@ -119,11 +125,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let report = geodesic::run(input, &options, &pb);
     pb.finish_and_clear();
     let report = report?;
-    if report.components > 1 {
-        eprintln!(
-            "warning: the {}-NN graph has {} connected components: some geodesic distances are infinite (raise --k)",
-            report.k, report.components
-        );
+    for w in &report.diagnostics.warnings {
+        eprintln!("warning: {}", w.message);
     }
     let row_name = |i: usize| ds.ids[i].clone();
     let dir_options =
