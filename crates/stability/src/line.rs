@@ -8,7 +8,10 @@
 //! iff the margin is negative at some piece end — an exact decision up to floating-point rounding (f64).
 //!
 //! Only the neurons a moved pixel reaches are recomputed (its cone through the sparse layers), relative to the
-//! pre-activations at `x`.
+//! pre-activations at `x`. Before walking, interval bounds over the same cone (the segment as a 1-D box) settle
+//! most segments at the cost of one piece: when they prove the margin positive on the whole segment there is no
+//! flip, and the pixel is effective when the input gradient of some logit at `x` is non-zero in that pixel
+//! (otherwise the walk decides).
 
 use crate::net::Net;
 
@@ -37,6 +40,10 @@ pub struct LineWalker<'a> {
     acc_d: Vec<Vec<f64>>,
     touched: Vec<Vec<u32>>,
     mark: Vec<Vec<bool>>,
+    /// Per input: some logit's gradient at `x` is non-zero there.
+    grad_nonzero: Vec<bool>,
+    /// `logit_class − logit_j` at `x`.
+    base_margins: Vec<f64>,
 }
 
 impl<'a> LineWalker<'a> {
@@ -51,7 +58,65 @@ impl<'a> LineWalker<'a> {
             acc_d: widths.iter().map(|&w| vec![0.0; w]).collect(),
             touched: widths.iter().map(|_| Vec::new()).collect(),
             mark: widths.iter().map(|&w| vec![false; w]).collect(),
+            grad_nonzero: net.jacobian(x).iter().fold(vec![false; x.len()], |mut acc, row| {
+                acc.iter_mut().zip(row).for_each(|(a, g)| *a |= *g != 0.0);
+                acc
+            }),
+            base_margins: Vec::new(),
         }
+        .with_margins()
+    }
+
+    fn with_margins(mut self) -> Self {
+        let l = self.base_logits();
+        self.base_margins = l.iter().map(|v| l[self.class] - v).collect();
+        self
+    }
+
+    /// Whether interval bounds over the cone of `input` (`(i, lo, hi)`: input `i` moved by an offset in
+    /// `[lo, hi]`, others fixed) prove every margin positive; the last layer is folded into the margins.
+    pub fn box_certified(&mut self, input: &[(usize, f64, f64)]) -> bool {
+        let layers = self.net.layers();
+        let last = layers.len() - 1;
+        if last == 0 {
+            return false; // a single affine map: the walk is one piece anyway
+        }
+        self.clear();
+        // acc_a / acc_d hold the lower / upper change of each touched pre-activation.
+        for &(i, lo, hi) in input {
+            for &(o, w) in layers[0].col(i) {
+                let (a, b) = if w > 0.0 { (w * lo, w * hi) } else { (w * hi, w * lo) };
+                self.add(0, o, a, b);
+            }
+        }
+        let k_classes = self.net.n_classes();
+        let mut margin_lower = self.base_margins.clone();
+        let mut w_by_class = vec![0.0; k_classes];
+        for k in 0..last {
+            for idx in 0..self.touched[k].len() {
+                let o = self.touched[k][idx] as usize;
+                let base = self.base[k][o];
+                let bh = base.max(0.0);
+                let (dl, du) = ((base + self.acc_a[k][o]).max(0.0) - bh, (base + self.acc_d[k][o]).max(0.0) - bh);
+                if dl == 0.0 && du == 0.0 {
+                    continue;
+                }
+                if k + 1 == last {
+                    w_by_class.iter_mut().for_each(|v| *v = 0.0);
+                    layers[last].col(o).iter().for_each(|&(c, w)| w_by_class[c as usize] = w);
+                    for (j, m) in margin_lower.iter_mut().enumerate() {
+                        let coef = w_by_class[self.class] - w_by_class[j];
+                        *m += if coef > 0.0 { coef * dl } else { coef * du };
+                    }
+                } else {
+                    for &(c, w) in layers[k + 1].col(o) {
+                        let (a, b) = if w > 0.0 { (w * dl, w * du) } else { (w * du, w * dl) };
+                        self.add(k + 1, c, a, b);
+                    }
+                }
+            }
+        }
+        margin_lower.iter().enumerate().all(|(j, &m)| j == self.class || m > 0.0)
     }
 
     /// Logits at `x`.
@@ -160,6 +225,9 @@ impl<'a> LineWalker<'a> {
     /// One pixel `i` moved alone over `[x_i − eps, x_i + eps] ∩ [0, 1]` (offsets `t` from `x_i`).
     pub fn pixel(&mut self, x: &[f64], i: usize, eps: f64) -> LineOutcome {
         let (lo, hi) = pixel_range(x[i], eps);
+        if self.grad_nonzero[i] && self.box_certified(&[(i, lo, hi)]) {
+            return LineOutcome { effective: true, flip: None, pieces: 0 };
+        }
         self.walk(&[(i, 0.0, 1.0)], lo, hi)
     }
 }
@@ -185,6 +253,9 @@ fn margin_at(la: &[f64], ld: &[f64], class: usize, t: f64) -> f64 {
 /// missed, so this is a lower bound of the square's flip (and at least the OR of the two single-pixel flips).
 pub fn pair_flip(walker: &mut LineWalker, x: &[f64], i: usize, j: usize, eps: f64, lines: usize) -> bool {
     let (ri, rj) = (pixel_range(x[i], eps), pixel_range(x[j], eps));
+    if walker.box_certified(&[(i, ri.0, ri.1), (j, rj.0, rj.1)]) {
+        return false;
+    }
     for (fixed, moving, (flo, fhi), (mlo, mhi)) in [(i, j, ri, rj), (j, i, rj, ri)] {
         let steps = lines.max(2) - 1;
         let offsets = std::iter::once(0.0).chain((0..=steps).map(|s| flo + (fhi - flo) * s as f64 / steps as f64));

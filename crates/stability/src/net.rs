@@ -205,6 +205,33 @@ impl Net {
         margin_of(&self.logits(x), class).0
     }
 
+    /// Gradient of every logit with respect to `x` (rows per class; ReLU'(0) = 0).
+    pub fn jacobian(&self, x: &[f64]) -> Vec<Vec<f64>> {
+        let z = self.pre_activations(x);
+        (0..self.n_classes())
+            .map(|c| {
+                let mut g = vec![0.0; self.n_classes()];
+                g[c] = 1.0;
+                self.backward(&z, g)
+            })
+            .collect()
+    }
+
+    /// `g` (a gradient with respect to the logits) pulled back to the input through the pattern of `z`.
+    fn backward(&self, z: &[Vec<f64>], mut g: Vec<f64>) -> Vec<f64> {
+        for k in (0..self.layers.len()).rev() {
+            if k + 1 < self.layers.len() {
+                g.iter_mut().zip(&z[k]).for_each(|(g, &z)| {
+                    if z <= 0.0 {
+                        *g = 0.0
+                    }
+                });
+            }
+            g = self.layers[k].apply_t(&g);
+        }
+        g
+    }
+
     /// The margin and its gradient with respect to `x` (for the runner-up class at `x`; ReLU'(0) = 0).
     pub fn margin_grad(&self, x: &[f64], class: usize) -> (f64, Vec<f64>) {
         let z = self.pre_activations(x);

@@ -21,7 +21,7 @@ fn moved(x: &[f64], i: usize, t: f64) -> Vec<f64> {
 /// segments; a pixel is effective iff the logits move along the scan.
 #[test]
 fn exact_pixel_flips_agree_with_a_dense_scan() {
-    let (mut segments, mut agree, mut flips, mut effective) = (0usize, 0usize, 0usize, 0usize);
+    let (mut segments, mut agree, mut flips, mut effective, mut settled) = (0usize, 0usize, 0usize, 0usize, 0usize);
     for (n, net) in nets().iter().enumerate() {
         let mut r = rng(1000 + n as u64);
         for _ in 0..4 {
@@ -52,6 +52,7 @@ fn exact_pixel_flips_agree_with_a_dense_scan() {
                     agree += usize::from(o.flip.is_some() == scan_flip);
                     flips += usize::from(o.flip.is_some());
                     effective += usize::from(o.effective);
+                    settled += usize::from(o.pieces == 0);
                 }
             }
         }
@@ -60,6 +61,8 @@ fn exact_pixel_flips_agree_with_a_dense_scan() {
     // Not vacuous: flips, non-flips, effective and non-effective pixels all occur.
     assert!(flips > 20 && flips < segments - 20, "{flips} flips of {segments}");
     assert!(effective > segments / 2 && effective < segments, "{effective} effective of {segments}");
+    // Both paths ran: segments settled by the cone's interval bounds, and segments walked.
+    assert!(settled > 20 && settled < segments - 20, "{settled} settled of {segments}");
 }
 
 /// Every vertex of the box and 3000 random points inside it: the margins never go below IBP's or CROWN's lower
