@@ -79,7 +79,7 @@ fn stability_results_hold_their_invariants() {
     assert_eq!(v, read_json(&out.join("results.json")));
     assert_eq!(v["schema"], "imanifold/stability/v1");
     let n_correct = v["n_correct"].as_u64().unwrap() as usize;
-    assert!(n_correct >= 1 && n_correct <= 12);
+    assert!((1..=12).contains(&n_correct));
     let clean_error = f(&v["clean_error"]);
     assert!((clean_error - (1.0 - n_correct as f64 / 12.0)).abs() < 1e-12);
     let per_eps = v["eps"].as_array().unwrap();

@@ -296,7 +296,7 @@ pub fn conv_layer(
     kernel: &[f64],
     bias: &[f64],
 ) -> Result<(Layer, usize, usize)> {
-    if kernel.len() != c_out * c_in * k * k || bias.len() != c_out || stride == 0 || k % 2 == 0 {
+    if kernel.len() != c_out * c_in * k * k || bias.len() != c_out || stride == 0 || k.is_multiple_of(2) {
         return Err(invalid(
             "convolution",
             format!("{} weights, {} biases for {c_out}×{c_in}×{k}×{k}", kernel.len(), bias.len()),
