@@ -114,10 +114,11 @@ pub struct ImageResult {
     /// Linear pieces walked over all segments.
     pub pieces: usize,
     pub ibp_margin: f64,
-    pub crown_margin: f64,
+    /// Smallest CROWN margin bound (`None`: not computed, a flip was already found in the box).
+    pub crown_margin: Option<f64>,
     pub certified_ibp: bool,
     pub certified_crown: bool,
-    /// Smallest margin PGD reached (`None`: not run, the box was certified).
+    /// Smallest margin PGD reached (`None`: not run, IBP certified the box).
     pub pgd_margin: Option<f64>,
     pub pgd_flipped: bool,
     pub random_uniform_flips: usize,
@@ -221,7 +222,8 @@ pub struct StabilityReport {
 const TAG_ATTACK: u64 = 0x5354_4142_0001;
 const TAG_PAIRS: u64 = 0x5354_4142_0002;
 
-/// One image at one ε: per-pixel walk, IBP, CROWN, PGD (skipped when certified), random points.
+/// One image at one ε: per-pixel walk, IBP, PGD (skipped when IBP certifies), CROWN (skipped when a flip was found),
+/// random points.
 fn measure_image(
     net: &Net,
     x: &[f64],
@@ -245,15 +247,18 @@ fn measure_image(
     }
     let (lo, hi) = eps_box(x, eps);
     let b_ibp = ibp(net, &lo, &hi, label);
-    let b_crown = crown(net, &lo, &hi, label, opts.lower_slope);
-    let (certified_ibp, certified_crown) = (b_ibp.certified(), b_crown.certified());
+    let certified_ibp = b_ibp.certified();
     let mut rng = seeds::stream(seeds::sub_seed(opts.seed, TAG_ATTACK + e as u64), row as u64);
-    let (pgd_margin, pgd_flipped) = if certified_ibp || certified_crown {
+    // PGD cannot succeed in a certified box; CROWN cannot certify a box holding a flip already found.
+    let (pgd_margin, pgd_flipped) = if certified_ibp {
         (None, false)
     } else {
         let o = pgd(net, x, label, eps, opts.pgd_steps, opts.pgd_restarts, &mut rng);
         (Some(o.margin), o.margin < 0.0)
     };
+    let crown_margin =
+        (!pgd_flipped && n_flip == 0).then(|| crown(net, &lo, &hi, label, opts.lower_slope).min_margin());
+    let certified_crown = crown_margin.is_some_and(|m| m > 0.0);
     let (random_uniform_flips, random_corner_flips) = random_flips(net, x, label, eps, opts.random_trials, &mut rng);
     ImageResult {
         row,
@@ -262,7 +267,7 @@ fn measure_image(
         n_flip,
         pieces,
         ibp_margin: b_ibp.min_margin(),
-        crown_margin: b_crown.min_margin(),
+        crown_margin,
         certified_ibp,
         certified_crown,
         pgd_margin,

@@ -72,6 +72,30 @@ pub fn eps_name(eps: f64) -> String {
     }
 }
 
+/// An image as RGB rows and its flip map: red = some channel of the pixel flips, grey (the image's luma, dimmed) =
+/// effective without flip, black = not effective.
+fn overlay(x: &[f64], flips: &[i8], sh: ImageShape) -> (Vec<f32>, Vec<f32>) {
+    let mut img = Vec::with_capacity(sh.height * sh.width * 3);
+    let mut map = Vec::with_capacity(sh.height * sh.width * 3);
+    for p in 0..sh.height * sh.width {
+        let px = &x[p * sh.channels..(p + 1) * sh.channels];
+        let fl = &flips[p * sh.channels..(p + 1) * sh.channels];
+        let grey = if sh.channels == 3 { pixels::luma(px[0] as f32, px[1] as f32, px[2] as f32) } else { px[0] as f32 };
+        for c in 0..3 {
+            img.push(px[c.min(sh.channels - 1)] as f32);
+        }
+        let rgb = if fl.contains(&1) {
+            [1.0, 0.0, 0.0]
+        } else if fl.contains(&0) {
+            [0.25 + 0.5 * grey; 3]
+        } else {
+            [0.0; 3]
+        };
+        map.extend_from_slice(&rgb);
+    }
+    (img, map)
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map(output::fmt_f64).unwrap_or_default()
 }
@@ -96,30 +120,7 @@ pub fn write_stability_dir(dir: &Path, s: &Stability, mut results: output::Resul
         output::write_npy(&dir.join(&npy), &maps)?;
         let mut gallery = Vec::new();
         for im in images.iter().take(r.options.overlays) {
-            let x = &s.rows[im.row];
-            let mut img = Vec::with_capacity(sh.height * sh.width * 3);
-            let mut map = Vec::with_capacity(sh.height * sh.width * 3);
-            for p in 0..sh.height * sh.width {
-                let px = &x[p * sh.channels..(p + 1) * sh.channels];
-                let fl = &im.flips[p * sh.channels..(p + 1) * sh.channels];
-                let grey = if sh.channels == 3 {
-                    f64::from(pixels::luma(px[0] as f32, px[1] as f32, px[2] as f32))
-                } else {
-                    px[0]
-                };
-                for c in 0..3 {
-                    img.push(px[c.min(sh.channels - 1)] as f32);
-                }
-                let rgb = if fl.contains(&1) {
-                    [1.0, 0.0, 0.0]
-                } else if fl.contains(&0) {
-                    let g = (0.25 + 0.5 * grey) as f32;
-                    [g, g, g]
-                } else {
-                    [0.0, 0.0, 0.0]
-                };
-                map.extend_from_slice(&rgb);
-            }
+            let (img, map) = overlay(&s.rows[im.row], &im.flips, sh);
             gallery.push(img);
             gallery.push(map);
         }
@@ -162,7 +163,7 @@ pub fn write_stability_dir(dir: &Path, s: &Stability, mut results: output::Resul
                 im.certified_ibp.to_string(),
                 im.certified_crown.to_string(),
                 output::fmt_f64(im.ibp_margin),
-                output::fmt_f64(im.crown_margin),
+                opt(im.crown_margin),
                 opt(im.pgd_margin),
                 im.pgd_flipped.to_string(),
                 im.random_uniform_flips.to_string(),
