@@ -51,6 +51,9 @@ enum Command {
     Fool(cmd::fool::Args),
     /// Adversarial perturbations (Szegedy et al. 2014) and the random flip-rate baseline.
     Adversarial(cmd::adversarial::Args),
+    /// Label stability in L∞ boxes: exact per-pixel flips, (1 − q)^n prediction, IBP/CROWN-certified vs
+    /// attacked share, random vs adversarial flips vs clean error, pixel-pair interactions.
+    Stability(cmd::stability::Args),
     /// Dense optical flow between two images (or a list of pairs): float32 (h, w, 2), B(x + flow(x)) = A(x).
     Flow(cmd::flow::Args),
     /// Flow-based morph and plain cross-fade between two images, as image sequences with a manifest.
@@ -82,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Classifier(a) => cmd::classifier::run(a),
         Command::Fool(a) => cmd::fool::run(a),
         Command::Adversarial(a) => cmd::adversarial::run(a),
+        Command::Stability(a) => cmd::stability::run(a),
         Command::Flow(a) => cmd::flow::run(a),
         Command::Interpolate(a) => cmd::interpolate::run(a),
         Command::Dim(a) => cmd::dim::run(a),

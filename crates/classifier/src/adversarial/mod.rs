@@ -186,16 +186,28 @@ impl AttackOptions {
 /// A perturbation budget in [0, 1] pixel units written as a number (`0.03`) or a fraction (`8/255`); it must be
 /// positive.
 pub fn parse_eps(s: &str) -> Result<f32> {
+    parse_budget(s, |v: f32| v.is_finite() && v > 0.0)
+}
+
+/// [`parse_eps`] in f64 (the fraction divided in f64, so `1/255` is the f64 nearest to 1/255).
+pub fn parse_eps_f64(s: &str) -> Result<f64> {
+    parse_budget(s, |v: f64| v.is_finite() && v > 0.0)
+}
+
+fn parse_budget<T>(s: &str, positive: impl Fn(T) -> bool) -> Result<T>
+where
+    T: std::str::FromStr + std::ops::Div<Output = T> + Copy,
+{
     let bad = || invalid("eps", format!("`{s}` is not a number or fraction"));
     let v = match s.split_once('/') {
         Some((a, b)) => {
-            let a: f32 = a.trim().parse().map_err(|_| bad())?;
-            let b: f32 = b.trim().parse().map_err(|_| bad())?;
+            let a: T = a.trim().parse().map_err(|_| bad())?;
+            let b: T = b.trim().parse().map_err(|_| bad())?;
             a / b
         }
         None => s.trim().parse().map_err(|_| bad())?,
     };
-    if !(v.is_finite() && v > 0.0) {
+    if !positive(v) {
         return Err(invalid("eps", format!("`{s}`: the budget must be positive")));
     }
     Ok(v)

@@ -14,3 +14,4 @@ pub mod interpolate;
 pub mod neighbors;
 pub mod render;
 pub mod score;
+pub mod stability;
