@@ -7,26 +7,20 @@
 //! next to the clean error, and joint flips of sampled pixel pairs. Writes `results.json`, `per_image.csv`,
 //! `pixel_flips_<eps>.npy` and `overlay_<eps>.png` (see `stability::write`).
 
-use std::path::PathBuf;
-
 use clap::Args as ClapArgs;
-use classifier::Classifier;
 use stability::run as lib;
 use stability::LowerSlope;
 
-use super::classifier::fit_hint;
+use super::classifier::{fit_hint, LabelledArgs, ModelArgs};
 use super::common::{InputArgs, OutArgs};
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// Model folder written by `classifier train`.
-    #[arg(long)]
-    pub model: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Labelled images (only the correctly classified ones are measured; all count for the clean error).
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = classifier::DEFAULT_LABEL_COLUMN)]
-    pub label_column: String,
+    #[command(flatten)]
+    pub labelled: LabelledArgs,
     /// Box half-widths in [0, 1] pixel units, comma-separated numbers or fractions (each in (0, 1]).
     #[arg(long, default_value = lib::DEFAULT_EPS_TEXT, value_delimiter = ',',
           value_parser = classifier::adversarial::parse_eps_f64)]
@@ -76,20 +70,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seed: a.input_args.seed,
     };
     opts.validate()?;
-    a.out.check_inputs(&[&a.model, &a.data])?;
-    let model = Classifier::load(&a.model)?;
+    let LabelledArgs { data, label_column } = &a.labelled;
+    a.out.check_inputs(&[&a.model.model, data])?;
+    let model = a.model.load()?;
     let mut results = output::Results::new("stability");
     results.seed(a.input_args.seed);
-    let ds = results.timed("load", || a.input_args.load(&a.data))?;
+    let ds = results.timed("load", || a.input_args.load(data))?;
     let pb = output::progress((ds.data.nrows() * opts.eps.len()) as u64, "measuring");
-    let s = results
-        .timed("measure", || stability::measure(&model, &ds, &a.label_column, &opts, &|| pb.inc(1)))
-        .map_err(|e| match e {
-            stability::StabilityError::Classifier(c) => fit_hint(&model, &a.data)(c),
+    let s = results.timed("measure", || stability::measure(&model, &ds, label_column, &opts, &|| pb.inc(1))).map_err(
+        |e| match e {
+            stability::StabilityError::Classifier(c) => fit_hint(&model, data)(c),
             other => anyhow::Error::from(other),
-        })?;
+        },
+    )?;
     pb.finish_and_clear();
-    results.set("model", a.model.display().to_string()).set("data", a.data.display().to_string());
+    results.set("model", a.model.model.display().to_string()).set("data", data.display().to_string());
     let v = a.out.write(|dir| Ok(stability::write_stability_dir(dir, &s, results)?))?;
     a.out.print(&v)?;
     if !a.out.json {
