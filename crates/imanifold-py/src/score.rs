@@ -1,6 +1,7 @@
-//! `score`: off-manifold scores of query images against a reference set ([`off_manifold::score_query`]).
+//! `score`: off-manifold scores of query images against a reference set ([`off_manifold::score`], the call
+//! [`off_manifold::score_query`] makes).
 
-use dataset::{Dataset, ImageShape};
+use dataset::ImageShape;
 use numpy::{IntoPyArray, PyReadonlyArray2};
 use off_manifold::{DimChoice, MethodList, ScoreOptions};
 use pyo3::exceptions::PyValueError;
@@ -34,22 +35,20 @@ fn score<'py>(
     let flow = optical_flow::FlowParams::from_name(flow_method).map_err(|e| value_error(&e))?;
     let opts = ScoreOptions { methods: methods.0, k, dim, calibration, flow, seed, ..ScoreOptions::default() };
     let shape = image_shape.map(|(height, width, channels)| ImageShape { height, width, channels });
-    let dataset = |x: &PyReadonlyArray2<'py, f32>| {
-        Dataset::from_array(matrix(x).to_owned(), shape).map_err(|e| PyValueError::new_err(crate::chain(&e)))
-    };
-    let (reference, query) = (dataset(&reference)?, dataset(&query)?);
-    let report = compute(py, threads, || {
-        off_manifold::score_query(&reference, &query, None, &opts).map_err(|e| crate::chain(&e))
-    })?
-    .map_err(PyValueError::new_err)?;
+    // The arrays are read in place (no copy for C-contiguous float32): the library's scoring call on views, the
+    // one `score_query` makes after attaching ids and groups, which a dict of arrays does not carry.
+    let (reference, query) = (matrix(&reference), matrix(&query));
+    let scores =
+        compute(py, threads, || off_manifold::score(reference, query, shape, &opts).map_err(|e| crate::chain(&e)))?
+            .map_err(PyValueError::new_err)?;
     let out = PyDict::new(py);
-    for c in &report.scores.columns {
-        out.set_item(c.name, c.values.clone().into_pyarray(py))?;
-        out.set_item(format!("{}_pct", c.name), c.percentiles.clone().into_pyarray(py))?;
+    for c in scores.columns {
+        out.set_item(c.name, c.values.into_pyarray(py))?;
+        out.set_item(format!("{}_pct", c.name), c.percentiles.into_pyarray(py))?;
     }
-    let nearest: Vec<i64> = report.scores.nearest.iter().map(|&i| i as i64).collect();
+    let nearest: Vec<i64> = scores.nearest.iter().map(|&i| i as i64).collect();
     out.set_item("nearest", nearest.into_pyarray(py))?;
-    out.set_item("nearest_distance", report.scores.nearest_distance.clone().into_pyarray(py))?;
+    out.set_item("nearest_distance", scores.nearest_distance.into_pyarray(py))?;
     Ok(out)
 }
 

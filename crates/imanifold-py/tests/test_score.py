@@ -33,3 +33,14 @@ def test_score_bad_inputs_raise(datasets):
         imanifold.score(X, X, methods="nope")
     with pytest.raises(ValueError):
         imanifold.score(X, X, dim="x")
+
+
+def test_score_reads_float32_in_place(datasets):
+    # C-contiguous float32 inputs reach the compiled code without a copy (the address it read is the array's own);
+    # reference and query are read in that order, so the last address is the query's.
+    X = np.ascontiguousarray(datasets["ball5_in_12"][:300], dtype=np.float32)
+    Q = X[:40].copy()
+    imanifold.score(X, Q, methods="knn", k=5)
+    assert imanifold._imanifold.last_input_pointer() == Q.__array_interface__["data"][0]
+    imanifold.score(X, np.asfortranarray(Q), methods="knn", k=5)
+    assert imanifold._imanifold.last_input_pointer() != Q.__array_interface__["data"][0]

@@ -22,7 +22,7 @@ def score(reference, query, methods: Union[str, Sequence[str]] = "knn,tangent,li
 
     Args:
         reference, query: n × d matrices (one image per row; converted to float32 once when needed; the library
-            keeps its own copy of each).
+            reads float32 C-contiguous arrays in place, without a copy).
         methods: score names (``knn``, ``tangent``, ``lid``, ``flow``), a list or comma-separated.
         k: neighbours per image.
         dim: tangent dimension: ``"auto"`` or a whole number.
