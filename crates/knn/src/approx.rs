@@ -6,27 +6,41 @@
 //!   inside a one-thread pool (the crate inserts points in parallel within a layer, which would make the graph depend
 //!   on the thread count); the queries then run in parallel, each a pure function of the graph. Same seed → same
 //!   neighbours whatever the thread count.
+//! * **Principal coordinates.** With [`KnnOptions::approx_dims`] = m < d, the graph is built and searched on the
+//!   rows' leading m principal coordinates (basis from a deterministic subsample, as the PCA-pruned search): image
+//!   collections have steep spectra, so the projected distances rank candidates almost as the full ones at a
+//!   fraction of the cost; the candidates are then re-ranked with exact full-dimensional distances.
 //! * **Exact distances.** Each query asks the graph for `max(ef_search, k + 1)` candidates; their distances are
 //!   recomputed exactly (f64 sums over the raw f32 rows, as in the exact engine) and the best `k` are kept in
 //!   (distance, index) order, ties to the smaller index. A query for which the graph returns too few candidates
 //!   (tiny or degenerate inputs) is answered by an exact scan.
 //! * **Recall.** [`recall`] measures recall@k on a seeded sample of query rows against the exact engine.
 
+use std::borrow::Cow;
+
+use faer::{Accum, Mat, MatRef, Par};
 use instant_distance::{Builder, Point, Search};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::seq::index::sample;
 use rayon::prelude::*;
 
-use crate::{assemble, contiguous, exact_d2, finish, Cand, KnnError, KnnOptions, Neighbors, Strategy, TopK};
+use crate::pruned::principal_basis;
+use crate::{
+    assemble, column_mean, contiguous, exact_d2, finish, Cand, KnnError, KnnOptions, Neighbors, Strategy, TopK,
+};
 
 /// Default candidate list size of a query ([`KnnOptions::ef_search`]).
 pub const DEFAULT_EF_SEARCH: usize = 64;
 /// Default candidate list size while building the graph ([`KnnOptions::ef_construction`]).
-pub const DEFAULT_EF_CONSTRUCTION: usize = 100;
+pub const DEFAULT_EF_CONSTRUCTION: usize = 40;
 /// Largest accepted `ef_search` / `ef_construction`.
 pub const MAX_EF: usize = 4096;
 /// Default number of sampled query rows for [`recall`].
 pub const DEFAULT_RECALL_SAMPLE: usize = 500;
+/// Default number of principal coordinates the graph is built on ([`KnnOptions::approx_dims`]; 0 = all columns).
+pub const DEFAULT_APPROX_DIMS: usize = 128;
+/// Rows per projection GEMM (fixed, so that the projection does not depend on the thread count).
+const PROJECT_BLOCK: usize = 1024;
 
 /// One row as a point of the graph: squared Euclidean distance on the raw f32 values.
 #[derive(Clone, Copy)]
@@ -70,7 +84,6 @@ pub(crate) fn search(
     let r = contiguous(reference);
     let q = contiguous(query);
     let r_rows: Vec<&[f32]> = r.chunks_exact(d).collect();
-    let points: Vec<Row> = r_rows.iter().map(|x| Row(x)).collect();
     let want = k + usize::from(self_mode);
     let ef = opts.ef_search.max(want);
     let builder = Builder::default().ef_construction(opts.ef_construction).ef_search(ef).seed(opts.seed);
@@ -78,19 +91,37 @@ pub(crate) fn search(
         .num_threads(1)
         .build()
         .map_err(|e| KnnError::InvalidOption(format!("cannot start the graph-building thread: {e}")))?;
+    let m = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
+    // Coordinates the graph works in: the raw rows, or their leading principal coordinates (computed on one
+    // thread: the basis's GEMMs would otherwise depend on the thread count).
+    let (r_graph, q_graph): (Cow<[f32]>, Cow<[f32]>) = if m < d {
+        pool.install(|| {
+            let mean = column_mean(&r, d);
+            let basis = principal_basis(&r, d, &mean, m);
+            let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
+            let rp = project(&r, d, &mean, basis.as_ref());
+            let qp = if self_mode { rp.clone() } else { project(&q, d, &mean, basis.as_ref()) };
+            (Cow::Owned(rp), Cow::Owned(qp))
+        })
+    } else {
+        (Cow::Borrowed(&r[..]), Cow::Borrowed(&q[..]))
+    };
+    let points: Vec<Row> = r_graph.chunks_exact(m).map(Row).collect();
     let (graph, ids) = pool.install(|| builder.build_hnsw(points));
     // The graph numbers points in its own (shuffled) order; map back to row indices.
     let mut row_of = vec![0usize; ids.len()];
     for (row, pid) in ids.iter().enumerate() {
         row_of[pid.into_inner() as usize] = row;
     }
-    let rows: Vec<(Vec<usize>, Vec<f32>)> = q
-        .par_chunks_exact(d)
+    let q_rows: Vec<&[f32]> = q.chunks_exact(d).collect();
+    let rows: Vec<(Vec<usize>, Vec<f32>)> = q_graph
+        .par_chunks_exact(m)
         .enumerate()
-        .map_init(Search::default, |s, (i, x)| {
+        .map_init(Search::default, |s, (i, g)| {
             let skip = if self_mode { Some(i) } else { None };
+            let x = q_rows[i];
             let mut c: Vec<Cand> = graph
-                .search(&Row(x), s)
+                .search(&Row(g), s)
                 .map(|it| row_of[it.pid.into_inner() as usize])
                 .filter(|&j| Some(j) != skip)
                 .map(|j| Cand { d2: exact_d2(x, r_rows[j]), j })
@@ -102,6 +133,24 @@ pub(crate) fn search(
         })
         .collect();
     Ok(assemble(rows, query.nrows(), k))
+}
+
+/// Row-major n × m principal coordinates of the rows of `x` (n × d, row-major) about `mean`.
+fn project(x: &[f32], d: usize, mean: &[f64], basis: MatRef<f32>) -> Vec<f32> {
+    let m = basis.ncols();
+    let mut out = vec![0.0f32; x.len() / d * m];
+    out.par_chunks_mut(PROJECT_BLOCK * m).zip(x.par_chunks(PROJECT_BLOCK * d)).for_each(|(o, block)| {
+        let rows = block.len() / d;
+        let centred: Vec<f32> =
+            block.chunks_exact(d).flat_map(|r| r.iter().zip(mean).map(|(&v, &mu)| (v as f64 - mu) as f32)).collect();
+        let a = MatRef::from_row_major_slice(&centred, rows, d);
+        let mut p = Mat::<f32>::zeros(rows, m);
+        faer::linalg::matmul::matmul(p.as_mut(), Accum::Replace, a, basis, 1.0, Par::Seq);
+        for (i, row) in o.chunks_exact_mut(m).enumerate() {
+            row.iter_mut().enumerate().for_each(|(j, v)| *v = p[(i, j)]);
+        }
+    });
+    out
 }
 
 /// Exact scan of every reference row (fallback when the graph yields fewer than `k` candidates).

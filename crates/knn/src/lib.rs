@@ -46,7 +46,9 @@ mod strategy;
 mod topk;
 mod tree;
 
-pub use approx::{recall, Recall, DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_RECALL_SAMPLE, MAX_EF};
+pub use approx::{
+    recall, Recall, DEFAULT_APPROX_DIMS, DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_RECALL_SAMPLE, MAX_EF,
+};
 pub use duplicates::duplicate_rows;
 pub use kernel::PairwiseBlocks;
 pub use strategy::{

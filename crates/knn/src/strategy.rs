@@ -84,6 +84,9 @@ pub struct KnnOptions {
     pub ef_search: usize,
     /// Candidates per insertion while building the approximate search's graph.
     pub ef_construction: usize,
+    /// Principal coordinates the approximate search's graph is built on (0 = all columns); candidates are always
+    /// re-ranked with exact full-dimensional distances.
+    pub approx_dims: usize,
     /// Seed of the approximate search's graph (same seed, same neighbours).
     pub seed: u64,
 }
@@ -97,6 +100,7 @@ impl Default for KnnOptions {
             pruning_dims: 0,
             ef_search: approx::DEFAULT_EF_SEARCH,
             ef_construction: approx::DEFAULT_EF_CONSTRUCTION,
+            approx_dims: approx::DEFAULT_APPROX_DIMS,
             seed: 0,
         }
     }

@@ -28,6 +28,13 @@ pub struct Args {
     /// Candidates per query of `--strategy approx` (higher: better recall, slower).
     #[arg(long, default_value_t = knn::DEFAULT_EF_SEARCH, value_name = "N")]
     pub ef_search: usize,
+    /// Candidates per insertion while building the graph of `--strategy approx`.
+    #[arg(long, default_value_t = knn::DEFAULT_EF_CONSTRUCTION, value_name = "N")]
+    pub ef_construction: usize,
+    /// Leading principal coordinates the graph of `--strategy approx` is built on (0: all columns); candidates are
+    /// re-ranked with exact distances.
+    #[arg(long, default_value_t = knn::DEFAULT_APPROX_DIMS, value_name = "M")]
+    pub approx_dims: usize,
     /// Query rows on which the recall of `--strategy approx` is measured against exact search.
     #[arg(long, default_value_t = knn::DEFAULT_RECALL_SAMPLE, value_name = "N")]
     pub recall_sample: usize,
@@ -45,8 +52,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.recall_sample == 0 {
         bail!("--recall-sample must be at least 1");
     }
-    if a.ef_search == 0 || a.ef_search > knn::MAX_EF {
-        bail!("--ef-search must be in 1..={} (got {})", knn::MAX_EF, a.ef_search);
+    for (name, v) in [("--ef-search", a.ef_search), ("--ef-construction", a.ef_construction)] {
+        if v == 0 || v > knn::MAX_EF {
+            bail!("{name} must be in 1..={} (got {v})", knn::MAX_EF);
+        }
     }
     let query = a.query.as_deref().unwrap_or(&a.input);
     a.out.check_inputs(&[&a.input, query])?;
@@ -57,8 +66,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Some(q) => Some(results.timed("load_query", || a.input_args.load(q))?),
         None => None,
     };
-    let opts =
-        KnnOptions { strategy: a.strategy, ef_search: a.ef_search, seed: a.input_args.seed, ..Default::default() };
+    let opts = KnnOptions {
+        strategy: a.strategy,
+        ef_search: a.ef_search,
+        ef_construction: a.ef_construction,
+        approx_dims: a.approx_dims,
+        seed: a.input_args.seed,
+        ..Default::default()
+    };
     let nb = results
         .timed("knn", || match &query {
             Some(q) => knn::knn_query_with(reference.data.view(), q.data.view(), a.k, &opts),
@@ -73,7 +88,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         results.set(
             "recall",
             json!({"recall_at_k": r.recall, "min_row_recall": r.min_row_recall, "sampled_queries": r.sampled,
-                   "ef_search": a.ef_search, "ef_construction": opts.ef_construction}),
+                   "ef_search": a.ef_search, "ef_construction": opts.ef_construction,
+                   "approx_dims": a.approx_dims}),
         );
     }
     let kth: Vec<f32> = nb.distances.column(a.k - 1).to_vec();
