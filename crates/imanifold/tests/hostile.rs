@@ -278,6 +278,8 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     add(&["dim", &p(&inf), "--k", "5"], "inf.npy");
     add(&["neighbors", &goods, "--k", "40"], "40");
     add(&["neighbors", &goods, "--k", "2", "--strategy", "psychic"], "psychic");
+    add(&["neighbors", &goods, "--k", "2", "--strategy", "approx", "--ef-search", "0"], "ef-search");
+    add(&["neighbors", &goods, "--k", "2", "--strategy", "approx", "--recall-sample", "0"], "recall-sample");
     add(&["geodesic", &p(&nan_truth), "--k", "2", "--metric", "euclidean", "--truth", "yaw"], "yaw");
     add(&["geodesic", &rs, "--k", "2", "--metric", "euclidean", "--truth", "nope"], "nope");
     add(&["geodesic", &goods, "--k", "2", "--metric", "flow"], "images");

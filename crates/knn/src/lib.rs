@@ -20,6 +20,8 @@
 //!   coordinates give, by one small GEMM, a lower bound on every squared distance (the trailing coordinates can only
 //!   add). Only candidates whose lower bound beats the current k-th exact distance are refined exactly. Results are
 //!   identical to brute force; a cost model measured on sampled queries decides when it wins (see `pruned.rs`).
+//! * **Approximate search** ([`Strategy::Approx`]) for large collections: HNSW graph candidates, exact distances and
+//!   order, deterministic for a seed; [`recall`] measures its recall on sampled queries (see `approx.rs`).
 //! * **k-d tree** ([`Strategy::Tree`]) for low-dimensional data, where brute force spends its time selecting rather
 //!   than multiplying: exact box bounds with a rounding allowance, the same exact distances, the same answer.
 //!
@@ -34,6 +36,7 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
+mod approx;
 pub mod bench;
 mod brute;
 mod duplicates;
@@ -43,6 +46,9 @@ mod strategy;
 mod topk;
 mod tree;
 
+pub use approx::{
+    recall, Recall, DEFAULT_APPROX_DIMS, DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_RECALL_SAMPLE, MAX_EF,
+};
 pub use duplicates::duplicate_rows;
 pub use kernel::PairwiseBlocks;
 pub use strategy::{
@@ -120,7 +126,7 @@ pub fn knn_self_with(data: ArrayView2<f32>, k: usize, opts: &KnnOptions) -> Resu
         return Err(KnnError::TooFewPoints { k, n, available: n - 1 });
     }
     let duplicate_rows = duplicate_rows(data).len();
-    let (indices, distances) = search(data, data, k, true, opts);
+    let (indices, distances) = search(data, data, k, true, opts)?;
     check_distances(&indices, &distances, "data", &[data])?;
     Ok(Neighbors { indices, distances, duplicate_rows })
 }
@@ -145,7 +151,7 @@ pub fn knn_query_with(
         return Err(KnnError::TooFewPoints { k, n: reference.nrows(), available: reference.nrows() });
     }
     let duplicate_rows = duplicate_rows(reference).len();
-    let (indices, distances) = search(reference, query, k, false, opts);
+    let (indices, distances) = search(reference, query, k, false, opts)?;
     check_distances(&indices, &distances, "query", &[reference, query])?;
     Ok(Neighbors { indices, distances, duplicate_rows })
 }
@@ -186,8 +192,11 @@ fn search(
     k: usize,
     self_mode: bool,
     opts: &KnnOptions,
-) -> (Array2<usize>, Array2<f32>) {
-    match opts.strategy {
+) -> Result<(Array2<usize>, Array2<f32>), KnnError> {
+    if opts.strategy == Strategy::Approx {
+        return approx::search(reference, query, k, self_mode, opts);
+    }
+    Ok(match opts.strategy {
         Strategy::Brute => brute::brute(reference, query, k, self_mode, opts),
         Strategy::Tree => brute::tree_search(reference, query, k, self_mode),
         Strategy::PcaPruned => {
@@ -209,5 +218,6 @@ fn search(
                 }
             }
         },
-    }
+        Strategy::Approx => unreachable!("handled above"),
+    })
 }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use ndarray::ArrayView2;
 
-use crate::{check_matrix, pruned, KnnError};
+use crate::{approx, check_matrix, pruned, KnnError};
 
 /// [`Strategy::Auto`] considers pruning from this many reference rows …
 pub const AUTO_MIN_ROWS: usize = 4096;
@@ -51,7 +51,7 @@ pub(crate) fn plan_prunes(p: &pruned::Plan) -> bool {
     p.pruned_cost * AUTO_MIN_GAIN < p.brute_cost
 }
 
-/// Search strategy. Every strategy returns the same (exact) answer.
+/// Search strategy. Every strategy but [`Strategy::Approx`] returns the same (exact) answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
     /// Brute force, unless the problem is large ([`AUTO_MIN_ROWS`], [`AUTO_MIN_DIMS`]) and the planner predicts
@@ -64,6 +64,10 @@ pub enum Strategy {
     PcaPruned,
     /// k-d tree with bounding boxes (low-dimensional data).
     Tree,
+    /// Approximate: HNSW graph candidates ([`KnnOptions::ef_search`], [`KnnOptions::ef_construction`],
+    /// [`KnnOptions::seed`]) with exact distances and the exact tie rule; measure its recall with
+    /// [`recall`](crate::recall).
+    Approx,
 }
 
 /// Options of the engine (defaults are right for almost every use).
@@ -76,11 +80,29 @@ pub struct KnnOptions {
     pub reference_block: usize,
     /// Number of principal coordinates used for the lower bound (PcaPruned); 0 = chosen by the planner.
     pub pruning_dims: usize,
+    /// Candidates per query of the approximate search (more: higher recall, slower).
+    pub ef_search: usize,
+    /// Candidates per insertion while building the approximate search's graph.
+    pub ef_construction: usize,
+    /// Principal coordinates the approximate search's graph is built on (0 = all columns); candidates are always
+    /// re-ranked with exact full-dimensional distances.
+    pub approx_dims: usize,
+    /// Seed of the approximate search's graph (same seed, same neighbours).
+    pub seed: u64,
 }
 
 impl Default for KnnOptions {
     fn default() -> Self {
-        KnnOptions { strategy: Strategy::Auto, query_block: 256, reference_block: 2048, pruning_dims: 0 }
+        KnnOptions {
+            strategy: Strategy::Auto,
+            query_block: 256,
+            reference_block: 2048,
+            pruning_dims: 0,
+            ef_search: approx::DEFAULT_EF_SEARCH,
+            ef_construction: approx::DEFAULT_EF_CONSTRUCTION,
+            approx_dims: approx::DEFAULT_APPROX_DIMS,
+            seed: 0,
+        }
     }
 }
 
@@ -89,7 +111,7 @@ impl KnnOptions {
         if self.query_block == 0 || self.reference_block == 0 {
             return Err(KnnError::InvalidOption("block sizes must be positive".into()));
         }
-        Ok(())
+        approx::check_options(self)
     }
 }
 
@@ -131,15 +153,24 @@ pub fn plan(data: ArrayView2<f32>, k: usize, opts: &KnnOptions) -> Result<PlanRe
 
 impl Strategy {
     /// Every strategy, in the order of its names.
-    pub const ALL: [Strategy; 4] = [Strategy::Auto, Strategy::Brute, Strategy::PcaPruned, Strategy::Tree];
+    pub const ALL: [Strategy; 5] =
+        [Strategy::Auto, Strategy::Brute, Strategy::PcaPruned, Strategy::Tree, Strategy::Approx];
+    /// The exact strategies (identical answers).
+    pub const EXACT: [Strategy; 4] = [Strategy::Auto, Strategy::Brute, Strategy::PcaPruned, Strategy::Tree];
 
-    /// The strategy's name: `auto`, `brute`, `pruned` (PCA-pruned) or `tree`.
+    /// Whether the strategy returns the exact answer (all but [`Strategy::Approx`]).
+    pub fn is_exact(&self) -> bool {
+        *self != Strategy::Approx
+    }
+
+    /// The strategy's name: `auto`, `brute`, `pruned` (PCA-pruned), `tree` or `approx`.
     pub fn name(&self) -> &'static str {
         match self {
             Strategy::Auto => "auto",
             Strategy::Brute => "brute",
             Strategy::PcaPruned => "pruned",
             Strategy::Tree => "tree",
+            Strategy::Approx => "approx",
         }
     }
 }

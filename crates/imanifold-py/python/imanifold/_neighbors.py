@@ -15,7 +15,8 @@ class NearestNeighbors:
     Args:
         n_neighbors: default number of neighbours of :meth:`kneighbors`.
         strategy: ``"auto"`` (default), ``"brute"`` (blocked GEMM), ``"pruned"`` (principal-coordinate bounds,
-            exact refinement) or ``"tree"`` (k-d tree, low dimension); every strategy gives the same exact answer.
+            exact refinement) or ``"tree"`` (k-d tree, low dimension) give the same exact answer; ``"approx"``
+            (HNSW graph, large collections, seed 0) returns exact distances of approximate neighbours.
         threads: worker threads (default: all cores).
 
     ``fit(R)`` keeps ``R`` (a C-contiguous float32 array is kept as it is, other inputs are converted once to

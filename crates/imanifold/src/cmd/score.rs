@@ -56,8 +56,9 @@ pub struct Args {
     /// Optical-flow method of the flow score (dis, dis-medium, dis-fast, variational).
     #[arg(long, default_value = off_manifold::DEFAULT_FLOW_METHOD, value_name = "NAME")]
     pub flow_method: String,
-    /// kNN search strategy (all exact; `pruned` wins on collections with a steep spectrum).
-    #[arg(long, default_value_t = Strategy::Auto, value_name = "auto|brute|pruned|tree")]
+    /// kNN search strategy (all but `approx` exact; `pruned` wins on collections with a steep spectrum; `approx`:
+    /// HNSW candidates with exact distances, for large references).
+    #[arg(long, default_value_t = Strategy::Auto, value_name = "auto|brute|pruned|tree|approx")]
     pub knn_strategy: Strategy,
     #[command(flatten)]
     pub input_args: InputArgs,
@@ -66,7 +67,7 @@ pub struct Args {
 }
 
 fn knn_options(a: &Args) -> KnnOptions {
-    KnnOptions { strategy: a.knn_strategy, ..Default::default() }
+    KnnOptions { strategy: a.knn_strategy, seed: a.input_args.seed, ..Default::default() }
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
