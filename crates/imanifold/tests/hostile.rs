@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use common::{ok, render, run, s};
 
-/// A float32 `.npy` (version 1) of `rows × cols` values `f(i, j)`.
 /// Builds a command line from an input path and an output path.
 type ArgsFor = Box<dyn Fn(&str, &str) -> Vec<String>>;
 
+/// A float32 `.npy` (version 1) of `rows × cols` values `f(i, j)`.
 fn write_npy(path: &Path, rows: usize, cols: usize, f: impl Fn(usize, usize) -> f32) {
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     while (10 + header.len() + 1) % 64 != 0 {
