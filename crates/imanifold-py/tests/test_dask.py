@@ -162,3 +162,12 @@ def test_cli_writes_both_files_or_nothing(process_cluster, tmp_path):
     r = subprocess.run(base + ["--k", "5000", "--out", str(bad)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "needs more points" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "shards"]
+
+
+def test_stub_matches_runtime():
+    import inspect
+
+    from test_stubs import stub_defaults
+
+    runtime = {p.name: p.default for p in inspect.signature(idask.kneighbors).parameters.values()}
+    assert stub_defaults("dask.pyi", "kneighbors") == runtime

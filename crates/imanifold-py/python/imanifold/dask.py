@@ -249,6 +249,9 @@ def _write_atomically(out: pathlib.Path, arrays: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a)
         os.rename(tmp, out)
