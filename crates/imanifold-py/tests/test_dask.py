@@ -106,6 +106,11 @@ def test_bad_input_raises(client, tmp_path):
         idask.kneighbors(x, x, 3, client=client, strategy="approx")
     with pytest.raises(ValueError, match="no .npy files"):
         idask.kneighbors(tmp_path, tmp_path, 3, client=client)
+    bad = x.copy()
+    bad[30, 2] = np.nan
+    folder = split_files(bad, [20, 30], tmp_path / "nan")
+    with pytest.raises(ValueError, match=r"part001\.npy rows 0:30.*row 10 column 2 is not finite"):
+        idask.kneighbors(folder, folder, 3, client=client)
 
 
 def test_merge_topk_keeps_k_best_by_distance_then_index():

@@ -61,6 +61,12 @@ def load_source(src) -> np.ndarray:
     return np.ascontiguousarray(m, dtype=np.float32)
 
 
+def _describe(src, start: Optional[int]) -> str:
+    if isinstance(src, tuple) and src and src[0] == "npy":
+        return f"{src[1]} rows {src[2]}:{src[3]}"
+    return "rows from global row " + ("?" if start is None else str(start))
+
+
 def shard_topk(query, reference, k: int, offset: int, query_start: Optional[int] = None,
                strategy: str = "auto", threads: Optional[int] = None) -> Part:
     """Exact top-``k`` of ``query`` rows among the ``reference`` shard whose first row has global index ``offset``.
@@ -76,7 +82,11 @@ def shard_topk(query, reference, k: int, offset: int, query_start: Optional[int]
         if np.any((g >= offset) & (g < offset + n)):
             own = g
     kk = min(k + (own is not None), n)
-    dist, ind = _imanifold.kneighbors(r, q, kk, strategy=strategy, threads=threads)
+    try:
+        dist, ind = _imanifold.kneighbors(r, q, kk, strategy=strategy, threads=threads)
+    except ValueError as e:  # the engine's row numbers are local to the task: say where they are
+        raise ValueError(f"reference {_describe(reference, offset)}, query {_describe(query, query_start)}: {e}"
+                         ) from e
     sq = _imanifold.exact_sq_distances(r, q, ind, threads=threads)
     ind = ind + np.int64(offset)
     if own is None:
