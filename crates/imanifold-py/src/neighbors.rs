@@ -1,9 +1,11 @@
 //! `kneighbors`: the `knn` engine, exact Euclidean distances.
 
 use knn::{KnnOptions, Strategy};
+use ndarray::{Array2, Axis};
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 use crate::{compute, matrix, value_error};
 
@@ -34,6 +36,53 @@ fn kneighbors<'py>(
     Ok((nb.distances.into_pyarray(py), indices.into_pyarray(py)))
 }
 
+/// The engine's exact squared distances (f64, the values it orders candidates by) of `query` row i to `reference`
+/// row `indices[i, c]` (`query=None`: the reference rows themselves). Merging partial top-k lists by (this value,
+/// index) reproduces the engine's order bit for bit, where the float32 distances alone can tie.
+#[pyfunction]
+#[pyo3(signature = (reference, query, indices, threads=None))]
+fn exact_sq_distances<'py>(
+    py: Python<'py>,
+    reference: PyReadonlyArray2<'py, f32>,
+    query: Option<PyReadonlyArray2<'py, f32>>,
+    indices: PyReadonlyArray2<'py, i64>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let r = matrix(&reference);
+    let q = query.as_ref().map(matrix).unwrap_or(r);
+    let ind = indices.as_array();
+    if ind.nrows() != q.nrows() {
+        return Err(PyValueError::new_err(format!("indices has {} rows but the query has {}", ind.nrows(), q.nrows())));
+    }
+    if q.ncols() != r.ncols() {
+        return Err(PyValueError::new_err(format!(
+            "query has {} columns but the reference has {}",
+            q.ncols(),
+            r.ncols()
+        )));
+    }
+    if let Some(&bad) = ind.iter().find(|&&j| j < 0 || j as usize >= r.nrows()) {
+        return Err(PyValueError::new_err(format!(
+            "index {bad} is out of range for a reference of {} rows",
+            r.nrows()
+        )));
+    }
+    let out = compute(py, threads, || {
+        let (r, q) = (r.as_standard_layout(), q.as_standard_layout());
+        let mut out = Array2::<f64>::zeros(ind.raw_dim());
+        out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(i, mut row)| {
+            let qi = q.row(i);
+            let qi = qi.as_slice().expect("standard layout");
+            for (o, &j) in row.iter_mut().zip(ind.row(i)) {
+                *o = knn::exact_d2(qi, r.row(j as usize).as_slice().expect("standard layout"));
+            }
+        });
+        out
+    })?;
+    Ok(out.into_pyarray(py))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(kneighbors, m)?)
+    m.add_function(wrap_pyfunction!(kneighbors, m)?)?;
+    m.add_function(wrap_pyfunction!(exact_sq_distances, m)?)
 }

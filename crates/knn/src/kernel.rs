@@ -112,9 +112,10 @@ pub(crate) fn max_centred(m: &[f32], d: usize, mean: &[f64]) -> f64 {
 ///
 /// One summation order everywhere (eight interleaved accumulators, multiply then add, no FMA, a fixed reduction
 /// tree, then the remainder in order), so the AVX2 kernel and the portable code return bit-identical values: the
-/// dispatch only changes the speed.
+/// dispatch only changes the speed. Public so that front ends merging partial results (sharded searches) can
+/// order candidates by the same values as the engine.
 #[inline]
-pub(crate) fn exact_d2(a: &[f32], b: &[f32]) -> f64 {
+pub fn exact_d2(a: &[f32], b: &[f32]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
     #[cfg(target_arch = "x86_64")]
     {

@@ -50,13 +50,13 @@ pub use approx::{
     recall, Recall, DEFAULT_APPROX_DIMS, DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_RECALL_SAMPLE, MAX_EF,
 };
 pub use duplicates::duplicate_rows;
-pub use kernel::PairwiseBlocks;
+pub use kernel::{exact_d2, PairwiseBlocks};
 pub use strategy::{
     plan, KnnOptions, PlanReport, Strategy, AUTO_MIN_DIMS, AUTO_MIN_GAIN, AUTO_MIN_ROWS, AUTO_TREE_LARGE_ROWS,
     AUTO_TREE_MAX_DIMS, AUTO_TREE_MAX_DIMS_LARGE, AUTO_TREE_MIN_ROWS,
 };
 
-pub(crate) use kernel::{column_mean, contiguous, exact_d2};
+pub(crate) use kernel::{column_mean, contiguous};
 pub(crate) use topk::{assemble, finish, Cand, TopK};
 
 /// Errors of the kNN engine.

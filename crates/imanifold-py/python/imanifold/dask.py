@@ -1,0 +1,319 @@
+"""Exact k nearest neighbours over shards on Dask (``pip install dask distributed``).
+
+The result is identical, indices and distances bit for bit, to ``imanifold.NearestNeighbors(k).fit(R).kneighbors(Q)``
+on the concatenated rows (``imanifold neighbors`` on one machine): every (query block × reference shard) task runs
+the Rust engine's exact top-k and also returns the engine's exact f64 squared distances, the values it orders
+candidates by; a tree reduction merges the partial lists by (squared distance, global index), the engine's tie rule.
+
+The per-task function :func:`shard_topk` and the reduction :func:`merge_topk` are plain functions of numpy arrays
+with no Dask in them: another engine (Ray, Spark) maps the first over the task grid and folds the second.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _imanifold
+
+#: Rows of a query block (one task's queries) unless ``query_block=`` says otherwise.
+DEFAULT_QUERY_BLOCK = 4096
+#: Rows of a reference shard cut from an in-memory numpy array (files and dask chunks keep their own sizes).
+DEFAULT_SHARD_ROWS = 65536
+#: Partial lists merged by one reduction task.
+DEFAULT_SPLIT_EVERY = 8
+
+_SENTINEL = np.iinfo(np.int64).max
+
+# A partial top-k list: (squared distances f64, global indices int64, distances f32), each n_query × width, rows
+# sorted by (squared distance, index); padding entries are (+inf, int64 max, +inf).
+Part = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _require_dask():
+    try:
+        import dask  # noqa: F401
+        import dask.array  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(f"imanifold.dask needs Dask: pip install dask distributed ({e})") from e
+
+
+# ---------------------------------------------------------------------------------------------- engine-agnostic part
+
+
+def load_source(src) -> np.ndarray:
+    """A shard's rows as a C-contiguous float32 matrix: ``src`` is an array, or ``("npy", path, start, stop)``
+    (the file memory-mapped, only rows ``start:stop`` read)."""
+    if isinstance(src, tuple) and src and src[0] == "npy":
+        _, path, a, b = src
+        m = np.load(path, mmap_mode="r")
+        m = m.reshape(m.shape[0], -1)[a:b]
+    else:
+        m = np.asarray(src)
+        m = m.reshape(m.shape[0], -1)
+    return np.ascontiguousarray(m, dtype=np.float32)
+
+
+def _describe(src, start: Optional[int]) -> str:
+    if isinstance(src, tuple) and src and src[0] == "npy":
+        return f"{src[1]} rows {src[2]}:{src[3]}"
+    return "rows from global row " + ("?" if start is None else str(start))
+
+
+def shard_topk(query, reference, k: int, offset: int, query_start: Optional[int] = None,
+               strategy: str = "auto", threads: Optional[int] = None) -> Part:
+    """Exact top-``k`` of ``query`` rows among the ``reference`` shard whose first row has global index ``offset``.
+
+    ``query_start``: self mode, the global index of the first query row (a query row never lists itself).
+    Returns a :data:`Part`; a row lists ``min(k, available)`` candidates, padded to the widest row.
+    """
+    q, r = load_source(query), load_source(reference)
+    nq, n = q.shape[0], r.shape[0]
+    own = None
+    if query_start is not None:
+        g = query_start + np.arange(nq, dtype=np.int64)
+        if np.any((g >= offset) & (g < offset + n)):
+            own = g
+    kk = min(k + (own is not None), n)
+    try:
+        dist, ind = _imanifold.kneighbors(r, q, kk, strategy=strategy, threads=threads)
+    except ValueError as e:  # the engine's row numbers are local to the task: say where they are
+        raise ValueError(f"reference {_describe(reference, offset)}, query {_describe(query, query_start)}: {e}"
+                         ) from e
+    sq = _imanifold.exact_sq_distances(r, q, ind, threads=threads)
+    ind = ind + np.int64(offset)
+    if own is None:
+        return sq, ind, dist
+    keep = ind != own[:, None]
+    keep &= np.cumsum(keep, axis=1) <= k
+    width = int(keep.sum(axis=1).max())
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :width]  # kept entries first, in their order
+    kept = np.take_along_axis(keep, order, axis=1)
+    pick = lambda a, pad: np.where(kept, np.take_along_axis(a, order, axis=1), pad)  # noqa: E731
+    return pick(sq, np.inf), pick(ind, _SENTINEL), pick(dist, np.float32(np.inf)).astype(np.float32)
+
+
+def merge_topk(parts: Sequence[Part], k: int) -> Part:
+    """The ``k`` best of several partial lists of the same queries, ordered by (squared distance, index)."""
+    sq = np.concatenate([p[0] for p in parts], axis=1)
+    ind = np.concatenate([p[1] for p in parts], axis=1)
+    dist = np.concatenate([p[2] for p in parts], axis=1)
+    order = np.lexsort((ind, sq), axis=1)[:, :k]
+    return (np.take_along_axis(sq, order, axis=1), np.take_along_axis(ind, order, axis=1),
+            np.take_along_axis(dist, order, axis=1))
+
+
+def finish(part: Part, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(distances float32, indices int64) of a fully merged list."""
+    sq, ind, dist = part
+    if ind.shape[1] < k or np.any(ind[:, :k] == _SENTINEL):
+        raise RuntimeError("a merged neighbour list is short: a shard was lost")
+    return np.ascontiguousarray(dist[:, :k]), np.ascontiguousarray(ind[:, :k])
+
+
+# ----------------------------------------------------------------------------------------------------- inputs
+
+
+def _npy_files(x) -> Optional[List[pathlib.Path]]:
+    if isinstance(x, (str, os.PathLike)):
+        p = pathlib.Path(x)
+        if p.is_dir():
+            files = sorted(p.glob("*.npy"))
+            if not files:
+                raise ValueError(f"{p}: no .npy files in this directory")
+            return files
+        return [p]
+    if isinstance(x, (list, tuple)) and x and all(isinstance(e, (str, os.PathLike)) for e in x):
+        return [pathlib.Path(e) for e in x]
+    return None
+
+
+def _sources(x, rows: int, what: str):
+    """[(global start, row count, source)] of ``x`` cut into pieces of at most ``rows`` rows (files and dask chunks
+    are never merged), and the column count."""
+    files = _npy_files(x)
+    out, start, cols = [], 0, None
+    if files is not None:
+        for f in files:
+            try:
+                m = np.load(f, mmap_mode="r")
+            except (OSError, ValueError) as e:
+                raise type(e)(f"{what}: cannot read {f}: {e}") from e
+            if m.ndim < 2 or m.shape[0] == 0:
+                raise ValueError(f"{what}: {f} must hold n ≥ 1 rows of coordinates, got shape {m.shape}")
+            c = int(np.prod(m.shape[1:]))
+            if cols is not None and c != cols:
+                raise ValueError(f"{what}: {f} has {c} columns but the files before it have {cols}")
+            cols = c
+            for a in range(0, m.shape[0], rows):
+                b = min(a + rows, m.shape[0])
+                out.append((start + a, b - a, ("npy", str(f.resolve()), a, b)))
+            start += m.shape[0]
+        return out, cols
+    import dask.array as da
+
+    arr = x if isinstance(x, da.Array) else da.from_array(np.asarray(x), chunks=(min(rows, DEFAULT_SHARD_ROWS),) + (
+        -1,) * (np.ndim(x) - 1))
+    if arr.ndim < 2 or arr.shape[0] == 0:
+        raise ValueError(f"{what} must hold n ≥ 1 rows of coordinates, got shape {arr.shape}")
+    arr = arr.rechunk({i: -1 for i in range(1, arr.ndim)})
+    if arr.ndim > 2:
+        arr = arr.reshape(arr.shape[0], -1)
+    cols = arr.shape[1]
+    chunks = arr.chunks[0]
+    for block, c in zip(arr.to_delayed().ravel(), chunks):
+        for a in range(0, c, rows):
+            b = min(a + rows, c)
+            out.append((start + a, b - a, block if (a, b) == (0, c) else block[a:b]))
+        start += c
+    return out, cols
+
+
+def _tree(parts, k: int, split_every: int):
+    import dask
+
+    merge = dask.delayed(merge_topk, pure=True)
+    while len(parts) > 1:
+        parts = [merge(parts[i:i + split_every], k) if len(parts[i:i + split_every]) > 1 else parts[i]
+                 for i in range(0, len(parts), split_every)]
+    return parts[0]
+
+
+def kneighbors(queries, references, k: int, client=None, query_block: int = DEFAULT_QUERY_BLOCK,
+               strategy: str = "auto", threads: Optional[int] = None,
+               split_every: int = DEFAULT_SPLIT_EVERY) -> Tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest reference rows of every query row, computed by Dask over shards.
+
+    ``references`` / ``queries``: a list of .npy paths, a directory of .npy files (sorted by name; rows in file
+    order), a ``dask.array`` (its row chunks are the shards) or a numpy array (cut into shards of
+    :data:`DEFAULT_SHARD_ROWS` rows). Rows of more than two dimensions are flattened. ``queries=None`` or
+    ``queries is references``: self mode, every reference row among the others (itself excluded), as
+    ``NearestNeighbors().fit(R).kneighbors()`` and ``imanifold neighbors`` without ``--query``.
+
+    ``client``: a ``distributed.Client`` (default: the current one, else Dask's default scheduler). Tasks are
+    (query block of ``query_block`` rows × reference shard); each loads only its rows (.npy files memory-mapped).
+    ``strategy``: an exact strategy of ``NearestNeighbors`` (``"approx"`` is refused: its result depends on the
+    shard). ``threads``: engine threads per task (default: all cores of the worker).
+
+    Returns ``(distances float32, indices int64)``, n_query × k, identical bit for bit to
+    ``NearestNeighbors(k).fit(concatenated references).kneighbors(concatenated queries)``.
+    """
+    _require_dask()
+    import dask
+
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if isinstance(query_block, bool) or not isinstance(query_block, (int, np.integer)) or query_block < 1:
+        raise ValueError(f"query_block must be a positive integer, got {query_block!r}")
+    if not isinstance(split_every, (int, np.integer)) or split_every < 2:
+        raise ValueError(f"split_every must be an integer ≥ 2, got {split_every!r}")
+    if strategy == "approx":
+        raise ValueError("strategy 'approx' is not exact: the sharded result would differ from one process")
+    k = int(k)
+    self_mode = queries is None or queries is references
+    refs, d = _sources(references, np.iinfo(np.int64).max, "references")
+    n = sum(r[1] for r in refs)
+    if self_mode:
+        qs, dq = _sources(references, int(query_block), "queries")
+        if k >= n:
+            raise ValueError(f"k = {k} needs more points: there are only {n - 1} candidate neighbours (n = {n})")
+    else:
+        qs, dq = _sources(queries, int(query_block), "queries")
+        if k > n:
+            raise ValueError(f"k = {k} needs more points: there are only {n} candidate neighbours (n = {n})")
+    if dq != d:
+        raise ValueError(f"queries have {dq} columns but the references have {d}")
+
+    task = dask.delayed(shard_topk, pure=True)
+    blocks = []
+    for q0, _, qsrc in qs:
+        parts = [task(qsrc, rsrc, k, r0, q0 if self_mode else None, strategy, threads) for r0, _, rsrc in refs]
+        blocks.append(_tree(parts, k, int(split_every)))
+    if client is None:
+        try:
+            from distributed import get_client
+
+            client = get_client()
+        except ValueError:
+            client = None
+    if client is not None:
+        merged = client.gather(client.compute(blocks))
+    else:
+        merged = dask.compute(*blocks)
+    out = [finish(p, k) for p in merged]
+    return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+
+# ------------------------------------------------------------------------------------------------------- CLI
+
+
+def _write_atomically(out: pathlib.Path, arrays: dict) -> None:
+    """Writes ``name.npy`` files into a hidden sibling of ``out``, then renames it into place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private
+        for name, a in arrays.items():
+            np.save(tmp / f"{name}.npy", a)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m imanifold.dask", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    kn = sub.add_parser("kneighbors", help="exact kNN over .npy shards; writes indices.npy and distances.npy")
+    kn.add_argument("--references", nargs="+", required=True, help="a directory of .npy files, or .npy files")
+    kn.add_argument("--queries", nargs="+", help="as --references (default: the references, each row excluded "
+                    "from its own list)")
+    kn.add_argument("--k", type=int, required=True)
+    kn.add_argument("--scheduler", help="address of a running Dask scheduler (default: start a LocalCluster)")
+    kn.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: Dask's)")
+    kn.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
+    kn.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    a = p.parse_args(argv)
+    _require_dask()
+    from distributed import Client, LocalCluster
+
+    out = pathlib.Path(a.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        print(f"error: --out {out}: exists and is not an empty folder", file=sys.stderr)
+        return 2
+    one = lambda v: v[0] if v is not None and len(v) == 1 else v  # noqa: E731
+    refs, queries = one(a.references), one(a.queries)
+    cluster = None
+    try:
+        if a.scheduler:
+            client = Client(a.scheduler)
+        else:
+            cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True)
+            client = Client(cluster)
+        with client:
+            dist, ind = kneighbors(refs if queries is None else queries, refs, a.k, client=client,
+                                   query_block=a.query_block)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if cluster is not None:
+            cluster.close()
+    if out.exists():
+        out.rmdir()
+    _write_atomically(out, {"indices": ind, "distances": dist})
+    print(f"{out}: {ind.shape[0]} × {ind.shape[1]} neighbours")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
