@@ -40,11 +40,13 @@
 
 pub mod diagnostics;
 mod dir;
+mod from_dataset;
 pub mod graph;
 mod pipeline;
 
 pub use diagnostics::{graph_json, Diagnostics, Warning, WarningKind};
 pub use dir::{correlation_json, set_geodesic_results, write_geodesic_dir, GeodesicDirOptions};
+pub use from_dataset::{check_memory, gray_frames, run_dataset};
 pub use graph::{GraphDecisions, GraphKind, VerifyOptions};
 pub use pipeline::{
     memory_needed, periodic_distance, run, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport, Metric,
@@ -89,6 +91,17 @@ pub enum GeodesicError {
     Eigen,
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    #[error(
+        "geodesic on {n} rows needs {needed} for the {what} distance matrices, {available} available; use --sources, \
+         fewer rows (--limit, --sample) or --dims 0"
+    )]
+    Memory { n: usize, needed: dataset::limits::Bytes, what: &'static str, available: dataset::limits::Bytes },
+    #[error("converting {id} to gray")]
+    Gray {
+        id: String,
+        #[source]
+        source: optical_flow::FlowError,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, GeodesicError>;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use dataset::{Column, Dataset, ImageShape, LoadOptions};
-use geodesic::{GeodesicDirOptions, GeodesicError, GeodesicInput, GeodesicOptions, Metric, NamedColumn, Periodic};
+use geodesic::{GeodesicDirOptions, GeodesicError, GeodesicOptions, Metric, Periodic};
 use ndarray::Array2;
 use numpy::{IntoPyArray, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -60,20 +60,6 @@ impl Opts {
     }
 }
 
-/// Gray frames (h × w) of every row for the flow metric; `None` for a plain matrix (as the CLI).
-fn gray_frames(ds: &Dataset) -> Result<Option<Vec<Array2<f32>>>, String> {
-    if ds.shape.is_none() {
-        return Ok(None);
-    }
-    (0..ds.n())
-        .map(|i| {
-            let img = ds.image(i).expect("rows are images");
-            optical_flow::to_gray(img).map_err(|e| format!("converting {} to gray: {}", ds.ids[i], chain(&e)))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
 /// Runs the pipeline on `ds` (without the GIL) and builds the Python dict.
 fn run<'py>(
     py: Python<'py>,
@@ -82,23 +68,7 @@ fn run<'py>(
     mut results: output::Results,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let outcome = compute(py, threads, || {
-        let frames =
-            if options.metric == Metric::Flow { gray_frames(&ds).map_err(PyValueError::new_err)? } else { None };
-        let columns: Vec<NamedColumn> = ds
-            .columns
-            .iter()
-            .map(|(name, col)| NamedColumn {
-                name,
-                values: match col {
-                    Column::Numeric(v) => Some(v.as_slice()),
-                    Column::Text(_) => None,
-                },
-            })
-            .collect();
-        let input = GeodesicInput { data: ds.data.view(), frames: frames.as_deref(), columns: &columns };
-        geodesic::run(input, options, &()).map_err(geodesic_error)
-    })??;
+    let outcome = compute(py, threads, || geodesic::run_dataset(&ds, options, &()).map_err(geodesic_error))??;
     let row_name = |i: usize| ds.ids[i].clone();
     let dir_options =
         GeodesicDirOptions { row_name: &row_name, input: None, record_periodic: false, comparison_arrays: false };

@@ -1,15 +1,11 @@
 //! `imanifold geodesic INPUT --k K [--metric flow|euclidean] [--truth yaw,pitch] --out DIR`: geodesic distances on
 //! the kNN graph of a collection, weighted by optical flow or pixel distance; Isomap embedding; agreement with truth.
-//! The pipeline is `geodesic::run`, the folder `geodesic::write_geodesic_dir`.
+//! The pipeline is `geodesic::run_dataset`, the folder `geodesic::write_geodesic_dir`.
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args as ClapArgs;
-use dataset::limits::Bytes;
-use dataset::{Column, Dataset};
-use geodesic::{GeodesicDirOptions, GeodesicInput, GeodesicOptions, GraphKind, Metric, NamedColumn, Periodic};
-use ndarray::{Array2, Axis};
+use geodesic::{GeodesicDirOptions, GeodesicOptions, GraphKind, Metric, Periodic};
 use optical_flow::FlowMethod;
 
 use super::common::{InputArgs, OutArgs};
@@ -69,37 +65,6 @@ impl Args {
     }
 }
 
-/// Gray frames (h × w) of every row; `None` for a plain matrix.
-fn gray_frames(ds: &Dataset) -> anyhow::Result<Option<Vec<Array2<f32>>>> {
-    let Some(shape) = ds.shape else { return Ok(None) };
-    (0..ds.n())
-        .map(|i| {
-            let img = ds.image(i).expect("rows are images");
-            if shape.channels == 1 {
-                Ok(img.index_axis(Axis(2), 0).to_owned())
-            } else {
-                optical_flow::to_gray(img).with_context(|| format!("converting {} to gray", ds.ids[i]))
-            }
-        })
-        .collect::<anyhow::Result<Vec<_>>>()
-        .map(Some)
-}
-
-/// Refuses a run whose matrices cannot fit in the memory available, before allocating them.
-fn check_memory(n: usize, options: &GeodesicOptions) -> anyhow::Result<()> {
-    let needed = geodesic::memory_needed(n, options);
-    let available = dataset::limits::available_memory();
-    if needed > available as u128 {
-        let (needed, available) = (Bytes(needed), Bytes(available as u128));
-        let what = if options.sources.is_none() { "n × n" } else { "sources × n" };
-        anyhow::bail!(
-            "geodesic on {n} rows needs {needed} for the {what} distance matrices, {available} available; use \
-             --sources, fewer rows (--limit, --sample) or --dims 0"
-        );
-    }
-    Ok(())
-}
-
 pub fn run(a: Args) -> anyhow::Result<()> {
     let options = a.options();
     options.validate()?;
@@ -107,22 +72,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut results = output::Results::new("geodesic");
     results.seed(a.input_args.seed);
     let ds = results.timed("load", || a.input_args.load(&a.input))?;
-    check_memory(ds.n(), &options)?;
-    let frames = if options.metric == Metric::Flow { gray_frames(&ds)? } else { None };
-    let columns: Vec<NamedColumn> = ds
-        .columns
-        .iter()
-        .map(|(name, col)| NamedColumn {
-            name,
-            values: match col {
-                Column::Numeric(v) => Some(v.as_slice()),
-                Column::Text(_) => None,
-            },
-        })
-        .collect();
-    let input = GeodesicInput { data: ds.data.view(), frames: frames.as_deref(), columns: &columns };
     let pb = output::progress(0, "flow edges");
-    let report = geodesic::run(input, &options, &pb);
+    let report = geodesic::run_dataset(&ds, &options, &pb);
     pb.finish_and_clear();
     let report = report?;
     for w in &report.diagnostics.warnings {

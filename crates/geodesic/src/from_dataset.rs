@@ -1,0 +1,57 @@
+//! The geodesic pipeline on a loaded collection: the memory check, grey frames for the flow metric and the named
+//! manifest columns, then [`crate::run`] — the one path the CLI and the Python package take.
+
+use dataset::limits::{available_memory, Bytes};
+use dataset::{Column, Dataset};
+use ndarray::{Array2, Axis};
+
+use crate::{
+    memory_needed, GeodesicError, GeodesicInput, GeodesicOptions, GeodesicReport, Metric, NamedColumn, Progress,
+};
+
+/// Refuses a run whose matrices cannot fit in the memory available, before allocating them.
+pub fn check_memory(n: usize, options: &GeodesicOptions) -> crate::Result<()> {
+    let needed = memory_needed(n, options);
+    let available = available_memory() as u128;
+    if needed > available {
+        let what = if options.sources.is_none() { "n × n" } else { "sources × n" };
+        return Err(GeodesicError::Memory { n, needed: Bytes(needed), what, available: Bytes(available) });
+    }
+    Ok(())
+}
+
+/// Grey frames (h × w) of every row; `None` for a plain matrix.
+pub fn gray_frames(ds: &Dataset) -> crate::Result<Option<Vec<Array2<f32>>>> {
+    let Some(shape) = ds.shape else { return Ok(None) };
+    (0..ds.n())
+        .map(|i| {
+            let img = ds.image(i).expect("rows are images");
+            if shape.channels == 1 {
+                Ok(img.index_axis(Axis(2), 0).to_owned())
+            } else {
+                optical_flow::to_gray(img).map_err(|source| GeodesicError::Gray { id: ds.ids[i].clone(), source })
+            }
+        })
+        .collect::<crate::Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// [`crate::run`] on a loaded collection: checks the memory the matrices need, converts the images to grey when the
+/// metric is flow, and passes the numeric manifest columns (for `truth`) by name.
+pub fn run_dataset(ds: &Dataset, options: &GeodesicOptions, progress: &dyn Progress) -> crate::Result<GeodesicReport> {
+    check_memory(ds.n(), options)?;
+    let frames = if options.metric == Metric::Flow { gray_frames(ds)? } else { None };
+    let columns: Vec<NamedColumn> = ds
+        .columns
+        .iter()
+        .map(|(name, col)| NamedColumn {
+            name,
+            values: match col {
+                Column::Numeric(v) => Some(v.as_slice()),
+                Column::Text(_) => None,
+            },
+        })
+        .collect();
+    let input = GeodesicInput { data: ds.data.view(), frames: frames.as_deref(), columns: &columns };
+    crate::run(input, options, progress)
+}
