@@ -53,7 +53,6 @@ fn centred_block(x: ArrayView2<f32>, mean: &[f64], a: usize, b: usize) -> Vec<f6
 /// sums (a fixed split of the rows, so the result does not depend on the thread count, and memory stays at
 /// `XTX_PARTS` d × d matrices whatever n), and the partials are summed in order and mirrored.
 pub fn covariance_blocked(x: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
-    use faer::linalg::matmul::triangular::{self, BlockStructure};
     let (n, d) = x.dim();
     let per_part = n.div_ceil(XTX_PARTS).max(1);
     let parts: Vec<(usize, usize)> = (0..n).step_by(per_part).map(|s| (s, (s + per_part).min(n))).collect();
@@ -65,17 +64,7 @@ pub fn covariance_blocked(x: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
                 let e = (s + XTX_BLOCK).min(b);
                 let block = centred_block(x, mean, s, e);
                 let xb = MatRef::from_row_major_slice(&block, e - s, d);
-                triangular::matmul(
-                    c.as_mut(),
-                    BlockStructure::TriangularLower,
-                    Accum::Add,
-                    xb.transpose(),
-                    BlockStructure::Rectangular,
-                    xb,
-                    BlockStructure::Rectangular,
-                    1.0,
-                    Par::Seq,
-                );
+                add_lower_gram(c.as_mut(), xb);
             }
             c
         })
@@ -88,12 +77,34 @@ pub fn covariance_blocked(x: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
             }
         }
     }
+    mirror_lower(&mut acc);
+    acc
+}
+
+/// Adds the lower triangle of xbᵀ·xb (a rank-k update, half a GEMM, sequential) to `c`.
+fn add_lower_gram(c: faer::MatMut<'_, f64>, xb: MatRef<'_, f64>) {
+    use faer::linalg::matmul::triangular::{self, BlockStructure};
+    triangular::matmul(
+        c,
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        xb.transpose(),
+        BlockStructure::Rectangular,
+        xb,
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+}
+
+/// Copies the lower triangle of a square matrix onto its upper triangle.
+fn mirror_lower(c: &mut Mat<f64>) {
+    let d = c.nrows();
     for j in 0..d {
         for i in j + 1..d {
-            acc[(j, i)] = acc[(i, j)];
+            c[(j, i)] = c[(i, j)];
         }
     }
-    acc
 }
 
 /// Scatter sums of row groups, for half-sampling without refitting: for each group (a list of row indices),
@@ -101,7 +112,6 @@ pub fn covariance_blocked(x: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
 /// Σ_g Σy·yᵀ − n_h·ȳ·ȳᵀ (ȳ = Σ_g Σy / n_h) at the cost of a few d × d additions. Groups run in parallel, each
 /// sequential in fixed row blocks, so the sums do not depend on the thread count.
 pub fn group_scatter(x: ArrayView2<f32>, mean: &[f64], groups: &[Vec<usize>]) -> Vec<(Mat<f64>, Vec<f64>)> {
-    use faer::linalg::matmul::triangular::{self, BlockStructure};
     let d = x.ncols();
     groups
         .par_iter()
@@ -118,23 +128,9 @@ pub fn group_scatter(x: ArrayView2<f32>, mean: &[f64], groups: &[Vec<usize>]) ->
                     sum.iter_mut().zip(y).for_each(|(s, &v)| *s += v);
                 }
                 let xb = MatRef::from_row_major_slice(&block, chunk.len(), d);
-                triangular::matmul(
-                    c.as_mut(),
-                    BlockStructure::TriangularLower,
-                    Accum::Add,
-                    xb.transpose(),
-                    BlockStructure::Rectangular,
-                    xb,
-                    BlockStructure::Rectangular,
-                    1.0,
-                    Par::Seq,
-                );
+                add_lower_gram(c.as_mut(), xb);
             }
-            for j in 0..d {
-                for i in j + 1..d {
-                    c[(j, i)] = c[(i, j)];
-                }
-            }
+            mirror_lower(&mut c);
             (c, sum)
         })
         .collect()
