@@ -47,6 +47,8 @@ pub enum ClassifierError {
     Output(#[from] output::OutputError),
     #[error(transparent)]
     Pixels(#[from] pixels::PixelsError),
+    #[error("tangent spaces of the reference")]
+    Tangent(#[source] Box<intrinsic_dim::DimError>),
     #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
 }

@@ -80,7 +80,7 @@ pub mod train;
 pub mod training;
 pub(crate) mod util;
 
-pub use adversarial::{attack_dataset, write_adversarial_dir, Adversarial};
+pub use adversarial::{attack_dataset, attack_dataset_on_manifold, write_adversarial_dir, Adversarial};
 pub use error::{ClassifierError, Result};
 pub use evaluate::{evaluate, evaluate_dataset, write_eval_dir, Confusion, Evaluation, Prediction};
 pub use fool::{fool_run, write_fool_dir, Fooling};

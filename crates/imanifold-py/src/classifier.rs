@@ -215,9 +215,11 @@ fn classifier_fool<'py>(
 
 /// Adversarial perturbations of the correctly classified images at `data` (as `imanifold adversarial`): the report
 /// as JSON (per image without the pixels), and the clean and perturbed images float32 (m, h, w, c) of the attacked
-/// rows (`rows`, int64, rows of the collection).
+/// rows (`rows`, int64, rows of the collection). `reference` (on-manifold only): the collection whose tangent
+/// spaces bound the perturbation, loaded with the same `input` options.
 #[pyfunction]
 #[pyo3(signature = (model, data, label_column, method, norm, eps, steps, search_rounds, random_trials, input,
+                    reference=None, tangent_k=adversarial::on_manifold::DEFAULT_TANGENT_K, tangent_dim=None,
                     threads=None))]
 #[allow(clippy::too_many_arguments)] // the CLI's `adversarial` options
 fn classifier_attack<'py>(
@@ -232,8 +234,15 @@ fn classifier_attack<'py>(
     search_rounds: usize,
     random_trials: usize,
     input: Input,
+    reference: Option<PathBuf>,
+    tangent_k: usize,
+    tangent_dim: Option<usize>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let tangent = adversarial::TangentOptions { k: tangent_k, dim: tangent_dim };
+    if reference.is_some() {
+        tangent.validate().map_err(classifier_error)?;
+    }
     let opts = AttackOptions {
         attack: method.parse().map_err(classifier_error)?,
         norm: norm.parse().map_err(classifier_error)?,
@@ -248,7 +257,14 @@ fn classifier_attack<'py>(
     let net = load_model(&model)?;
     let adv = compute(py, threads, || {
         let ds = input.load(&data)?;
-        adversarial::attack_dataset(&net, &ds, label_column, &opts).map_err(classifier_error)
+        match &reference {
+            None => adversarial::attack_dataset(&net, &ds, label_column, &opts),
+            Some(r) => {
+                let reference = input.load(r)?;
+                adversarial::attack_dataset_on_manifold(&net, &ds, label_column, &opts, &reference, &tangent)
+            }
+        }
+        .map_err(classifier_error)
     })??;
     let s = adv.shape;
     let res = &adv.report.results;
@@ -299,6 +315,7 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("attack_steps", adversarial::DEFAULT_STEPS)?;
     d.set_item("attack_search_rounds", adversarial::DEFAULT_SEARCH_ROUNDS)?;
     d.set_item("attack_random_trials", adversarial::DEFAULT_RANDOM_TRIALS)?;
+    d.set_item("attack_tangent_k", adversarial::on_manifold::DEFAULT_TANGENT_K)?;
     Ok(d)
 }
 

@@ -84,6 +84,23 @@ def test_attack_equals_cli(cli, labelled, tmp_path):
     assert np.abs(got["perturbed"] - got["clean"]).max() <= 8 / 255 + 1e-6
 
 
+def test_on_manifold_attack_equals_cli(cli, labelled, tmp_path):
+    data, model = labelled
+    subprocess.run([str(cli), "adversarial", "--model", str(model), "--data", str(data), "--method", "on-manifold",
+                    "--reference", str(data), "--tangent-k", "8", "--random-trials", "2", "--quiet",
+                    "--out", str(tmp_path / "a")], check=True)
+    got = classifier.attack(model, data, method="on-manifold", reference=data, tangent_k=8, random_trials=2)
+    want = json.loads((tmp_path / "a" / "results.json").read_text())
+    for key in ["flip_rate", "pgd_flip_rate", "mean_off_tangent_fraction", "tangent"]:
+        assert got["report"][key] == want[key], key
+    m = len(got["rows"])
+    np.testing.assert_array_equal(got["perturbed"].reshape(m, -1), np.load(tmp_path / "a" / "perturbed.npy"))
+    with pytest.raises(ValueError, match="reference"):
+        classifier.attack(model, data, method="on-manifold")
+    with pytest.raises(ValueError, match="tangent dim"):
+        classifier.attack(model, data, method="on-manifold", reference=data, tangent_k=8, tangent_dim=8)
+
+
 def test_classifier_bad_inputs_raise(labelled, tmp_path):
     data, model = labelled
     with pytest.raises(ValueError):

@@ -93,6 +93,38 @@ fn render_train_eval_fool_attack() {
     }
     let (_, per_image) = csv_rows(&adv.join("adversarial.csv"));
     assert_eq!(per_image.len() as u64, v["n_correct"].as_u64().unwrap());
+
+    // On-manifold PGD in the training renders' tangent spaces: plain PGD's rate beside it is the run above.
+    let om = dir.join("om");
+    let w = ok(&[
+        "adversarial",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test),
+        "--method",
+        "on-manifold",
+        "--reference",
+        s(&train),
+        "--out",
+        s(&om),
+        "--json",
+    ]);
+    assert_eq!(w["method"], "on-manifold");
+    assert_eq!(w["pgd_flip_rate"], v["flip_rate"], "plain PGD on the same images at the same budget");
+    let t = &w["tangent"];
+    let (k, d) = (t["k"].as_u64().unwrap(), t["dim"].as_u64().unwrap());
+    assert!(k == 20 && (1..k).contains(&d), "{t}");
+    assert_eq!(t["dim"].as_f64().unwrap(), t["estimated_dim"].as_f64().unwrap().round().max(1.0));
+    let on = w["flip_rate"].as_f64().unwrap();
+    assert!(w["median_linf"].is_null() || w["median_linf"].as_f64().unwrap() <= 8.0 / 255.0 + 1e-6);
+    let (header, per_image) = csv_rows(&om.join("adversarial.csv"));
+    let col = header.iter().position(|h| h == "off_tangent_fraction").unwrap();
+    for row in per_image.iter().filter(|r| r[7] == "true") {
+        let f: f64 = row[col].parse().unwrap();
+        assert!((0.0..=1.0).contains(&f), "{row:?}");
+    }
+    eprintln!("on-manifold flip rate {on} vs PGD {flip}");
 }
 
 #[test]
@@ -112,6 +144,33 @@ fn bad_input_exits_2_and_writes_nothing() {
         &out,
         "--resize 8x8",
     );
+    // The on-manifold attack needs a reference of the model's shape, and only it takes one.
+    let out = dir.join("om");
+    let base = ["adversarial", "--model", s(&model), "--data", s(&train), "--out", s(&out)];
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        base.iter().map(|a| a.to_string()).chain(extra.iter().map(|a| a.to_string())).collect()
+    };
+    let t = s(&train).to_string();
+    let o = s(&other).to_string();
+    for (args, msg) in [
+        (with(&["--method", "on-manifold"]), "--reference"),
+        (
+            with(&["--method", "pgd", "--reference"]).into_iter().chain([t.clone()]).collect(),
+            "only by --method on-manifold",
+        ),
+        (with(&["--method", "pgd", "--tangent-dim", "3"]), "--tangent-k and --tangent-dim"),
+        (
+            with(&["--method", "on-manifold", "--tangent-dim", "20", "--reference"])
+                .into_iter()
+                .chain([t.clone()])
+                .collect(),
+            "tangent dim",
+        ),
+        (with(&["--method", "on-manifold", "--reference"]).into_iter().chain([o.clone()]).collect(), "--resize 8x8"),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        check(&args, &out, msg);
+    }
     // Unknown class for fooling.
     let out = dir.join("fool");
     check(

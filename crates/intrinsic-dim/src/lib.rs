@@ -29,6 +29,7 @@ pub mod corrected;
 pub mod estimators;
 pub mod graph_test;
 pub mod linalg;
+pub mod local_pca;
 pub mod session;
 pub mod special;
 pub mod stats;

@@ -8,6 +8,9 @@
 //! * [`Attack::Pgd`]: projected gradient ascent of the loss inside the ε-ball (L∞: sign steps; L2: normalised
 //!   steps), step `2.5 ε / steps`, projected onto the ball and the [0, 1] box after each step, stopping for an
 //!   image as soon as its label changes. Budgeted, not minimal.
+//! * [`Attack::OnManifold`]: the same projected gradient ascent restricted to the local tangent space of a
+//!   reference collection at each image ([`on_manifold`]); reported next to plain PGD's flip rate at the same budget
+//!   on the same images.
 //! * [`Attack::Lbfgs`]: Szegedy et al.'s box-constrained problem: minimise `c ‖r‖₂² + CE(x + r, l)` subject to
 //!   `x + r ∈ [0, 1]^d`, with `l` the runner-up class of the clean image, and a geometric bisection for the largest
 //!   `c` whose minimiser still changes the label (keeping the smallest such `r`). The inner problem is solved by a
@@ -29,12 +32,14 @@
 
 mod gradient;
 mod lbfgs;
+pub mod on_manifold;
 mod quantize;
 mod random;
 mod run;
 mod write;
 
-pub use run::{attack_dataset, write_adversarial_dir, Adversarial};
+pub use on_manifold::{tangent_spaces, TangentOptions, TangentSpaces};
+pub use run::{attack_dataset, attack_dataset_on_manifold, write_adversarial_dir, Adversarial};
 pub use write::{set_attack_results, write_attack_files};
 
 use rayon::prelude::*;
@@ -54,6 +59,8 @@ pub enum Attack {
     Fgsm,
     Pgd,
     Lbfgs,
+    #[serde(rename = "on-manifold")]
+    OnManifold,
 }
 
 impl Attack {
@@ -62,6 +69,7 @@ impl Attack {
             Attack::Fgsm => "fgsm",
             Attack::Pgd => "pgd",
             Attack::Lbfgs => "lbfgs",
+            Attack::OnManifold => "on-manifold",
         }
     }
 }
@@ -79,7 +87,8 @@ impl std::str::FromStr for Attack {
             "fgsm" => Ok(Attack::Fgsm),
             "pgd" => Ok(Attack::Pgd),
             "lbfgs" => Ok(Attack::Lbfgs),
-            other => Err(invalid("attack method", format!("{other:?} (use fgsm, pgd or lbfgs)"))),
+            "on-manifold" => Ok(Attack::OnManifold),
+            other => Err(invalid("attack method", format!("{other:?} (use fgsm, pgd, lbfgs or on-manifold)"))),
         }
     }
 }
@@ -231,6 +240,9 @@ pub struct AttackResult {
     /// (`None` when the attack failed or no trials were asked for).
     pub random_flip_rate_l2: Option<f64>,
     pub random_flip_rate_linf: Option<f64>,
+    /// On-manifold attack: the part of the final perturbation outside the image's tangent space,
+    /// ‖δ − UᵀUδ‖₂ / ‖δ‖₂ (from box clipping and 8-bit quantisation).
+    pub off_tangent_fraction: Option<f64>,
     /// The perturbed image (row-major (y, x, channel), values in [0, 1]).
     #[serde(skip)]
     pub perturbed: Vec<f32>,
@@ -256,6 +268,12 @@ pub struct AttackReport {
     pub median_l2: Option<f64>,
     pub mean_linf: Option<f64>,
     pub median_linf: Option<f64>,
+    /// On-manifold attack: plain PGD's flip rate at the same norm and budget on the same images.
+    pub pgd_flip_rate: Option<f64>,
+    /// On-manifold attack: mean [`AttackResult::off_tangent_fraction`] over the flipped images.
+    pub mean_off_tangent_fraction: Option<f64>,
+    /// On-manifold attack: the tangent-space settings and estimate ([`TangentSpaces::summary`]).
+    pub tangent: Option<serde_json::Value>,
     pub results: Vec<AttackResult>,
 }
 
@@ -279,12 +297,43 @@ fn check(model: &Classifier, x: &ndarray::ArrayView2<f32>, labels: &[usize], opt
     opts.validate()
 }
 
-/// Attacks every correctly classified row of `x` (labels are class indices of `model`).
+/// Attacks every correctly classified row of `x` (labels are class indices of `model`). The on-manifold attack
+/// needs tangent spaces: [`attack_on_manifold`].
 pub fn attack(
     model: &Classifier,
     x: ndarray::ArrayView2<f32>,
     labels: &[usize],
     opts: &AttackOptions,
+) -> Result<AttackReport> {
+    attack_with(model, x, labels, opts, None)
+}
+
+/// [`attack`] with the tangent spaces of a reference at every row of `x` ([`tangent_spaces`]); `opts.attack` must
+/// be [`Attack::OnManifold`].
+pub fn attack_on_manifold(
+    model: &Classifier,
+    x: ndarray::ArrayView2<f32>,
+    labels: &[usize],
+    opts: &AttackOptions,
+    tangents: &TangentSpaces,
+) -> Result<AttackReport> {
+    if opts.attack != Attack::OnManifold {
+        return Err(invalid("attack method", format!("{} given tangent spaces (use on-manifold)", opts.attack)));
+    }
+    if tangents.bases.len() != x.nrows() {
+        return Err(invalid("tangent spaces", format!("{} for {} images", tangents.bases.len(), x.nrows())));
+    }
+    attack_with(model, x, labels, opts, Some(tangents))
+}
+
+// One pipeline for every method: checks, correct rows, the attack, quantisation, per-image results, random rates.
+#[allow(clippy::too_many_lines)]
+fn attack_with(
+    model: &Classifier,
+    x: ndarray::ArrayView2<f32>,
+    labels: &[usize],
+    opts: &AttackOptions,
+    tangents: Option<&TangentSpaces>,
 ) -> Result<AttackReport> {
     check(model, &x, labels, opts)?;
     let probs = model.predict_proba(x)?;
@@ -302,6 +351,13 @@ pub fn attack(
         Attack::Fgsm => fgsm(model, &clean, &y, opts)?,
         Attack::Pgd => pgd(model, &clean, &y, opts)?,
         Attack::Lbfgs => lbfgs(model, &clean, &y, opts)?,
+        Attack::OnManifold => {
+            let t = tangents.ok_or_else(|| {
+                invalid("attack method", "on-manifold needs a reference collection (its tangent spaces)")
+            })?;
+            let bases: Vec<ndarray::Array2<f32>> = rows.iter().map(|&r| t.bases[r].clone()).collect();
+            on_manifold::pgd_tangent(model, &clean, &y, &bases, opts)?
+        }
     };
     let budget = if opts.attack == Attack::Lbfgs { None } else { Some((opts.norm, opts.eps)) };
     let adv = finalize(model, &clean, &adv, &y, budget, opts.quantize)?;
@@ -321,6 +377,8 @@ pub fn attack(
             linf: delta.iter().fold(0f32, |m, d| m.max(d.abs())),
             random_flip_rate_l2: None,
             random_flip_rate_linf: None,
+            off_tangent_fraction: tangents
+                .map(|t| on_manifold::off_tangent_fraction(&t.bases[row], ndarray::ArrayView1::from(&delta))),
             perturbed: adv.row(k).to_vec(),
         });
     }
@@ -348,6 +406,18 @@ pub fn attack(
     let linf: Vec<f64> = flipped.iter().map(|r| r.linf as f64).collect();
     let rl2: Vec<f64> = flipped.iter().filter_map(|r| r.random_flip_rate_l2).collect();
     let rlinf: Vec<f64> = flipped.iter().filter_map(|r| r.random_flip_rate_linf).collect();
+    let off: Vec<f64> = flipped.iter().filter_map(|r| r.off_tangent_fraction).collect();
+    let pgd_flip_rate = match tangents {
+        Some(_) => {
+            let plain = AttackOptions { attack: Attack::Pgd, random_trials: 0, ..opts.clone() };
+            let adv = pgd(model, &clean, &y, &plain)?;
+            let adv = finalize(model, &clean, &adv, &y, Some((opts.norm, opts.eps)), opts.quantize)?;
+            let p = model.predict_proba(adv.view())?;
+            let n = (0..y.len()).filter(|&k| argmax(&p.row(k).to_vec()).0 != y[k]).count();
+            Some(n as f64 / y.len() as f64)
+        }
+        None => None,
+    };
     Ok(AttackReport {
         attack: opts.attack,
         norm: opts.norm,
@@ -362,6 +432,9 @@ pub fn attack(
         median_l2: median(&l2),
         mean_linf: mean(&linf),
         median_linf: median(&linf),
+        pgd_flip_rate,
+        mean_off_tangent_fraction: mean(&off),
+        tangent: tangents.map(TangentSpaces::summary),
         results,
     })
 }
@@ -392,7 +465,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for a in [Attack::Fgsm, Attack::Pgd, Attack::Lbfgs] {
+        for a in [Attack::Fgsm, Attack::Pgd, Attack::Lbfgs, Attack::OnManifold] {
             assert_eq!(a.to_string().parse::<Attack>().unwrap(), a);
         }
         for n in [Norm::L2, Norm::Linf] {

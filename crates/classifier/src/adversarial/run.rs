@@ -5,7 +5,8 @@ use std::path::Path;
 use dataset::Dataset;
 use ndarray::Array2;
 
-use super::{attack, set_attack_results, write_attack_files, AttackOptions, AttackReport};
+use super::on_manifold::{tangent_memory, tangent_spaces, TangentOptions};
+use super::{attack, attack_on_manifold, set_attack_results, write_attack_files, Attack, AttackOptions, AttackReport};
 use crate::error::{ClassifierError, Result};
 use crate::labels::{check_fits, image_shape, model_labels};
 use crate::model::Classifier;
@@ -36,7 +37,43 @@ pub fn attack_dataset(
     label_column: &str,
     opts: &AttackOptions,
 ) -> Result<Adversarial> {
+    attack_collection(model, ds, label_column, opts, None)
+}
+
+/// [`attack_dataset`] for [`Attack::OnManifold`]: the tangent spaces come from `reference` (a collection of the
+/// model's input shape, e.g. the training images) as [`super::on_manifold`] describes. Their memory (images × dim ×
+/// values, float32) is checked against what is available before they are computed.
+pub fn attack_dataset_on_manifold(
+    model: &Classifier,
+    ds: &Dataset,
+    label_column: &str,
+    opts: &AttackOptions,
+    reference: &Dataset,
+    tangent: &TangentOptions,
+) -> Result<Adversarial> {
+    tangent.validate()?;
+    check_fits(model, reference)?;
+    attack_collection(model, ds, label_column, opts, Some((reference, tangent)))
+}
+
+fn attack_collection(
+    model: &Classifier,
+    ds: &Dataset,
+    label_column: &str,
+    opts: &AttackOptions,
+    reference: Option<(&Dataset, &TangentOptions)>,
+) -> Result<Adversarial> {
     opts.validate()?;
+    if (opts.attack == Attack::OnManifold) != reference.is_some() {
+        return Err(crate::error::invalid(
+            "attack method",
+            if reference.is_some() {
+                format!("{} takes no reference collection (only on-manifold does)", opts.attack)
+            } else {
+                "on-manifold needs a reference collection (its tangent spaces)".to_string()
+            },
+        ));
+    }
     check_fits(model, ds)?;
     let shape = image_shape(ds)?;
     let y = model_labels(model, ds, label_column)?;
@@ -50,7 +87,29 @@ pub fn attack_dataset(
         grid_change = grid_change.max((q - *v).abs());
         *v = q;
     });
-    let report = attack(model, x.view(), &y, opts)?;
+    let report = match reference {
+        None => attack(model, x.view(), &y, opts)?,
+        Some((r, t)) => {
+            let dim_bound = t.dim.unwrap_or(t.k - 1);
+            let needed = tangent_memory(x.nrows(), dim_bound, x.ncols());
+            let available = dataset::limits::available_memory();
+            if needed > available as u128 {
+                return Err(crate::error::invalid(
+                    "tangent spaces",
+                    format!(
+                        "need up to {} for {} images × {dim_bound} directions × {} values, {} available (attack \
+                         fewer images or give a smaller tangent dim)",
+                        dataset::limits::Bytes(needed),
+                        x.nrows(),
+                        x.ncols(),
+                        dataset::limits::Bytes(available as u128)
+                    ),
+                ));
+            }
+            let tangents = tangent_spaces(r.data.view(), x.view(), t, opts.seed)?;
+            attack_on_manifold(model, x.view(), &y, opts, &tangents)?
+        }
+    };
     Ok(Adversarial {
         report,
         options: opts.clone(),

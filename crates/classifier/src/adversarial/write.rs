@@ -47,6 +47,7 @@ pub fn write_attack_files(
             output::fmt_f64(r.linf as f64),
             opt(r.random_flip_rate_l2),
             opt(r.random_flip_rate_linf),
+            opt(r.off_tangent_fraction),
         ]);
     }
     (0..n).into_par_iter().try_for_each(|k| -> Result<()> {
@@ -74,6 +75,7 @@ pub fn write_attack_files(
             "linf",
             "random_flip_rate_l2",
             "random_flip_rate_linf",
+            "off_tangent_fraction",
         ],
         per_image,
     )?;
@@ -83,7 +85,9 @@ pub fn write_attack_files(
 /// Sets the summary fields of an attack folder's `results.json` (`adversarial`) that the CLI and the demo share:
 /// `method`, `norm` (`l2` for L-BFGS), `eps` (null for L-BFGS, which has no budget), `steps`, `random_trials`,
 /// `n_images`, `n_correct` (= attacked), `clean_accuracy`, `n_flipped`, `flip_rate`, `random_flip_rate_l2`,
-/// `random_flip_rate_linf`, `mean_l2`, `median_l2`, `mean_linf`, `median_linf` and `pairs_refer_to`. The caller
+/// `random_flip_rate_linf`, `mean_l2`, `median_l2`, `mean_linf`, `median_linf`, `pairs_refer_to`, and for the
+/// on-manifold attack `pgd_flip_rate` (plain PGD at the same budget on the same images), `mean_off_tangent_fraction`
+/// and `tangent` (settings and dimension estimate; null for other methods). The caller
 /// adds `model`, `data` and the seed.
 pub fn set_attack_results(results: &mut output::Results, report: &AttackReport, opts: &AttackOptions) {
     let lbfgs = opts.attack == Attack::Lbfgs;
@@ -104,6 +108,9 @@ pub fn set_attack_results(results: &mut output::Results, report: &AttackReport, 
         .set("median_l2", report.median_l2)
         .set("mean_linf", report.mean_linf)
         .set("median_linf", report.median_linf)
+        .set("pgd_flip_rate", report.pgd_flip_rate)
+        .set("mean_off_tangent_fraction", report.mean_off_tangent_fraction)
+        .set("tangent", report.tangent.clone())
         .set(
             "pairs_refer_to",
             if opts.quantize {

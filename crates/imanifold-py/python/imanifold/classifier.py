@@ -120,12 +120,19 @@ def attack(model: PathLike, data: PathLike, method: str, norm: str = _D["attack_
            search_rounds: int = _D["attack_search_rounds"], random_trials: int = _D["attack_random_trials"],
            label_column: str = _D["label_column"], gray: bool = False, rgb: bool = False,
            resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
-           seed: int = 0, recursive: bool = False, threads: Optional[int] = None) -> Dict[str, Any]:
+           seed: int = 0, recursive: bool = False, reference: Optional[PathLike] = None,
+           tangent_k: int = _D["attack_tangent_k"], tangent_dim: Optional[int] = None,
+           threads: Optional[int] = None) -> Dict[str, Any]:
     """Adversarial perturbations (Szegedy et al. 2014) of the correctly classified images at ``data``, as
     ``imanifold adversarial`` (perturbed images on the 8-bit grid).
 
     Args:
-        method: ``fgsm``, ``pgd`` or ``lbfgs``. norm: ``l2`` or ``linf``.
+        method: ``fgsm``, ``pgd``, ``lbfgs`` or ``on-manifold`` (PGD inside the local tangent spaces of
+            ``reference``, Stutz et al. 2019; the report adds ``pgd_flip_rate``, plain PGD at the same budget on the
+            same images, ``mean_off_tangent_fraction`` and ``tangent``). norm: ``l2`` or ``linf``.
+        reference: on-manifold only: the collection whose tangent spaces bound the perturbation (loaded like
+            ``data``); tangent_k: its nearest images per tangent space; tangent_dim: the tangent dimension (default:
+            the reference's estimated intrinsic dimension).
         eps: budget in [0, 1] pixel units, a number or a fraction such as ``"8/255"`` (ignored by lbfgs).
         steps: PGD steps or L-BFGS iterations per value of c; search_rounds: L-BFGS values of c.
         random_trials: random perturbations per image (each kind) for the random flip rates.
@@ -142,6 +149,8 @@ def attack(model: PathLike, data: PathLike, method: str, norm: str = _D["attack_
     """
     out = _imanifold.classifier_attack(os.fspath(model), os.fspath(data), label_column, method, norm, str(eps),
                                        int(steps), int(search_rounds), int(random_trials),
-                                       _input(gray, rgb, resize, limit, sample, seed, recursive), threads=threads)
+                                       _input(gray, rgb, resize, limit, sample, seed, recursive),
+                                       reference=None if reference is None else os.fspath(reference),
+                                       tangent_k=int(tangent_k), tangent_dim=tangent_dim, threads=threads)
     out["report"] = json.loads(out["report"])
     return out

@@ -20,4 +20,5 @@ def attack(model: PathLike, data: PathLike, method: str, norm: str = "linf",
            eps: Union[float, str] = "8/255", steps: int = 40, search_rounds: int = 10, random_trials: int = 100,
            label_column: str = "label", gray: bool = False, rgb: bool = False,
            resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
-           seed: int = 0, recursive: bool = False, threads: Optional[int] = None) -> Dict[str, Any]: ...
+           seed: int = 0, recursive: bool = False, reference: Optional[PathLike] = None, tangent_k: int = 20,
+           tangent_dim: Optional[int] = None, threads: Optional[int] = None) -> Dict[str, Any]: ...
