@@ -50,10 +50,62 @@ pub fn write_geodesic_dir(
     if let Some(e) = &report.embedding {
         crate::write_embedding_csv(&dir.join("embedding.csv"), &e.nodes, e.coords.view(), options.row_name)?;
     }
+    if let Some(p) = &report.path {
+        write_path(&dir.join("path"), p, options.row_name)?;
+        files["path"] = json!("path/path.csv");
+    }
 
     set_geodesic_results(&mut results, report, options);
     results.set("files", files);
     Ok(results.write(dir)?)
+}
+
+/// `path/`: `path.csv` (one row per frame: frame, file, row (empty for an in-between), id, position in edge units,
+/// graph length so far at the images, and per truth column its true and expected value at the images) and the
+/// frames as `NNNN.png`.
+fn write_path(dir: &Path, p: &crate::path::PathReport, row_name: &dyn Fn(usize) -> String) -> Result<()> {
+    output::create_dir(dir)?;
+    let mut header: Vec<String> =
+        ["frame", "file", "row", "id", "position", "length_so_far"].iter().map(|s| s.to_string()).collect();
+    for e in &p.errors {
+        header.push(format!("{}_true", e.name));
+        header.push(format!("{}_expected", e.name));
+    }
+    let mut cumulative = vec![0.0f64; p.nodes.len()];
+    for (i, s) in p.steps.iter().enumerate() {
+        cumulative[i + 1] = cumulative[i] + s;
+    }
+    let mut rows = Vec::new();
+    let n_rows = if p.frames.is_empty() { p.nodes.len() } else { p.frames.len() };
+    for f in 0..n_rows {
+        let (row, position) = match p.frames.get(f) {
+            Some(fr) => (fr.row, fr.position),
+            None => (Some(p.nodes[f]), f as f64),
+        };
+        let file = if p.frames.is_empty() { String::new() } else { format!("{f:04}.png") };
+        if let Some(fr) = p.frames.get(f) {
+            let (h, w, c) = fr.image.dim();
+            let data: Vec<f32> = fr.image.iter().copied().collect();
+            pixels::write_png(&dir.join(&file), &data, pixels::ImageShape::new(h, w, c))?;
+        }
+        let node = row.and_then(|_| (position.fract() == 0.0).then_some(position as usize));
+        let mut r = vec![
+            f.to_string(),
+            file,
+            row.map(|r| r.to_string()).unwrap_or_default(),
+            row.map(row_name).unwrap_or_default(),
+            output::fmt_f64(position),
+            node.map(|i| output::fmt_f64(cumulative[i])).unwrap_or_default(),
+        ];
+        for e in &p.errors {
+            r.push(node.map(|i| output::fmt_f64(e.actual[i])).unwrap_or_default());
+            r.push(node.map(|i| output::fmt_f64(e.expected[i])).unwrap_or_default());
+        }
+        rows.push(r);
+    }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    output::write_csv(&dir.join("path.csv"), &header, rows)?;
+    Ok(())
 }
 
 /// Sets the summary fields of `results.json` from `report` (everything [`write_geodesic_dir`] writes but `files`):
@@ -89,6 +141,9 @@ pub fn set_geodesic_results(results: &mut output::Results, report: &GeodesicRepo
             results.set("periodic", periodic);
         }
         results.set("correlation", correlation_json(&truth.correlations));
+    }
+    if let Some(p) = &report.path {
+        results.set("path", p.to_json(options.row_name));
     }
     for (stage, seconds) in &report.timings {
         results.timing(stage, *seconds);

@@ -53,5 +53,48 @@ pub fn run_dataset(ds: &Dataset, options: &GeodesicOptions, progress: &dyn Progr
         })
         .collect();
     let input = GeodesicInput { data: ds.data.view(), frames: frames.as_deref(), columns: &columns };
-    crate::run(input, options, progress)
+    let ends = match &options.path {
+        Some(p) => Some((crate::path::resolve(&p.from, &ds.ids)?, crate::path::resolve(&p.to, &ds.ids)?)),
+        None => None,
+    };
+    let mut report = crate::run(input, options, progress)?;
+    if let (Some(p), Some((from, to))) = (&options.path, ends) {
+        let t = std::time::Instant::now();
+        report.path = Some(path_of(ds, options, p, &report, from, to)?);
+        report.timings.push(("path", t.elapsed().as_secs_f64()));
+    }
+    Ok(report)
+}
+
+/// The shortest path between two rows on the report's graph, its parameter errors and its image sequence.
+fn path_of(
+    ds: &Dataset,
+    options: &GeodesicOptions,
+    p: &crate::path::PathOptions,
+    report: &GeodesicReport,
+    from: usize,
+    to: usize,
+) -> crate::Result<crate::path::PathReport> {
+    let (nodes, steps) = crate::path::shortest_path(ds.n(), &report.edges, from, to)?.ok_or_else(|| {
+        GeodesicError::Param(format!(
+            "no path from {} to {}: they lie in different components of the graph ({} components; raise --k)",
+            ds.ids[from], ds.ids[to], report.components
+        ))
+    })?;
+    let mut columns = Vec::new();
+    for name in &options.truth {
+        // run() has checked that each truth column exists, is numeric and finite.
+        if let Some(Column::Numeric(v)) = ds.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c) {
+            let period = options.periodic.iter().rev().find(|q| &q.name == name).map_or(f64::INFINITY, |q| q.period);
+            columns.push((name.clone(), v.as_slice(), period));
+        }
+    }
+    let errors = crate::path::column_errors(&nodes, &steps, &columns);
+    let frames = if ds.shape.is_some() {
+        let image = |r: usize| ds.image(r).expect("rows are images").to_owned();
+        crate::path::path_frames(&nodes, &image, p.frames, &optical_flow::FlowParams::new(options.flow_method.clone()))?
+    } else {
+        Vec::new()
+    };
+    Ok(crate::path::PathReport { from, to, length: steps.iter().sum(), nodes, steps, errors, frames })
 }

@@ -42,12 +42,14 @@ pub mod diagnostics;
 mod dir;
 mod from_dataset;
 pub mod graph;
+pub mod path;
 mod pipeline;
 
 pub use diagnostics::{graph_json, Diagnostics, Warning, WarningKind};
 pub use dir::{correlation_json, set_geodesic_results, write_geodesic_dir, GeodesicDirOptions};
 pub use from_dataset::{check_memory, gray_frames, run_dataset};
 pub use graph::{GraphDecisions, GraphKind, VerifyOptions};
+pub use path::{Endpoint, PathOptions, PathReport};
 pub use pipeline::{
     memory_needed, periodic_distance, run, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport, Metric,
     NamedColumn, Periodic, Progress, TruthReport, DEFAULT_DIMS, DEFAULT_GRAPH, DEFAULT_K, DEFAULT_METRIC,
@@ -91,6 +93,8 @@ pub enum GeodesicError {
     Eigen,
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Pixels(#[from] pixels::PixelsError),
     #[error(
         "geodesic on {n} rows needs {needed} for the {what} distance matrices, {available} available; use --sources, \
          fewer rows (--limit, --sample) or --dims 0"

@@ -113,6 +113,8 @@ pub struct GeodesicOptions {
     pub graph: GraphKind,
     /// Thresholds of the verified graph.
     pub verify: VerifyOptions,
+    /// The shortest path between two images (taken by [`crate::run_dataset`], which knows the images' names).
+    pub path: Option<crate::path::PathOptions>,
 }
 
 impl Default for GeodesicOptions {
@@ -128,6 +130,7 @@ impl Default for GeodesicOptions {
             dims: DEFAULT_DIMS,
             graph: DEFAULT_GRAPH,
             verify: VerifyOptions::default(),
+            path: None,
         }
     }
 }
@@ -146,6 +149,9 @@ impl GeodesicOptions {
         }
         FlowParams::new(self.flow_method.clone()).validate()?;
         self.verify.validate()?;
+        if let Some(p) = &self.path {
+            p.validate()?;
+        }
         Ok(())
     }
 
@@ -228,8 +234,10 @@ pub struct GeodesicReport {
     pub distances: Array2<f32>,
     pub embedding: Option<Embedding>,
     pub truth: Option<TruthReport>,
-    /// Seconds per stage (knn_graph, flow, dijkstra, embedding).
+    /// Seconds per stage (knn_graph, flow, dijkstra, embedding, path).
     pub timings: Vec<(&'static str, f64)>,
+    /// The path of [`GeodesicOptions::path`] (set by [`crate::run_dataset`]).
+    pub path: Option<crate::path::PathReport>,
 }
 
 fn timed<T>(timings: &mut Vec<(&'static str, f64)>, stage: &'static str, f: impl FnOnce() -> T) -> T {
@@ -401,6 +409,7 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
         embedding,
         truth,
         timings,
+        path: None,
     })
 }
 

@@ -34,6 +34,9 @@ struct Opts {
     periodic: Vec<String>,
     sources: Option<Vec<usize>>,
     dims: usize,
+    graph: String,
+    path: Option<String>,
+    path_frames: usize,
 }
 
 impl Opts {
@@ -44,6 +47,13 @@ impl Opts {
             .parse()
             .map_err(|e: optical_flow::FlowError| PyValueError::new_err(format!("flow_method: {}", chain(&e))))?;
         let periodic = self.periodic.iter().map(|p| p.parse::<Periodic>()).collect::<Result<Vec<_>, _>>();
+        let path = match &self.path {
+            None => None,
+            Some(p) => {
+                let (from, to) = geodesic::PathOptions::parse_ends(p).map_err(geodesic_error)?;
+                Some(geodesic::PathOptions { from, to, frames: self.path_frames })
+            }
+        };
         let options = GeodesicOptions {
             k: self.k,
             metric,
@@ -53,6 +63,8 @@ impl Opts {
             periodic: periodic.map_err(geodesic_error)?,
             sources: self.sources.clone(),
             dims: self.dims,
+            graph: self.graph.parse().map_err(geodesic_error)?,
+            path,
             ..GeodesicOptions::default()
         };
         options.validate().map_err(geodesic_error)?;
@@ -94,6 +106,25 @@ fn run<'py>(
         edges.set_item("residual", col(&|e| e.residual.unwrap_or(f64::NAN)).into_pyarray(py))?;
     }
     out.set_item("edges", edges)?;
+    if let Some(p) = outcome.path {
+        let d = PyDict::new(py);
+        d.set_item("nodes", p.nodes.iter().map(|&r| r as i64).collect::<Vec<_>>().into_pyarray(py))?;
+        d.set_item("steps", p.steps.clone().into_pyarray(py))?;
+        d.set_item(
+            "frame_rows",
+            p.frames.iter().map(|f| f.row.map_or(-1, |r| r as i64)).collect::<Vec<_>>().into_pyarray(py),
+        )?;
+        d.set_item("frame_positions", p.frames.iter().map(|f| f.position).collect::<Vec<_>>().into_pyarray(py))?;
+        if let Some(f0) = p.frames.first() {
+            let (h, w, c) = f0.image.dim();
+            let mut frames = ndarray::Array4::<f32>::zeros((p.frames.len(), h, w, c));
+            for (mut dst, f) in frames.outer_iter_mut().zip(&p.frames) {
+                dst.assign(&f.image);
+            }
+            d.set_item("frames", frames.into_pyarray(py))?;
+        }
+        out.set_item("path", d)?;
+    }
     Ok(out)
 }
 
@@ -157,6 +188,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("GEODESIC_DEFAULT_METRIC", geodesic::DEFAULT_METRIC.name())?;
     m.add("GEODESIC_DEFAULT_FLOW_METHOD", geodesic::DEFAULT_FLOW_METHOD)?;
     m.add("GEODESIC_DEFAULT_PHOTOMETRIC_WEIGHT", geodesic::DEFAULT_PHOTOMETRIC_WEIGHT)?;
+    m.add("GEODESIC_DEFAULT_GRAPH", geodesic::DEFAULT_GRAPH.to_string())?;
+    m.add("GEODESIC_DEFAULT_PATH_FRAMES", geodesic::path::DEFAULT_PATH_FRAMES)?;
     m.add_function(wrap_pyfunction!(geodesic_path, m)?)?;
     m.add_function(wrap_pyfunction!(geodesic_arrays, m)?)
 }

@@ -62,6 +62,24 @@ def test_geodesic_arrays_equal_path(cli, turntable):
     np.testing.assert_array_equal(np.diag(flat["distances"]), 0)
 
 
+def test_geodesic_path_equals_cli(cli, turntable, tmp_path):
+    """The path between two views (by file name and by row) as the CLI's --path writes it."""
+    ds = imanifold.load(turntable)
+    ends = (ds.ids[0], 6)
+    want, _ = cli_geodesic(cli, turntable, tmp_path / "p", "--k", "4", "--truth", "yaw", "--periodic", "yaw=360",
+                           "--path", f"{ends[0]},{ends[1]}", "--path-frames", "2", "--dims", "0")
+    got = imanifold.geodesic(turntable, k=4, truth="yaw", periodic={"yaw": 360}, path=ends, path_frames=2, dims=0)
+    assert got["report"]["path"] == want["path"]
+    p = got["path"]
+    assert p["nodes"][0] == 0 and p["nodes"][-1] == 6
+    assert p["frames"].shape == (3 * len(p["nodes"]) - 2, 24, 24, 3)
+    assert (p["frame_rows"] >= 0).sum() == len(p["nodes"])
+    # The graph's own images are the collection's images.
+    np.testing.assert_array_equal(p["frames"][0], ds.images()[0])
+    with pytest.raises(ValueError, match="nope.png"):
+        imanifold.geodesic(turntable, k=4, path=(0, "nope.png"))
+
+
 def test_geodesic_bad_inputs_raise(turntable, tmp_path):
     ds = imanifold.load(turntable)
     with pytest.raises(ValueError, match="metric"):

@@ -48,12 +48,61 @@ fn geodesic_and_score_end_to_end() {
     assert_eq!((v["graph"]["components_before"].as_u64(), v["graph"]["components_after"].as_u64()), (Some(1), Some(1)));
     assert!(v["graph"]["diagnostics"]["eigenvalue_ratio"].as_f64().unwrap() > 0.0);
 
-    // geodesic: unknown truth column → exit 2 naming it, nothing written
+    // geodesic --path: the path between two images by file name, its frames and the parameter error
+    let gp = dir.path().join("geo_path");
+    let ids = csv::Reader::from_path(Path::new(&reference).join("manifest.csv"))
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap()[0].to_string())
+        .collect::<Vec<_>>();
+    let ends = format!("{},{}", ids[0], ids[7]);
+    let w = ok_json(&[
+        "geodesic",
+        &reference,
+        "--k",
+        "6",
+        "--truth",
+        "spin",
+        "--periodic",
+        "spin=360",
+        "--sources",
+        "0",
+        "--dims",
+        "0",
+        "--path",
+        &ends,
+        "--path-frames",
+        "1",
+        "--json",
+        "--out",
+        gp.to_str().unwrap(),
+    ]);
+    let p = &w["path"];
+    let nodes: Vec<u64> = serde_json::from_value(p["nodes"].clone()).unwrap();
+    assert_eq!((nodes[0], *nodes.last().unwrap()), (0, 7));
+    assert_eq!(p["frames"].as_u64().unwrap() as usize, 2 * nodes.len() - 1);
+    assert_eq!(p["parameter_error"][0]["column"], "spin");
+    let frames = csv::Reader::from_path(gp.join("path/path.csv")).unwrap().records().count();
+    assert_eq!(frames, 2 * nodes.len() - 1);
+    assert!(gp.join("path/0000.png").is_file());
+
+    // geodesic: unknown truth column, bad path endpoints → exit 2 naming the cause, nothing written
     let bad = dir.path().join("geo_bad");
-    let o = run(&["geodesic", &reference, "--truth", "nope", "--out", bad.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("nope"));
-    assert!(!bad.join("geodesic.npy").exists());
+    for (args, needle) in [
+        (vec!["--truth", "nope"], "nope"),
+        (vec!["--path", "0,nope.png"], "nope.png"),
+        (vec!["--path", "0,60"], "out of range"),
+        (vec!["--path", "3"], "I,J"),
+        (vec!["--path-frames", "2"], "--path"),
+        (vec!["--path", "0,1", "--path-frames", "101"], "path frames"),
+    ] {
+        let mut a = vec!["geodesic", reference.as_str(), "--out", bad.to_str().unwrap()];
+        a.extend(args);
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(2), "{a:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(needle), "{a:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(!bad.exists(), "{a:?}");
+    }
 
     // score: held-out renders look natural, another scene does not
     let score = |query: &str, out: &str| {

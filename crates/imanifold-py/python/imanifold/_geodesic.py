@@ -14,6 +14,8 @@ DEFAULT_DIMS: int = _imanifold.GEODESIC_DEFAULT_DIMS
 DEFAULT_METRIC: str = _imanifold.GEODESIC_DEFAULT_METRIC
 DEFAULT_FLOW_METHOD: str = _imanifold.GEODESIC_DEFAULT_FLOW_METHOD
 DEFAULT_PHOTOMETRIC_WEIGHT: float = _imanifold.GEODESIC_DEFAULT_PHOTOMETRIC_WEIGHT
+DEFAULT_GRAPH: str = _imanifold.GEODESIC_DEFAULT_GRAPH
+DEFAULT_PATH_FRAMES: int = _imanifold.GEODESIC_DEFAULT_PATH_FRAMES
 
 
 def _images_matrix(data) -> Tuple[np.ndarray, Optional[Tuple[int, int, int]]]:
@@ -34,7 +36,8 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
              photometric_weight: float = DEFAULT_PHOTOMETRIC_WEIGHT,
              truth: Union[str, Sequence[str], Mapping[str, Any]] = (),
              periodic: Optional[Mapping[str, float]] = None, sources: Optional[Sequence[int]] = None,
-             dims: int = DEFAULT_DIMS, gray: bool = False, rgb: bool = False,
+             dims: int = DEFAULT_DIMS, graph: str = DEFAULT_GRAPH, path: Optional[Tuple[Any, Any]] = None,
+             path_frames: int = DEFAULT_PATH_FRAMES, gray: bool = False, rgb: bool = False,
              resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
              seed: int = 0, recursive: bool = False, threads: Optional[int] = None) -> Dict[str, Any]:
     """Geodesic distances on the symmetrised kNN graph of a collection, weighted by optical flow or pixel distance,
@@ -55,6 +58,10 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
         periodic: periodic truth columns, name → period (e.g. ``{"yaw": 360}``): differences wrap around.
         sources: only distances from these rows (default: all rows → N×N matrix and the embedding).
         dims: dimensions of the Isomap embedding (0: none).
+        graph: ``knn`` (symmetrised kNN graph) or ``verified`` (candidates kept when the flow explains them, gaps
+            bridged; flow metric), as ``imanifold geodesic --graph``.
+        path: two endpoints (row indices or image file names): the shortest path between them (``--path I,J``);
+            path_frames: flow-morph in-between frames per edge of the path.
         gray, rgb, resize, limit, sample, seed, recursive: the loaders' options for a path (as :func:`load`).
         threads: worker threads (default: all cores; results do not depend on it).
 
@@ -63,7 +70,10 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
         or None) and ``embedding_nodes`` (int64 rows embedded: the largest component), ``component_labels`` (int64
         per row), ``edges`` (dict: ``pairs`` int64 E×2, ``euclidean``, ``weight`` and for the flow metric
         ``flow_rms`` and ``residual``, float64), ``correlation`` (distance name → {spearman, pearson, pairs}; empty
-        without truth) and ``report`` (the fields of the CLI's ``results.json`` but ``files``).
+        without truth) and ``report`` (the fields of the CLI's ``results.json`` but ``files``); with ``path``, also
+        ``path`` (dict: ``nodes`` int64 rows visited, ``steps`` float64 edge weights, ``frames`` float32 m×H×W×C,
+        ``frame_rows`` int64 (−1 for an in-between), ``frame_positions`` float64; the parameter errors are in
+        ``report["path"]``).
 
     Raises:
         ValueError: bad options, unknown truth column, flow metric on a plain matrix; FileNotFoundError / OSError:
@@ -73,7 +83,9 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
     opts = {"k": int(k), "metric": str(metric), "flow_method": str(flow_method),
             "photometric_weight": float(photometric_weight),
             "periodic": [f"{name}={float(p)!r}" for name, p in periodic.items()],
-            "sources": None if sources is None else [int(s) for s in sources], "dims": int(dims)}
+            "sources": None if sources is None else [int(s) for s in sources], "dims": int(dims),
+            "graph": str(graph), "path": None if path is None else f"{path[0]},{path[1]}",
+            "path_frames": int(path_frames)}
     if isinstance(data, (str, os.PathLike)):
         if isinstance(truth, Mapping):
             raise ValueError("truth as a dict of values is for in-memory data; for a path, name manifest columns")

@@ -1,11 +1,12 @@
 //! `imanifold geodesic INPUT --k K [--metric flow|euclidean] [--truth yaw,pitch] --out DIR`: geodesic distances on
 //! the kNN graph of a collection, weighted by optical flow or pixel distance; Isomap embedding; agreement with truth.
-//! The pipeline is `geodesic::run_dataset`, the folder `geodesic::write_geodesic_dir`.
+//! `--path I,J` adds the shortest path between two images (`path/`). The pipeline is `geodesic::run_dataset`, the
+//! folder `geodesic::write_geodesic_dir`.
 
 use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
-use geodesic::{GeodesicDirOptions, GeodesicOptions, GraphKind, Metric, Periodic};
+use geodesic::{GeodesicDirOptions, GeodesicOptions, GraphKind, Metric, PathOptions, Periodic};
 use optical_flow::FlowMethod;
 
 use super::common::{InputArgs, OutArgs};
@@ -42,6 +43,13 @@ pub struct Args {
     /// them, components bridged; needs --metric flow). Decisions and diagnostics go to results.json `graph`.
     #[arg(long, default_value_t = geodesic::DEFAULT_GRAPH)]
     pub graph: GraphKind,
+    /// The shortest path between two images, as I,J (row indices or file names): written to `path/` (the graph's
+    /// images plus flow-morph in-betweens, path.csv) with the parameter error along it for the --truth columns.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Flow-morph in-between frames per edge of --path.
+    #[arg(long)]
+    pub path_frames: Option<usize>,
     #[command(flatten)]
     pub input_args: InputArgs,
     #[command(flatten)]
@@ -49,8 +57,16 @@ pub struct Args {
 }
 
 impl Args {
-    fn options(&self) -> GeodesicOptions {
-        GeodesicOptions {
+    fn options(&self) -> anyhow::Result<GeodesicOptions> {
+        let path = match (&self.path, self.path_frames) {
+            (None, Some(_)) => anyhow::bail!("--path-frames needs --path I,J"),
+            (None, None) => None,
+            (Some(p), frames) => {
+                let (from, to) = PathOptions::parse_ends(p)?;
+                Some(PathOptions { from, to, frames: frames.unwrap_or(geodesic::path::DEFAULT_PATH_FRAMES) })
+            }
+        };
+        Ok(GeodesicOptions {
             k: self.k,
             metric: self.metric,
             flow_method: self.flow_method.clone(),
@@ -60,13 +76,14 @@ impl Args {
             sources: (!self.sources.is_empty()).then(|| self.sources.clone()),
             dims: self.dims,
             graph: self.graph,
+            path,
             ..GeodesicOptions::default()
-        }
+        })
     }
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let options = a.options();
+    let options = a.options()?;
     options.validate()?;
     a.out.check_inputs(&[&a.input])?;
     let mut results = output::Results::new("geodesic");
