@@ -20,7 +20,8 @@ pub struct GeodesicDirOptions<'a> {
 }
 
 fn agreement_json(a: &Agreement) -> Value {
-    json!({"spearman": output::json_f64(a.spearman), "pearson": output::json_f64(a.pearson), "pairs": a.pairs})
+    json!({"spearman": output::json_f64(a.spearman), "pearson": output::json_f64(a.pearson), "pairs": a.pairs,
+           "stress": output::json_f64(a.stress)})
 }
 
 /// The `correlation` object of results.json: {distance name: {spearman, pearson, pairs}}.
@@ -139,6 +140,10 @@ pub fn set_geodesic_results(results: &mut output::Results, report: &GeodesicRepo
             let periodic: Map<String, Value> =
                 report.periodic.iter().map(|p| (p.name.clone(), output::json_f64(p.period))).collect();
             results.set("periodic", periodic);
+        }
+        if !report.scales.is_empty() {
+            let scales: Map<String, Value> = report.scales.iter().map(|c| (c.name.clone(), json!(c.scale))).collect();
+            results.set("truth_scales", scales);
         }
         results.set("correlation", correlation_json(&truth.correlations));
     }

@@ -51,8 +51,8 @@ pub use from_dataset::{check_memory, gray_frames, run_dataset};
 pub use graph::{GraphDecisions, GraphKind, VerifyOptions};
 pub use path::{Endpoint, PathOptions, PathReport};
 pub use pipeline::{
-    memory_needed, periodic_distance, run, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport, Metric,
-    NamedColumn, Periodic, Progress, TruthReport, DEFAULT_DIMS, DEFAULT_GRAPH, DEFAULT_K, DEFAULT_METRIC,
+    memory_needed, periodic_distance, run, ColumnScale, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport,
+    Metric, NamedColumn, Periodic, Progress, TruthReport, DEFAULT_DIMS, DEFAULT_GRAPH, DEFAULT_K, DEFAULT_METRIC,
 };
 
 use ndarray::{Array2, ArrayView2, ArrayView3};
@@ -339,6 +339,9 @@ pub struct Agreement {
     pub pearson: f64,
     pub spearman: f64,
     pub pairs: usize,
+    /// Normalised stress after the best scale factor: √(Σ (t − s·d)² / Σ t²) with s = Σ t·d / Σ d², over the same
+    /// pairs (0: the distances are the truth up to a scale; 1: no better than all zeros).
+    pub stress: f64,
 }
 
 pub fn agreement(dist: ArrayView2<f32>, sources: &[usize], truth: &dyn Fn(usize, usize) -> f64) -> Agreement {
@@ -357,7 +360,19 @@ pub fn agreement(dist: ArrayView2<f32>, sources: &[usize], truth: &dyn Fn(usize,
             }
         }
     }
-    Agreement { pearson: pearson(&xs, &ys), spearman: spearman(&xs, &ys), pairs: xs.len() }
+    Agreement { pearson: pearson(&xs, &ys), spearman: spearman(&xs, &ys), pairs: xs.len(), stress: stress(&xs, &ys) }
+}
+
+/// Normalised stress of distances `d` against truth `t` after the least-squares scale (see [`Agreement::stress`]);
+/// NaN without pairs or with all-zero distances or truth.
+pub fn stress(d: &[f64], t: &[f64]) -> f64 {
+    let dd: f64 = d.iter().map(|x| x * x).sum();
+    let tt: f64 = t.iter().map(|x| x * x).sum();
+    if d.is_empty() || dd == 0.0 || tt == 0.0 {
+        return f64::NAN;
+    }
+    let s = d.iter().zip(t).map(|(a, b)| a * b).sum::<f64>() / dd;
+    (d.iter().zip(t).map(|(a, b)| (b - s * a).powi(2)).sum::<f64>() / tt).sqrt()
 }
 
 /// All-pairs pixel distances (n × n), through the kNN engine with k = n − 1 (exact, the one distance code path).

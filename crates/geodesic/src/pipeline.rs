@@ -80,6 +80,29 @@ impl FromStr for Periodic {
     }
 }
 
+/// A truth column's unit: its differences are divided by `scale` before the columns are combined (`NAME=SCALE`),
+/// so parameters in different units (degrees, scene units) weigh as the user says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnScale {
+    pub name: String,
+    /// > 0 and finite.
+    pub scale: f64,
+}
+
+impl FromStr for ColumnScale {
+    type Err = GeodesicError;
+    fn from_str(s: &str) -> Result<ColumnScale> {
+        let (name, v) =
+            s.split_once('=').ok_or_else(|| GeodesicError::Param(format!("truth scale `{s}` is not NAME=SCALE")))?;
+        let scale = v
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v > 0.0 && v.is_finite())
+            .ok_or_else(|| GeodesicError::Param(format!("truth scale `{s}`: need a positive finite scale")))?;
+        Ok(ColumnScale { name: name.to_string(), scale })
+    }
+}
+
 /// |a − b| on a circle of circumference `period` (plain |a − b| for an infinite period).
 pub fn periodic_distance(a: f64, b: f64, period: f64) -> f64 {
     let mut d = (a - b).abs();
@@ -104,6 +127,9 @@ pub struct GeodesicOptions {
     pub truth: Vec<String>,
     /// Periodic truth columns.
     pub periodic: Vec<Periodic>,
+    /// Units of truth columns (differences divided by the scale; 1 for columns not listed). The truth distance is
+    /// √Σ (Δ_c / scale_c)².
+    pub scales: Vec<ColumnScale>,
     /// Only distances from these rows (`None`: all rows → an n × n matrix and an embedding).
     pub sources: Option<Vec<usize>>,
     /// Dimensions of the Isomap embedding (0 = none).
@@ -126,6 +152,7 @@ impl Default for GeodesicOptions {
             photometric_weight: crate::DEFAULT_PHOTOMETRIC_WEIGHT,
             truth: Vec::new(),
             periodic: Vec::new(),
+            scales: Vec::new(),
             sources: None,
             dims: DEFAULT_DIMS,
             graph: DEFAULT_GRAPH,
@@ -151,6 +178,9 @@ impl GeodesicOptions {
         self.verify.validate()?;
         if let Some(p) = &self.path {
             p.validate()?;
+        }
+        if let Some(c) = self.scales.iter().find(|c| !self.truth.contains(&c.name)) {
+            return Err(GeodesicError::Param(format!("truth scale for `{}`, which is not a --truth column", c.name)));
         }
         Ok(())
     }
@@ -219,6 +249,8 @@ pub struct GeodesicReport {
     pub photometric_weight: f64,
     /// The periodic truth columns of the options.
     pub periodic: Vec<Periodic>,
+    /// The truth columns' scales of the options.
+    pub scales: Vec<ColumnScale>,
     /// `None`: every row.
     pub sources: Option<Vec<usize>>,
     /// Edges of the graph with the weights used.
@@ -247,8 +279,8 @@ fn timed<T>(timings: &mut Vec<(&'static str, f64)>, stage: &'static str, f: impl
     out
 }
 
-/// Looks up the truth columns (with their periods) by name.
-fn truth_columns<'a>(input: &GeodesicInput<'a>, options: &GeodesicOptions) -> Result<Vec<(&'a [f64], f64)>> {
+/// Looks up the truth columns (with their periods and scales) by name.
+fn truth_columns<'a>(input: &GeodesicInput<'a>, options: &GeodesicOptions) -> Result<Vec<(&'a [f64], f64, f64)>> {
     options
         .truth
         .iter()
@@ -270,7 +302,8 @@ fn truth_columns<'a>(input: &GeodesicInput<'a>, options: &GeodesicOptions) -> Re
                 )));
             }
             let period = options.periodic.iter().rev().find(|p| &p.name == name).map_or(f64::INFINITY, |p| p.period);
-            Ok((values, period))
+            let scale = options.scales.iter().rev().find(|c| &c.name == name).map_or(1.0, |c| c.scale);
+            Ok((values, period, scale))
         })
         .collect()
 }
@@ -372,8 +405,8 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
         let true_dist = |i: usize, j: usize| -> f64 {
             truth_cols
                 .iter()
-                .map(|(v, p)| {
-                    let d = periodic_distance(v[i], v[j], *p);
+                .map(|(v, p, scale)| {
+                    let d = periodic_distance(v[i], v[j], *p) / scale;
                     d * d
                 })
                 .sum::<f64>()
@@ -399,6 +432,7 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
         flow_method: options.flow_method.clone(),
         photometric_weight: options.photometric_weight,
         periodic: options.periodic.clone(),
+        scales: options.scales.clone(),
         sources: options.sources.clone(),
         edges,
         graph,

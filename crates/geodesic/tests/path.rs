@@ -102,3 +102,55 @@ fn turntable_path_follows_the_true_arc() {
     assert!(p.frames.iter().all(|f| f.image.dim() == (40, 40, 1)));
     assert!((p.length - p.steps.iter().sum::<f64>()).abs() < 1e-9);
 }
+
+#[test]
+fn stress_is_zero_up_to_scale_and_grows_with_distortion() {
+    let t = [1.0, 2.0, 3.0, 4.0];
+    let d: Vec<f64> = t.iter().map(|v| 7.0 * v).collect();
+    assert!(geodesic::stress(&d, &t) < 1e-12);
+    let bent = [7.0, 14.0, 21.0, 40.0];
+    let s = geodesic::stress(&bent, &t);
+    assert!(s > 0.05 && s < 1.0, "{s}");
+    assert!(geodesic::stress(&[], &[]).is_nan() && geodesic::stress(&[0.0], &[1.0]).is_nan());
+}
+
+/// Scales divide each truth column's differences: a column in tenfold units with scale 10 gives the same
+/// agreement as the original column.
+#[test]
+fn truth_scales_change_units_not_agreement() {
+    let n = 30;
+    let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+    let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
+    let data = ndarray::Array2::from_shape_fn((n, 2), |(i, j)| if j == 0 { a[i] as f32 } else { b[i] as f32 });
+    let run = |b_col: Vec<f64>, scale: Option<f64>| {
+        let mut ds = dataset::Dataset::from_array(data.clone(), None).unwrap();
+        ds.columns.push(("a".into(), dataset::Column::Numeric(a.clone())));
+        ds.columns.push(("b".into(), dataset::Column::Numeric(b_col)));
+        let options = geodesic::GeodesicOptions {
+            k: 5,
+            metric: geodesic::Metric::Euclidean,
+            truth: vec!["a".into(), "b".into()],
+            scales: scale.map(|s| vec![format!("b={s}").parse().unwrap()]).unwrap_or_default(),
+            dims: 0,
+            ..Default::default()
+        };
+        let c = geodesic::run_dataset(&ds, &options, &()).unwrap().truth.unwrap().correlations;
+        assert_eq!(c[1].0, "pixel");
+        (c[0].1, c[1].1)
+    };
+    let (plain, pixel) = run(b.clone(), None);
+    let (scaled, _) = run(b.iter().map(|v| 10.0 * v).collect(), Some(10.0));
+    assert!((plain.spearman - scaled.spearman).abs() < 1e-9 && (plain.stress - scaled.stress).abs() < 1e-9);
+    let (unscaled, _) = run(b.iter().map(|v| 10.0 * v).collect(), None);
+    assert!((plain.spearman - unscaled.spearman).abs() > 1e-3, "the unit of b matters without a scale");
+    // The rows are the truth coordinates themselves: their distances are the truth distances.
+    assert!(pixel.stress < 1e-6 && pixel.spearman > 0.999999, "{pixel:?}");
+    // A scale for a column that is not a truth column is refused.
+    let bad = geodesic::GeodesicOptions {
+        truth: vec!["a".into()],
+        scales: vec!["b=2".parse().unwrap()],
+        ..Default::default()
+    };
+    assert!(bad.validate().unwrap_err().to_string().contains("`b`"));
+    assert!("b=0".parse::<geodesic::ColumnScale>().is_err() && "b".parse::<geodesic::ColumnScale>().is_err());
+}

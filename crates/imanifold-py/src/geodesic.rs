@@ -35,6 +35,7 @@ struct Opts {
     sources: Option<Vec<usize>>,
     dims: usize,
     graph: String,
+    scales: Vec<String>,
     path: Option<String>,
     path_frames: usize,
 }
@@ -64,6 +65,7 @@ impl Opts {
             sources: self.sources.clone(),
             dims: self.dims,
             graph: self.graph.parse().map_err(geodesic_error)?,
+            scales: self.scales.iter().map(|c| c.parse()).collect::<Result<Vec<_>, _>>().map_err(geodesic_error)?,
             path,
             ..GeodesicOptions::default()
         };

@@ -49,8 +49,8 @@ def render(scene: str, vary: Union[str, List[str]] = ..., n: int = 100, size: Un
 def geodesic(data: Union[str, os.PathLike, npt.ArrayLike], k: int = 8, metric: str = "flow",
              flow_method: str = "dis-fine", photometric_weight: float = 10.0,
              truth: Union[str, Sequence[str], Mapping[str, npt.ArrayLike]] = ...,
-             periodic: Optional[Mapping[str, float]] = None, sources: Optional[Sequence[int]] = None,
-             dims: int = 2, graph: str = "knn", path: Optional[Tuple[Any, Any]] = None, path_frames: int = 3,
+             periodic: Optional[Mapping[str, float]] = None, truth_scale: Optional[Mapping[str, float]] = None,
+             sources: Optional[Sequence[int]] = None, dims: int = 2, graph: str = "knn", path: Optional[Tuple[Any, Any]] = None, path_frames: int = 3,
              gray: bool = False, rgb: bool = False, resize: Optional[Tuple[int, int]] = None,
              limit: Optional[int] = None, sample: Optional[int] = None, seed: int = 0, recursive: bool = False,
              threads: Optional[int] = None) -> Dict[str, Any]: ...

@@ -35,8 +35,8 @@ def _images_matrix(data) -> Tuple[np.ndarray, Optional[Tuple[int, int, int]]]:
 def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method: str = DEFAULT_FLOW_METHOD,
              photometric_weight: float = DEFAULT_PHOTOMETRIC_WEIGHT,
              truth: Union[str, Sequence[str], Mapping[str, Any]] = (),
-             periodic: Optional[Mapping[str, float]] = None, sources: Optional[Sequence[int]] = None,
-             dims: int = DEFAULT_DIMS, graph: str = DEFAULT_GRAPH, path: Optional[Tuple[Any, Any]] = None,
+             periodic: Optional[Mapping[str, float]] = None, truth_scale: Optional[Mapping[str, float]] = None,
+             sources: Optional[Sequence[int]] = None, dims: int = DEFAULT_DIMS, graph: str = DEFAULT_GRAPH, path: Optional[Tuple[Any, Any]] = None,
              path_frames: int = DEFAULT_PATH_FRAMES, gray: bool = False, rgb: bool = False,
              resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
              seed: int = 0, recursive: bool = False, threads: Optional[int] = None) -> Dict[str, Any]:
@@ -56,6 +56,8 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
             arrays, a dict name → one value per image. Correlations of the distances with the distance in truth
             space are reported.
         periodic: periodic truth columns, name → period (e.g. ``{"yaw": 360}``): differences wrap around.
+        truth_scale: units of truth columns, name → scale (differences are divided by it before the columns are
+            combined into √Σ(Δ/scale)²; e.g. ``{"yaw": 90, "distance": 0.5}``).
         sources: only distances from these rows (default: all rows → N×N matrix and the embedding).
         dims: dimensions of the Isomap embedding (0: none).
         graph: ``knn`` (symmetrised kNN graph) or ``verified`` (candidates kept when the flow explains them, gaps
@@ -84,7 +86,8 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
             "photometric_weight": float(photometric_weight),
             "periodic": [f"{name}={float(p)!r}" for name, p in periodic.items()],
             "sources": None if sources is None else [int(s) for s in sources], "dims": int(dims),
-            "graph": str(graph), "path": None if path is None else f"{path[0]},{path[1]}",
+            "graph": str(graph),
+            "scales": [f"{name}={float(v)!r}" for name, v in (truth_scale or {}).items()], "path": None if path is None else f"{path[0]},{path[1]}",
             "path_frames": int(path_frames)}
     if isinstance(data, (str, os.PathLike)):
         if isinstance(truth, Mapping):

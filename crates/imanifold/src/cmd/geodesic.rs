@@ -33,6 +33,10 @@ pub struct Args {
     /// Periodic truth columns as NAME=PERIOD (e.g. yaw=360): differences wrap around.
     #[arg(long, value_delimiter = ',')]
     pub periodic: Vec<Periodic>,
+    /// Units of truth columns as NAME=SCALE (e.g. yaw=90,distance=0.5): differences are divided by the scale before
+    /// the columns are combined into the truth distance √Σ(Δ/scale)².
+    #[arg(long, value_delimiter = ',')]
+    pub truth_scale: Vec<geodesic::ColumnScale>,
     /// Only distances from these row indices (default: all rows → n×n matrix and an embedding).
     #[arg(long, value_delimiter = ',')]
     pub sources: Vec<usize>,
@@ -73,6 +77,7 @@ impl Args {
             photometric_weight: self.photometric_weight,
             truth: self.truth.clone(),
             periodic: self.periodic.clone(),
+            scales: self.truth_scale.clone(),
             sources: (!self.sources.is_empty()).then(|| self.sources.clone()),
             dims: self.dims,
             graph: self.graph,
