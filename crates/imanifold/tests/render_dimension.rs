@@ -65,3 +65,50 @@ fn rendered_sets_have_the_dimension_of_their_free_parameters() {
         }
     }
 }
+
+/// `dim --knn-strategy approx`: the recall is measured and reported, and with (near) perfect recall the kNN
+/// estimates equal the exact ones; an exact strategy reports no recall.
+#[test]
+fn approximate_knn_reports_recall_and_keeps_the_estimates() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3000 points on a curved 4-dimensional set in 60 dimensions.
+    let x = ndarray::Array2::<f32>::from_shape_fn((3000, 60), |(i, c)| {
+        let t: Vec<f32> = (0..4).map(|a| ((i * (7 + 3 * a) + a * 13) % 1009) as f32 / 1009.0 * 3.0).collect();
+        (t[c % 4] * (1.0 + c as f32 / 30.0) + t[(c + 1) % 4] * 0.5).sin()
+    });
+    let input = dir.path().join("x.npy");
+    ndarray_npy::write_npy(&input, &x).unwrap();
+    let run = |strategy: &str| {
+        let out = dir.path().join(strategy);
+        imanifold(&[
+            "dim",
+            input.to_str().unwrap(),
+            "--estimator",
+            "mle",
+            "--estimator",
+            "twonn",
+            "--k",
+            "10",
+            "--bootstrap",
+            "0",
+            "--knn-strategy",
+            strategy,
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (exact, approx) = (run("auto"), run("approx"));
+    assert_eq!(exact["knn"]["strategy"], "auto");
+    assert!(exact["knn"].get("recall_at_k").is_none());
+    assert_eq!(approx["knn"]["strategy"], "approx");
+    let recall = approx["knn"]["recall_at_k"].as_f64().unwrap();
+    assert!(recall >= 0.99, "recall {recall}");
+    for i in 0..2 {
+        let (a, b) = (
+            exact["estimates"][i]["dimension"].as_f64().unwrap(),
+            approx["estimates"][i]["dimension"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() <= 0.01 * a, "{}: exact {a}, approx {b}", exact["estimates"][i]["label"]);
+    }
+}

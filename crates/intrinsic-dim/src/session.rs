@@ -167,7 +167,7 @@ pub struct CurveSpec {
 }
 
 /// Options of a dimension run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DimOptions {
     /// Estimator specs (`NAME[:key=value,...]`); empty: [`DEFAULT_ESTIMATOR`].
     pub estimators: Vec<String>,
@@ -185,6 +185,9 @@ pub struct DimOptions {
     pub duplicates: Duplicates,
     /// Seed of every random choice.
     pub seed: u64,
+    /// The kNN search (every strategy but `approx` is exact and gives the same neighbours; with `approx` the
+    /// recall is measured on [`knn::DEFAULT_RECALL_SAMPLE`] rows and reported).
+    pub knn: knn::KnnOptions,
 }
 
 impl Default for DimOptions {
@@ -198,6 +201,7 @@ impl Default for DimOptions {
             bootstrap: DEFAULT_BOOTSTRAP,
             duplicates: Duplicates::Drop,
             seed: 0,
+            knn: knn::KnnOptions::default(),
         }
     }
 }
@@ -301,6 +305,10 @@ pub struct DimReport {
     pub estimates: Vec<EstimateEntry>,
     pub curves: Vec<ScaleCurve>,
     pub timings: DimTimings,
+    /// The kNN search used.
+    pub knn: knn::KnnOptions,
+    /// Recall@k of an approximate search on a sample of rows (`None` for the exact strategies).
+    pub knn_recall: Option<knn::Recall>,
 }
 
 /// Builds an estimator from a spec, with the run's `k` as `n_neighbors` of the local estimators; also says whether
@@ -447,8 +455,16 @@ impl Session {
         self.check_points(n)?;
 
         let t = Instant::now();
-        let mut ctx = FitContext::new(kept.view(), self.k_needed, self.opts.seed).map_err(SessionError::Data)?;
+        let mut ctx = FitContext::new_with(kept.view(), self.k_needed, self.opts.seed, &self.opts.knn)
+            .map_err(SessionError::Data)?;
         let knn_seconds = t.elapsed().as_secs_f64();
+        let knn_recall = match (self.opts.knn.strategy.is_exact(), ctx.full_neighbors()) {
+            (false, Some(nb)) => Some(
+                knn::recall(kept.view(), None, nb, knn::DEFAULT_RECALL_SAMPLE, self.opts.seed)
+                    .map_err(|e| SessionError::Data(e.into()))?,
+            ),
+            _ => None,
+        };
         ctx.bootstrap = self.opts.bootstrap;
 
         let t = Instant::now();
@@ -487,6 +503,8 @@ impl Session {
             estimates,
             curves,
             timings: DimTimings { knn: knn_seconds, estimators: estimators_seconds, scale: scale_seconds },
+            knn: self.opts.knn,
+            knn_recall,
         })
     }
 
@@ -620,6 +638,14 @@ pub fn write_dim_dir(dir: &Path, report: &DimReport, mut results: output::Result
     if let Some(s) = report.timings.scale {
         results.timing("scale", s);
     }
+    let mut knn_entry = json!({"strategy": report.knn.strategy.to_string()});
+    if let Some(r) = &report.knn_recall {
+        knn_entry["recall_at_k"] = json!(r.recall);
+        knn_entry["min_row_recall"] = json!(r.min_row_recall);
+        knn_entry["sampled_queries"] = json!(r.sampled);
+        knn_entry["ef_search"] = json!(report.knn.ef_search);
+    }
+    results.set("knn", knn_entry);
     results
         .set("input", &report.source.name)
         .set("n_input", report.n_input)

@@ -91,20 +91,22 @@ pub(crate) fn search(
         .num_threads(1)
         .build()
         .map_err(|e| KnnError::InvalidOption(format!("cannot start the graph-building thread: {e}")))?;
-    let m = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
+    let m_asked = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
     // Coordinates the graph works in: the raw rows, or their leading principal coordinates (computed on one
-    // thread: the basis's GEMMs would otherwise depend on the thread count).
-    let (r_graph, q_graph): (Cow<[f32]>, Cow<[f32]>) = if m < d {
+    // thread: the basis's GEMMs would otherwise depend on the thread count). Data of lower rank than asked for
+    // get fewer coordinates (as many as the basis has directions).
+    let (r_graph, q_graph, m): (Cow<[f32]>, Cow<[f32]>, usize) = if m_asked < d {
         pool.install(|| {
             let mean = column_mean(&r, d);
-            let basis = principal_basis(&r, d, &mean, m);
+            let basis = principal_basis(&r, d, &mean, m_asked);
+            let m = basis.ncols();
             let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
             let rp = project(&r, d, &mean, basis.as_ref());
             let qp = if self_mode { rp.clone() } else { project(&q, d, &mean, basis.as_ref()) };
-            (Cow::Owned(rp), Cow::Owned(qp))
+            (Cow::Owned(rp), Cow::Owned(qp), m)
         })
     } else {
-        (Cow::Borrowed(&r[..]), Cow::Borrowed(&q[..]))
+        (Cow::Borrowed(&r[..]), Cow::Borrowed(&q[..]), d)
     };
     let points: Vec<Row> = r_graph.chunks_exact(m).map(Row).collect();
     let (graph, ids) = pool.install(|| builder.build_hnsw(points));

@@ -144,3 +144,20 @@ fn bad_parameters_are_refused() {
     let other = manifold(40, 7);
     assert!(matches!(recall(other.view(), None, &nb, 10, 0), Err(KnnError::InvalidOption(_))));
 }
+
+/// Data of lower rank than the graph's coordinates (here rank 5 in 200 columns, graph on 32 principal
+/// coordinates) get as many coordinates as they have directions: the search runs and finds the neighbours.
+#[test]
+fn low_rank_data_use_fewer_graph_coordinates() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (n, r, d) = (1500, 5, 200);
+    let w: Vec<f32> = (0..r * d).map(|_| rng.random::<f32>() - 0.5).collect();
+    let x = Array2::from_shape_fn((n, d), |(i, c)| {
+        (0..r).map(|a| ((i * (a + 3)) % 97) as f32 / 97.0 * w[a * d + c]).sum::<f32>()
+    });
+    let opts = KnnOptions { approx_dims: 32, ..approx() };
+    let nb = knn_self_with(x.view(), 8, &opts).unwrap();
+    let r = recall(x.view(), None, &nb, 300, 1).unwrap();
+    assert!(r.recall >= 0.95, "{r:?}");
+    check_exact_pairs(x.view(), x.view(), &nb, true);
+}

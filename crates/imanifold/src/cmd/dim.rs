@@ -40,6 +40,10 @@ pub struct Args {
     /// in results.json) or error.
     #[arg(long, default_value_t = Duplicates::Drop, value_name = "drop|error")]
     pub duplicates: Duplicates,
+    /// kNN search strategy: auto, brute, pruned and tree are exact (same neighbours); approx (HNSW candidates,
+    /// exact re-ranking) is for large collections — its recall@k on a sample is written to results.json `knn`.
+    #[arg(long, default_value_t = knn::Strategy::Auto, value_name = "auto|brute|pruned|tree|approx")]
+    pub knn_strategy: knn::Strategy,
     #[command(flatten)]
     pub input_args: InputArgs,
     // `--out DIR` (results.json, pointwise_<name>.npy, scale_<name>.csv) and `--json`.
@@ -59,6 +63,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bootstrap: a.bootstrap,
         duplicates: a.duplicates,
         seed,
+        knn: knn::KnnOptions { strategy: a.knn_strategy, seed, ..Default::default() },
     };
     // Estimators and options are checked before any heavy work.
     let session = Session::new(&opts)?;
