@@ -13,7 +13,7 @@ scaled so max |f| = D) and writes
   OUT_DIR/NAME_dD_flow.npy  f, float32 (h, w, 2), u then v: frame2(x + f(x)) = frame1(x)
   OUT_DIR/pairs.csv      columns a,b,truth (paths relative to OUT_DIR)
 
-Run with the peers venv: ~/.cache/imanifold-peers/bin/python (numpy, scipy, scikit-image, OpenCV).
+Needs numpy, scipy, scikit-image and opencv-python (benchmark dependencies, never ones of the product).
 """
 import argparse, csv, os
 import numpy as np
