@@ -1,4 +1,11 @@
 //! MAP-Elites over a genome (raw pixels or CPPNs) and the direct encoding's polynomial mutation.
+//!
+//! Each class keeps a lineage (the genome being mutated) with its own mutation strength, adapted by Rechenberg's
+//! 1/5th success rule: after every generation the strength grows when more than a fifth of the lineage's offspring
+//! improved on it, and shrinks otherwise (large steps explore, small steps refine an elite near the target). A
+//! lineage whose log-odds `ln(p / (1 − p))` of its class gained less than [`MIN_LOG_ODDS_GAIN`] over
+//! `restart_after` generations is stalled: it restarts from fresh random genomes (the archive keeps the best image
+//! ever seen), each restart of a class drawing larger genomes (the `restarts` argument of `init`).
 
 use rand::Rng;
 use rayon::prelude::*;
@@ -8,34 +15,58 @@ use crate::error::Result;
 use crate::model::Classifier;
 use crate::util::{item_rng, stream};
 
-/// Deb & Agrawal's polynomial mutation of each pixel with probability `rate`, bounds [0, 1].
-pub(super) fn mutate_direct<R: Rng>(parent: &[f32], rate: f64, eta: f64, rng: &mut R) -> Vec<f32> {
+/// Progress (in log-odds of the class) a lineage must make every `restart_after` generations not to be restarted.
+pub(super) const MIN_LOG_ODDS_GAIN: f64 = 0.5;
+/// Bounds of the adapted mutation strength (a factor on the configured one).
+const MIN_STRENGTH: f64 = 0.05;
+const MAX_STRENGTH: f64 = 4.0;
+
+/// Deb & Agrawal's polynomial mutation of each pixel with probability `rate`, bounds [0, 1]; the change is scaled
+/// by `strength` (1: the plain operator).
+pub(super) fn mutate_direct<R: Rng>(parent: &[f32], rate: f64, eta: f64, strength: f64, rng: &mut R) -> Vec<f32> {
     let mut child = parent.to_vec();
     let mut changed = false;
     for v in child.iter_mut() {
         if rng.random_bool(rate) {
-            *v = polynomial(*v, eta, rng);
+            *v = polynomial(*v, eta, strength, rng);
             changed = true;
         }
     }
     if !changed {
         let i = rng.random_range(0..child.len());
-        child[i] = polynomial(child[i], eta, rng);
+        child[i] = polynomial(child[i], eta, strength, rng);
     }
     child
 }
 
-fn polynomial<R: Rng>(v: f32, eta: f64, rng: &mut R) -> f32 {
+fn polynomial<R: Rng>(v: f32, eta: f64, strength: f64, rng: &mut R) -> f32 {
     let u: f64 = rng.random();
     let p = 1.0 / (eta + 1.0);
     let delta = if u < 0.5 { (2.0 * u).powf(p) - 1.0 } else { 1.0 - (2.0 * (1.0 - u)).powf(p) };
-    (v as f64 + delta).clamp(0.0, 1.0) as f32
+    (v as f64 + strength * delta).clamp(0.0, 1.0) as f32
+}
+
+fn log_odds(p: f32) -> f64 {
+    let p = (p as f64).clamp(1e-12, 1.0 - 1e-12);
+    (p / (1.0 - p)).ln()
 }
 
 struct Elite {
     image: Vec<f32>,
     confidence: f32,
     generation: usize,
+}
+
+/// The genome a class's offspring descend from, with its search state.
+struct Lineage<G> {
+    /// Best genome of the lineage and its confidence (`None` right after a restart).
+    best: Option<(G, f32)>,
+    /// Factor on the configured mutation strength (1/5th rule).
+    strength: f64,
+    /// Restarts so far (later restarts draw larger genomes).
+    restarts: usize,
+    /// Start of the current progress window: generation and log-odds then.
+    window: (usize, f64),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -50,18 +81,16 @@ pub(super) fn map_elites<G, Init, Mutate, Render>(
 ) -> Result<FoolReport>
 where
     G: Clone + Send + Sync,
-    Init: Fn(&mut rand_chacha::ChaCha8Rng) -> G + Sync,
-    Mutate: Fn(&G, usize, &mut rand_chacha::ChaCha8Rng) -> G + Sync,
+    Init: Fn(usize, &mut rand_chacha::ChaCha8Rng) -> G + Sync,
+    Mutate: Fn(&G, usize, f64, &mut rand_chacha::ChaCha8Rng) -> G + Sync,
     Render: Fn(&G) -> Vec<f32> + Sync,
 {
     let tag = if opts.method == Method::EvolveCppn { stream::CPPN } else { stream::DIRECT };
     let d = model.input_len();
     let mut archive: Vec<Option<Elite>> = (0..classes.len()).map(|_| None).collect();
-    // Per class, the lineage being mutated: starts as the archive elite; after `restart_after` generations without
-    // improvement it is dropped, the class's next offspring are fresh random genomes and the best of them starts
-    // a new lineage (the archive keeps the best image ever seen).
-    let mut lineage: Vec<Option<(G, f32)>> = (0..classes.len()).map(|_| None).collect();
-    let mut last_improved = vec![0usize; classes.len()];
+    let mut lineage: Vec<Lineage<G>> = (0..classes.len())
+        .map(|_| Lineage { best: None, strength: 1.0, restarts: 0, window: (0, f64::NEG_INFINITY) })
+        .collect();
     let mut evaluations = 0;
     let mut generation = 0;
     loop {
@@ -71,38 +100,63 @@ where
         if open.is_empty() || generation > opts.generations {
             break;
         }
-        if opts.restart_after > 0 {
+        if opts.restart_after > 0 && generation > 0 {
             for &slot in &open {
-                if generation - last_improved[slot] > opts.restart_after {
-                    lineage[slot] = None;
-                    last_improved[slot] = generation;
+                let l = &mut lineage[slot];
+                if generation - l.window.0 < opts.restart_after {
+                    continue;
+                }
+                let now = l.best.as_ref().map(|(_, p)| log_odds(*p)).unwrap_or(f64::NEG_INFINITY);
+                if now - l.window.1 < MIN_LOG_ODDS_GAIN {
+                    // The new lineage's first window starts unmeasured (it has no genome yet).
+                    *l = Lineage {
+                        best: None,
+                        strength: 1.0,
+                        restarts: l.restarts + 1,
+                        window: (generation, f64::NEG_INFINITY),
+                    };
+                } else {
+                    l.window = (generation, now);
                 }
             }
         }
-        let offspring: Vec<(G, Vec<f32>)> = (0..opts.population)
+        // Offspring i: (parent slot, genome, image).
+        let offspring: Vec<(Option<usize>, G, Vec<f32>)> = (0..opts.population)
             .into_par_iter()
             .map(|i| {
                 let mut rng = item_rng(opts.seed, tag, generation as u64, i as u64);
-                let parent =
-                    if generation == 0 { None } else { lineage[open[rng.random_range(0..open.len())]].as_ref() };
-                let genome = match parent {
-                    Some((g, _)) => mutate(g, generation, &mut rng),
-                    None => init(&mut rng),
+                let slot = if generation == 0 { None } else { Some(open[rng.random_range(0..open.len())]) };
+                let (parent, genome) = match slot.map(|s| (s, &lineage[s])) {
+                    Some((s, Lineage { best: Some((g, _)), strength, .. })) => {
+                        (Some(s), mutate(g, generation, *strength, &mut rng))
+                    }
+                    Some((_, l)) => (None, init(l.restarts, &mut rng)),
+                    None => (None, init(0, &mut rng)),
                 };
                 let mut image = render(&genome);
                 if opts.quantize {
                     pixels::quantize(image.iter_mut());
                 }
-                (genome, image)
+                (parent, genome, image)
             })
             .collect();
         let mut batch = ndarray::Array2::<f32>::zeros((offspring.len(), d));
-        for (i, (_, img)) in offspring.iter().enumerate() {
+        for (i, (_, _, img)) in offspring.iter().enumerate() {
             batch.row_mut(i).assign(&ndarray::ArrayView1::from(img));
         }
         let probs = model.predict_proba(batch.view())?;
         evaluations += offspring.len();
-        for (i, (genome, image)) in offspring.iter().enumerate() {
+        // Successes of each lineage's offspring against the parent they were mutated from.
+        let parent_conf: Vec<Option<f32>> = lineage.iter().map(|l| l.best.as_ref().map(|(_, p)| *p)).collect();
+        let mut children = vec![0usize; classes.len()];
+        let mut successes = vec![0usize; classes.len()];
+        for (i, (parent, genome, image)) in offspring.iter().enumerate() {
+            if let Some(s) = *parent {
+                children[s] += 1;
+                if parent_conf[s].is_some_and(|c| probs[[i, classes[s]]] > c) {
+                    successes[s] += 1;
+                }
+            }
             for (slot, &class) in classes.iter().enumerate() {
                 let p = probs[[i, class]];
                 let better = match &archive[slot] {
@@ -112,10 +166,16 @@ where
                 if better {
                     archive[slot] = Some(Elite { image: image.clone(), confidence: p, generation });
                 }
-                if lineage[slot].as_ref().map(|(_, c)| p > *c).unwrap_or(true) {
-                    lineage[slot] = Some((genome.clone(), p));
-                    last_improved[slot] = generation;
+                let l = &mut lineage[slot];
+                if l.best.as_ref().map(|(_, c)| p > *c).unwrap_or(true) {
+                    l.best = Some((genome.clone(), p));
                 }
+            }
+        }
+        for (l, (&n, &s)) in lineage.iter_mut().zip(children.iter().zip(&successes)) {
+            if n > 0 {
+                let rate = s as f64 / n as f64;
+                l.strength = (l.strength * ((rate - 0.2) / 0.8).exp()).clamp(MIN_STRENGTH, MAX_STRENGTH);
             }
         }
         let best: Vec<f32> = archive.iter().map(|e| e.as_ref().map(|e| e.confidence).unwrap_or(0.0)).collect();

@@ -116,6 +116,8 @@ pub const DEFAULT_MUTATION_HALF_LIFE: f64 = 100.0;
 pub const DEFAULT_STEP_SIZE: f32 = 0.02;
 /// The generation budget of `imanifold fool` (larger than the library's, for a command run on its own).
 pub const DEFAULT_CLI_GENERATIONS: usize = 1000;
+/// Hidden nodes added to the random CPPNs of a class's lineage at each of its restarts.
+pub const CPPN_GROWTH: usize = 2;
 /// `classes` text meaning every class of the model (see [`parse_classes`]).
 pub const ALL_CLASSES: &str = "all";
 
@@ -250,11 +252,11 @@ pub fn fool(
                 model,
                 opts,
                 &classes,
-                |rng| (0..d).map(|_| rng.random::<f32>()).collect::<Vec<f32>>(),
-                |parent, g, rng| {
+                |_, rng| (0..d).map(|_| rng.random::<f32>()).collect::<Vec<f32>>(),
+                |parent, g, strength, rng| {
                     let rate =
                         (opts.mutation_rate * 0.5f64.powf(g as f64 / opts.mutation_half_life)).max(1.0 / d as f64);
-                    mutate_direct(parent, rate, eta, rng)
+                    mutate_direct(parent, rate, eta, strength, rng)
                 },
                 |g| g.clone(),
                 &mut on_generation,
@@ -266,8 +268,8 @@ pub fn fool(
                 model,
                 opts,
                 &classes,
-                |rng| Cppn::random(shape.channels, rng),
-                |parent, _, rng| parent.mutate(&opts.cppn, rng),
+                |restarts, rng| Cppn::random_grown(shape.channels, restarts * CPPN_GROWTH, rng),
+                |parent, _, strength, rng| parent.mutate(&opts.cppn.scaled(strength), rng),
                 |g| g.render(shape),
                 &mut on_generation,
             )
