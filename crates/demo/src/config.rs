@@ -104,6 +104,11 @@ pub struct Config {
     pub cls_size: usize,
     pub n_train: usize,
     pub epochs: usize,
+    /// Stride of the classifier's first convolution (1: the library's default architecture; 2: a quarter of its
+    /// convolution cost at the same depth and widths).
+    pub cls_first_stride: usize,
+    /// Peak learning rate of the classifier (`None`: the library's default).
+    pub cls_learning_rate: Option<f64>,
     pub n_heldout: usize,
     pub n_attack: usize,
     pub pgd_steps: usize,
@@ -139,6 +144,8 @@ impl Config {
             cls_size: 32,
             n_train: 2500,
             epochs: 8,
+            cls_first_stride: 1,
+            cls_learning_rate: None,
             n_heldout: 200,
             n_attack: 100,
             pgd_steps: 40,
@@ -165,8 +172,13 @@ impl Config {
             dim_curve_k: vec![5, 10, 15, 20, 30],
             geo_n: 60,
             geo_k: 6,
-            n_train: 800,
-            epochs: 4,
+            // 3000 renders with every parameter free: about 0.97 held-out accuracy (800 renders and 4 epochs of
+            // the default network gave 0.72); the strided first convolution and the higher learning rate keep the
+            // training near 7 s on two cores.
+            n_train: 3000,
+            epochs: 6,
+            cls_first_stride: 2,
+            cls_learning_rate: Some(4e-3),
             n_heldout: 60,
             n_attack: 30,
             pgd_steps: 20,

@@ -1,25 +1,36 @@
 //! MAP-Elites over a genome (raw pixels or CPPNs) and the direct encoding's polynomial mutation.
 //!
-//! Each class keeps a lineage (the genome being mutated) with its own mutation strength, adapted by Rechenberg's
+//! Each class keeps a lineage (the genome being mutated), ranked by the log-probability of the class (which, unlike
+//! the probability, does not underflow far from the class), with its own mutation strength adapted by Rechenberg's
 //! 1/5th success rule: after every generation the strength grows when more than a fifth of the lineage's offspring
-//! improved on it, and shrinks otherwise (large steps explore, small steps refine an elite near the target). A
-//! lineage whose log-odds `ln(p / (1 − p))` of its class gained less than [`MIN_LOG_ODDS_GAIN`] over
-//! `restart_after` generations is stalled: it restarts from fresh random genomes (the archive keeps the best image
-//! ever seen), each restart of a class drawing larger genomes (the `restarts` argument of `init`).
+//! improved on it and shrinks otherwise (large steps explore, small steps refine an elite near the target). Every
+//! `restart_after` generations each open lineage's progress in log-odds `ln(p / (1 − p))` is checked
+//! ([`CPPN_STALL`], [`DIRECT_STALL`]); a stalled lineage restarts from fresh random genomes (the archive keeps the
+//! best image ever seen), each restart of a class drawing larger genomes (the `restarts` argument of `init`).
 
 use rand::Rng;
 use rayon::prelude::*;
 
+use super::scorer::Scorer;
 use super::{FoolOptions, FoolReport, FoolingImage, Method};
 use crate::error::Result;
 use crate::model::Classifier;
 use crate::util::{item_rng, stream};
 
-/// Progress (in log-odds of the class) a lineage must make every `restart_after` generations not to be restarted.
-pub(super) const MIN_LOG_ODDS_GAIN: f64 = 0.5;
-/// Bounds of the adapted mutation strength (a factor on the configured one).
-const MIN_STRENGTH: f64 = 0.05;
+/// Stall test of a lineage, per encoding: `(horizon, floor)`. Every `restart_after` generations a lineage must gain
+/// at least `floor` log-odds of its class and at least the remaining distance to the target divided by `horizon`
+/// (on track to reach it within `horizon` more windows), or it restarts. Direct lineages have no horizon and a low
+/// floor (every pixel is free, so a slow direct lineage still converges; restarting it loses that progress), while a
+/// CPPN lineage can be trapped in one family of patterns, which only a restart leaves.
+const CPPN_STALL: (f64, f64) = (4.0, 0.25);
+/// Direct lineages restart only when flat.
+const DIRECT_STALL: (f64, f64) = (f64::INFINITY, 1e-9);
+/// Bounds of the adapted mutation strength (a factor on the configured one). The lower bound keeps offspring
+/// distinct on the 8-bit grid the candidates are judged on.
+const MIN_STRENGTH: f64 = 0.2;
 const MAX_STRENGTH: f64 = 4.0;
+/// ln(1e-12): the smallest `ln(1 − p)` used in log-odds.
+const LN_TINY: f64 = -27.631_021_115_928_547;
 
 /// Deb & Agrawal's polynomial mutation of each pixel with probability `rate`, bounds [0, 1]; the change is scaled
 /// by `strength` (1: the plain operator).
@@ -46,9 +57,11 @@ fn polynomial<R: Rng>(v: f32, eta: f64, strength: f64, rng: &mut R) -> f32 {
     (v as f64 + strength * delta).clamp(0.0, 1.0) as f32
 }
 
-fn log_odds(p: f32) -> f64 {
-    let p = (p as f64).clamp(1e-12, 1.0 - 1e-12);
-    (p / (1.0 - p)).ln()
+/// `ln(p / (1 − p))` from `ln p`.
+fn log_odds(log_p: f32) -> f64 {
+    let lp = (log_p as f64).min(0.0);
+    // ln(1 − p), bounded so that p = 1 in f32 gives a finite value.
+    lp - (-lp.exp()).ln_1p().max(LN_TINY)
 }
 
 struct Elite {
@@ -59,7 +72,7 @@ struct Elite {
 
 /// The genome a class's offspring descend from, with its search state.
 struct Lineage<G> {
-    /// Best genome of the lineage and its confidence (`None` right after a restart).
+    /// Best genome of the lineage and its log-probability of the class (`None` right after a restart).
     best: Option<(G, f32)>,
     /// Factor on the configured mutation strength (1/5th rule).
     strength: f64,
@@ -91,6 +104,9 @@ where
     let mut lineage: Vec<Lineage<G>> = (0..classes.len())
         .map(|_| Lineage { best: None, strength: 1.0, restarts: 0, window: (0, f64::NEG_INFINITY) })
         .collect();
+    let target = log_odds(opts.confidence.ln());
+    let scorer = Scorer::new(model)?;
+    let (horizon, floor) = if opts.method == Method::EvolveCppn { CPPN_STALL } else { DIRECT_STALL };
     let mut evaluations = 0;
     let mut generation = 0;
     loop {
@@ -107,8 +123,9 @@ where
                     continue;
                 }
                 let now = l.best.as_ref().map(|(_, p)| log_odds(*p)).unwrap_or(f64::NEG_INFINITY);
-                if now - l.window.1 < MIN_LOG_ODDS_GAIN {
-                    // The new lineage's first window starts unmeasured (it has no genome yet).
+                // On track: at this pace the target is at most `HORIZON_WINDOWS` windows away.
+                let needed = ((target - now) / horizon).max(floor);
+                if !(now - l.window.1 >= needed) {
                     *l = Lineage {
                         best: None,
                         strength: 1.0,
@@ -144,7 +161,7 @@ where
         for (i, (_, _, img)) in offspring.iter().enumerate() {
             batch.row_mut(i).assign(&ndarray::ArrayView1::from(img));
         }
-        let probs = model.predict_proba(batch.view())?;
+        let (probs, log_probs) = scorer.score(batch.view())?;
         evaluations += offspring.len();
         // Successes of each lineage's offspring against the parent they were mutated from.
         let parent_conf: Vec<Option<f32>> = lineage.iter().map(|l| l.best.as_ref().map(|(_, p)| *p)).collect();
@@ -153,7 +170,7 @@ where
         for (i, (parent, genome, image)) in offspring.iter().enumerate() {
             if let Some(s) = *parent {
                 children[s] += 1;
-                if parent_conf[s].is_some_and(|c| probs[[i, classes[s]]] > c) {
+                if parent_conf[s].is_some_and(|c| log_probs[[i, classes[s]]] > c) {
                     successes[s] += 1;
                 }
             }
@@ -166,13 +183,17 @@ where
                 if better {
                     archive[slot] = Some(Elite { image: image.clone(), confidence: p, generation });
                 }
-                let l = &mut lineage[slot];
-                if l.best.as_ref().map(|(_, c)| p > *c).unwrap_or(true) {
-                    l.best = Some((genome.clone(), p));
+                let (l, lp) = (&mut lineage[slot], log_probs[[i, class]]);
+                if l.best.as_ref().map(|(_, c)| lp > *c).unwrap_or(true) {
+                    l.best = Some((genome.clone(), lp));
                 }
             }
         }
         for (l, (&n, &s)) in lineage.iter_mut().zip(children.iter().zip(&successes)) {
+            if l.window.1 == f64::NEG_INFINITY {
+                // A new lineage's first window starts at its first genome.
+                l.window.1 = l.best.as_ref().map(|(_, p)| log_odds(*p)).unwrap_or(f64::NEG_INFINITY);
+            }
             if n > 0 {
                 let rate = s as f64 / n as f64;
                 l.strength = (l.strength * ((rate - 0.2) / 0.8).exp()).clamp(MIN_STRENGTH, MAX_STRENGTH);
