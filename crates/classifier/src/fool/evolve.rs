@@ -123,9 +123,11 @@ where
                     continue;
                 }
                 let now = l.best.as_ref().map(|(_, p)| log_odds(*p)).unwrap_or(f64::NEG_INFINITY);
-                // On track: at this pace the target is at most `HORIZON_WINDOWS` windows away.
+                // On track: at this pace the target is at most `horizon` windows away.
                 let needed = ((target - now) / horizon).max(floor);
-                if !(now - l.window.1 >= needed) {
+                // NaN (no genome at either end of the window) counts as a stall.
+                let gain = now - l.window.1;
+                if gain.is_nan() || gain < needed {
                     *l = Lineage {
                         best: None,
                         strength: 1.0,
