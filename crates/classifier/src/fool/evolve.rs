@@ -82,6 +82,8 @@ struct Lineage<G> {
     window: (usize, f64),
 }
 
+/// One generation loop (about 135 lines: the restart check, breeding, scoring and the archive/lineage/strength
+/// updates share the per-generation state and read best in order).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn map_elites<G, Init, Mutate, Render>(
     model: &Classifier,
