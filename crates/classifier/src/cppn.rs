@@ -86,6 +86,14 @@ impl Default for CppnMutation {
     }
 }
 
+impl CppnMutation {
+    /// The same mutation with the weight perturbation's standard deviation multiplied by `strength` (the adapted
+    /// step size of a lineage).
+    pub fn scaled(&self, strength: f64) -> Self {
+        CppnMutation { weight_sigma: self.weight_sigma * strength as f32, ..*self }
+    }
+}
+
 impl Cppn {
     /// A minimal genome: every input wired to every output with N(0, 1.5²) weights, plus one hidden node of a
     /// random activation between a random input and a random output.
@@ -104,6 +112,32 @@ impl Cppn {
         let c = rng.random_range(0..g.connections.len());
         g.split(c, rng);
         g
+    }
+
+    /// [`Cppn::random`] grown by `extra` more hidden nodes, each splitting a random enabled connection and followed
+    /// by a new random connection (when one is possible): richer patterns from the first generation.
+    pub fn random_grown<R: Rng>(outputs: usize, extra: usize, rng: &mut R) -> Self {
+        let mut g = Cppn::random(outputs, rng);
+        let normal = Normal::new(0.0f32, 1.5).expect("valid normal");
+        for _ in 0..extra {
+            let enabled: Vec<usize> = (0..g.connections.len()).filter(|&i| g.connections[i].enabled).collect();
+            let c = enabled[rng.random_range(0..enabled.len())];
+            g.split(c, rng);
+            g.try_connect(normal.sample(rng), rng);
+        }
+        g
+    }
+
+    /// Adds a connection between two random nodes if it keeps the graph feed-forward and is new.
+    fn try_connect<R: Rng>(&mut self, weight: f32, rng: &mut R) -> bool {
+        let a = rng.random_range(0..self.nodes.len());
+        let b = rng.random_range(N_INPUTS..self.nodes.len());
+        let ok = self.nodes[a].position < self.nodes[b].position
+            && !self.connections.iter().any(|c| c.from == a && c.to == b && c.enabled);
+        if ok {
+            self.connections.push(Connection { from: a, to: b, weight, enabled: true });
+        }
+        ok
     }
 
     pub fn n_nodes(&self) -> usize {
@@ -138,14 +172,8 @@ impl Cppn {
             }
         }
         if rng.random_bool(m.add_connection) {
-            let a = rng.random_range(0..g.nodes.len());
-            let b = rng.random_range(N_INPUTS..g.nodes.len());
-            let ok = g.nodes[a].position < g.nodes[b].position
-                && !g.connections.iter().any(|c| c.from == a && c.to == b && c.enabled);
-            if ok {
-                g.connections.push(Connection { from: a, to: b, weight: normal.sample(rng) * 2.0, enabled: true });
-                changed = true;
-            }
+            let weight = normal.sample(rng) * 2.0;
+            changed |= g.try_connect(weight, rng);
         }
         if rng.random_bool(m.add_node) {
             let enabled: Vec<usize> = (0..g.connections.len()).filter(|&i| g.connections[i].enabled).collect();

@@ -163,11 +163,15 @@ fn train_classifier(
     classes: &[String],
 ) -> Result<Trained> {
     let shape = ImageShape::new(cfg.cls_size, cfg.cls_size, 3);
+    let mut architecture = Architecture::default();
+    architecture.conv[0].stride = cfg.cls_first_stride;
+    let defaults = TrainOptions::default();
     let topts = TrainOptions {
         epochs: cfg.epochs,
         seed: sub_seed(cfg.seed, 302),
-        architecture: Architecture::default(),
-        ..TrainOptions::default()
+        learning_rate: cfg.cls_learning_rate.unwrap_or(defaults.learning_rate),
+        architecture,
+        ..defaults
     };
     let x_train = naturals.reference.data.view();
     let (model, report) = classifier::train(x_train, shape, &naturals.y_train, classes, &topts, |_| pb.inc(1))

@@ -7,9 +7,11 @@
 //!   `mutation_rate` and halves every `mutation_half_life` generations (never below one pixel per image on average),
 //!   by Deb's polynomial mutation with distribution index `polynomial_eta`.
 //! * [`Method::EvolveCppn`]: the same MAP-Elites over [`Cppn`] genomes rendered at the model's input size.
-//! * Both encodings mutate, per class, a lineage that starts at the class's elite; a lineage that has not improved
-//!   for `restart_after` generations is restarted from random genomes (the archive keeps the best image ever seen),
-//!   so one deceptive class does not hold a run at its budget.
+//! * Both encodings mutate, per class, a lineage ranked by the log-probability of the class, with a mutation
+//!   strength adapted per lineage by the 1/5th success rule (CPPN: the weight perturbation's standard deviation;
+//!   direct: the size of the polynomial step). A lineage that does not progress fast enough (checked every
+//!   `restart_after` generations, in log-odds) restarts from random genomes, larger CPPNs at every restart (the
+//!   archive keeps the best image ever seen), so one deceptive class does not hold a run at its budget.
 //! * [`Method::GradientAscent`]: from uniform noise, normalised gradient steps on `log p(class | x)`, clipped to
 //!   [0, 1].
 //!
@@ -23,6 +25,7 @@
 
 mod evolve;
 mod gradient;
+mod scorer;
 mod write;
 
 pub use write::{min_confidence, png_confidences, set_fool_results, slug, write_fool_dir, write_fool_files};
@@ -97,8 +100,8 @@ pub struct FoolOptions {
     pub cppn: CppnMutation,
     /// Gradient ascent: root-mean-square pixel change per step.
     pub step_size: f32,
-    /// Evolution: restart a class's lineage from random genomes after this many generations without improvement
-    /// (0: never). The archive keeps the best image found.
+    /// Evolution: generations between two progress checks of a class's lineage; a stalled lineage restarts from
+    /// random genomes (0: never). The archive keeps the best image found.
     pub restart_after: usize,
     /// Judge (and return) images on the 8-bit grid, so that the confidence is exactly that of the image written
     /// as PNG. Gradient ascent keeps its iterate in floats and judges its quantised copy.
@@ -114,8 +117,12 @@ pub const MAX_POPULATION: usize = 100_000;
 pub const DEFAULT_MUTATION_RATE: f64 = 0.1;
 pub const DEFAULT_MUTATION_HALF_LIFE: f64 = 100.0;
 pub const DEFAULT_STEP_SIZE: f32 = 0.02;
+/// Generations between two progress checks of a lineage (see [`FoolOptions::restart_after`]).
+pub const DEFAULT_RESTART_AFTER: usize = 50;
 /// The generation budget of `imanifold fool` (larger than the library's, for a command run on its own).
 pub const DEFAULT_CLI_GENERATIONS: usize = 1000;
+/// Hidden nodes added to the random CPPNs of a class's lineage at each of its restarts.
+pub const CPPN_GROWTH: usize = 2;
 /// `classes` text meaning every class of the model (see [`parse_classes`]).
 pub const ALL_CLASSES: &str = "all";
 
@@ -133,7 +140,7 @@ impl Default for FoolOptions {
             polynomial_eta: 15.0,
             cppn: CppnMutation::default(),
             step_size: DEFAULT_STEP_SIZE,
-            restart_after: 100,
+            restart_after: DEFAULT_RESTART_AFTER,
             quantize: true,
         }
     }
@@ -250,11 +257,11 @@ pub fn fool(
                 model,
                 opts,
                 &classes,
-                |rng| (0..d).map(|_| rng.random::<f32>()).collect::<Vec<f32>>(),
-                |parent, g, rng| {
+                |_, rng| (0..d).map(|_| rng.random::<f32>()).collect::<Vec<f32>>(),
+                |parent, g, strength, rng| {
                     let rate =
                         (opts.mutation_rate * 0.5f64.powf(g as f64 / opts.mutation_half_life)).max(1.0 / d as f64);
-                    mutate_direct(parent, rate, eta, rng)
+                    mutate_direct(parent, rate, eta, strength, rng)
                 },
                 |g| g.clone(),
                 &mut on_generation,
@@ -266,8 +273,8 @@ pub fn fool(
                 model,
                 opts,
                 &classes,
-                |rng| Cppn::random(shape.channels, rng),
-                |parent, _, rng| parent.mutate(&opts.cppn, rng),
+                |restarts, rng| Cppn::random_grown(shape.channels, restarts * CPPN_GROWTH, rng),
+                |parent, _, strength, rng| parent.mutate(&opts.cppn.scaled(strength), rng),
                 |g| g.render(shape),
                 &mut on_generation,
             )
