@@ -153,6 +153,48 @@ impl Classifier {
     }
 }
 
+/// Activations of a reference and a query collection at the same layers, with the reference's predicted classes:
+/// what the feature-space scores take.
+#[derive(Debug, Clone)]
+pub struct FeatureMatrices {
+    pub layers: Vec<Layer>,
+    pub shapes: Vec<LayerShape>,
+    pub reference: Vec<Array2<f32>>,
+    pub query: Vec<Array2<f32>>,
+    /// The model's predicted class of every reference row (argmax of the logits of the same forward pass).
+    pub reference_predicted: Vec<usize>,
+}
+
+/// Bytes the activations of `n` rows at `layers` take.
+pub fn activation_bytes(model: &Classifier, layers: &[Layer], n: usize) -> u128 {
+    layers.iter().map(|&l| model.layer_shape(l).len() as u128).sum::<u128>() * 4 * n as u128
+}
+
+/// Activations of `reference` and `query` at `layers`, and the reference's predicted classes.
+pub fn feature_matrices(
+    model: &Classifier,
+    layers: &[Layer],
+    reference: ArrayView2<f32>,
+    query: ArrayView2<f32>,
+) -> Result<FeatureMatrices> {
+    let mut with_logits = layers.to_vec();
+    if !with_logits.contains(&Layer::Logits) {
+        with_logits.push(Layer::Logits);
+    }
+    let mut r = model.activations(reference, &with_logits)?;
+    let logits = &r[with_logits.iter().position(|&l| l == Layer::Logits).expect("pushed")];
+    let reference_predicted =
+        logits.rows().into_iter().map(|row| crate::model::argmax(&row.iter().copied().collect::<Vec<_>>()).0).collect();
+    r.truncate(layers.len());
+    Ok(FeatureMatrices {
+        layers: layers.to_vec(),
+        shapes: layers.iter().map(|&l| model.layer_shape(l)).collect(),
+        reference: r,
+        query: model.activations(query, layers)?,
+        reference_predicted,
+    })
+}
+
 /// A `MODEL[:LAYER,…]` specification: a model folder and, optionally, the layers to read (default: every hidden
 /// layer, [`Classifier::hidden_layers`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
