@@ -144,7 +144,7 @@ impl Page<'_> {
         let header = ["group", "pixel AUROC", "pixel score", "feature AUROC", "feature score", "combined (test half)"];
         let side_csv = self.csv("side_by_side.csv", &header, rows.clone())?;
         self.doc.paragraph(
-            "The same scores on the classifier's activations (layers conv1, conv2, conv3 and hidden; scores \
+            "The same scores on the classifier's activations (layers conv1, conv2, conv3, hidden and logits; scores \
              LAYER.knn_kth, LAYER.knn_mean, LAYER.tangent, LAYER.lid, and LAYER.mahalanobis, the smallest Mahalanobis \
              distance to a class mean with a shared covariance, Lee et al. 2018). The best single score of each space \
              is picked by its AUROC on all rows (optimistic); the combination is a logistic regression over every \

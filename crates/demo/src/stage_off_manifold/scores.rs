@@ -203,9 +203,10 @@ pub(super) fn score_queries(cfg: &Config, dir: &Path, reference: &Dataset, query
     Ok(report)
 }
 
-/// Scores the queries in the classifier's feature space at every hidden layer (`imanifold score --reference train
-/// --query queries --features model --groups group`: the Mahalanobis classes are the model's predictions on the
-/// training renders) and writes `score_features/` with the same writer.
+/// Scores the queries in the classifier's feature space at every layer, logits included, as Ma et al. do
+/// (`imanifold score --reference train --query queries --features model:conv1,conv2,conv3,hidden,logits --groups
+/// group`: the Mahalanobis classes are the model's predictions on the training renders) and writes
+/// `score_features/` with the same writer.
 pub(super) fn score_features(
     cfg: &Config,
     dir: &Path,
@@ -213,7 +214,7 @@ pub(super) fn score_features(
     reference: &Dataset,
     query: &Dataset,
 ) -> Result<FeatureReport> {
-    let layers = model.hidden_layers();
+    let layers = model.layers();
     let fm = classifier::feature_matrices(model, &layers, reference.data.view(), query.data.view())
         .step(|| "activations of the training renders and the queries".into())?;
     let lf: Vec<LayerFeatures> = (0..fm.layers.len())

@@ -247,7 +247,7 @@ pub fn score_features(
                     dim: opts.dim,
                     calibration: opts.calibration,
                     seed: opts.seed,
-                    knn: opts.knn.clone(),
+                    knn: opts.knn,
                     ..ScoreOptions::default()
                 };
                 let r = crate::score(l.reference, l.query, None, &sopts).map_err(|e| match e {

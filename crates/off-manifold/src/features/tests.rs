@@ -46,15 +46,15 @@ fn logistic_regression_is_at_its_optimum() {
     let m = LogisticModel::fit(vec!["a".into(), "b".into(), "c".into()], &x, &y).unwrap();
     let z = |i: usize, j: usize| (x[[i, j]] - m.mean[j]) / m.std[j];
     let mut grad = [0.0; 4];
-    for i in 0..n {
+    for (i, &yi) in y.iter().enumerate() {
         let p = m.predict(x.row(i).as_slice().unwrap());
         for (j, g) in grad.iter_mut().enumerate().take(3) {
-            *g += (p - y[i]) * z(i, j);
+            *g += (p - yi) * z(i, j);
         }
-        grad[3] += p - y[i];
+        grad[3] += p - yi;
     }
-    for j in 0..3 {
-        grad[j] += combine::PENALTY * m.weights[j];
+    for (g, w) in grad.iter_mut().zip(&m.weights) {
+        *g += combine::PENALTY * w;
     }
     assert!(grad.iter().all(|g| g.abs() < 1e-6), "gradient {grad:?}");
     assert!(m.weights[0] > 2.0 && m.weights[0].abs() > 3.0 * m.weights[1].abs(), "{:?}", m.weights);
