@@ -196,7 +196,7 @@ fn write_fooling(
         .collect())
 }
 
-/// `adversarial_pgd/` as `imanifold adversarial` writes it.
+/// `adversarial_pgd_<eps>/` as `imanifold adversarial` writes it.
 fn write_adversarial(
     out: &Path,
     model: &Classifier,
