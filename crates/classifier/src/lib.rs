@@ -83,8 +83,8 @@ pub(crate) mod util;
 
 pub use adversarial::{attack_dataset, write_adversarial_dir, Adversarial};
 pub use error::{ClassifierError, Result};
-pub use features::{feature_matrices, FeatureMatrices, FeatureSpec, Layer, LayerShape};
 pub use evaluate::{evaluate, evaluate_dataset, write_eval_dir, Confusion, Evaluation, Prediction};
+pub use features::{feature_matrices, FeatureMatrices, FeatureSpec, Layer, LayerShape};
 pub use fool::{fool_run, write_fool_dir, Fooling};
 pub use labels::{resolve_classes, ClassLabels, DEFAULT_LABEL_COLUMN};
 pub use model::{
