@@ -66,9 +66,19 @@ pub(super) fn build_queries(
 
     // Assemble the queries in group order and write them as an image folder with a manifest.
     let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
+    // The attacks' 8-bit grid is computed their own way; snap to the grid the PNGs are read back on, so the scores
+    // of these rows equal those of the written images bit for bit.
+    let attacked: Vec<Array2<f32>> = adv
+        .iter()
+        .map(|a| {
+            let mut x = a.flipped.perturbed.clone();
+            pixels::quantize(x.iter_mut());
+            x
+        })
+        .collect();
     let mut sets: Vec<(&str, &Array2<f32>)> =
         vec![("natural", &naturals.x_held), ("flow_morph", &morph), ("cross_fade", &fade)];
-    sets.extend(adv.iter().map(|a| (a.group.as_str(), &a.flipped.perturbed)));
+    sets.extend(adv.iter().zip(&attacked).map(|(a, x)| (a.group.as_str(), x)));
     sets.push(("other_scene", &other));
     for (group, x) in sets {
         rows.extend(x.rows().into_iter().map(|r| (group.to_string(), r.to_vec())));
