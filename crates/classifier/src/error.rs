@@ -17,6 +17,8 @@ pub enum ClassifierError {
     ShapeMismatch { data: ImageShape, model: ImageShape },
     #[error("unknown class {name:?}; the model knows: {known}")]
     UnknownClass { name: String, known: String },
+    #[error("unknown layer {name:?}; the model has: {known}")]
+    UnknownLayer { name: String, known: String },
     #[error("class index {index} is out of range: the model has {n_classes} classes")]
     ClassIndex { index: usize, n_classes: usize },
     #[error("cannot read {path}")]

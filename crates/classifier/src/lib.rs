@@ -72,6 +72,7 @@ pub(crate) mod conv;
 pub mod cppn;
 pub mod error;
 pub mod evaluate;
+pub mod features;
 pub mod fool;
 pub mod images;
 pub mod labels;
@@ -84,6 +85,7 @@ pub(crate) mod util;
 pub use adversarial::{attack_dataset, attack_dataset_on_manifold, write_adversarial_dir, Adversarial};
 pub use error::{ClassifierError, Result};
 pub use evaluate::{evaluate, evaluate_dataset, write_eval_dir, Confusion, Evaluation, Prediction};
+pub use features::{feature_matrices, FeatureMatrices, FeatureSpec, Layer, LayerShape};
 pub use fool::{fool_run, write_fool_dir, Fooling};
 pub use labels::{resolve_classes, ClassLabels, DEFAULT_LABEL_COLUMN};
 pub use model::{

@@ -195,7 +195,9 @@ pub struct Classifier {
 }
 
 /// The forward pass shared by training (params are `Var`s) and inference (plain tensors).
-/// `x`: (n, h·w·c) in [0, 1], row-major (y, x, channel). Returns logits (n, classes).
+/// `x`: (n, h·w·c) in [0, 1], row-major (y, x, channel). Returns logits (n, classes). With `taps`, the activation
+/// after each convolution's ReLU (n, h, w, c) and after the hidden ReLU (n, hidden) are pushed in that order
+/// ([`crate::features`] reads them).
 ///
 /// Activations stay channel-last, so the input rows need no transposition; convolutions go through
 /// [`crate::conv::conv2d_nhwc`]. The weights keep the usual layouts (kernels `(c_out, c_in, k, k)`, `fc0` columns
@@ -207,6 +209,7 @@ pub(crate) fn forward(
     mean: &Tensor,
     inv_std: &Tensor,
     x: &Tensor,
+    mut taps: Option<&mut Vec<Tensor>>,
 ) -> Result<Tensor> {
     let s = config.input;
     let n = x.dim(0)?;
@@ -218,6 +221,9 @@ pub(crate) fn forward(
     let mut k = 0;
     for c in &config.architecture.conv {
         h = crate::conv::conv2d_nhwc(&h, &params[k], &params[k + 1], c.stride)?.relu()?;
+        if let Some(t) = taps.as_deref_mut() {
+            t.push(h.clone());
+        }
         k += 2;
     }
     let (_, ho, wo, c_last) = h.dims4()?;
@@ -226,6 +232,9 @@ pub(crate) fn forward(
     let hidden = config.architecture.hidden;
     let w0 = params[k].reshape((hidden, c_last, ho, wo))?.permute((0, 2, 3, 1))?.reshape((hidden, ho * wo * c_last))?;
     let h = h.matmul(&w0.t()?)?.broadcast_add(&params[k + 1])?.relu()?;
+    if let Some(t) = taps {
+        t.push(h.clone());
+    }
     Ok(h.matmul(&params[k + 2].t()?)?.broadcast_add(&params[k + 3])?)
 }
 
@@ -332,7 +341,12 @@ impl Classifier {
     }
 
     fn logits_tensor(&self, x: &Tensor) -> Result<Tensor> {
-        forward(&self.config, &self.params, &self.mean, &self.inv_std, x)
+        forward(&self.config, &self.params, &self.mean, &self.inv_std, x, None)
+    }
+
+    /// Logits of a batch, pushing the hidden activations into `taps` (see [`forward`]).
+    pub(crate) fn forward_taps(&self, x: &Tensor, taps: &mut Vec<Tensor>) -> Result<Tensor> {
+        forward(&self.config, &self.params, &self.mean, &self.inv_std, x, Some(taps))
     }
 
     /// Class probabilities (softmax of the logits), one row per input row.

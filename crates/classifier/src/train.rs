@@ -288,7 +288,7 @@ pub fn train(
             let yb: Vec<u32> = batch.iter().map(|&i| y_train[i as usize]).collect();
             let yb_t = Tensor::from_slice(&yb, yb.len(), &Device::Cpu)?;
             let params: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
-            let logits = forward(&config, &params, &mean, &inv_std, &xb)?;
+            let logits = forward(&config, &params, &mean, &inv_std, &xb, None)?;
             let loss = candle_nn::loss::cross_entropy(&logits, &yb_t)?;
             opt.backward_step(&loss)?;
             loss_sum += loss.to_scalar::<f32>()? as f64 * batch.len() as f64;

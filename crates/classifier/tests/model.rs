@@ -155,3 +155,56 @@ fn forward_matches_candle_conv2d_reference() {
         }
     }
 }
+
+/// The `logits` tap is exactly the logits behind `predict_proba`, every tap has its layer's shape, and a batch
+/// larger than the evaluation batch gives the same rows as one row at a time.
+#[test]
+fn activations_match_the_forward_pass() {
+    use classifier::Layer;
+    let m = common::model();
+    let t = common::test_data();
+    let n = 300.min(t.data.nrows());
+    let x = t.data.slice(ndarray::s![..n, ..]);
+    let layers = m.layers();
+    let names: Vec<String> = layers.iter().map(|l| l.to_string()).collect();
+    assert_eq!(names, ["conv1", "conv2", "conv3", "hidden", "logits"]);
+    assert_eq!(m.hidden_layers(), layers[..4]);
+    let acts = m.activations(x, &layers).unwrap();
+    // conv1: stride 1 keeps 16×16 with 8 channels; conv2, conv3: stride 2 halves; hidden 32; logits = classes.
+    let dims: Vec<(usize, usize)> = acts.iter().map(|a| a.dim()).collect();
+    assert_eq!(dims, [(n, 16 * 16 * 8), (n, 8 * 8 * 16), (n, 4 * 4 * 16), (n, 32), (n, m.n_classes())]);
+    for (l, a) in layers.iter().zip(&acts) {
+        assert_eq!(m.layer_shape(*l).len(), a.ncols(), "{l}");
+        if *l != Layer::Logits {
+            assert!(a.iter().all(|&v| v >= 0.0), "{l}: ReLU outputs are non-negative");
+            assert!(a.iter().any(|&v| v > 0.0), "{l}: all zero");
+        }
+    }
+    let probs = m.predict_proba(x).unwrap();
+    let logits = &acts[4];
+    for i in 0..n {
+        let row = logits.row(i);
+        let mx = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let z: f32 = row.iter().map(|v| (v - mx).exp()).sum();
+        for j in 0..m.n_classes() {
+            let p = (row[j] - mx).exp() / z;
+            assert!((p - probs[[i, j]]).abs() < 1e-5, "row {i} class {j}: {p} vs {}", probs[[i, j]]);
+        }
+    }
+    // Rows do not interact (up to the matrix product's rounding, which depends on the batch size); a subset of
+    // layers gives the same matrices.
+    let one = m.activations(x.slice(ndarray::s![7..8, ..]), &[Layer::Hidden, Layer::Conv(1)]).unwrap();
+    for (a, b) in [(&one[0], &acts[3]), (&one[1], &acts[1])] {
+        let diff = a.row(0).iter().zip(b.row(7)).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(diff < 1e-4, "max difference {diff}");
+    }
+    // The reference forward pass agrees with the logits tap.
+    let r = classifier::model::forward_reference(m, x.slice(ndarray::s![..5, ..])).unwrap();
+    for (a, b) in r.iter().zip(logits.slice(ndarray::s![..5, ..]).iter()) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+    // Unknown layer names are refused, naming them and the known layers.
+    let e = m.parse_layers("conv2,conv9").unwrap_err().to_string();
+    assert!(e.contains("conv9") && e.contains("hidden"), "{e}");
+    assert!(m.parse_layers("hidden,hidden").is_err());
+}

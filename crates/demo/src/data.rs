@@ -112,6 +112,17 @@ pub struct Auroc {
     pub auroc: Option<f64>,
 }
 
+/// One group's detection in pixel space and in the classifier's feature space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideBySide {
+    pub group: String,
+    /// Best score and its AUROC (over all rows) in pixel space and in feature space.
+    pub pixel_best: Option<(String, f64)>,
+    pub feature_best: Option<(String, f64)>,
+    /// The feature-space logistic-regression combination's AUROC on its held-out half.
+    pub combined_test: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffManifoldData {
     pub image_shape: (usize, usize, usize),
@@ -122,6 +133,9 @@ pub struct OffManifoldData {
     pub group_order: Vec<String>,
     pub columns: Vec<ScoreColumn>,
     pub aurocs: Vec<Auroc>,
+    /// AUROCs of the feature-space columns (`LAYER.SCORE`) and the side-by-side comparison per group.
+    pub feature_aurocs: Vec<Auroc>,
+    pub side_by_side: Vec<SideBySide>,
     pub fooling: Vec<FoolingImage>,
     pub flip_rates: Vec<FlipRates>,
     /// (clean, perturbed) image rows of a few flipped adversarial examples, with their labels.

@@ -43,8 +43,8 @@ fn score<'py>(
             .map_err(PyValueError::new_err)?;
     let out = PyDict::new(py);
     for c in scores.columns {
-        out.set_item(c.name, c.values.into_pyarray(py))?;
         out.set_item(format!("{}_pct", c.name), c.percentiles.into_pyarray(py))?;
+        out.set_item(c.name, c.values.into_pyarray(py))?;
     }
     let nearest: Vec<i64> = scores.nearest.iter().map(|&i| i as i64).collect();
     out.set_item("nearest", nearest.into_pyarray(py))?;
@@ -52,9 +52,78 @@ fn score<'py>(
     Ok(out)
 }
 
+/// Feature-space scores (`imanifold score --features MODEL[:LAYER,…]`): the activations of `reference` and `query`
+/// at each layer of the model, then [`off_manifold::features::score_features`]. Returns a dict `LAYER.SCORE` →
+/// float64 values, `LAYER.SCORE_pct` → percentiles, and `report` (JSON text: layers, methods, the groups' AUROCs and
+/// the combination when `groups` is given).
+#[pyfunction]
+#[pyo3(signature = (reference, query, features, methods, k, dim, calibration, seed, groups=None, threads=None))]
+#[allow(clippy::too_many_arguments)] // the CLI's `score --features` options
+fn score_features<'py>(
+    py: Python<'py>,
+    reference: PyReadonlyArray2<'py, f32>,
+    query: PyReadonlyArray2<'py, f32>,
+    features: &str,
+    methods: Option<&str>,
+    k: usize,
+    dim: &str,
+    calibration: usize,
+    seed: u64,
+    groups: Option<Vec<String>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    use off_manifold::features::{FeatureOptions, LayerFeatures, ReferenceLabels};
+    let spec: classifier::FeatureSpec = features.parse().map_err(|e| value_error(&e))?;
+    let model = classifier::Classifier::load(&spec.model).map_err(|e| value_error(&e))?;
+    let layers = spec.layers_of(&model).map_err(|e| value_error(&e))?;
+    let methods = match methods {
+        Some(m) => m.parse::<MethodList>().map_err(|e| value_error(&e))?.0,
+        None => off_manifold::Method::FEATURES.to_vec(),
+    };
+    let dim: DimChoice = dim.parse().map_err(|e| value_error(&e))?;
+    let opts = FeatureOptions { methods, k, dim, calibration, seed, ..FeatureOptions::default() };
+    let (reference, query) = (matrix(&reference), matrix(&query));
+    let n_query = query.nrows();
+    let run = || -> Result<off_manifold::features::FeatureReport, String> {
+        let fm = classifier::feature_matrices(&model, &layers, reference, query).map_err(|e| crate::chain(&e))?;
+        let lf: Vec<LayerFeatures> = (0..fm.layers.len())
+            .map(|i| LayerFeatures {
+                name: fm.layers[i].to_string(),
+                channels: fm.shapes[i].channels,
+                reference: fm.reference[i].view(),
+                query: fm.query[i].view(),
+            })
+            .collect();
+        let labels = ReferenceLabels {
+            labels: fm.reference_predicted.clone(),
+            n_classes: model.n_classes(),
+            source: "the model's predicted class of every reference image".into(),
+        };
+        let ids = (0..n_query).map(|i| format!("row {i}")).collect();
+        off_manifold::features::score_features(&lf, &labels, ids, groups.map(|g| ("groups".to_string(), g)), &opts)
+            .map_err(|e| crate::chain(&e))
+    };
+    let report = compute(py, threads, run)?.map_err(PyValueError::new_err)?;
+    let json = serde_json::json!({
+        "layers": report.layers,
+        "methods": report.options.methods.iter().map(|m| m.name()).collect::<Vec<_>>(),
+        "labels": report.labels_source,
+        "groups": report.groups.as_ref().map(|g| &g.report),
+        "combination": report.combination,
+    });
+    let out = PyDict::new(py);
+    for c in report.columns {
+        out.set_item(format!("{}_pct", c.name), c.percentiles.into_pyarray(py))?;
+        out.set_item(c.name, c.values.into_pyarray(py))?;
+    }
+    out.set_item("report", json.to_string())?;
+    Ok(out)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SCORE_DEFAULT_K", off_manifold::DEFAULT_K)?;
     m.add("SCORE_DEFAULT_CALIBRATION", off_manifold::DEFAULT_CALIBRATION)?;
     m.add("SCORE_DEFAULT_FLOW_METHOD", off_manifold::DEFAULT_FLOW_METHOD)?;
+    m.add_function(wrap_pyfunction!(score_features, m)?)?;
     m.add_function(wrap_pyfunction!(score, m)?)
 }

@@ -44,3 +44,38 @@ def test_score_reads_float32_in_place(datasets):
     assert imanifold._imanifold.last_input_pointer() == Q.__array_interface__["data"][0]
     imanifold.score(X, np.asfortranarray(Q), methods="knn", k=5)
     assert imanifold._imanifold.last_input_pointer() != Q.__array_interface__["data"][0]
+
+
+def test_score_features_equals_cli(cli, tmp_path):
+    """features= gives the CLI's `score --features` columns (same model, same rows, same seed); groups= adds the
+    AUROCs and the combination."""
+    subprocess.run([str(cli), "render", "--scene", "shapes10", "--vary", "yaw,pitch,light_azimuth", "--n", "120",
+                    "--size", "16", "--seed", "1", "--npy", "--quiet", "--out", str(tmp_path / "train")], check=True)
+    subprocess.run([str(cli), "classifier", "train", "--data", str(tmp_path / "train"), "--epochs", "2", "--quiet",
+                    "--out", str(tmp_path / "model")], check=True)
+    ref = imanifold.load(tmp_path / "train").data
+    rng = np.random.default_rng(0)
+    noise = (np.round(rng.uniform(size=(20, ref.shape[1])) * 255) / 255).astype(np.float32)
+    query = np.concatenate([ref[:20], noise]).astype(np.float32)
+    np.save(tmp_path / "ref.npy", ref.reshape(-1, 16, 16, 3))
+    np.save(tmp_path / "query.npy", query.reshape(-1, 16, 16, 3))
+    out = tmp_path / "out"
+    spec = f"{tmp_path / 'model'}:conv3,hidden"
+    subprocess.run([str(cli), "score", "--reference", str(tmp_path / "ref.npy"), "--query",
+                    str(tmp_path / "query.npy"), "--features", spec, "--k", "8", "--quiet", "--out", str(out)],
+                   check=True)
+    got = imanifold.score(ref, query, features=spec, k=8, groups=["natural"] * 20 + ["noise"] * 20, threads=1)
+    names = [f"{layer}.{s}" for layer in ("conv3", "hidden")
+             for s in ("knn_kth", "knn_mean", "tangent", "lid", "mahalanobis")]
+    assert sorted(k for k in got if k != "report") == sorted(names + [f"{n}_pct" for n in names])
+    for name in names:
+        np.testing.assert_allclose(got[name], np.load(out / f"{name}.npy"), rtol=1e-6)
+    report = got["report"]
+    assert [layer["name"] for layer in report["layers"]] == ["conv3", "hidden"]
+    noise_group = report["groups"]["groups"][1]
+    assert noise_group["name"] == "noise" and noise_group["auroc"]["hidden.knn_kth"] > 0.9
+    assert report["combination"]["groups"][0]["n_train"] == [10, 10]
+    with pytest.raises(ValueError, match="conv9"):
+        imanifold.score(ref, query, features=f"{tmp_path / 'model'}:conv9")
+    with pytest.raises(ValueError):
+        imanifold.score(ref[:, :100], query[:, :100], features=str(tmp_path / "model"))

@@ -67,12 +67,23 @@ fn check_off_manifold(v: &Value) {
     let o = &v["off_manifold"];
     let auroc = &o["scores"]["auroc"];
     let groups =
-        ["flow_morph", "cross_fade", "adversarial_pgd", "other_scene", "fooling_cppn", "fooling_direct", "noise"];
+        ["flow_morph", "cross_fade", "adversarial_pgd_8", "other_scene", "fooling_cppn", "fooling_direct", "noise"];
     for g in groups {
         for s in ["knn_kth", "knn_mean", "tangent", "lid", "flow"] {
             let a = num(&auroc[g][s], &format!("AUROC {g}/{s}"));
             assert!((0.0..=1.0).contains(&a), "{g}/{s}: {a}");
         }
+    }
+    // Feature space: every group has its best pixel and feature score and the combination's held-out AUROC.
+    let side = &o["feature_scores"]["side_by_side"];
+    for g in groups {
+        for k in ["pixel_best", "feature_best"] {
+            let a = num(&side[g][k]["auroc"], &format!("{g} {k}"));
+            assert!((0.0..=1.0).contains(&a), "{g} {k}: {a}");
+        }
+    }
+    for g in ["noise", "fooling_direct", "fooling_cppn"] {
+        assert!(num(&o["feature_scores"]["auroc"][g]["hidden.mahalanobis"], g) > 0.9, "{g}: {}", side[g]);
     }
     // Noise and fooling images are far off the manifold of natural renders.
     for g in ["noise", "fooling_direct", "fooling_cppn"] {
@@ -143,7 +154,8 @@ fn check_stage_folders(dir: &Path) {
         "stage2_geodesic/geodesic/results.json",
         "stage3_off_manifold/model/config.json",
         "stage3_off_manifold/fool_evolve-cppn/fooling.npy",
-        "stage3_off_manifold/adversarial_pgd/adversarial.csv",
+        "stage3_off_manifold/adversarial_pgd_8/adversarial.csv",
+        "stage3_off_manifold/score_features/scores.csv",
         "stage3_off_manifold/queries/manifest.csv",
         "stage3_off_manifold/score/scores.csv",
     ] {

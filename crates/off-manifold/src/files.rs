@@ -229,7 +229,7 @@ mod tests {
     fn report(tangent_dims: Option<Vec<usize>>) -> ScoreReport {
         ScoreReport {
             columns: vec![ScoreColumn {
-                name: "knn_kth",
+                name: "knn_kth".into(),
                 method: Method::Knn,
                 values: vec![1.5, 2.0],
                 percentiles: vec![0.5, 1.0],

@@ -76,7 +76,7 @@ mod tests {
     #[test]
     fn groups_and_aurocs() {
         let col = ScoreColumn {
-            name: "knn_kth",
+            name: "knn_kth".into(),
             method: Method::Knn,
             values: vec![1.0, 5.0, 2.0, 6.0, 3.0],
             percentiles: vec![0.1, 0.9, 0.2, 0.95, 0.3],
@@ -96,7 +96,7 @@ mod tests {
         // Without a `natural` group the first group is the reference.
         let g2: Vec<String> = ["x", "y", "x", "y", "x"].iter().map(|s| s.to_string()).collect();
         let col2 = ScoreColumn {
-            name: "lid",
+            name: "lid".into(),
             method: Method::Lid,
             values: vec![1.0, 5.0, 2.0, 6.0, 3.0],
             percentiles: vec![0.0; 5],

@@ -40,12 +40,13 @@ use std::time::Instant;
 
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
-use serde::Serialize;
 
+pub mod features;
 mod files;
 mod flow_score;
 mod groups;
 pub mod memory;
+mod method;
 mod pairs;
 pub mod pairs_file;
 mod query;
@@ -55,10 +56,11 @@ mod tangent;
 pub use dataset::{Column, Dataset, LoadOptions};
 pub use files::{set_score_results, write_pairs_dir, write_score_dir, write_score_files};
 pub use groups::{group_report, GroupReport, GroupStats};
+pub use method::{Method, MethodList};
 pub use optical_flow::FlowParams;
 pub use pairs::{perturbation_energy, score_pairs, PairResult, PairsOptions, PairsReport, PairsRun, PairsSummary};
 pub use pairs_file::{read_pairs, read_pairs_csv, PairEntry, PairLine, Pairs};
-pub use query::{check_same_size, matching_load_options, score_query, QueryGroups, QueryReport};
+pub use query::{check_same_size, group_labels, matching_load_options, score_query, QueryGroups, QueryReport};
 
 /// Default neighbours per image.
 pub const DEFAULT_K: usize = 20;
@@ -124,111 +126,12 @@ pub enum ScoreError {
 
 pub type Result<T> = std::result::Result<T, ScoreError>;
 
-fn invalid(name: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> ScoreError {
+pub(crate) fn invalid(name: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> ScoreError {
     ScoreError::InvalidOption { name, value: value.to_string(), reason: reason.into() }
 }
 
 /// Height, width, channels of the images behind the rows (pixels row-major (y, x, channel)): the loaders' type.
 pub use dataset::ImageShape;
-
-/// One family of scores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Knn,
-    Tangent,
-    Lid,
-    Flow,
-}
-
-impl Method {
-    pub const ALL: [Method; 4] = [Method::Knn, Method::Tangent, Method::Lid, Method::Flow];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Knn => "knn",
-            Method::Tangent => "tangent",
-            Method::Lid => "lid",
-            Method::Flow => "flow",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Method> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "knn" => Ok(Method::Knn),
-            "tangent" => Ok(Method::Tangent),
-            "lid" => Ok(Method::Lid),
-            "flow" => Ok(Method::Flow),
-            other => Err(invalid("method", other, "known methods: knn, tangent, lid, flow")),
-        }
-    }
-
-    /// The scores computed when none are named: all four for images, knn, tangent and lid for rows that are not
-    /// images (the flow score needs an image shape).
-    pub fn defaults_for(shape: Option<ImageShape>) -> Vec<Method> {
-        match shape {
-            Some(_) => Method::ALL.to_vec(),
-            None => vec![Method::Knn, Method::Tangent, Method::Lid],
-        }
-    }
-
-    /// Parses a comma-separated list (`knn,tangent`); repeats are errors.
-    pub fn parse_list(s: &str) -> Result<Vec<Method>> {
-        let mut out = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let m = Method::parse(part)?;
-            if out.contains(&m) {
-                return Err(invalid("methods", s, format!("{} is listed twice", m.name())));
-            }
-            out.push(m);
-        }
-        if out.is_empty() {
-            return Err(invalid("methods", s, "no method given (knn, tangent, lid, flow)"));
-        }
-        Ok(out)
-    }
-
-    /// Score columns this method produces.
-    pub fn columns(self) -> &'static [&'static str] {
-        match self {
-            Method::Knn => &["knn_kth", "knn_mean"],
-            Method::Tangent => &["tangent"],
-            Method::Lid => &["lid"],
-            Method::Flow => &["flow"],
-        }
-    }
-}
-
-impl std::str::FromStr for Method {
-    type Err = ScoreError;
-    fn from_str(s: &str) -> Result<Method> {
-        Method::parse(s)
-    }
-}
-
-impl std::fmt::Display for Method {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A comma-separated list of scores (`knn,tangent`), as the command line gives it: no repeats, at least one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodList(pub Vec<Method>);
-
-impl std::str::FromStr for MethodList {
-    type Err = ScoreError;
-    fn from_str(s: &str) -> Result<MethodList> {
-        Method::parse_list(s).map(MethodList)
-    }
-}
-
-impl std::fmt::Display for MethodList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.0.iter().map(|m| m.name()).collect();
-        f.write_str(&names.join(","))
-    }
-}
 
 /// How the tangent dimension d is chosen (see the crate docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -328,7 +231,7 @@ impl Default for ScoreOptions {
 /// One score column: the query values, their percentiles and the calibration values they were ranked in.
 #[derive(Debug, Clone)]
 pub struct ScoreColumn {
-    pub name: &'static str,
+    pub name: String,
     pub method: Method,
     pub values: Vec<f64>,
     pub percentiles: Vec<f64>,
@@ -627,6 +530,13 @@ fn check_score_options(
     let k = opts.k;
     check_k_fits(k, reference.nrows())?;
     let has = |m: Method| opts.methods.contains(&m);
+    if has(Method::Mahalanobis) {
+        return Err(invalid(
+            "methods",
+            "mahalanobis",
+            "the mahalanobis score needs class-labelled features (--features)",
+        ));
+    }
     if (has(Method::Tangent) || has(Method::Lid)) && k < 2 {
         return Err(invalid("k", k, "the tangent and lid scores need at least 2 neighbours"));
     }
@@ -702,10 +612,10 @@ pub fn score(
     timings.push(("scores", t.elapsed().as_secs_f64()));
 
     let mut columns = Vec::new();
-    let mut push = |name: &'static str, method: Method, values: Vec<f64>, calibration: Vec<f64>| {
+    let mut push = |name: &str, method: Method, values: Vec<f64>, calibration: Vec<f64>| {
         let sorted = stats::sorted_finite(&calibration);
         let percentiles = values.iter().map(|&v| percentile_of(&sorted, v)).collect();
-        columns.push(ScoreColumn { name, method, values, percentiles, calibration });
+        columns.push(ScoreColumn { name: name.to_string(), method, values, percentiles, calibration });
     };
     let mut flow_rows = Vec::new();
     for &m in &opts.methods {
@@ -756,6 +666,7 @@ pub fn score(
                 push("flow", m, q_flow, c_flow);
                 timings.push(("flow", t.elapsed().as_secs_f64()));
             }
+            Method::Mahalanobis => {} // refused by check_score_options
         }
     }
     let kept = &reference_model.kept;

@@ -93,18 +93,10 @@ pub fn matching_load_options(reference: &Dataset, opts: LoadOptions) -> LoadOpti
     o
 }
 
-/// Scores every image of `query` against `reference` (see the crate docs); `groups` names a manifest column of the
-/// query that splits it into groups (AUROC against `natural`, else the first group). Sizes, the groups column and
-/// the options are checked before any neighbour search.
-pub fn score_query(
-    reference: &Dataset,
-    query: &Dataset,
-    groups: Option<&str>,
-    opts: &ScoreOptions,
-) -> Result<QueryReport> {
-    let t = Instant::now();
-    check_same_size(reference, query)?;
-    let labels = match groups {
+/// The labels of the manifest column `column` of `query` (None without a column); a missing column is an error
+/// naming the columns there are.
+pub fn group_labels(query: &Dataset, column: Option<&str>) -> Result<Option<(String, Vec<String>)>> {
+    Ok(match column {
         None => None,
         Some(col) => {
             let c = query.column(col).ok_or_else(|| {
@@ -117,7 +109,21 @@ pub fn score_query(
             })?;
             Some((col.to_string(), (0..query.n()).map(|i| c.text(i)).collect::<Vec<String>>()))
         }
-    };
+    })
+}
+
+/// Scores every image of `query` against `reference` (see the crate docs); `groups` names a manifest column of the
+/// query that splits it into groups (AUROC against `natural`, else the first group). Sizes, the groups column and
+/// the options are checked before any neighbour search.
+pub fn score_query(
+    reference: &Dataset,
+    query: &Dataset,
+    groups: Option<&str>,
+    opts: &ScoreOptions,
+) -> Result<QueryReport> {
+    let t = Instant::now();
+    check_same_size(reference, query)?;
+    let labels = group_labels(query, groups)?;
     let mut scores = crate::score(reference.data.view(), query.data.view(), reference.shape, opts)?;
     scores.timings.push(("score", t.elapsed().as_secs_f64()));
     let groups = labels.map(|(column, labels)| {

@@ -37,6 +37,9 @@ SCORE_DEFAULT_FLOW_METHOD: str
 def score(reference: npt.NDArray[np.float32], query: npt.NDArray[np.float32], methods: str, k: int, dim: str,
           calibration: int, flow_method: str, seed: int, image_shape: Optional[Tuple[int, int, int]] = None,
           threads: Optional[int] = None) -> Dict[str, npt.NDArray[Any]]: ...
+def score_features(reference: npt.NDArray[np.float32], query: npt.NDArray[np.float32], features: str,
+                   methods: Optional[str], k: int, dim: str, calibration: int, seed: int,
+                   groups: Optional[List[str]] = None, threads: Optional[int] = None) -> Dict[str, Any]: ...
 def render(scene: str, vary: List[str], n: int, width: int, height: int, sampling: str, seed: int, ssaa: int,
            blur: float, gray: bool, depth: bool, flow: bool = False,
            threads: Optional[int] = None) -> Tuple[Any, List[str], Any, Any, Any]: ...

@@ -1,7 +1,10 @@
 """Off-manifold scores of query images against a reference set."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple, Union
+import json
+import os
+
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -12,33 +15,54 @@ DEFAULT_K: int = _imanifold.SCORE_DEFAULT_K
 DEFAULT_CALIBRATION: int = _imanifold.SCORE_DEFAULT_CALIBRATION
 
 
-def score(reference, query, methods: Union[str, Sequence[str]] = "knn,tangent,lid", k: int = DEFAULT_K,
+def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None, k: int = DEFAULT_K,
           dim: Union[str, int] = "auto", calibration: int = DEFAULT_CALIBRATION,
           flow_method: str = _imanifold.SCORE_DEFAULT_FLOW_METHOD, seed: int = 0,
           image_shape: Optional[Tuple[int, int, int]] = None,
-          threads: Optional[int] = None) -> Dict[str, np.ndarray]:
+          features: Optional[Union[str, os.PathLike]] = None, groups: Optional[Sequence[str]] = None,
+          threads: Optional[int] = None) -> Dict[str, Any]:
     """Off-manifold scores of every row of ``query`` against ``reference``, as ``imanifold score --reference R
     --query Q`` (same numbers for the same data and seed).
 
     Args:
         reference, query: n × d matrices (one image per row; converted to float32 once when needed; the library
             reads float32 C-contiguous arrays in place, without a copy).
-        methods: score names (``knn``, ``tangent``, ``lid``, ``flow``), a list or comma-separated.
+        methods: score names (``knn``, ``tangent``, ``lid``, ``flow``; with ``features`` also ``mahalanobis``), a
+            list or comma-separated. Default: ``knn,tangent,lid``; with ``features`` ``knn,tangent,lid,mahalanobis``.
         k: neighbours per image.
         dim: tangent dimension: ``"auto"`` or a whole number.
         calibration: reference images used for the leave-one-out calibration.
         flow_method: optical-flow method of the ``flow`` score.
         seed: seed of the calibration samples.
         image_shape: (h, w, c) of the rows, needed by the ``flow`` score.
+        features: ``"MODEL_DIR[:LAYER,...]"``: score in the classifier's feature space instead, as ``imanifold score
+            --features`` (layers ``conv1``, ..., ``hidden``, ``logits``; default every hidden layer). The rows are
+            images of the model's input shape.
+        groups: with ``features``, one group name per query row: adds the groups' AUROCs against ``natural`` (else
+            the first group) and the logistic-regression combination to the report.
         threads: worker threads (default: all cores).
 
     Returns:
         dict: each score column's float64 values (``knn`` gives ``knn_kth`` and ``knn_mean``) and ``<score>_pct`` (percentile among the reference's leave-one-out
-        values), ``nearest`` (int64 nearest reference row) and ``nearest_distance``.
+        values), ``nearest`` (int64 nearest reference row) and ``nearest_distance``. With ``features``: columns
+        ``LAYER.SCORE`` and ``LAYER.SCORE_pct`` and ``report`` (dict: ``layers``, ``methods``, ``labels``,
+        ``groups``, ``combination``).
 
     Raises ValueError for bad options or data (different widths, too few reference rows, ...).
     """
-    if not isinstance(methods, str):
+    if methods is not None and not isinstance(methods, str):
         methods = ",".join(methods)
+    if features is not None:
+        if image_shape is not None:
+            raise ValueError("image_shape does not apply with features= (the model gives the input shape)")
+        out = _imanifold.score_features(as_matrix(reference, "reference"), as_matrix(query, "query"),
+                                        os.fspath(features), methods, int(k), str(dim), int(calibration), int(seed),
+                                        groups=None if groups is None else [str(g) for g in groups], threads=threads)
+        out["report"] = json.loads(out["report"])
+        return out
+    if groups is not None:
+        raise ValueError("groups= applies with features=")
+    if methods is None:
+        methods = "knn,tangent,lid"
     return _imanifold.score(as_matrix(reference, "reference"), as_matrix(query, "query"), methods, int(k), str(dim),
                             int(calibration), flow_method, int(seed), image_shape=image_shape, threads=threads)

@@ -3,6 +3,11 @@
 //! reference's own leave-one-out scores; `--groups COLUMN` adds per-group distributions and AUROCs. Writes
 //! scores.csv, <score>.npy, <score>_pct.npy, calibration_<score>.npy and results.json.
 //!
+//! `imanifold score --reference REF --query Q --features MODEL[:LAYER,…] --out DIR`: the same scores (knn, tangent,
+//! lid) on the classifier's activations at each layer (default: every hidden layer), the class-conditional
+//! Mahalanobis score (classes: the model's predictions on the reference) and, with `--groups`, a logistic-regression
+//! combination per group trained on half of the rows; scores.csv has one column per layer × score.
+//!
 //! `imanifold score --reference REF --pairs PAIRS.csv --out DIR`: for (clean, perturbed) image pairs, the fraction of
 //! each perturbation's energy in the clean image's local tangent space, with a random direction as baseline. Writes
 //! perturbations.csv, tangent_fraction.npy, random_tangent_fraction.npy and results.json.
@@ -11,9 +16,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
+use classifier::{Classifier, FeatureSpec};
 use dataset::limits::Bytes;
 use dataset::Dataset;
 use knn::{KnnOptions, Strategy};
+use off_manifold::features::{FeatureOptions, LayerFeatures, ReferenceLabels};
 use off_manifold::{DimChoice, FlowParams, Method, MethodList, PairsOptions, ScoreOptions};
 
 use super::common::{InputArgs, OutArgs};
@@ -30,8 +37,13 @@ pub struct Args {
     /// a `.npy` holding one image, or `file.npy#ROW` for one row of a `.npy` stack.
     #[arg(long, value_name = "FILE")]
     pub pairs: Option<PathBuf>,
+    /// Feature space: a classifier model folder and, after `:`, comma-separated layers (conv1, conv2, …, hidden,
+    /// logits; default: every hidden layer). The scores are computed on the activations at each layer.
+    #[arg(long, value_name = "MODEL[:LAYER,...]", conflicts_with = "pairs")]
+    pub features: Option<FeatureSpec>,
     /// Scores to compute, comma-separated, from knn, tangent, lid, flow (default: all four for images; knn,
-    /// tangent, lid for rows that are not images).
+    /// tangent, lid for rows that are not images); with --features from knn, tangent, lid, mahalanobis (default:
+    /// all four).
     #[arg(long, value_name = "LIST")]
     pub methods: Option<MethodList>,
     /// Neighbours per image.
@@ -72,8 +84,20 @@ fn knn_options(a: &Args) -> KnnOptions {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let second = a.query.as_deref().or(a.pairs.as_deref()).unwrap_or(&a.reference);
-    a.out.check_inputs(&[&a.reference, second])?;
+    match &a.features {
+        Some(f) => a.out.check_inputs(&[&a.reference, second, &f.model])?,
+        None => a.out.check_inputs(&[&a.reference, second])?,
+    }
     let flow = FlowParams::from_name(&a.flow_method)?;
+    // The model and its layers are checked before any image is loaded.
+    let features = match &a.features {
+        Some(spec) => {
+            let model = Classifier::load(&spec.model)?;
+            let layers = spec.layers_of(&model).with_context(|| format!("--features {spec}"))?;
+            Some((spec, model, layers))
+        }
+        None => None,
+    };
     let mut record = output::Results::new("score");
     let reference = record.timed("load_reference", || a.input_args.load(&a.reference))?;
     if let Some(pairs) = &a.pairs {
@@ -84,6 +108,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let query = record
         .timed("load_query", || dataset::load(q_path, &q_opts))
         .with_context(|| format!("loading {}", q_path.display()))?;
+    if let Some((spec, model, layers)) = features {
+        return run_features(&a, spec, &model, &layers, &reference, &query, q_path, record);
+    }
     check_memory(&reference, query.n(), a.k, a.calibration)?;
     let opts = ScoreOptions {
         methods: a.methods.clone().map_or_else(|| Method::defaults_for(reference.shape), |m| m.0),
@@ -134,5 +161,73 @@ fn run_pairs(a: &Args, pairs_path: &Path, reference: &Dataset, mut record: outpu
         .with_context(|| format!("tangent energy of the pairs in {}", pairs_path.display()))?;
     let (r, p) = (a.reference.display().to_string(), pairs_path.display().to_string());
     let v = a.out.write(|dir| Ok(off_manifold::write_pairs_dir(dir, &run, &r, &p, record)?))?;
+    a.out.print(&v)
+}
+
+/// `--features`: activations of reference and query at the chosen layers, then the feature-space scores. The model,
+/// its layers, the image shapes, the groups column and the memory are checked before any forward pass.
+fn run_features(
+    a: &Args,
+    spec: &FeatureSpec,
+    model: &Classifier,
+    layers: &[classifier::Layer],
+    reference: &Dataset,
+    query: &Dataset,
+    q_path: &Path,
+    mut record: output::Results,
+) -> anyhow::Result<()> {
+    off_manifold::check_same_size(reference, query)?;
+    let shape = reference.shape.with_context(|| {
+        format!("--features needs images: {} holds rows that are not images", a.reference.display())
+    })?;
+    model.check_shape(shape).with_context(|| format!("--features {}", spec.model.display()))?;
+    let methods = a.methods.clone().map_or_else(|| off_manifold::Method::FEATURES.to_vec(), |m| m.0);
+    let groups = off_manifold::group_labels(query, a.groups.as_deref())?;
+    let dims: Vec<usize> = layers.iter().map(|&l| model.layer_shape(l).len()).collect();
+    let needed = off_manifold::features::memory_needed(reference.n(), query.n(), &dims, a.k, a.calibration);
+    let available = dataset::limits::available_memory();
+    if needed > available as u128 {
+        bail!(
+            "score --features needs {} for the activations of {} reference and {} query rows at {} layer(s) ({} values \
+             per image), {} available; choose fewer or smaller layers (MODEL:hidden) or fewer rows (--limit, --sample)",
+            Bytes(needed),
+            reference.n(),
+            query.n(),
+            layers.len(),
+            dims.iter().sum::<usize>(),
+            Bytes(available as u128)
+        );
+    }
+    let fm = record.timed("activations", || {
+        classifier::feature_matrices(model, layers, reference.data.view(), query.data.view())
+    })?;
+    let layer_features: Vec<LayerFeatures> = (0..fm.layers.len())
+        .map(|i| LayerFeatures {
+            name: fm.layers[i].to_string(),
+            channels: fm.shapes[i].channels,
+            reference: fm.reference[i].view(),
+            query: fm.query[i].view(),
+        })
+        .collect();
+    let labels = ReferenceLabels {
+        labels: fm.reference_predicted.clone(),
+        n_classes: model.n_classes(),
+        source: "the model's predicted class of every reference image".into(),
+    };
+    let opts = FeatureOptions {
+        methods,
+        k: a.k,
+        dim: a.dim,
+        calibration: a.calibration,
+        seed: a.input_args.seed,
+        knn: knn_options(a),
+        combine: true,
+    };
+    let report = off_manifold::features::score_features(&layer_features, &labels, query.ids.clone(), groups, &opts)
+        .with_context(|| {
+            format!("scoring {} against {} in the features of {spec}", q_path.display(), a.reference.display())
+        })?;
+    let (r, q, f) = (a.reference.display().to_string(), q_path.display().to_string(), spec.to_string());
+    let v = a.out.write(|dir| Ok(off_manifold::features::write_feature_dir(dir, &report, &f, &r, &q, record)?))?;
     a.out.print(&v)
 }

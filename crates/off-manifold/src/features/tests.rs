@@ -1,0 +1,157 @@
+use ndarray::{array, Array2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::combine::LogisticModel;
+use super::mahalanobis::{pool, ClassGaussians};
+use super::*;
+
+/// Two classes in the plane with known within-class covariance diag(0.5, 2): the scores are the closed-form
+/// Mahalanobis distances to the nearer mean.
+#[test]
+fn mahalanobis_known_values() {
+    let x =
+        array![[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0], [11.0, 0.0], [9.0, 0.0], [10.0, 2.0], [10.0, -2.0]];
+    let labels = [0, 0, 0, 0, 2, 2, 2, 2];
+    let g = ClassGaussians::fit(x.view(), &labels, 3).unwrap();
+    assert_eq!(g.n_classes(), 2, "class 1 has no rows");
+    let q = array![[0.0, 1.0], [3.0, 0.0], [10.0, 4.0], [f64::NAN, 0.0]];
+    let s = g.scores(q.view());
+    let want = [(1.0f64 / 2.0).sqrt(), 18f64.sqrt(), (16.0f64 / 2.0).sqrt()];
+    for (got, want) in s.iter().zip(want) {
+        assert!((got - want).abs() < 1e-5 * want, "{got} vs {want}");
+    }
+    assert!(s[3].is_nan());
+}
+
+#[test]
+fn pooling_averages_positions_per_channel() {
+    // Two positions × three channels.
+    let x = array![[1.0f32, 2.0, 3.0, 3.0, 4.0, 5.0]];
+    assert_eq!(pool(x.view(), 3), array![[2.0, 3.0, 4.0]]);
+    assert_eq!(pool(x.view(), 6), x.mapv(|v| v as f64));
+}
+
+/// At the fitted weights the penalised log-likelihood's gradient vanishes, and a clear signal gets a large weight.
+#[test]
+fn logistic_regression_is_at_its_optimum() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let n = 200;
+    let y: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+    let x = Array2::from_shape_fn((n, 3), |(i, j)| match j {
+        0 => y[i] * 2.0 + rng.random::<f64>(),
+        1 => rng.random::<f64>() * 10.0,
+        _ => 5.0 - y[i] + 3.0 * rng.random::<f64>(),
+    });
+    let m = LogisticModel::fit(vec!["a".into(), "b".into(), "c".into()], &x, &y).unwrap();
+    let z = |i: usize, j: usize| (x[[i, j]] - m.mean[j]) / m.std[j];
+    let mut grad = [0.0; 4];
+    for (i, &yi) in y.iter().enumerate() {
+        let p = m.predict(x.row(i).as_slice().unwrap());
+        for (j, g) in grad.iter_mut().enumerate().take(3) {
+            *g += (p - yi) * z(i, j);
+        }
+        grad[3] += p - yi;
+    }
+    for (g, w) in grad.iter_mut().zip(&m.weights) {
+        *g += combine::PENALTY * w;
+    }
+    assert!(grad.iter().all(|g| g.abs() < 1e-6), "gradient {grad:?}");
+    assert!(m.weights[0] > 2.0 && m.weights[0].abs() > 3.0 * m.weights[1].abs(), "{:?}", m.weights);
+    assert!(m.weights[2] < 0.0, "{:?}", m.weights);
+}
+
+/// Points near a line in R^6 (natural) and points off it (far): the per-layer columns are exactly `crate::score` on
+/// the same matrices, the far group is separated, and the split is a partition, seeded.
+#[test]
+fn score_features_end_to_end() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut line = |n: usize, off: f64| {
+        Array2::from_shape_fn((n, 6), |(_, j)| if j == 0 { rng.random::<f64>() } else { 0.0 }).mapv(|v| v as f32)
+            + Array2::from_shape_fn((n, 6), |(_, j)| (off * (rng.random::<f64>() - 0.5) * (j > 0) as u8 as f64) as f32)
+    };
+    let reference = line(300, 0.01);
+    let mut query = line(40, 0.01);
+    let far = line(30, 0.5);
+    query.append(ndarray::Axis(0), far.view()).unwrap();
+    let labels: Vec<usize> = reference.column(0).iter().map(|&v| (v > 0.5) as usize).collect();
+    let groups: Vec<String> = (0..70).map(|i| if i < 40 { "natural" } else { "far" }.to_string()).collect();
+    let ids: Vec<String> = (0..70).map(|i| format!("q{i}")).collect();
+    let layer = |name: &str, channels| LayerFeatures {
+        name: name.into(),
+        channels,
+        reference: reference.view(),
+        query: query.view(),
+    };
+    let layers = [layer("a", 6), layer("b", 3)];
+    let rl = ReferenceLabels { labels, n_classes: 2, source: "x > 0.5".into() };
+    let opts = FeatureOptions { k: 10, ..FeatureOptions::default() };
+    let r = score_features(&layers, &rl, ids.clone(), Some(("group".into(), groups.clone())), &opts).unwrap();
+    let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "a.knn_kth",
+            "a.knn_mean",
+            "a.tangent",
+            "a.lid",
+            "a.mahalanobis",
+            "b.knn_kth",
+            "b.knn_mean",
+            "b.tangent",
+            "b.lid",
+            "b.mahalanobis"
+        ]
+    );
+    let direct = crate::score(
+        reference.view(),
+        query.view(),
+        None,
+        &ScoreOptions { methods: vec![Method::Knn, Method::Tangent, Method::Lid], k: 10, ..ScoreOptions::default() },
+    )
+    .unwrap();
+    for c in &direct.columns {
+        assert_eq!(r.column(&format!("a.{}", c.name)).unwrap().values, c.values);
+        assert_eq!(r.column(&format!("b.{}", c.name)).unwrap().percentiles, c.percentiles);
+    }
+    let g = &r.groups.as_ref().unwrap().report;
+    let far = g.groups.iter().find(|s| s.name == "far").unwrap();
+    for col in ["a.knn_kth", "a.tangent", "a.mahalanobis"] {
+        assert!(far.auroc[col].unwrap() > 0.95, "{col}: {:?}", far.auroc[col]);
+    }
+    // Pooling over the two "positions" of layer b changes the Mahalanobis input, not the neighbour scores.
+    assert_ne!(r.column("a.mahalanobis").unwrap().values, r.column("b.mahalanobis").unwrap().values);
+    let comb = r.combination.as_ref().unwrap();
+    assert_eq!(comb.groups.len(), 1);
+    let c = &comb.groups[0];
+    assert_eq!((c.n_train, c.n_test), ([15, 20], [15, 20]));
+    let mut all: Vec<usize> = c.rows[0].iter().chain(&c.rows[1]).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..70).collect::<Vec<_>>(), "train and test halves partition the rows");
+    assert!(c.auroc_test.unwrap() > 0.95, "{:?}", c.auroc_test);
+    // Same seed, same split and model; another seed, another split.
+    let again = score_features(&layers, &rl, ids.clone(), Some(("group".into(), groups.clone())), &opts).unwrap();
+    assert_eq!(again.combination.as_ref().unwrap().groups[0].rows, c.rows);
+    let other = FeatureOptions { seed: 1, ..opts.clone() };
+    let r1 = score_features(&layers, &rl, ids.clone(), Some(("group".into(), groups.clone())), &other).unwrap();
+    assert_ne!(r1.combination.as_ref().unwrap().groups[0].rows, c.rows);
+
+    // The writer: scores.csv columns, combination.csv, results.json keys.
+    let dir = tempfile::tempdir().unwrap();
+    let v = write_feature_dir(dir.path(), &r, "m:a,b", "ref", "q", output::Results::new("score")).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
+    assert!(csv.starts_with("file,group,a.knn_kth,a.knn_mean,a.tangent,a.lid,a.mahalanobis,b.knn_kth"), "{csv}");
+    assert_eq!(csv.lines().count(), 71);
+    let comb_csv = std::fs::read_to_string(dir.path().join("combination.csv")).unwrap();
+    assert_eq!(comb_csv.lines().next(), Some("file,group,combined_far,split_far"));
+    assert_eq!(v["mode"], "features");
+    assert_eq!(v["layers"][1]["name"], "b");
+    assert!(v["combination"]["groups"][0]["auroc_test"].as_f64().unwrap() > 0.95);
+    assert!(v["groups"]["groups"][1]["auroc"]["b.lid"].is_number());
+
+    // Refusals before any work.
+    let bad = FeatureOptions { methods: vec![Method::Flow], ..opts.clone() };
+    assert!(score_features(&layers, &rl, ids.clone(), None, &bad).unwrap_err().to_string().contains("flow"));
+    let short = ReferenceLabels { labels: vec![0; 5], ..rl.clone() };
+    assert!(score_features(&layers, &short, ids, None, &opts).is_err());
+}
