@@ -35,7 +35,7 @@ impl<'a> Scorer<'a> {
         while start < x.nrows() {
             let end = (start + EVAL_BATCH).min(x.nrows());
             let t = rows_tensor(x.slice(ndarray::s![start..end, ..]))?;
-            let logits = forward(self.model.config(), &self.params, mean, inv_std, &t)?;
+            let logits = forward(self.model.config(), &self.params, mean, inv_std, &t, None)?;
             let v = logits.flatten_all()?.to_vec1::<f32>()?;
             if v.len() != (end - start) * k {
                 return Err(invalid("model output", format!("{} logits for {} rows", v.len(), end - start)));
