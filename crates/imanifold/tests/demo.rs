@@ -91,6 +91,12 @@ fn check_off_manifold(v: &Value) {
     }
     let adv = &o["adversarial"];
     let flip = num(&adv["flip_rate"], "flip_rate");
+    // The on-manifold attack on the same images at the same budget, with plain PGD's rate beside it.
+    let om = &o["adversarial_by_eps"]["adversarial_onmanifold_8"];
+    assert_eq!(om["attack"], "on-manifold");
+    assert_eq!(om["pgd_flip_rate_same_images"], adv["flip_rate"], "plain PGD on the same images: {om}");
+    assert!(num(&om["flip_rate"], "on-manifold flip rate") <= 1.0);
+    assert!(om["tangent_space"]["dim"].as_u64().unwrap() >= 1);
     assert!(num(&adv["n_attacked"], "n_attacked") > 0.0);
     for k in ["random_flip_rate_l2", "random_flip_rate_linf"] {
         assert!(num(&adv[k], k) < flip, "adversarial flip rate {flip} vs {k} {}", adv[k]);

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use classifier::adversarial::{attack, Attack, AttackOptions, Norm};
+use classifier::adversarial::{
+    attack, attack_on_manifold, tangent_spaces, Attack, AttackOptions, Norm, TangentOptions,
+};
 use classifier::fool::{fool, FoolOptions, Method as FoolMethod};
 use classifier::Classifier;
 use indicatif::ProgressBar;
@@ -17,6 +19,9 @@ use crate::util::{sub_seed, Result, Step};
 
 /// L∞ budgets of the PGD attacks, in 8-bit steps (ε = value / 255); each gives the group `adversarial_pgd_<value>`.
 pub const PGD_EPS: [u32; 3] = [2, 4, 8];
+/// L∞ budget of the on-manifold attack (PGD in the training renders' local tangent spaces), in 8-bit steps; group
+/// `adversarial_onmanifold_<value>`.
+pub const ON_MANIFOLD_EPS: u32 = 8;
 
 /// The PGD attack on held-out renders: the attacked rows, the report, the flipped pairs and their tangent energy.
 pub(super) struct Adversarial {
@@ -89,20 +94,23 @@ pub(super) fn fooling_images(
 }
 
 /// PGD (L∞, ε = `eps_255`/255) perturbations of held-out renders with the random flip rate, written as
-/// `adversarial_pgd_<eps_255>/`, and where the flipping perturbations point: the fraction of their energy in the
-/// local tangent space of the reference.
+/// `adversarial_pgd_<eps_255>/` — or, with `on_manifold`, PGD restricted to the local tangent spaces of the training
+/// renders (`adversarial_onmanifold_<eps_255>/`, with plain PGD's flip rate on the same images beside it) — and
+/// where the flipping perturbations point: the fraction of their energy in the local tangent space of the reference.
 pub(super) fn adversarial(
     cfg: &Config,
     dir: &Path,
     model: &Classifier,
     naturals: &Naturals,
     eps_255: u32,
+    on_manifold: bool,
 ) -> Result<Adversarial> {
-    let group = format!("adversarial_pgd_{eps_255}");
+    let kind = if on_manifold { "onmanifold" } else { "pgd" };
+    let group = format!("adversarial_{kind}_{eps_255}");
     let n_attack = cfg.n_attack.min(naturals.x_held.nrows());
     let x_att = naturals.x_held.slice(ndarray::s![..n_attack, ..]).to_owned();
     let opts = AttackOptions {
-        attack: Attack::Pgd,
+        attack: if on_manifold { Attack::OnManifold } else { Attack::Pgd },
         norm: Norm::Linf,
         eps: eps_255 as f32 / 255.0,
         steps: cfg.pgd_steps,
@@ -111,8 +119,16 @@ pub(super) fn adversarial(
         seed: sub_seed(cfg.seed, 305),
         ..AttackOptions::default()
     };
-    let report = attack(model, x_att.view(), &naturals.y_held[..n_attack], &opts)
-        .step(|| format!("PGD attack (ε = {eps_255}/255) on the held-out renders"))?;
+    let y = &naturals.y_held[..n_attack];
+    let report = if on_manifold {
+        let t = TangentOptions { k: cfg.score_k, dim: None };
+        tangent_spaces(naturals.reference.data.view(), x_att.view(), &t, sub_seed(cfg.seed, 309))
+            .and_then(|tangents| attack_on_manifold(model, x_att.view(), y, &opts, &tangents))
+            .step(|| format!("on-manifold attack (ε = {eps_255}/255) on the held-out renders"))?
+    } else {
+        attack(model, x_att.view(), y, &opts)
+            .step(|| format!("PGD attack (ε = {eps_255}/255) on the held-out renders"))?
+    };
     write_adversarial(&dir.join(&group), model, &x_att, &report, &opts)?;
     let flipped_results: Vec<usize> = (0..report.results.len()).filter(|&i| report.results[i].flipped).collect();
     let d = x_att.ncols();
@@ -151,7 +167,11 @@ pub(super) fn adversarial_json(cfg: &Config, adv: &Adversarial) -> Value {
     let areport = &adv.report;
     let tangent = adv.tangent.as_ref().map(|t| &t.energy);
     json!({
-        "attack": "pgd", "norm": "linf", "eps": adv.opts.eps, "steps": cfg.pgd_steps, "random_trials": cfg.random_trials,
+        "attack": adv.opts.attack.name(), "norm": "linf", "eps": adv.opts.eps, "steps": cfg.pgd_steps,
+        "random_trials": cfg.random_trials,
+        "pgd_flip_rate_same_images": crate::util::json_opt(areport.pgd_flip_rate),
+        "mean_off_tangent_fraction": crate::util::json_opt(areport.mean_off_tangent_fraction),
+        "tangent_space": areport.tangent.clone(),
         "n_images": areport.n_images, "n_attacked": areport.n_attacked, "n_flipped": areport.n_flipped,
         "flip_rate": areport.flip_rate,
         "random_flip_rate_l2": crate::util::json_opt(areport.random_flip_rate_l2),

@@ -33,13 +33,14 @@ mod attacks;
 mod scores;
 
 /// Query groups in display order (`natural` is the reference group of the AUROCs).
-pub const GROUPS: [&str; 10] = [
+pub const GROUPS: [&str; 11] = [
     "natural",
     "flow_morph",
     "cross_fade",
     "adversarial_pgd_2",
     "adversarial_pgd_4",
     "adversarial_pgd_8",
+    "adversarial_onmanifold_8",
     "other_scene",
     "fooling_cppn",
     "fooling_direct",
@@ -104,7 +105,7 @@ struct Queries {
 /// Stage 3. `pb` advances per epoch, per fooling generation, and per remaining step.
 pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData> {
     pb.set_length(
-        (cfg.epochs + cfg.direct_generations + cfg.cppn_generations + attacks::PGD_EPS.len() + 1 + 5 + 5) as u64,
+        (cfg.epochs + cfg.direct_generations + cfg.cppn_generations + attacks::PGD_EPS.len() + 2 + 5 + 5) as u64,
     );
     let scene = Scene::builtin("shapes10")?;
     let side = cfg.cls_size;
@@ -119,9 +120,12 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
     let mut adv = Vec::new();
     for &eps in &attacks::PGD_EPS {
         pb.set_message(format!("pgd {eps}/255"));
-        adv.push(attacks::adversarial(cfg, dir, &trained.model, &naturals, eps)?);
+        adv.push(attacks::adversarial(cfg, dir, &trained.model, &naturals, eps, false)?);
         pb.inc(1);
     }
+    pb.set_message("on-manifold");
+    adv.push(attacks::adversarial(cfg, dir, &trained.model, &naturals, attacks::ON_MANIFOLD_EPS, true)?);
+    pb.inc(1);
 
     pb.set_message("queries");
     let (interpolation, queries) = scores::build_queries(&scene, cfg, &ropts, dir, &naturals, &adv, &fooling)?;

@@ -325,7 +325,7 @@ fn flip_rates(a: &Adversarial) -> FlipRates {
     let r = &a.report;
     let tangent = a.tangent.as_ref().map(|t| &t.energy);
     FlipRates {
-        attack: "pgd".into(),
+        attack: r.attack.name().into(),
         norm: "linf".into(),
         eps: a.opts.eps as f64,
         n_attacked: r.n_attacked,
@@ -362,8 +362,13 @@ pub(super) fn collect(
     queries: Queries,
 ) -> OffManifoldData {
     let (naturals, trained, scores) = (steps.naturals, steps.trained, steps.pixel);
-    // The strongest attack is the one the page shows and the summary's `adversarial` section describes.
-    let adv = steps.adv.last().expect("at least one PGD budget");
+    // The strongest PGD attack is the one the page shows and the summary's `adversarial` section describes.
+    let adv = steps
+        .adv
+        .iter()
+        .filter(|a| a.opts.attack == classifier::adversarial::Attack::Pgd)
+        .last()
+        .expect("at least one PGD budget");
     let side = cfg.cls_size;
     let sreport = &scores.scores;
     let greport = &scores.groups.as_ref().expect("the demo scores with groups").report;
