@@ -366,8 +366,8 @@ pub(super) fn collect(
     let adv = steps
         .adv
         .iter()
-        .filter(|a| a.opts.attack == classifier::adversarial::Attack::Pgd)
-        .last()
+        .rev()
+        .find(|a| a.opts.attack == classifier::adversarial::Attack::Pgd)
         .expect("at least one PGD budget");
     let side = cfg.cls_size;
     let sreport = &scores.scores;
