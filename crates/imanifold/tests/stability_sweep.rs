@@ -5,7 +5,20 @@ mod common;
 
 use std::path::Path;
 
-use common::{ok, read_json, refused, s};
+use common::{ok, read_json, run, s};
+
+/// Exit code 2, one line on stderr naming `needle` (clap's "For more information" hint not counted), and `out`
+/// not created.
+fn refused(args: &[&str], out: &Path, needle: &str) {
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: stderr does not name {needle:?}: {err}");
+    let lines = err.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("For more information")).count();
+    assert_eq!(lines, 1, "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(!out.exists(), "{args:?} left {}", out.display());
+}
 
 fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
@@ -16,11 +29,11 @@ const TINY: [&str; 12] = [
     "--sizes",
     "8,10",
     "--n-train",
-    "400",
+    "1200",
     "--n-test",
     "10",
     "--epochs",
-    "3",
+    "5",
     "--eps",
     "2/255,8/255",
     "--json",

@@ -77,7 +77,7 @@ pub struct MeasureArgs {
     /// PGD steps per restart.
     #[arg(long, default_value_t = lib::DEFAULT_PGD_STEPS)]
     pub pgd_steps: usize,
-    /// PGD restarts (the first from the image, the others from uniform points of the box).
+    /// PGD restarts (the first from the image, the others from random corners of the box).
     #[arg(long, default_value_t = lib::DEFAULT_PGD_RESTARTS)]
     pub pgd_restarts: usize,
     /// Uniform points and random corners tried per image and ε.
