@@ -139,8 +139,9 @@ impl<'a> LineWalker<'a> {
         let mut prev: Option<usize> = None;
         for &e in &order {
             let mut map = Vec::with_capacity(x.len());
+            let previous: Option<Vec<i8>> = prev.map(|p: usize| std::mem::take(&mut maps[p]));
             for i in 0..x.len() {
-                let reuse = prev.map(|p| maps[p][i]).filter(|&f| f == -1 || (f == 0 && self.grad_nonzero[i]));
+                let reuse = previous.as_ref().map(|p| p[i]).filter(|&f| f == -1 || (f == 0 && self.grad_nonzero[i]));
                 let f = match reuse {
                     Some(f) => f,
                     None if certified[e] && self.grad_nonzero[i] => 0,
@@ -155,6 +156,9 @@ impl<'a> LineWalker<'a> {
                     }
                 };
                 map.push(f);
+            }
+            if let (Some(p), Some(v)) = (prev, previous) {
+                maps[p] = v;
             }
             maps[e] = map;
             prev = Some(e);

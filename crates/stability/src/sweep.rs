@@ -200,10 +200,13 @@ pub fn least_squares(points: &[(f64, f64)]) -> Option<(f64, f64, Option<f64>)> {
     Some((slope, my - slope * mx, r2))
 }
 
+/// Reads one P from a summary.
+type Pick = fn(&EpsSummary) -> Option<f64>;
+
 fn fits(sizes: &[SizeResult], eps: &[f64]) -> Vec<Fit> {
     let mut out = Vec::new();
     for (e, &budget) in eps.iter().enumerate() {
-        let pick: [(&'static str, fn(&EpsSummary) -> Option<f64>); 3] = [
+        let pick: [(&'static str, Pick); 3] = [
             ("stable_upper", |s| Some(s.stable_upper)),
             ("stable_lower", |s| Some(s.stable_lower)),
             ("prediction", |s| s.prediction),

@@ -305,10 +305,10 @@ fn pixel_maps_reuse_agrees_with_per_budget_walks() {
             let mut walker = LineWalker::new(net, &x, class);
             let (maps, _) = walker.pixel_maps(&x, &eps, &certified);
             for (e, &budget) in eps.iter().enumerate() {
-                for i in 0..x.len() {
+                for (i, &got) in maps[e].iter().enumerate() {
                     let o = walker.pixel(&x, i, budget);
                     let want = if o.effective { i8::from(o.flip.is_some()) } else { -1 };
-                    assert_eq!(maps[e][i], want, "net {n} eps {budget} pixel {i}");
+                    assert_eq!(got, want, "net {n} eps {budget} pixel {i}");
                     compared += 1;
                     flips += usize::from(want == 1);
                 }
