@@ -37,6 +37,39 @@ pub struct ConvSpec {
 pub struct Architecture {
     pub conv: Vec<ConvSpec>,
     pub hidden: usize,
+    /// How the last convolution's maps reach the hidden layer (absent in older config files: flatten).
+    #[serde(default)]
+    pub pool: Pooling,
+}
+
+/// Flatten every position of the last maps into the hidden layer, or average each map over its positions first
+/// (global average pooling: the same parameters fit every input size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    #[default]
+    Flatten,
+    Global,
+}
+
+impl std::fmt::Display for Pooling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Pooling::Flatten => "flatten",
+            Pooling::Global => "global",
+        })
+    }
+}
+
+impl std::str::FromStr for Pooling {
+    type Err = ClassifierError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "flatten" => Ok(Pooling::Flatten),
+            "global" => Ok(Pooling::Global),
+            _ => Err(invalid("pooling", format!("`{s}` (use flatten or global)"))),
+        }
+    }
 }
 
 /// Convolution channels of the default architecture.
@@ -59,7 +92,7 @@ impl Architecture {
             .enumerate()
             .map(|(i, &c)| ConvSpec { channels: c, kernel: 3, stride: if i == 0 { 1 } else { 2 } })
             .collect();
-        Architecture { conv, hidden }
+        Architecture { conv, hidden, pool: Pooling::Flatten }
     }
 }
 
@@ -141,7 +174,10 @@ impl ModelConfig {
             out.push((format!("conv{i}.bias"), vec![c.channels]));
             c_in = c.channels;
         }
-        let (h, w) = conv_output_hw(&self.architecture, self.input);
+        let (h, w) = match self.architecture.pool {
+            Pooling::Flatten => conv_output_hw(&self.architecture, self.input),
+            Pooling::Global => (1, 1),
+        };
         let flat = c_in * h * w;
         out.push(("fc0.weight".into(), vec![self.architecture.hidden, flat]));
         out.push(("fc0.bias".into(), vec![self.architecture.hidden]));
@@ -226,6 +262,9 @@ pub(crate) fn forward(
         }
         k += 2;
     }
+    if config.architecture.pool == Pooling::Global {
+        h = h.mean_keepdim((1, 2))?;
+    }
     let (_, ho, wo, c_last) = h.dims4()?;
     let h = h.reshape((n, ho * wo * c_last))?;
     // fc0's columns are in (c, y, x) order; reorder them to the (y, x, c) order of the activations.
@@ -257,6 +296,9 @@ pub fn forward_reference(model: &Classifier, x: ArrayView2<f32>) -> Result<Array
         let (w, b) = (&params[k], &params[k + 1]);
         k += 2;
         h = h.conv2d(w, cs.kernel / 2, cs.stride, 1, 1)?.broadcast_add(&b.reshape((1, cs.channels, 1, 1))?)?.relu()?;
+    }
+    if config.architecture.pool == Pooling::Global {
+        h = h.mean_keepdim((2, 3))?;
     }
     let h = h.flatten_from(1)?;
     let h = h.matmul(&params[k].t()?)?.broadcast_add(&params[k + 1])?.relu()?;

@@ -16,6 +16,7 @@ fn pipeline() -> Outcome {
         architecture: Architecture {
             conv: vec![ConvSpec { channels: 8, kernel: 3, stride: 1 }, ConvSpec { channels: 16, kernel: 3, stride: 2 }],
             hidden: 16,
+            pool: Default::default(),
         },
         ..TrainOptions::default()
     };

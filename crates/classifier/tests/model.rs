@@ -140,10 +140,26 @@ fn training_is_deterministic() {
     assert_ne!(a.parameters().unwrap(), c.parameters().unwrap());
 }
 
-/// The channel-last im2col forward pass is the same function as candle's channel-first conv2d network.
+/// The channel-last im2col forward pass is the same function as candle's channel-first conv2d network, with the
+/// flattened maps and with global average pooling.
 #[test]
 fn forward_matches_candle_conv2d_reference() {
-    let m = common::model();
+    let d = common::train_data();
+    let mut opts = common::small_options(7);
+    opts.epochs = 1;
+    opts.architecture.pool = classifier::model::Pooling::Global;
+    let sub = d.data.slice(ndarray::s![0..60, ..]);
+    let (pooled, _) = classifier::train(sub, d.shape, &d.labels[..60], &d.classes, &opts, |_| ()).unwrap();
+    assert_eq!(pooled.config().architecture.pool, classifier::model::Pooling::Global);
+    // fc0 sees one value per channel of the last convolution.
+    let fc0 = &pooled.parameters().unwrap()[6];
+    assert_eq!((fc0.0.as_str(), fc0.1.len()), ("fc0.weight", 32 * 16));
+    for m in [common::model(), &pooled] {
+        check_against_reference(m);
+    }
+}
+
+fn check_against_reference(m: &classifier::Classifier) {
     let x = common::test_data().data.slice(ndarray::s![0..50, ..]).to_owned();
     let logits = classifier::model::forward_reference(m, x.view()).unwrap();
     let probs = m.predict_proba(x.view()).unwrap();

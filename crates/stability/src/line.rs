@@ -119,6 +119,53 @@ impl<'a> LineWalker<'a> {
         margin_lower.iter().enumerate().all(|(j, &m)| j == self.class || m > 0.0)
     }
 
+    /// Whether some logit's gradient at `x` is non-zero in input `i` (such an input is effective at every ε).
+    pub fn grad_nonzero(&self, i: usize) -> bool {
+        self.grad_nonzero[i]
+    }
+
+    /// Per-pixel flips of `x` at every budget of `eps` (any order): `out[e][i]` is −1 (not effective), 0
+    /// (effective, no flip) or 1 (flips), exactly as [`LineWalker::pixel`] decides, plus the pieces walked per
+    /// budget. Budgets are visited from the largest down and a pixel's answer is reused at a smaller budget when it
+    /// cannot change there: its segments are nested, so no flip on the larger one means none on the smaller, and a
+    /// pixel is effective at every budget when the gradient at `x` moves it and at none when the larger segment
+    /// does not move the logits. `certified[e]`: the whole ε-box is already proven label-preserving, so no segment
+    /// inside it flips (only effectiveness is left to decide).
+    pub fn pixel_maps(&mut self, x: &[f64], eps: &[f64], certified: &[bool]) -> (Vec<Vec<i8>>, Vec<usize>) {
+        let mut order: Vec<usize> = (0..eps.len()).collect();
+        order.sort_by(|&a, &b| eps[b].total_cmp(&eps[a]));
+        let mut maps = vec![Vec::new(); eps.len()];
+        let mut pieces = vec![0; eps.len()];
+        let mut prev: Option<usize> = None;
+        for &e in &order {
+            let mut map = Vec::with_capacity(x.len());
+            let previous: Option<Vec<i8>> = prev.map(|p: usize| std::mem::take(&mut maps[p]));
+            for i in 0..x.len() {
+                let reuse = previous.as_ref().map(|p| p[i]).filter(|&f| f == -1 || (f == 0 && self.grad_nonzero[i]));
+                let f = match reuse {
+                    Some(f) => f,
+                    None if certified[e] && self.grad_nonzero[i] => 0,
+                    None => {
+                        let o = self.pixel(x, i, eps[e]);
+                        pieces[e] += o.pieces;
+                        if o.effective {
+                            i8::from(o.flip.is_some())
+                        } else {
+                            -1
+                        }
+                    }
+                };
+                map.push(f);
+            }
+            if let (Some(p), Some(v)) = (prev, previous) {
+                maps[p] = v;
+            }
+            maps[e] = map;
+            prev = Some(e);
+        }
+        (maps, pieces)
+    }
+
     /// Logits at `x`.
     pub fn base_logits(&self) -> &[f64] {
         &self.base[self.base.len() - 1]

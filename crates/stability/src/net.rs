@@ -3,7 +3,8 @@
 //! A [`Net`] is `z_0 = W_0 x + b_0`, `z_k = W_k relu(z_{k-1}) + b_k`, the last `z` being the logits. Every layer is
 //! stored sparsely (a convolution is an affine map with a few non-zeros per row), by rows (fan-in) and by columns
 //! (fan-out). [`Net::from_classifier`] folds the classifier's per-channel input normalisation into the first layer
-//! and lays every convolution out as such a map, activations in `(y, x, channel)` order.
+//! and lays every convolution out as such a map, activations in `(y, x, channel)` order; global average pooling is
+//! folded into the hidden layer.
 
 use classifier::Classifier;
 use pixels::ImageShape;
@@ -147,16 +148,19 @@ impl Net {
             (h, w, c) = (ho, wo, spec.channels);
             k += 2;
         }
-        // fc0's columns are in (channel, y, x) order; the activations are (y, x, channel).
+        // fc0's columns are in (channel, y, x) order; the activations are (y, x, channel). Global average pooling
+        // is affine, so it is folded into fc0: every position of channel `ch` gets `w0[o, ch] / (h·w)`.
         let hidden = config.architecture.hidden;
         let w0 = as_f64(k);
         let flat = h * w * c;
+        let pooled = config.architecture.pool == classifier::model::Pooling::Global;
         let mut rows = vec![Vec::with_capacity(flat); hidden];
         for (o, row) in rows.iter_mut().enumerate() {
             for y in 0..h {
                 for x in 0..w {
                     for ch in 0..c {
-                        let v = w0[o * flat + (ch * h + y) * w + x];
+                        let v =
+                            if pooled { w0[o * c + ch] / (h * w) as f64 } else { w0[o * flat + (ch * h + y) * w + x] };
                         if v != 0.0 {
                             row.push((((y * w + x) * c + ch) as u32, v));
                         }

@@ -5,6 +5,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::alpha::{alpha_crown, DEFAULT_ALPHA_STEPS, MAX_ALPHA_STEPS};
 use crate::attack::{pgd, random_flips};
 use crate::error::{invalid, Result};
 use crate::line::{pair_flip, LineWalker};
@@ -20,9 +21,9 @@ pub const MAX_PGD_RESTARTS: usize = 1_000;
 pub const DEFAULT_RANDOM_TRIALS: usize = 100;
 pub const MAX_RANDOM_TRIALS: usize = 100_000;
 pub const DEFAULT_PAIR_IMAGES: usize = 4;
-pub const DEFAULT_PAIRS_PER_IMAGE: usize = 200;
+pub const DEFAULT_PAIRS_PER_IMAGE: usize = 50;
 pub const MAX_PAIRS_PER_IMAGE: usize = 100_000;
-pub const DEFAULT_PAIR_LINES: usize = 5;
+pub const DEFAULT_PAIR_LINES: usize = 3;
 pub const MAX_PAIR_LINES: usize = 1_000;
 pub const DEFAULT_OVERLAYS: usize = 8;
 pub const MAX_OVERLAYS: usize = 1_000;
@@ -44,6 +45,8 @@ pub struct StabilityOptions {
     /// Segments per direction of a pair's square decided exactly (plus the axes through the image).
     pub pair_lines: usize,
     pub lower_slope: LowerSlope,
+    /// α-CROWN steps per margin on boxes IBP and CROWN leave open (0: off).
+    pub alpha_steps: usize,
     /// Images shown in each overlay gallery.
     pub overlays: usize,
     pub seed: u64,
@@ -60,6 +63,7 @@ impl Default for StabilityOptions {
             pairs_per_image: DEFAULT_PAIRS_PER_IMAGE,
             pair_lines: DEFAULT_PAIR_LINES,
             lower_slope: DEFAULT_LOWER_SLOPE,
+            alpha_steps: DEFAULT_ALPHA_STEPS,
             overlays: DEFAULT_OVERLAYS,
             seed: 0,
         }
@@ -93,6 +97,7 @@ impl StabilityOptions {
         check_range("pair images", self.pair_images, 0, MAX_OVERLAYS)?;
         check_range("pairs per image", self.pairs_per_image, 0, MAX_PAIRS_PER_IMAGE)?;
         check_range("pair lines", self.pair_lines, 2, MAX_PAIR_LINES)?;
+        check_range("alpha steps", self.alpha_steps, 0, MAX_ALPHA_STEPS)?;
         check_range("overlays", self.overlays, 0, MAX_OVERLAYS)
     }
 
@@ -114,11 +119,14 @@ pub struct ImageResult {
     /// Linear pieces walked over all segments.
     pub pieces: usize,
     pub ibp_margin: f64,
-    /// Smallest CROWN margin bound (`None`: not computed, a flip was already found in the box).
-    pub crown_margin: Option<f64>,
+    /// Smallest CROWN margin bound.
+    pub crown_margin: f64,
+    /// Smallest α-CROWN margin bound (`None`: not run, IBP or CROWN certified the box or α-CROWN is off).
+    pub alpha_margin: Option<f64>,
     pub certified_ibp: bool,
     pub certified_crown: bool,
-    /// Smallest margin PGD reached (`None`: not run, IBP certified the box).
+    pub certified_alpha: bool,
+    /// Smallest margin PGD reached (`None`: not run, the box is certified).
     pub pgd_margin: Option<f64>,
     pub pgd_flipped: bool,
     pub random_uniform_flips: usize,
@@ -135,7 +143,7 @@ impl ImageResult {
     }
 
     pub fn certified(&self) -> bool {
-        self.certified_ibp || self.certified_crown
+        self.certified_ibp || self.certified_crown || self.certified_alpha
     }
 
     /// Some flip was found inside the box (PGD, a random point or a single pixel).
@@ -184,7 +192,9 @@ pub struct EpsSummary {
     pub no_single_flip_share: f64,
     pub certified_ibp: f64,
     pub certified_crown: f64,
-    /// Certified by IBP or CROWN: the lower end of the stable share.
+    /// Certified by α-CROWN (and not by IBP or CROWN).
+    pub certified_alpha_only: f64,
+    /// Certified by IBP, CROWN or α-CROWN: the lower end of the stable share.
     pub stable_lower: f64,
     pub pgd_flip_rate: f64,
     /// Images with any flip found (PGD, random points, single pixels).
@@ -222,60 +232,62 @@ pub struct StabilityReport {
 const TAG_ATTACK: u64 = 0x5354_4142_0001;
 const TAG_PAIRS: u64 = 0x5354_4142_0002;
 
-/// One image at one ε: per-pixel walk, IBP, PGD (skipped when IBP certifies), CROWN (skipped when a flip was found),
-/// random points.
-fn measure_image(
-    net: &Net,
-    x: &[f64],
-    row: usize,
-    label: usize,
-    eps: f64,
-    e: usize,
-    opts: &StabilityOptions,
-) -> ImageResult {
+/// One image at every ε. Per ε: IBP, CROWN, α-CROWN when both leave the box open, the per-pixel walk (shared across
+/// budgets, see [`LineWalker::pixel_maps`]), then PGD and random points only when the box is not certified — no
+/// point of a certified box flips, so their counts there are 0 by soundness.
+fn measure_image(net: &Net, x: &[f64], row: usize, label: usize, opts: &StabilityOptions) -> Vec<ImageResult> {
+    let boxes: Vec<(f64, f64, Option<f64>)> = opts
+        .eps
+        .iter()
+        .map(|&eps| {
+            let (lo, hi) = eps_box(x, eps);
+            let ibp_margin = ibp(net, &lo, &hi, label).min_margin();
+            let c = crown(net, &lo, &hi, label, opts.lower_slope);
+            let crown_margin = c.min_margin();
+            let open = ibp_margin <= 0.0 && crown_margin <= 0.0 && opts.alpha_steps > 0;
+            let alpha = open.then(|| alpha_crown(net, &c, &lo, &hi, label, opts.alpha_steps).min_margin());
+            (ibp_margin, crown_margin, alpha)
+        })
+        .collect();
+    let certified: Vec<bool> =
+        boxes.iter().map(|&(i, c, a)| i > 0.0 || c > 0.0 || a.is_some_and(|a| a > 0.0)).collect();
     let mut walker = LineWalker::new(net, x, label);
-    let mut flips = vec![-1i8; x.len()];
-    let (mut n_eff, mut n_flip, mut pieces) = (0, 0, 0);
-    for (i, f) in flips.iter_mut().enumerate() {
-        let o = walker.pixel(x, i, eps);
-        pieces += o.pieces;
-        if o.effective {
-            n_eff += 1;
-            *f = i8::from(o.flip.is_some());
-            n_flip += usize::from(o.flip.is_some());
-        }
-    }
-    let (lo, hi) = eps_box(x, eps);
-    let b_ibp = ibp(net, &lo, &hi, label);
-    let certified_ibp = b_ibp.certified();
-    let mut rng = seeds::stream(seeds::sub_seed(opts.seed, TAG_ATTACK + e as u64), row as u64);
-    // PGD cannot succeed in a certified box; CROWN cannot certify a box holding a flip already found.
-    let (pgd_margin, pgd_flipped) = if certified_ibp {
-        (None, false)
-    } else {
-        let o = pgd(net, x, label, eps, opts.pgd_steps, opts.pgd_restarts, &mut rng);
-        (Some(o.margin), o.margin < 0.0)
-    };
-    let crown_margin =
-        (!pgd_flipped && n_flip == 0).then(|| crown(net, &lo, &hi, label, opts.lower_slope).min_margin());
-    let certified_crown = crown_margin.is_some_and(|m| m > 0.0);
-    let (random_uniform_flips, random_corner_flips) = random_flips(net, x, label, eps, opts.random_trials, &mut rng);
-    ImageResult {
-        row,
-        label,
-        n_eff,
-        n_flip,
-        pieces,
-        ibp_margin: b_ibp.min_margin(),
-        crown_margin,
-        certified_ibp,
-        certified_crown,
-        pgd_margin,
-        pgd_flipped,
-        random_uniform_flips,
-        random_corner_flips,
-        flips,
-    }
+    let (maps, pieces) = walker.pixel_maps(x, &opts.eps, &certified);
+    opts.eps
+        .iter()
+        .zip(maps)
+        .enumerate()
+        .map(|(e, (&eps, flips))| {
+            let (ibp_margin, crown_margin, alpha_margin) = boxes[e];
+            let n_eff = flips.iter().filter(|&&f| f >= 0).count();
+            let n_flip = flips.iter().filter(|&&f| f == 1).count();
+            let mut rng = seeds::stream(seeds::sub_seed(opts.seed, TAG_ATTACK + e as u64), row as u64);
+            let (pgd_margin, pgd_flipped, random) = if certified[e] {
+                (None, false, (0, 0))
+            } else {
+                let o = pgd(net, x, label, eps, opts.pgd_steps, opts.pgd_restarts, &mut rng);
+                (Some(o.margin), o.margin < 0.0, random_flips(net, x, label, eps, opts.random_trials, &mut rng))
+            };
+            ImageResult {
+                row,
+                label,
+                n_eff,
+                n_flip,
+                pieces: pieces[e],
+                ibp_margin,
+                crown_margin,
+                alpha_margin,
+                certified_ibp: ibp_margin > 0.0,
+                certified_crown: crown_margin > 0.0,
+                certified_alpha: alpha_margin.is_some_and(|a| a > 0.0),
+                pgd_margin,
+                pgd_flipped,
+                random_uniform_flips: random.0,
+                random_corner_flips: random.1,
+                flips,
+            }
+        })
+        .collect()
 }
 
 /// Pixel-pair statistics on `images` (indices into `results`).
@@ -309,7 +321,8 @@ fn pair_stats(
                 let ib = rng.random_range(0..eff.len() - 1);
                 let (a, b) = (eff[ia], eff[if ib >= ia { ib + 1 } else { ib }]);
                 let (fa, fb) = (r.flips[a] == 1, r.flips[b] == 1);
-                let joint = fa || fb || pair_flip(&mut walker, x, a, b, eps, opts.pair_lines);
+                // A pair's square lies inside the box: in a certified box nothing flips.
+                let joint = fa || fb || (!r.certified() && pair_flip(&mut walker, x, a, b, eps, opts.pair_lines));
                 c[0] += 1;
                 c[1] += usize::from(joint);
                 c[2] += usize::from(fa || fb);
@@ -371,6 +384,7 @@ fn summarize(results: &[ImageResult], eps: f64, n_classes: usize, trials: usize,
         no_single_flip_share: share(&|r| r.n_flip == 0),
         certified_ibp: share(&|r| r.certified_ibp),
         certified_crown: share(&|r| r.certified_crown),
+        certified_alpha_only: share(&|r| r.certified_alpha && !r.certified_ibp && !r.certified_crown),
         stable_lower,
         pgd_flip_rate,
         falsified,
@@ -411,17 +425,18 @@ pub fn analyse(
     let correct: Vec<usize> =
         (0..rows.len()).into_par_iter().filter(|&r| margin_of(&net.logits(&rows[r]), labels[r]).0 > 0.0).collect();
     let clean_error = if rows.is_empty() { 0.0 } else { 1.0 - correct.len() as f64 / rows.len() as f64 };
+    let mut by_image: Vec<std::vec::IntoIter<ImageResult>> = correct
+        .par_iter()
+        .map(|&r| {
+            let out = measure_image(net, &rows[r], r, labels[r], opts);
+            opts.eps.iter().for_each(|_| on_image());
+            out.into_iter()
+        })
+        .collect();
     let mut summaries = Vec::with_capacity(opts.eps.len());
     let mut per_image = Vec::with_capacity(opts.eps.len());
     for (e, &eps) in opts.eps.iter().enumerate() {
-        let results: Vec<ImageResult> = correct
-            .par_iter()
-            .map(|&r| {
-                let out = measure_image(net, &rows[r], r, labels[r], eps, e, opts);
-                on_image();
-                out
-            })
-            .collect();
+        let results: Vec<ImageResult> = by_image.iter_mut().filter_map(Iterator::next).collect();
         let pairs = pair_stats(net, rows, &results, eps, e, opts);
         summaries.push(summarize(&results, eps, k, opts.random_trials, pairs));
         per_image.push(results);

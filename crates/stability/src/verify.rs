@@ -69,7 +69,7 @@ impl Bounds {
 }
 
 /// Interval of `W h + b` for `h ∈ [lo, hi]`.
-fn interval(layer: &Layer, lo: &[f64], hi: &[f64]) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn interval(layer: &Layer, lo: &[f64], hi: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let n = layer.n_out();
     let (mut l, mut u) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for o in 0..n {
@@ -95,7 +95,7 @@ fn relu_box(b: &(Vec<f64>, Vec<f64>)) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// The margin rows `W_c − W_j` (dense over the last layer's inputs) and biases.
-fn margin_rows(last: &Layer, class: usize) -> Vec<(usize, Vec<f64>, f64)> {
+pub(crate) fn margin_rows(last: &Layer, class: usize) -> Vec<(usize, Vec<f64>, f64)> {
     let n = last.n_in();
     let mut wc = vec![0.0; n];
     last.row(class).iter().for_each(|&(i, w)| wc[i as usize] += w);
@@ -110,7 +110,7 @@ fn margin_rows(last: &Layer, class: usize) -> Vec<(usize, Vec<f64>, f64)> {
 }
 
 /// Lower bound of `row · h + c` for `h` in a box.
-fn concretize(row: &[f64], c: f64, lo: &[f64], hi: &[f64]) -> f64 {
+pub(crate) fn concretize(row: &[f64], c: f64, lo: &[f64], hi: &[f64]) -> f64 {
     c + row.iter().zip(lo.iter().zip(hi)).map(|(&a, (&l, &u))| if a > 0.0 { a * l } else { a * u }).sum::<f64>()
 }
 

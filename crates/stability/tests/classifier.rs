@@ -1,19 +1,23 @@
 //! The f64 network equals the candle classifier it was read from.
 
+use classifier::model::Pooling;
 use classifier::{synthetic, train, Architecture, TrainOptions};
 use stability::Net;
 
 /// Logits of [`Net::from_classifier`] match candle's channel-first reference forward pass within 1e-4, for a
-/// trained RGB model (strided convolutions, normalisation folded in) and for a grey one.
+/// trained RGB model (strided convolutions, normalisation folded in), a grey one and one with global average
+/// pooling (folded into the hidden layer).
 #[test]
 fn net_matches_the_candle_model() {
     classifier::single_threaded_elementwise();
-    for (size, channels, seed) in [(8, 3, 1), (7, 1, 2)] {
+    for (size, channels, seed, pool) in
+        [(8, 3, 1, Pooling::Flatten), (7, 1, 2, Pooling::Flatten), (9, 3, 3, Pooling::Global)]
+    {
         let data = synthetic::patterns(6, size, channels, seed);
         let opts = TrainOptions {
             epochs: 1,
             seed,
-            architecture: Architecture::from_channels(&[4, 6], 8),
+            architecture: Architecture { pool, ..Architecture::from_channels(&[4, 6], 8) },
             validation_fraction: 0.0,
             ..TrainOptions::default()
         };

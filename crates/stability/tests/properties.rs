@@ -283,3 +283,94 @@ fn analyse_is_deterministic_and_bracketed() {
     assert!(a.summaries[0].stable_lower >= a.summaries[2].stable_lower);
     assert!(a.summaries[0].falsified <= a.summaries[2].falsified);
 }
+
+/// The per-pixel maps over several budgets (largest first, answers reused when they cannot change, certified boxes
+/// skipped) equal the per-budget decisions of [`LineWalker::pixel`].
+#[test]
+fn pixel_maps_reuse_agrees_with_per_budget_walks() {
+    let eps = [0.05, 0.3, 0.01, 0.15];
+    let (mut compared, mut flips) = (0, 0);
+    for (n, net) in nets().iter().enumerate() {
+        let mut r = rng(8000 + n as u64);
+        for _ in 0..4 {
+            let x = point(net.n_inputs(), &mut r);
+            let class = argmax(&net.logits(&x));
+            let certified: Vec<bool> = eps
+                .iter()
+                .map(|&e| {
+                    let (lo, hi) = eps_box(&x, e);
+                    crown(net, &lo, &hi, class, LowerSlope::Adaptive).certified()
+                })
+                .collect();
+            let mut walker = LineWalker::new(net, &x, class);
+            let (maps, _) = walker.pixel_maps(&x, &eps, &certified);
+            for (e, &budget) in eps.iter().enumerate() {
+                for (i, &got) in maps[e].iter().enumerate() {
+                    let o = walker.pixel(&x, i, budget);
+                    let want = if o.effective { i8::from(o.flip.is_some()) } else { -1 };
+                    assert_eq!(got, want, "net {n} eps {budget} pixel {i}");
+                    compared += 1;
+                    flips += usize::from(want == 1);
+                }
+            }
+        }
+    }
+    assert!(flips > 10 && flips < compared - 10, "{flips} flips of {compared}");
+}
+
+/// α-CROWN: the bound with CROWN's own slopes is CROWN's bound; any slopes in [0, 1] give a sound bound (box
+/// vertices and 2000 random points never go below it); the optimised margins are never looser than CROWN's and
+/// tighter on some boxes.
+#[test]
+fn alpha_crown_is_sound_and_never_looser_than_crown() {
+    use stability::alpha::{alpha_crown, bound_with_slopes, initial_slopes};
+    let (mut margins, mut tighter) = (0, 0);
+    for (n, net) in nets().iter().enumerate() {
+        let d = net.n_inputs();
+        let last = net.layers().last().unwrap();
+        let mut r = rng(9000 + n as u64);
+        for trial in 0..8 {
+            let x = point(d, &mut r);
+            let class = argmax(&net.logits(&x));
+            let eps = [0.02, 0.05, 0.1, 0.2][trial % 4];
+            let (lo, hi) = eps_box(&x, eps);
+            let c = crown(net, &lo, &hi, class, LowerSlope::Adaptive);
+            let a = alpha_crown(net, &c, &lo, &hi, class, 30);
+            let mut grad: Vec<Vec<f64>> = c.hidden.iter().map(|(l, _)| vec![0.0; l.len()]).collect();
+            let random: Vec<Vec<f64>> =
+                c.hidden.iter().map(|(l, _)| l.iter().map(|_| r.random_range(0.0..=1.0)).collect()).collect();
+            let mut points: Vec<Vec<f64>> = (0..1usize << d)
+                .map(|m| (0..d).map(|i| if m >> i & 1 == 1 { hi[i] } else { lo[i] }).collect())
+                .collect();
+            points.extend((0..2000).map(|_| (0..d).map(|i| r.random_range(lo[i]..=hi[i])).collect()));
+            for j in (0..net.n_classes()).filter(|&j| j != class) {
+                // The margin row over the last hidden layer.
+                let mut row = vec![0.0; last.n_in()];
+                last.row(class).iter().for_each(|&(i, w)| row[i as usize] += w);
+                last.row(j).iter().for_each(|&(i, w)| row[i as usize] -= w);
+                let bias = last.bias()[class] - last.bias()[j];
+                let own =
+                    bound_with_slopes(net, &c.hidden, &row, bias, &lo, &hi, &initial_slopes(&c.hidden), &mut grad);
+                assert!(
+                    (own - c.margins[j]).abs() < 1e-9 * (1.0 + own.abs()),
+                    "net {n}: {own} vs CROWN {}",
+                    c.margins[j]
+                );
+                let any = bound_with_slopes(net, &c.hidden, &row, bias, &lo, &hi, &random, &mut grad);
+                for p in &points {
+                    let l = net.logits(p);
+                    let v = l[class] - l[j];
+                    assert!(v >= any - 1e-9, "net {n}: margin {v} below the random-slope bound {any}");
+                    assert!(v >= a.margins[j] - 1e-9, "net {n}: margin {v} below the α-CROWN bound {}", a.margins[j]);
+                }
+                assert!(a.margins[j] >= c.margins[j] - 1e-12, "net {n}: α-CROWN looser than CROWN");
+                margins += 1;
+                tighter += usize::from(a.margins[j] > c.margins[j] + 1e-9);
+            }
+            if a.certified() {
+                assert!(points.iter().all(|p| argmax(&net.logits(p)) == class), "net {n}: certified box flips");
+            }
+        }
+    }
+    assert!(tighter > 0, "α-CROWN never tightened any of {margins} margins");
+}

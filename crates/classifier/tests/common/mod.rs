@@ -19,6 +19,7 @@ pub fn small_options(seed: u64) -> TrainOptions {
                 ConvSpec { channels: 16, kernel: 3, stride: 2 },
             ],
             hidden: 32,
+            pool: Default::default(),
         },
         ..TrainOptions::default()
     }

@@ -73,6 +73,10 @@ pub struct TrainArgs {
     /// Width of the hidden fully connected layer.
     #[arg(long, default_value_t = classifier::DEFAULT_HIDDEN)]
     pub hidden: usize,
+    /// How the last convolution's maps reach the hidden layer: flatten, or global (average pooling; the same
+    /// parameters fit every image size).
+    #[arg(long, default_value_t = classifier::model::Pooling::default())]
+    pub pool: classifier::model::Pooling,
     #[command(flatten)]
     pub input_args: InputArgs,
     /// Model folder to write (model.safetensors, config.json, results.json, training.csv) and `--json`.
@@ -128,7 +132,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         weight_decay: a.weight_decay,
         seed: a.input_args.seed,
         validation_fraction: a.validation,
-        architecture: Architecture::from_channels(&a.channels, a.hidden),
+        architecture: Architecture { pool: a.pool, ..Architecture::from_channels(&a.channels, a.hidden) },
     };
     opts.validate()?;
     let LabelledArgs { data, label_column } = &a.labelled;
