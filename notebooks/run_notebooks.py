@@ -21,6 +21,7 @@ NOTEBOOKS = [
     "01_intrinsic_dimension.ipynb",
     "02_flow_geodesics.ipynb",
     "03_off_manifold_and_fooling.ipynb",
+    "04_stability.ipynb",
 ]
 
 

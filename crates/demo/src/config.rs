@@ -26,16 +26,18 @@ pub enum Stage {
     Dimension,
     Geodesic,
     OffManifold,
+    Stability,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 3] = [Stage::Dimension, Stage::Geodesic, Stage::OffManifold];
+    pub const ALL: [Stage; 4] = [Stage::Dimension, Stage::Geodesic, Stage::OffManifold, Stage::Stability];
 
     pub fn key(self) -> &'static str {
         match self {
             Stage::Dimension => "dimension",
             Stage::Geodesic => "geodesic",
             Stage::OffManifold => "off_manifold",
+            Stage::Stability => "stability",
         }
     }
 
@@ -44,6 +46,7 @@ impl Stage {
             Stage::Dimension => "1. Intrinsic dimension of a rendered scene",
             Stage::Geodesic => "2. Optical-flow geodesics on a turntable",
             Stage::OffManifold => "3. Off the manifold: fooling and adversarial images",
+            Stage::Stability => "4. Stable labels against the number of pixels",
         }
     }
 
@@ -53,6 +56,7 @@ impl Stage {
             Stage::Dimension => "stage1_dimension",
             Stage::Geodesic => "stage2_geodesic",
             Stage::OffManifold => "stage3_off_manifold",
+            Stage::Stability => "stage4_stability",
         }
     }
 
@@ -64,6 +68,7 @@ impl Stage {
             Stage::OffManifold => {
                 "classifier, off-manifold, optical-flow (cargo feature `off-manifold` of the demo crate)"
             }
+            Stage::Stability => "stability (cargo feature `stability` of the demo crate)",
         }
     }
 
@@ -73,6 +78,7 @@ impl Stage {
             Stage::Dimension => cfg!(feature = "dimension"),
             Stage::Geodesic => cfg!(feature = "geodesic"),
             Stage::OffManifold => cfg!(feature = "off-manifold"),
+            Stage::Stability => cfg!(feature = "stability"),
         }
     }
 }
@@ -124,6 +130,19 @@ pub struct Config {
     pub flow_calibration: usize,
     /// Yaw step (degrees) between the two renders of an interpolation pair.
     pub pair_yaw_step: f64,
+
+    /// Stage 4 (`stability::sweep` on shapes10, global-pooling network): image sides, training renders, test
+    /// renders (the correctly classified ones are measured), epochs, box half-widths, PGD steps and restarts,
+    /// random uniform points and corners per image and ε. The full demo starts from the sweep's full options, the
+    /// quick one from its quick options (a narrower network); these fields replace theirs.
+    pub stability_sizes: Vec<usize>,
+    pub stability_n_train: usize,
+    pub stability_n_test: usize,
+    pub stability_epochs: usize,
+    pub stability_eps: Vec<f64>,
+    pub stability_pgd_steps: usize,
+    pub stability_pgd_restarts: usize,
+    pub stability_random_trials: usize,
 }
 
 impl Config {
@@ -162,6 +181,16 @@ impl Config {
             score_calibration: 1000,
             flow_calibration: 150,
             pair_yaw_step: 20.0,
+            // The sweep's full options without its largest size (32) and with fewer test images: the sweep's
+            // five sizes take about 5 minutes on two busy cores, these about 2.
+            stability_sizes: vec![8, 12, 16, 24],
+            stability_n_train: 3000,
+            stability_n_test: 16,
+            stability_epochs: 6,
+            stability_eps: vec![1.0 / 255.0, 2.0 / 255.0, 4.0 / 255.0, 8.0 / 255.0],
+            stability_pgd_steps: 40,
+            stability_pgd_restarts: 3,
+            stability_random_trials: 50,
         }
     }
 
@@ -189,6 +218,16 @@ impl Config {
             n_pairs: 15,
             score_calibration: 300,
             flow_calibration: 40,
+            // The sweep's quick training (2000 renders, 6 epochs, a narrower network) at three sizes and two
+            // budgets: about 5 s on two idle cores.
+            stability_sizes: vec![8, 12, 16],
+            stability_n_train: 2000,
+            stability_n_test: 12,
+            stability_epochs: 6,
+            stability_eps: vec![1.0 / 255.0, 4.0 / 255.0],
+            stability_pgd_steps: 20,
+            stability_pgd_restarts: 2,
+            stability_random_trials: 20,
             ..Config::full(seed)
         }
     }

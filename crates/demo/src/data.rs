@@ -144,3 +144,47 @@ pub struct OffManifoldData {
     pub interpolation: serde_json::Value,
     pub summary: serde_json::Value,
 }
+
+/// One image size and budget of stage 4.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StabilityPoint {
+    pub size: usize,
+    /// Input values `H·W·C`.
+    pub n: usize,
+    pub eps: f64,
+    pub n_images: usize,
+    pub q_mean: Option<f64>,
+    pub n_eff_mean: f64,
+    /// `(1 − q_mean)^n_eff_mean`.
+    pub prediction: Option<f64>,
+    /// Certified share (lower end) and 1 − share with a flip found (upper end) of the stable share.
+    pub stable_lower: f64,
+    pub stable_upper: f64,
+    pub bracket_width: f64,
+    pub pgd_flip_rate: f64,
+    pub random_uniform_flip_rate: Option<f64>,
+    pub random_corner_flip_rate: Option<f64>,
+    /// Test error of the size's model on all its test renders.
+    pub clean_error: f64,
+}
+
+/// A least-squares line `ln P = intercept + slope · n` of one P at one ε.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StabilityFit {
+    pub eps: f64,
+    /// `stable_upper`, `stable_lower` or `prediction`.
+    pub p: String,
+    pub points: usize,
+    pub slope: Option<f64>,
+    pub intercept: Option<f64>,
+    pub r2: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StabilityData {
+    pub eps: Vec<f64>,
+    /// One entry per size and ε, sizes in sweep order, ε in option order.
+    pub points: Vec<StabilityPoint>,
+    pub fits: Vec<StabilityFit>,
+    pub summary: serde_json::Value,
+}

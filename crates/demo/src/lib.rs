@@ -9,10 +9,13 @@
 //! 3. **Off the manifold** (`stage3_off_manifold/`): a classifier trained on `shapes10`, fooling images (direct and
 //!    CPPN encodings), PGD adversarial images with the random flip-rate baseline, off-manifold scores of natural,
 //!    noise, other-scene, fooling, adversarial, flow-morph and cross-fade images with AUROCs per group.
-//! 4. **Report**: `report.html` (inline SVG plots, inline PNG galleries; nothing loaded from the network),
+//! 4. **Stability against the number of pixels** (`stage4_stability/`): `stability::sweep` on shapes10 at a few
+//!    sizes: the certified share and 1 − the attacked share of stable ε-boxes, the independence prediction
+//!    (1 − q)^n_eff and fits of ln P against n, random uniform / corner flip rates next to PGD's and the clean error.
+//! 5. **Report**: `report.html` (inline SVG plots, inline PNG galleries; nothing loaded from the network),
 //!    `plots/*.csv|svg|png` (each figure's data), `results.json` (schema `imanifold/demo/v1`).
 //!
-//! A stage whose crates are not compiled in (cargo features `dimension`, `geodesic`, `off-manifold` of this crate)
+//! A stage whose crates are not compiled in (cargo features `dimension`, `geodesic`, `off-manifold`, `stability`)
 //! is reported as left out; a stage that fails at run time is reported with its error, the other stages still
 //! run, and [`run`] returns [`DemoError::StagesFailed`] after writing the report. Same seed → same numbers, whatever
 //! the thread count (every random choice comes from a seeded per-item stream; the library crates guarantee the
@@ -29,6 +32,8 @@ mod stage_dimension;
 mod stage_geodesic;
 #[cfg(feature = "off-manifold")]
 mod stage_off_manifold;
+#[cfg(feature = "stability")]
+mod stage_stability;
 
 use std::path::Path;
 use std::time::Instant;
@@ -148,6 +153,18 @@ fn run_stage(stage: Stage, cfg: &Config, out: &Path, collected: &mut page::Colle
                 return Ok(v);
             }
         }
+        Stage::Stability => {
+            #[cfg(feature = "stability")]
+            {
+                let pb = output::progress(cfg.stability_sizes.len() as u64, "stability sizes");
+                let s = stage_stability::run(cfg, &dir, &pb);
+                pb.finish_and_clear();
+                let s = s?;
+                let v = s.summary.clone();
+                collected.stability = Some(s);
+                return Ok(v);
+            }
+        }
     }
     Err(DemoError::Step { context: stage.title().into(), message: format!("not built (needs {})", stage.crates()) })
 }
@@ -257,6 +274,24 @@ pub fn headline(v: &Value) -> Vec<String> {
                 x["n_classes"],
                 f(&x["min_confidence"])
             ));
+        }
+    }
+    if let Some(sizes) = v["stability"]["sizes"].as_array() {
+        for s in sizes {
+            for e in s["eps"].as_array().into_iter().flatten() {
+                out.push(format!(
+                    "stability {0}x{0}, eps {1:.4}: stable in [{2}, {3}], (1-q)^n {4}, uniform flips {5}, PGD {6}, \
+                     clean error {7}",
+                    s["size"],
+                    e["eps"].as_f64().unwrap_or(f64::NAN),
+                    f(&e["stable_lower"]),
+                    f(&e["stable_upper"]),
+                    f(&e["prediction"]),
+                    f(&e["random_uniform_flip_rate"]),
+                    f(&e["pgd_flip_rate"]),
+                    f(&s["clean_error"])
+                ));
+            }
         }
     }
     out

@@ -1,7 +1,10 @@
 //! Errors and small helpers shared by the stages.
 
 // With a stage compiled out (cargo features), some helpers have no caller.
-#![cfg_attr(not(all(feature = "dimension", feature = "geodesic", feature = "off-manifold")), allow(dead_code))]
+#![cfg_attr(
+    not(all(feature = "dimension", feature = "geodesic", feature = "off-manifold", feature = "stability")),
+    allow(dead_code, unused_imports)
+)]
 
 use std::path::{Path, PathBuf};
 

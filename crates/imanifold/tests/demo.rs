@@ -1,7 +1,7 @@
 //! `imanifold demo --quick` end to end through the binary: every figure of the story in results.json (checked
 //! against the ground truth where there is one), a self-contained report whose links all resolve, and, when
 //! IMANIFOLD_NOTEBOOK_PY names a Python with notebooks/requirements.txt and the imanifold Python package installed
-//! (`.ci/run` sets it), the three notebooks run on it.
+//! (`.ci/run` sets it), the four notebooks run on it.
 
 mod common;
 
@@ -114,6 +114,58 @@ fn check_off_manifold(v: &Value) {
     assert!(num(&o["classifier"]["heldout"], "held-out accuracy") > 0.3, "{}", o["classifier"]);
 }
 
+/// Stage 4: the sweep's folder and the demo's summary agree, and every bracket is ordered and consistent.
+fn check_stability(dir: &Path, v: &Value) {
+    let stage = dir.join("stage4_stability");
+    for f in ["results.json", "per_size.csv", "curve.svg"] {
+        assert!(stage.join(f).is_file(), "stage4_stability/{f} missing");
+    }
+    let r: Value = serde_json::from_slice(&std::fs::read(stage.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["schema"], "imanifold/stability-sweep/v1");
+    let s = &v["stability"];
+    assert_eq!(s["sizes"], r["sizes"], "the demo's summary is the sweep's results");
+    assert_eq!(s["options"], r["options"], "the chosen options are recorded");
+    let sizes = r["sizes"].as_array().expect("sizes");
+    let chosen: Vec<u64> = r["options"]["sizes"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+    assert_eq!(sizes.len(), chosen.len());
+    assert!(chosen.len() >= 3, "at least three sizes for a fit: {chosen:?}");
+    let n_eps = r["options"]["stability"]["eps"].as_array().expect("eps").len();
+    for (size, &side) in sizes.iter().zip(&chosen) {
+        assert_eq!(size["size"].as_u64(), Some(side));
+        assert_eq!(size["n"].as_u64(), Some(side * side * 3));
+        let clean = num(&size["clean_error"], "clean_error");
+        assert!((0.0..1.0).contains(&clean), "{clean}");
+        let per_eps = size["eps"].as_array().expect("eps");
+        assert_eq!(per_eps.len(), n_eps);
+        for e in per_eps {
+            let (lo, hi) = (num(&e["stable_lower"], "stable_lower"), num(&e["stable_upper"], "stable_upper"));
+            assert!(0.0 <= lo && lo <= hi && hi <= 1.0, "certified {lo} ≤ 1 − attacked {hi}: {e}");
+            assert!((num(&e["bracket_width"], "width") - (hi - lo)).abs() < 1e-12, "{e}");
+            let q = num(&e["q_mean"], "q_mean");
+            assert!((0.0..=1.0).contains(&q), "q {q}");
+            let n_eff = num(&e["n_eff_mean"], "n_eff_mean");
+            assert!(n_eff > 0.0 && n_eff <= (side * side * 3) as f64, "n_eff {n_eff}");
+            let pred = num(&e["prediction"], "prediction");
+            assert!((pred - (1.0 - q).powf(n_eff)).abs() < 1e-9, "prediction {pred} = (1-q)^n_eff");
+            for k in ["random_uniform_flip_rate", "random_corner_flip_rate", "pgd_flip_rate"] {
+                assert!((0.0..=1.0).contains(&num(&e[k], k)), "{k}: {e}");
+            }
+            // A flip found by PGD bounds the stable share from above.
+            assert!(hi <= 1.0 - num(&e["pgd_flip_rate"], "pgd") + 1e-12, "{e}");
+        }
+    }
+    let fits = r["fits"].as_array().expect("fits");
+    assert_eq!(fits.len(), 3 * n_eps, "three fits per eps");
+    for f in fits {
+        assert!(["stable_upper", "stable_lower", "prediction"].contains(&f["p"].as_str().unwrap()), "{f}");
+        let points = f["points"].as_u64().unwrap();
+        assert!(points as usize <= chosen.len());
+        assert_eq!(f["slope"].is_number(), points >= 2, "a line needs two sizes with P > 0: {f}");
+    }
+    let csv = std::fs::read_to_string(stage.join("per_size.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + chosen.len() * n_eps, "one row per size and eps");
+}
+
 fn check_report(dir: &Path, v: &Value) {
     let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
@@ -146,7 +198,16 @@ fn check_report(dir: &Path, v: &Value) {
         let name = format!("plots/{}", e.expect("entry").file_name().to_string_lossy());
         assert!(links.contains(&name), "{name} is not referenced by report.html");
     }
-    for id in ["dimension", "id_vs_k_mle", "geodesic_flow", "scores_knn_kth", "fooling_gallery", "flip_rate_table"] {
+    for id in [
+        "dimension",
+        "id_vs_k_mle",
+        "geodesic_flow",
+        "scores_knn_kth",
+        "fooling_gallery",
+        "flip_rate_table",
+        "stability_curve_1_255",
+        "stability_table",
+    ] {
         assert!(figures.iter().any(|f| f["id"] == id), "figure {id}");
     }
 }
@@ -211,13 +272,14 @@ fn quick_demo_measures_every_claim_and_writes_a_self_contained_report() {
     let v: Value = serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(v["schema"], "imanifold/demo/v1");
     assert_eq!(v["mode"], "quick");
-    for stage in ["dimension", "geodesic", "off_manifold"] {
+    for stage in ["dimension", "geodesic", "off_manifold", "stability"] {
         assert_eq!(v["stages"][stage]["status"], "done", "{}", v["stages"][stage]);
         assert!(num(&v["timings_seconds"][stage], stage) > 0.0);
     }
     check_dimension(&v);
     check_geodesic(&v);
     check_off_manifold(&v);
+    check_stability(&dir, &v);
     check_report(&dir, &v);
     check_stage_folders(&dir);
     run_notebooks(&dir);

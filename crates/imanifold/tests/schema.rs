@@ -1,6 +1,6 @@
 //! The CLI and the demo write each stage's output folder with the same library writer, so their results.json files
 //! have the same schema (the same key paths; values differ with the data). One test per stage that both front ends
-//! run: dimension, geodesics, off-manifold scores. Each runs the demo's stage alone on small sets, then the CLI on
+//! run: dimension, geodesics, off-manifold scores, the stability sweep. Each runs the demo's stage alone on small sets, then the CLI on
 //! the same kind of input.
 
 mod common;
@@ -140,4 +140,48 @@ fn cli_and_demo_score_folders_share_one_schema() {
     );
     // Same inputs and options, same files.
     assert_eq!(cli_json["files"], demo_json["files"]);
+}
+
+#[test]
+fn cli_and_demo_stability_sweeps_agree() {
+    output::set_quiet(true);
+    let dir = tempfile::tempdir().unwrap();
+    // A small stage 4 (two sizes, one budget, a short training).
+    let cfg = demo::Config {
+        stages: vec![demo::Stage::Stability],
+        stability_sizes: vec![8, 12],
+        stability_n_train: 300,
+        stability_n_test: 8,
+        stability_epochs: 2,
+        stability_eps: vec![2.0 / 255.0],
+        stability_pgd_steps: 5,
+        stability_pgd_restarts: 1,
+        stability_random_trials: 4,
+        ..demo::Config::quick(5)
+    };
+    let out = dir.path().join("demo");
+    demo::run(&cfg, &out).expect("demo stage 4");
+    let stage = out.join(demo::Stage::Stability.folder());
+    let demo_json = read_json(&stage.join("results.json"));
+
+    // The CLI with the options and the seed the demo recorded writes the same figures and files.
+    let cli_out = dir.path().join("cli");
+    let seed = demo_json["seed"].as_u64().expect("seed").to_string();
+    let o = imanifold()
+        .args(["--quiet", "stability", "sweep", "--quick", "--sizes", "8,12", "--n-train", "300", "--n-test", "8"])
+        .args(["--epochs", "2", "--eps", "2/255", "--pgd-steps", "5", "--pgd-restarts", "1", "--random-trials", "4"])
+        .args(["--seed", &seed, "--out"])
+        .arg(&cli_out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cli_json = read_json(&cli_out.join("results.json"));
+    let (a, b) = (schema_keys(&cli_json, &["timings_seconds"]), schema_keys(&demo_json, &["timings_seconds"]));
+    assert!(a.contains("/fits[]/slope") && a.contains("/sizes[]/eps[]/stable_lower"), "{a:?}");
+    assert_eq!(a, b, "the same schema");
+    for k in ["options", "sizes", "fits", "files", "classes"] {
+        assert_eq!(cli_json[k], demo_json[k], "{k}");
+    }
+    let csv = |d: &std::path::Path| std::fs::read_to_string(d.join("per_size.csv")).unwrap();
+    assert_eq!(csv(&cli_out), csv(&stage));
 }

@@ -1,16 +1,17 @@
-//! Stage 4: `report.html` and the data of every plot in `plots/` (CSV, the SVG itself, the gallery PNGs).
+//! The report: `report.html` and the data of every plot in `plots/` (CSV, the SVG itself, the gallery PNGs).
 
 use std::path::Path;
 
 mod dimension;
 mod geodesic;
 mod off_manifold;
+mod stability;
 
 use report::{Document, Figure};
 use serde_json::{json, Value};
 
 use crate::config::{Config, Stage};
-use crate::data::{DimensionData, GeodesicData, OffManifoldData};
+use crate::data::{DimensionData, GeodesicData, OffManifoldData, StabilityData};
 use crate::util::Result;
 
 /// How a stage ended.
@@ -46,6 +47,7 @@ pub struct Collected {
     pub dimension: Option<DimensionData>,
     pub geodesic: Option<GeodesicData>,
     pub off_manifold: Option<OffManifoldData>,
+    pub stability: Option<StabilityData>,
 }
 
 /// Writes plots/* and report.html; returns the list of placed figures for results.json.
@@ -117,6 +119,11 @@ pub fn write(out: &Path, cfg: &Config, records: &[StageRecord], c: &Collected, t
             Stage::OffManifold => {
                 if let Some(o) = &c.off_manifold {
                     page.off_manifold(cfg, o)?;
+                }
+            }
+            Stage::Stability => {
+                if let Some(s) = &c.stability {
+                    page.stability(cfg, s)?;
                 }
             }
         }
