@@ -224,3 +224,13 @@ fn activations_match_the_forward_pass() {
     assert!(e.contains("conv9") && e.contains("hidden"), "{e}");
     assert!(m.parse_layers("hidden,hidden").is_err());
 }
+
+/// Model configs and results are JSON: every float must read back as the value written (serde_json's default
+/// parser is off by one ulp on some values, which made save/load round trips fail at random training times).
+#[test]
+fn json_floats_read_back_exactly() {
+    for v in [1.5175168270000001f64, 0.1 + 0.2, 1e-300, 123456.78901234567, 2.0f64.sqrt()] {
+        let s = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<f64>(&s).unwrap().to_bits(), v.to_bits(), "{s}");
+    }
+}
