@@ -163,6 +163,30 @@ pub struct FeatureMatrices {
     pub query: Vec<Array2<f32>>,
     /// The model's predicted class of every reference row (argmax of the logits of the same forward pass).
     pub reference_predicted: Vec<usize>,
+    pub n_classes: usize,
+}
+
+impl FeatureMatrices {
+    /// Every layer as the feature-space scores take it (`off_manifold::features::score_features`).
+    pub fn layer_features(&self) -> Vec<off_manifold::features::LayerFeatures<'_>> {
+        (0..self.layers.len())
+            .map(|i| off_manifold::features::LayerFeatures {
+                name: self.layers[i].to_string(),
+                channels: self.shapes[i].channels,
+                reference: self.reference[i].view(),
+                query: self.query[i].view(),
+            })
+            .collect()
+    }
+
+    /// The reference's predicted classes as the class labels of the Mahalanobis score.
+    pub fn reference_labels(&self) -> off_manifold::features::ReferenceLabels {
+        off_manifold::features::ReferenceLabels {
+            labels: self.reference_predicted.clone(),
+            n_classes: self.n_classes,
+            source: "the model's predicted class of every reference image".into(),
+        }
+    }
 }
 
 /// Bytes the activations of `n` rows at `layers` take.
@@ -192,6 +216,7 @@ pub fn feature_matrices(
         reference: r,
         query: model.activations(query, layers)?,
         reference_predicted,
+        n_classes: model.n_classes(),
     })
 }
 

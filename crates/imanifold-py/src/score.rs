@@ -72,7 +72,7 @@ fn score_features<'py>(
     groups: Option<Vec<String>>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    use off_manifold::features::{FeatureOptions, LayerFeatures, ReferenceLabels};
+    use off_manifold::features::FeatureOptions;
     let spec: classifier::FeatureSpec = features.parse().map_err(|e| value_error(&e))?;
     let model = classifier::Classifier::load(&spec.model).map_err(|e| value_error(&e))?;
     let layers = spec.layers_of(&model).map_err(|e| value_error(&e))?;
@@ -86,22 +86,15 @@ fn score_features<'py>(
     let n_query = query.nrows();
     let run = || -> Result<off_manifold::features::FeatureReport, String> {
         let fm = classifier::feature_matrices(&model, &layers, reference, query).map_err(|e| crate::chain(&e))?;
-        let lf: Vec<LayerFeatures> = (0..fm.layers.len())
-            .map(|i| LayerFeatures {
-                name: fm.layers[i].to_string(),
-                channels: fm.shapes[i].channels,
-                reference: fm.reference[i].view(),
-                query: fm.query[i].view(),
-            })
-            .collect();
-        let labels = ReferenceLabels {
-            labels: fm.reference_predicted.clone(),
-            n_classes: model.n_classes(),
-            source: "the model's predicted class of every reference image".into(),
-        };
         let ids = (0..n_query).map(|i| format!("row {i}")).collect();
-        off_manifold::features::score_features(&lf, &labels, ids, groups.map(|g| ("groups".to_string(), g)), &opts)
-            .map_err(|e| crate::chain(&e))
+        off_manifold::features::score_features(
+            &fm.layer_features(),
+            &fm.reference_labels(),
+            ids,
+            groups.map(|g| ("groups".to_string(), g)),
+            &opts,
+        )
+        .map_err(|e| crate::chain(&e))
     };
     let report = compute(py, threads, run)?.map_err(PyValueError::new_err)?;
     let json = serde_json::json!({

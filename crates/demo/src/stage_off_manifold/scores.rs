@@ -4,7 +4,7 @@ use std::path::Path;
 
 use classifier::Classifier;
 use ndarray::{Array2, Array3, ArrayView1};
-use off_manifold::features::{FeatureOptions, FeatureReport, LayerFeatures, ReferenceLabels};
+use off_manifold::features::{FeatureOptions, FeatureReport};
 use off_manifold::{Column, Dataset, Method, QueryReport, ScoreOptions};
 use optical_flow::{FlowEstimator, FlowParams, Morph, MorphParams};
 use rand::Rng;
@@ -227,19 +227,6 @@ pub(super) fn score_features(
     let layers = model.layers();
     let fm = classifier::feature_matrices(model, &layers, reference.data.view(), query.data.view())
         .step(|| "activations of the training renders and the queries".into())?;
-    let lf: Vec<LayerFeatures> = (0..fm.layers.len())
-        .map(|i| LayerFeatures {
-            name: fm.layers[i].to_string(),
-            channels: fm.shapes[i].channels,
-            reference: fm.reference[i].view(),
-            query: fm.query[i].view(),
-        })
-        .collect();
-    let labels = ReferenceLabels {
-        labels: fm.reference_predicted.clone(),
-        n_classes: model.n_classes(),
-        source: "the model's predicted class of every reference image".into(),
-    };
     let opts = FeatureOptions {
         k: cfg.score_k,
         calibration: cfg.score_calibration,
@@ -247,8 +234,14 @@ pub(super) fn score_features(
         ..FeatureOptions::default()
     };
     let groups = off_manifold::group_labels(query, Some("group")).step(|| "the queries' group column".into())?;
-    let report = off_manifold::features::score_features(&lf, &labels, query.ids.clone(), groups, &opts)
-        .step(|| format!("scoring {} in the classifier's feature space", query.source.display()))?;
+    let report = off_manifold::features::score_features(
+        &fm.layer_features(),
+        &fm.reference_labels(),
+        query.ids.clone(),
+        groups,
+        &opts,
+    )
+    .step(|| format!("scoring {} in the classifier's feature space", query.source.display()))?;
     let out = dir.join("score_features");
     off_manifold::features::write_feature_dir(
         &out,

@@ -20,7 +20,7 @@ use classifier::{Classifier, FeatureSpec};
 use dataset::limits::Bytes;
 use dataset::Dataset;
 use knn::{KnnOptions, Strategy};
-use off_manifold::features::{FeatureOptions, LayerFeatures, ReferenceLabels};
+use off_manifold::features::FeatureOptions;
 use off_manifold::{DimChoice, FlowParams, Method, MethodList, PairsOptions, ScoreOptions};
 
 use super::common::{InputArgs, OutArgs};
@@ -201,19 +201,6 @@ fn run_features(
     let fm = record.timed("activations", || {
         classifier::feature_matrices(model, layers, reference.data.view(), query.data.view())
     })?;
-    let layer_features: Vec<LayerFeatures> = (0..fm.layers.len())
-        .map(|i| LayerFeatures {
-            name: fm.layers[i].to_string(),
-            channels: fm.shapes[i].channels,
-            reference: fm.reference[i].view(),
-            query: fm.query[i].view(),
-        })
-        .collect();
-    let labels = ReferenceLabels {
-        labels: fm.reference_predicted.clone(),
-        n_classes: model.n_classes(),
-        source: "the model's predicted class of every reference image".into(),
-    };
     let opts = FeatureOptions {
         methods,
         k: a.k,
@@ -223,10 +210,16 @@ fn run_features(
         knn: knn_options(a),
         combine: true,
     };
-    let report = off_manifold::features::score_features(&layer_features, &labels, query.ids.clone(), groups, &opts)
-        .with_context(|| {
-            format!("scoring {} against {} in the features of {spec}", q_path.display(), a.reference.display())
-        })?;
+    let report = off_manifold::features::score_features(
+        &fm.layer_features(),
+        &fm.reference_labels(),
+        query.ids.clone(),
+        groups,
+        &opts,
+    )
+    .with_context(|| {
+        format!("scoring {} against {} in the features of {spec}", q_path.display(), a.reference.display())
+    })?;
     let (r, q, f) = (a.reference.display().to_string(), q_path.display().to_string(), spec.to_string());
     let v = a.out.write(|dir| Ok(off_manifold::features::write_feature_dir(dir, &report, &f, &r, &q, record)?))?;
     a.out.print(&v)
