@@ -161,6 +161,9 @@ pub struct FeatureMatrices {
     pub shapes: Vec<LayerShape>,
     pub reference: Vec<Array2<f32>>,
     pub query: Vec<Array2<f32>>,
+    /// The logits of every reference and query row (the `softmax` score's input), whatever `layers` holds.
+    pub reference_logits: Array2<f32>,
+    pub query_logits: Array2<f32>,
     /// The model's predicted class of every reference row (argmax of the logits of the same forward pass).
     pub reference_predicted: Vec<usize>,
     pub n_classes: usize,
@@ -179,6 +182,11 @@ impl FeatureMatrices {
             .collect()
     }
 
+    /// The logits as the `softmax` score takes them.
+    pub fn logits(&self) -> off_manifold::features::Logits<'_> {
+        off_manifold::features::Logits { reference: self.reference_logits.view(), query: self.query_logits.view() }
+    }
+
     /// The reference's predicted classes as the class labels of the Mahalanobis score.
     pub fn reference_labels(&self) -> off_manifold::features::ReferenceLabels {
         off_manifold::features::ReferenceLabels {
@@ -194,7 +202,7 @@ pub fn activation_bytes(model: &Classifier, layers: &[Layer], n: usize) -> u128 
     layers.iter().map(|&l| model.layer_shape(l).len() as u128).sum::<u128>() * 4 * n as u128
 }
 
-/// Activations of `reference` and `query` at `layers`, and the reference's predicted classes.
+/// Activations of `reference` and `query` at `layers`, their logits, and the reference's predicted classes.
 pub fn feature_matrices(
     model: &Classifier,
     layers: &[Layer],
@@ -202,19 +210,31 @@ pub fn feature_matrices(
     query: ArrayView2<f32>,
 ) -> Result<FeatureMatrices> {
     let mut with_logits = layers.to_vec();
-    if !with_logits.contains(&Layer::Logits) {
-        with_logits.push(Layer::Logits);
-    }
+    let at = match with_logits.iter().position(|&l| l == Layer::Logits) {
+        Some(i) => i,
+        None => {
+            with_logits.push(Layer::Logits);
+            layers.len()
+        }
+    };
     let mut r = model.activations(reference, &with_logits)?;
-    let logits = &r[with_logits.iter().position(|&l| l == Layer::Logits).expect("pushed")];
-    let reference_predicted =
-        logits.rows().into_iter().map(|row| crate::model::argmax(&row.iter().copied().collect::<Vec<_>>()).0).collect();
+    let mut q = model.activations(query, &with_logits)?;
+    let reference_logits = r[at].clone();
+    let query_logits = q[at].clone();
+    let reference_predicted = reference_logits
+        .rows()
+        .into_iter()
+        .map(|row| crate::model::argmax(&row.iter().copied().collect::<Vec<_>>()).0)
+        .collect();
     r.truncate(layers.len());
+    q.truncate(layers.len());
     Ok(FeatureMatrices {
         layers: layers.to_vec(),
         shapes: layers.iter().map(|&l| model.layer_shape(l)).collect(),
         reference: r,
-        query: model.activations(query, layers)?,
+        query: q,
+        reference_logits,
+        query_logits,
         reference_predicted,
         n_classes: model.n_classes(),
     })

@@ -90,6 +90,7 @@ fn score_features<'py>(
         off_manifold::features::score_features(
             &fm.layer_features(),
             &fm.reference_labels(),
+            Some(&fm.logits()),
             ids,
             groups.map(|g| ("groups".to_string(), g)),
             &opts,

@@ -66,7 +66,7 @@ def test_score_features_equals_cli(cli, tmp_path):
                    check=True)
     got = imanifold.score(ref, query, features=spec, k=8, groups=["natural"] * 20 + ["noise"] * 20, threads=1)
     names = [f"{layer}.{s}" for layer in ("conv3", "hidden")
-             for s in ("knn_kth", "knn_mean", "tangent", "lid", "mahalanobis")]
+             for s in ("knn_kth", "knn_mean", "tangent", "lid", "mahalanobis")] + ["logits.softmax"]
     assert sorted(k for k in got if k != "report") == sorted(names + [f"{n}_pct" for n in names])
     for name in names:
         np.testing.assert_allclose(got[name], np.load(out / f"{name}.npy"), rtol=1e-6)

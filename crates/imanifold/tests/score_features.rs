@@ -74,10 +74,21 @@ fn feature_scores_end_to_end() {
     let layers: Vec<&str> = v["layers"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
     assert_eq!(layers, ["conv1", "conv2", "conv3", "hidden"], "default: every hidden layer");
     assert_eq!(v["layers"][3]["d"], 64);
-    assert_eq!(v["methods"], serde_json::json!(["knn", "tangent", "lid", "mahalanobis"]));
+    assert_eq!(v["methods"], serde_json::json!(["knn", "tangent", "lid", "mahalanobis", "softmax"]));
     let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    assert_eq!(header.len(), 2 + 2 * 4 * 5, "{header:?}");
+    assert_eq!(header.len(), 2 + 2 * (4 * 5 + 1), "{header:?}");
+    assert_eq!(header[2 + 4 * 5], "logits.softmax");
+    // The softmax score is −ln of the confidence `classifier eval` reports for the same renders.
+    let eval = dir.join("eval");
+    ok(&["classifier", "eval", "--model", s(&model), "--data", s(&held), "--out", s(&eval)]);
+    let soft: ndarray::Array1<f64> = ndarray_npy::read_npy(out.join("logits.softmax.npy")).unwrap();
+    let predictions = std::fs::read_to_string(eval.join("predictions.csv")).unwrap();
+    for (i, line) in predictions.lines().skip(1).take(40).enumerate() {
+        let confidence: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
+        assert!((soft[i] + confidence.ln()).abs() < 1e-5, "row {i}: softmax {} vs confidence {confidence}", soft[i]);
+    }
+    assert!(soft.iter().all(|&v| (0.0..=10f64.ln() + 1e-9).contains(&v)), "−ln max p lies in [0, ln 10]");
     assert_eq!(
         &header[..7],
         ["file", "group", "conv1.knn_kth", "conv1.knn_mean", "conv1.tangent", "conv1.lid", "conv1.mahalanobis"]

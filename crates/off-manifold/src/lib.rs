@@ -537,6 +537,9 @@ fn check_score_options(
             "the mahalanobis score needs class-labelled features (--features)",
         ));
     }
+    if has(Method::Softmax) {
+        return Err(invalid("methods", "softmax", "the softmax score needs a classifier's logits (--features)"));
+    }
     if (has(Method::Tangent) || has(Method::Lid)) && k < 2 {
         return Err(invalid("k", k, "the tangent and lid scores need at least 2 neighbours"));
     }
@@ -666,7 +669,7 @@ pub fn score(
                 push("flow", m, q_flow, c_flow);
                 timings.push(("flow", t.elapsed().as_secs_f64()));
             }
-            Method::Mahalanobis => {} // refused by check_score_options
+            Method::Mahalanobis | Method::Softmax => {} // refused by check_score_options
         }
     }
     let kept = &reference_model.kept;

@@ -14,13 +14,15 @@ pub enum Method {
     Flow,
     /// Class-conditional Mahalanobis distance (feature space only: [`crate::features`]).
     Mahalanobis,
+    /// −ln of the largest softmax probability of a classifier's logits (feature space only: [`crate::features`]).
+    Softmax,
 }
 
 impl Method {
     /// Every score of pixel space ([`crate::score`]).
     pub const ALL: [Method; 4] = [Method::Knn, Method::Tangent, Method::Lid, Method::Flow];
     /// Every score of feature space ([`crate::features::score_features`]), its default.
-    pub const FEATURES: [Method; 4] = [Method::Knn, Method::Tangent, Method::Lid, Method::Mahalanobis];
+    pub const FEATURES: [Method; 5] = [Method::Knn, Method::Tangent, Method::Lid, Method::Mahalanobis, Method::Softmax];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -29,6 +31,7 @@ impl Method {
             Method::Lid => "lid",
             Method::Flow => "flow",
             Method::Mahalanobis => "mahalanobis",
+            Method::Softmax => "softmax",
         }
     }
 
@@ -39,7 +42,8 @@ impl Method {
             "lid" => Ok(Method::Lid),
             "flow" => Ok(Method::Flow),
             "mahalanobis" => Ok(Method::Mahalanobis),
-            other => Err(invalid("method", other, "known methods: knn, tangent, lid, flow, mahalanobis")),
+            "softmax" => Ok(Method::Softmax),
+            other => Err(invalid("method", other, "known methods: knn, tangent, lid, flow, mahalanobis, softmax")),
         }
     }
 
@@ -63,7 +67,7 @@ impl Method {
             out.push(m);
         }
         if out.is_empty() {
-            return Err(invalid("methods", s, "no method given (knn, tangent, lid, flow, mahalanobis)"));
+            return Err(invalid("methods", s, "no method given (knn, tangent, lid, flow, mahalanobis, softmax)"));
         }
         Ok(out)
     }
@@ -76,6 +80,7 @@ impl Method {
             Method::Lid => &["lid"],
             Method::Flow => &["flow"],
             Method::Mahalanobis => &["mahalanobis"],
+            Method::Softmax => &["softmax"],
         }
     }
 }

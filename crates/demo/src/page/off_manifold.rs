@@ -146,10 +146,14 @@ impl Page<'_> {
         self.doc.paragraph(
             "The same scores on the classifier's activations (layers conv1, conv2, conv3, hidden and logits; scores \
              LAYER.knn_kth, LAYER.knn_mean, LAYER.tangent, LAYER.lid, and LAYER.mahalanobis, the smallest Mahalanobis \
-             distance to a class mean with a shared covariance, Lee et al. 2018). The best single score of each space \
+             distance to a class mean with a shared covariance, Lee et al. 2018), plus logits.softmax, −ln of the \
+             classifier's largest softmax probability (Hendrycks & Gimpel 2017). The best single score of each space \
              is picked by its AUROC on all rows (optimistic); the combination is a logistic regression over every \
              feature-space score (Ma et al. 2018) trained on a seeded half of the group and of the natural renders \
-             and evaluated on the other halves.",
+             (penalty chosen by cross-validation on that half) and evaluated on the other halves. The PGD attack stops \
+             as soon as the label changes, so its images sit next to a decision boundary, where the softmax score is \
+             high: it is what separates them here, far more than any distance to the training activations; an \
+             attack that kept going until the wrong class were confident would not be caught by it.",
         );
         self.doc.table(
             "feature_auroc_table",

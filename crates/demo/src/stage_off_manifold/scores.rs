@@ -237,6 +237,7 @@ pub(super) fn score_features(
     let report = off_manifold::features::score_features(
         &fm.layer_features(),
         &fm.reference_labels(),
+        Some(&fm.logits()),
         query.ids.clone(),
         groups,
         &opts,

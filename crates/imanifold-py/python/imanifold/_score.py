@@ -27,8 +27,9 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
     Args:
         reference, query: n × d matrices (one image per row; converted to float32 once when needed; the library
             reads float32 C-contiguous arrays in place, without a copy).
-        methods: score names (``knn``, ``tangent``, ``lid``, ``flow``; with ``features`` also ``mahalanobis``), a
-            list or comma-separated. Default: ``knn,tangent,lid``; with ``features`` ``knn,tangent,lid,mahalanobis``.
+        methods: score names (``knn``, ``tangent``, ``lid``, ``flow``; with ``features`` also ``mahalanobis`` and
+            ``softmax``), a list or comma-separated. Default: ``knn,tangent,lid``; with ``features``
+            ``knn,tangent,lid,mahalanobis,softmax``.
         k: neighbours per image.
         dim: tangent dimension: ``"auto"`` or a whole number.
         calibration: reference images used for the leave-one-out calibration.

@@ -42,8 +42,8 @@ pub struct Args {
     #[arg(long, value_name = "MODEL[:LAYER,...]", conflicts_with = "pairs")]
     pub features: Option<FeatureSpec>,
     /// Scores to compute, comma-separated, from knn, tangent, lid, flow (default: all four for images; knn,
-    /// tangent, lid for rows that are not images); with --features from knn, tangent, lid, mahalanobis (default:
-    /// all four).
+    /// tangent, lid for rows that are not images); with --features from knn, tangent, lid, mahalanobis, softmax
+    /// (default: all five).
     #[arg(long, value_name = "LIST")]
     pub methods: Option<MethodList>,
     /// Neighbours per image.
@@ -213,6 +213,7 @@ fn run_features(
     let report = off_manifold::features::score_features(
         &fm.layer_features(),
         &fm.reference_labels(),
+        Some(&fm.logits()),
         query.ids.clone(),
         groups,
         &opts,

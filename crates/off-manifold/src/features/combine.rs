@@ -9,9 +9,13 @@ use super::mahalanobis::{cholesky, cholesky_solve};
 use crate::stats::auroc;
 use crate::{Result, ScoreColumn, ScoreError};
 
-/// L2 penalty λ of the logistic regression (on the standardised weights, not the intercept): loss =
-/// Σ log-loss + λ/2 ‖w‖².
-pub const PENALTY: f64 = 1.0;
+/// Candidate L2 penalties λ of the logistic regression (on the standardised weights, not the intercept): loss =
+/// Σ log-loss + λ/2 ‖w‖². Each group's λ is chosen by [`CV_FOLDS`]-fold cross-validation on its training half
+/// (largest mean held-out AUROC; ties go to the larger λ): with a few dozen training rows per group and five
+/// scores per layer, a fixed small λ fits the training half far better than the test half.
+pub const PENALTIES: [f64; 6] = [0.3, 1.0, 3.0, 10.0, 30.0, 100.0];
+/// Folds of the penalty's cross-validation (fold of a training row: its position in the shuffled half mod folds).
+pub const CV_FOLDS: usize = 5;
 /// Newton iterations at most (the loss is strictly convex; it converges in far fewer).
 const MAX_ITERATIONS: usize = 50;
 
@@ -28,8 +32,8 @@ pub struct LogisticModel {
 
 impl LogisticModel {
     /// Fits on rows `x` (one value per column; non-finite values stand for the column's training mean) with
-    /// labels 0/1.
-    pub fn fit(columns: Vec<String>, x: &Array2<f64>, y: &[f64]) -> Result<LogisticModel> {
+    /// labels 0/1 and L2 penalty `penalty`.
+    pub fn fit(columns: Vec<String>, x: &Array2<f64>, y: &[f64], penalty: f64) -> Result<LogisticModel> {
         let (n, d) = x.dim();
         let mut mean = vec![0.0; d];
         let mut std = vec![1.0; d];
@@ -60,8 +64,8 @@ impl LogisticModel {
                 }
             }
             for a in 0..d {
-                grad[a] += PENALTY * beta[a];
-                hess[[a, a]] += PENALTY;
+                grad[a] += penalty * beta[a];
+                hess[[a, a]] += penalty;
             }
             hess[[d, d]] += 1e-9;
             for a in 0..=d {
@@ -116,6 +120,10 @@ pub struct GroupCombination {
     pub auroc_train: Option<f64>,
     /// Best single column by its AUROC on the same test halves, for comparison.
     pub best_single: Option<(String, f64)>,
+    /// The penalty chosen by cross-validation on the training half, and the mean held-out AUROC of each candidate
+    /// (in the order of [`PENALTIES`]; None where a fold lacked a class).
+    pub penalty: f64,
+    pub cv_auroc: Vec<Option<f64>>,
     pub model: LogisticModel,
     /// Query rows of the training and test halves (positives = this group, negatives = the reference group).
     #[serde(skip)]
@@ -129,8 +137,35 @@ pub struct GroupCombination {
 #[derive(Debug, Clone, Serialize)]
 pub struct Combination {
     pub split: String,
-    pub penalty: f64,
+    /// The candidate penalties (each group's choice is in its entry).
+    pub penalties: Vec<f64>,
     pub groups: Vec<GroupCombination>,
+}
+
+/// Mean held-out AUROC of `penalty` over the folds of the training rows (row i of `x` is in fold i mod
+/// [`CV_FOLDS`]); None when no fold has both classes in its held-out part.
+fn cv_auroc(names: &[String], x: &Array2<f64>, y: &[f64], penalty: f64) -> Result<Option<f64>> {
+    let n = y.len();
+    let mut sum = 0.0;
+    let mut count = 0usize;
+    for f in 0..CV_FOLDS {
+        let (fit_rows, held): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| i % CV_FOLDS != f);
+        let has_both = |rows: &[usize]| rows.iter().any(|&i| y[i] > 0.5) && rows.iter().any(|&i| y[i] < 0.5);
+        if !has_both(&fit_rows) || !has_both(&held) {
+            continue;
+        }
+        let xf = x.select(ndarray::Axis(0), &fit_rows);
+        let yf: Vec<f64> = fit_rows.iter().map(|&i| y[i]).collect();
+        let m = LogisticModel::fit(names.to_vec(), &xf, &yf, penalty)?;
+        let score = |i: usize| m.predict(x.row(i).as_slice().expect("standard layout"));
+        let pos: Vec<f64> = held.iter().filter(|&&i| y[i] > 0.5).map(|&i| score(i)).collect();
+        let neg: Vec<f64> = held.iter().filter(|&&i| y[i] < 0.5).map(|&i| score(i)).collect();
+        if let Some(a) = auroc(&pos, &neg) {
+            sum += a;
+            count += 1;
+        }
+    }
+    Ok((count > 0).then(|| sum / count as f64))
 }
 
 /// Seeded split of `rows`: shuffled, the first ⌈n/2⌉ are the training half.
@@ -160,13 +195,33 @@ pub fn combine(columns: &[ScoreColumn], groups: &[String], reference_group: &str
             continue;
         }
         let (pos_train, pos_test) = halves(of(g), seed, gi as u64 + 1);
-        let train: Vec<usize> = pos_train.iter().chain(&neg_train).copied().collect();
-        let y: Vec<f64> = pos_train.iter().map(|_| 1.0).chain(neg_train.iter().map(|_| 0.0)).collect();
+        // Positives and negatives interleaved, so that every fold of the cross-validation holds both classes.
+        let mut train: Vec<usize> = Vec::with_capacity(pos_train.len() + neg_train.len());
+        let mut y: Vec<f64> = Vec::with_capacity(train.capacity());
+        for i in 0..pos_train.len().max(neg_train.len()) {
+            for (rows, label) in [(&pos_train, 1.0), (&neg_train, 0.0)] {
+                if let Some(&r) = rows.get(i) {
+                    train.push(r);
+                    y.push(label);
+                }
+            }
+        }
         if pos_train.is_empty() || neg_train.is_empty() {
             continue;
         }
         let x = Array2::from_shape_fn((train.len(), names.len()), |(i, j)| columns[j].values[train[i]]);
-        let model = LogisticModel::fit(names.clone(), &x, &y)?;
+        let cv_auroc = PENALTIES.iter().map(|&p| cv_auroc(&names, &x, &y, p)).collect::<Result<Vec<Option<f64>>>>()?;
+        let mut penalty = PENALTIES[0];
+        let mut best = f64::NEG_INFINITY;
+        for (&p, a) in PENALTIES.iter().zip(&cv_auroc) {
+            if let Some(a) = *a {
+                if a >= best {
+                    best = a;
+                    penalty = p;
+                }
+            }
+        }
+        let model = LogisticModel::fit(names.clone(), &x, &y, penalty)?;
         let values: Vec<f64> = (0..groups.len()).map(|i| model.predict(&row(i))).collect();
         let pick = |rows: &[usize]| -> Vec<f64> { rows.iter().map(|&i| values[i]).collect() };
         let best_single = columns
@@ -184,6 +239,8 @@ pub fn combine(columns: &[ScoreColumn], groups: &[String], reference_group: &str
             auroc_test: auroc(&pick(&pos_test), &pick(&neg_test)),
             auroc_train: auroc(&pick(&pos_train), &pick(&neg_train)),
             best_single,
+            penalty,
+            cv_auroc,
             model,
             rows: [train, pos_test.iter().chain(&neg_test).copied().collect()],
             values,
@@ -194,9 +251,10 @@ pub fn combine(columns: &[ScoreColumn], groups: &[String], reference_group: &str
             "per group: the {reference_group} rows are shuffled once and each other group's rows are shuffled (seeded \
              by the run's seed and the group's position); the first half (rounded up) of each is the training half \
              of a logistic regression of that group against {reference_group}, the rest the test half; auroc_test is \
-             on the test halves only"
+             on the test halves only; each group's L2 penalty is chosen by {CV_FOLDS}-fold cross-validation on its \
+             training half"
         ),
-        penalty: PENALTY,
+        penalties: PENALTIES.to_vec(),
         groups: out,
     })
 }

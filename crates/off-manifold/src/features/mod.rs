@@ -14,9 +14,17 @@
 //!   averaged over positions, one value per channel, as Lee et al. do. Calibration: the same score of the
 //!   calibration reference images, which took part in the fit (in-sample).
 //!
+//! # The classifier's own confidence (column `logits.softmax`)
+//! * `softmax`: −ln of the largest softmax probability of the classifier's logits, i.e. the cross-entropy of its
+//!   predicted class: the maximum-softmax-probability baseline of Hendrycks & Gimpel (2017), in a form that does not
+//!   round to 0 for confident images (monotone in 1 − max p). Computed from [`Logits`], whatever layers are scored.
+//!   An attack that stops as soon as the label changes leaves its images next to a decision boundary, where this
+//!   score is high; an attack that keeps going until the wrong class is confident is not caught by it.
+//!
 //! # Combination (with groups)
 //! For every query group other than the reference group, a logistic regression over all per-layer score columns
-//! (standardised on its training rows, L2 penalty ½‖w‖², Newton's method) separates that group from the reference
+//! (standardised on its training rows, L2 penalty λ/2 ‖w‖² with λ chosen by cross-validation on the training half,
+//! Newton's method) separates that group from the reference
 //! group. Split: the reference group's rows are shuffled once (seeded) and the group's rows are shuffled (seeded by
 //! its position); the first ⌈n/2⌉ of each are the training half, the others the test half. The reported AUROC is on
 //! the test halves only.
@@ -49,10 +57,17 @@ pub struct LayerFeatures<'a> {
     pub query: ArrayView2<'a, f32>,
 }
 
+/// A classifier's logits for the reference and the query rows: the `softmax` score's input.
+#[derive(Debug, Clone)]
+pub struct Logits<'a> {
+    pub reference: ArrayView2<'a, f32>,
+    pub query: ArrayView2<'a, f32>,
+}
+
 /// Options of [`score_features`].
 #[derive(Debug, Clone)]
 pub struct FeatureOptions {
-    /// From knn, tangent, lid, mahalanobis (flow needs images).
+    /// From knn, tangent, lid, mahalanobis, softmax (flow needs images).
     pub methods: Vec<Method>,
     pub k: usize,
     pub dim: DimChoice,
@@ -126,6 +141,7 @@ impl FeatureReport {
 fn check(
     layers: &[LayerFeatures],
     labels: &ReferenceLabels,
+    logits: Option<&Logits>,
     query_ids: &[String],
     groups: Option<&(String, Vec<String>)>,
     opts: &FeatureOptions,
@@ -134,13 +150,13 @@ fn check(
         return Err(invalid("layers", "(none)", "no layer to score"));
     }
     if opts.methods.is_empty() {
-        return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, mahalanobis)"));
+        return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, mahalanobis, softmax)"));
     }
     if opts.methods.contains(&Method::Flow) {
         return Err(invalid(
             "methods",
             "flow",
-            "the flow score needs images; feature space has knn, tangent, lid, mahalanobis",
+            "the flow score needs images; feature space has knn, tangent, lid, mahalanobis, softmax",
         ));
     }
     let (n, q) = (layers[0].reference.nrows(), layers[0].query.nrows());
@@ -185,6 +201,25 @@ fn check(
         }
     }
     let with = |m: Method| opts.methods.contains(&m);
+    if with(Method::Softmax) {
+        let Some(lg) = logits else {
+            return Err(invalid("methods", "softmax", "the softmax score needs the classifier's logits"));
+        };
+        if lg.reference.nrows() != n || lg.query.nrows() != q {
+            return Err(invalid(
+                "logits",
+                format!("{} reference and {} query rows", lg.reference.nrows(), lg.query.nrows()),
+                format!("the layers have {n} and {q}"),
+            ));
+        }
+        if lg.reference.ncols() < 2 || lg.query.ncols() != lg.reference.ncols() {
+            return Err(invalid(
+                "logits",
+                format!("{} and {} columns", lg.reference.ncols(), lg.query.ncols()),
+                "the same number of classes (at least 2) for the reference and the queries",
+            ));
+        }
+    }
     if (with(Method::Tangent) || with(Method::Lid)) && opts.k < 2 {
         return Err(invalid("k", opts.k, "the tangent and lid scores need at least 2 neighbours"));
     }
@@ -194,18 +229,21 @@ fn check(
     Ok(())
 }
 
-/// Scores every query row at every layer (see the module docs). `groups`: a manifest column's name and one label
-/// per query (AUROCs against `natural`, else the first group; the combination needs them).
+/// Scores every query row at every layer (see the module docs). `logits`: the classifier's logits (needed by the
+/// `softmax` score only). `groups`: a manifest column's name and one label per query (AUROCs against `natural`, else
+/// the first group; the combination needs them).
 pub fn score_features(
     layers: &[LayerFeatures],
     labels: &ReferenceLabels,
+    logits: Option<&Logits>,
     query_ids: Vec<String>,
     groups: Option<(String, Vec<String>)>,
     opts: &FeatureOptions,
 ) -> Result<FeatureReport> {
-    check(layers, labels, &query_ids, groups.as_ref(), opts)?;
+    check(layers, labels, logits, &query_ids, groups.as_ref(), opts)?;
     let mut timings = Vec::new();
-    let pixel_methods: Vec<Method> = opts.methods.iter().copied().filter(|&m| m != Method::Mahalanobis).collect();
+    let pixel_methods: Vec<Method> =
+        opts.methods.iter().copied().filter(|&m| m != Method::Mahalanobis && m != Method::Softmax).collect();
     let mut columns = Vec::new();
     let mut reports = Vec::new();
     for l in layers {
@@ -239,7 +277,7 @@ pub fn score_features(
                     percentiles,
                     calibration,
                 });
-            } else if m == pixel_methods[0] {
+            } else if pixel_methods.first() == Some(&m) {
                 // One call scores every neighbour-based method of this layer.
                 let sopts = ScoreOptions {
                     methods: pixel_methods.clone(),
@@ -267,6 +305,20 @@ pub fn score_features(
         timings.push((format!("layer_{}", l.name), t.elapsed().as_secs_f64()));
         reports.push(layer);
     }
+    if let (true, Some(lg)) = (opts.methods.contains(&Method::Softmax), logits) {
+        let calib_rows = crate::sample_sorted(lg.reference.nrows(), opts.calibration, opts.seed, 0xCA11);
+        let calibration = softmax_scores(lg.reference.select(Axis(0), &calib_rows).view());
+        let values = softmax_scores(lg.query);
+        let sorted = crate::stats::sorted_finite(&calibration);
+        let percentiles = values.iter().map(|&v| crate::percentile_of(&sorted, v)).collect();
+        columns.push(ScoreColumn {
+            name: "logits.softmax".into(),
+            method: Method::Softmax,
+            values,
+            percentiles,
+            calibration,
+        });
+    }
     let t = Instant::now();
     let groups = groups.map(|(column, labels)| {
         let report = group_report(&columns, &labels);
@@ -288,6 +340,18 @@ pub fn score_features(
         combination,
         timings,
     })
+}
+
+/// −ln(max softmax probability) of every row of logits: logsumexp(z) − max z, in f64.
+pub fn softmax_scores(logits: ArrayView2<f32>) -> Vec<f64> {
+    logits
+        .rows()
+        .into_iter()
+        .map(|row| {
+            let top = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+            row.iter().map(|&v| (v as f64 - top).exp()).sum::<f64>().ln()
+        })
+        .collect()
 }
 
 /// Bytes a [`score_features`] run needs at least: the activation matrices of every layer (`dims`: values per image

@@ -43,7 +43,8 @@ fn logistic_regression_is_at_its_optimum() {
         1 => rng.random::<f64>() * 10.0,
         _ => 5.0 - y[i] + 3.0 * rng.random::<f64>(),
     });
-    let m = LogisticModel::fit(vec!["a".into(), "b".into(), "c".into()], &x, &y).unwrap();
+    let penalty = 2.5;
+    let m = LogisticModel::fit(vec!["a".into(), "b".into(), "c".into()], &x, &y, penalty).unwrap();
     let z = |i: usize, j: usize| (x[[i, j]] - m.mean[j]) / m.std[j];
     let mut grad = [0.0; 4];
     for (i, &yi) in y.iter().enumerate() {
@@ -54,7 +55,7 @@ fn logistic_regression_is_at_its_optimum() {
         grad[3] += p - yi;
     }
     for (g, w) in grad.iter_mut().zip(&m.weights) {
-        *g += combine::PENALTY * w;
+        *g += penalty * w;
     }
     assert!(grad.iter().all(|g| g.abs() < 1e-6), "gradient {grad:?}");
     assert!(m.weights[0] > 2.0 && m.weights[0].abs() > 3.0 * m.weights[1].abs(), "{:?}", m.weights);
@@ -85,8 +86,14 @@ fn score_features_end_to_end() {
     };
     let layers = [layer("a", 6), layer("b", 3)];
     let rl = ReferenceLabels { labels, n_classes: 2, source: "x > 0.5".into() };
+    // Two-class logits (4x, 4(1 - x)) of the first coordinate: −ln max softmax = ln(1 + e^−|z0 − z1|).
+    let two_class =
+        |m: &Array2<f32>| Array2::from_shape_fn((m.nrows(), 2), |(i, j)| 4.0 * (m[[i, 0]] - j as f32).abs());
+    let (lr, lq) = (two_class(&reference), two_class(&query));
+    let lg = Logits { reference: lr.view(), query: lq.view() };
     let opts = FeatureOptions { k: 10, ..FeatureOptions::default() };
-    let r = score_features(&layers, &rl, ids.clone(), Some(("group".into(), groups.clone())), &opts).unwrap();
+    let r =
+        score_features(&layers, &rl, Some(&lg), ids.clone(), Some(("group".into(), groups.clone())), &opts).unwrap();
     let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
@@ -100,9 +107,16 @@ fn score_features_end_to_end() {
             "b.knn_mean",
             "b.tangent",
             "b.lid",
-            "b.mahalanobis"
+            "b.mahalanobis",
+            "logits.softmax"
         ]
     );
+    let soft = r.column("logits.softmax").unwrap();
+    for (i, &v) in soft.values.iter().enumerate() {
+        let gap = (lq[[i, 0]] as f64 - lq[[i, 1]] as f64).abs();
+        assert!((v - (-gap).exp().ln_1p()).abs() < 1e-12, "row {i}: {v} for a logit gap of {gap}");
+    }
+    assert_eq!(soft.calibration.len(), 300);
     let direct = crate::score(
         reference.view(),
         query.view(),
@@ -130,10 +144,12 @@ fn score_features_end_to_end() {
     assert_eq!(all, (0..70).collect::<Vec<_>>(), "train and test halves partition the rows");
     assert!(c.auroc_test.unwrap() > 0.95, "{:?}", c.auroc_test);
     // Same seed, same split and model; another seed, another split.
-    let again = score_features(&layers, &rl, ids.clone(), Some(("group".into(), groups.clone())), &opts).unwrap();
+    let again =
+        score_features(&layers, &rl, Some(&lg), ids.clone(), Some(("group".into(), groups.clone())), &opts).unwrap();
     assert_eq!(again.combination.as_ref().unwrap().groups[0].rows, c.rows);
     let other = FeatureOptions { seed: 1, ..opts.clone() };
-    let r1 = score_features(&layers, &rl, ids.clone(), Some(("group".into(), groups.clone())), &other).unwrap();
+    let r1 =
+        score_features(&layers, &rl, Some(&lg), ids.clone(), Some(("group".into(), groups.clone())), &other).unwrap();
     assert_ne!(r1.combination.as_ref().unwrap().groups[0].rows, c.rows);
 
     // The writer: scores.csv columns, combination.csv, results.json keys.
@@ -151,7 +167,11 @@ fn score_features_end_to_end() {
 
     // Refusals before any work.
     let bad = FeatureOptions { methods: vec![Method::Flow], ..opts.clone() };
-    assert!(score_features(&layers, &rl, ids.clone(), None, &bad).unwrap_err().to_string().contains("flow"));
+    assert!(score_features(&layers, &rl, Some(&lg), ids.clone(), None, &bad).unwrap_err().to_string().contains("flow"));
     let short = ReferenceLabels { labels: vec![0; 5], ..rl.clone() };
-    assert!(score_features(&layers, &short, ids, None, &opts).is_err());
+    assert!(score_features(&layers, &short, Some(&lg), ids.clone(), None, &opts).is_err());
+    let no_logits = score_features(&layers, &rl, None, ids.clone(), None, &opts).unwrap_err().to_string();
+    assert!(no_logits.contains("softmax"), "{no_logits}");
+    let few = Logits { reference: lr.slice(ndarray::s![..5, ..]), query: lq.view() };
+    assert!(score_features(&layers, &rl, Some(&few), ids, None, &opts).is_err());
 }

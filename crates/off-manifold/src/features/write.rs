@@ -18,7 +18,7 @@ use crate::{Distribution, Result};
 /// * `results.json`: `mode` = `features`, `features` (the model and layers as given), `reference`, `query`,
 ///   `n_reference`, `n_query`, `layers` (per layer: `name`, `d`, `channels`, tangent dimension, MLE dimension,
 ///   duplicates, Mahalanobis classes), `methods`, `k`, `dim_rule`, `calibration`, `mahalanobis`, `labels`,
-///   `summary`, `groups_column`/`groups` (per-group distributions and AUROCs), `combination` (split, penalty, per
+///   `summary`, `groups_column`/`groups` (per-group distributions and AUROCs), `combination` (split, candidate penalties, per
 ///   group AUROC on the test halves, best single column, weights), `files`, seed and timings.
 ///
 /// `record` is the caller's `output::Results::new("score")`. Returns the JSON written.
