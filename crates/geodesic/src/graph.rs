@@ -195,7 +195,8 @@ pub struct Candidate {
     pub verified: bool,
     /// An edge of the plain kNN graph.
     pub knn: bool,
-    /// Residual ratio minus the larger best ratio of the two ends (relative graph; NaN for the verified graph).
+    /// Residual ratio minus the larger best ratio of the two ends, an end's best ratio being the smallest residual
+    /// ratio of its kNN edges.
     pub margin: f64,
 }
 
@@ -295,7 +296,7 @@ pub fn verified_graph(
             weight: m.rms + photometric_weight * m.residual,
             verified: m.residual_ratio() <= verify.max_residual_ratio && m.fb_error <= verify.max_fb_error,
             knn: false,
-            margin: f64::NAN,
+            margin: 0.0,
         })
         .collect();
     // Selection: the verified edges of the plain kNN graph.
@@ -305,6 +306,7 @@ pub fn verified_graph(
     for c in candidates.iter_mut() {
         c.knn = base.contains(&(c.i, c.j));
     }
+    set_margins(n, &mut candidates);
     let mut used: Vec<bool> = candidates.iter().map(|c| c.verified && c.knn).collect();
     let mut uf = petgraph::unionfind::UnionFind::<usize>::new(n);
     for (c, u) in candidates.iter().zip(&used) {
@@ -390,6 +392,20 @@ fn relative_candidates(data: ArrayView2<f32>, k: usize, ck: usize) -> Result<Vec
     Ok(out.into_iter().map(|((i, j), (d, knn))| (i, j, d, knn)).collect())
 }
 
+/// Sets each candidate's margin: its residual ratio minus the larger best ratio of its ends (an image's best ratio is
+/// the smallest over its kNN edges; every image has one).
+fn set_margins(n: usize, candidates: &mut [Candidate]) {
+    let mut best = vec![f64::INFINITY; n];
+    for c in candidates.iter().filter(|c| c.knn) {
+        for v in [c.i, c.j] {
+            best[v] = best[v].min(c.measure.residual_ratio());
+        }
+    }
+    for c in candidates.iter_mut() {
+        c.margin = c.measure.residual_ratio() - best[c.i].max(best[c.j]);
+    }
+}
+
 /// Whether the shortest s–t path over `adj` is at most `limit` (Dijkstra that stops beyond `limit`).
 fn within(adj: &[Vec<(usize, f64)>], s: usize, t: usize, limit: f64) -> bool {
     use std::cmp::Reverse;
@@ -433,30 +449,23 @@ pub fn relative_graph(
     let pairs: Vec<(usize, usize)> = info.iter().map(|c| (c.0, c.1)).collect();
     progress.start(pairs.len() as u64);
     let measures = measure_pairs(&pairs, frames, params, &|d| progress.inc(d))?;
-    // Each image's best ratio: the smallest over its kNN edges (every image has one).
-    let mut best = vec![f64::INFINITY; n];
-    for (c, m) in info.iter().zip(&measures).filter(|(c, _)| c.3) {
-        for v in [c.0, c.1] {
-            best[v] = best[v].min(m.residual_ratio());
-        }
-    }
-    let candidates: Vec<Candidate> = info
+    let mut candidates: Vec<Candidate> = info
         .iter()
         .zip(&measures)
-        .map(|(&(i, j, _, knn), m)| {
-            let ratio = m.residual_ratio();
-            let margin = ratio - best[i].max(best[j]);
-            Candidate {
-                i,
-                j,
-                measure: *m,
-                weight: m.rms + photometric_weight * m.residual,
-                verified: ratio <= verify.relative_floor || margin <= verify.relative_margin,
-                knn,
-                margin,
-            }
+        .map(|(&(i, j, _, knn), m)| Candidate {
+            i,
+            j,
+            measure: *m,
+            weight: m.rms + photometric_weight * m.residual,
+            verified: false,
+            knn,
+            margin: 0.0,
         })
         .collect();
+    set_margins(n, &mut candidates);
+    for c in candidates.iter_mut() {
+        c.verified = c.measure.residual_ratio() <= verify.relative_floor || c.margin <= verify.relative_margin;
+    }
     let mut used: Vec<bool> = candidates.iter().map(|c| c.knn && c.verified).collect();
     let mut uf = petgraph::unionfind::UnionFind::<usize>::new(n);
     for (c, _) in candidates.iter().zip(&used).filter(|(_, u)| **u) {
