@@ -113,7 +113,10 @@ fn main() {
     for g in &graphs[1..] {
         print!(" {:>8}", format!("t_{}", g.name()));
     }
-    println!(" {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5}  warnings (last graph)", "t_knn", "drop", "brid", "clos", "comp", "short", "eig2/1");
+    println!(
+        " {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5}  warnings (last graph)",
+        "t_knn", "drop", "brid", "clos", "comp", "short", "eig2/1"
+    );
     let mut rows: Vec<Row> = Vec::new();
     let mut euclid = Vec::new();
     for s in &specs {
@@ -204,10 +207,14 @@ fn main() {
         let (m, w, _) = stats(rows.iter().map(|r| r.spearman[g]).collect());
         let above = rows.iter().zip(&euclid).filter(|(r, e)| r.spearman[g] > **e).count();
         let good = rows.iter().filter(|r| r.spearman[g] >= 0.95).count();
-        print!("{:<9} Spearman median {m:.4} worst {w:.4}; ≥ 0.95 on {good}; above the Euclidean graph on {above}", graph.name());
+        print!(
+            "{:<9} Spearman median {m:.4} worst {w:.4}; ≥ 0.95 on {good}; above the Euclidean graph on {above}",
+            graph.name()
+        );
         if g > 0 {
             let (tm, _, tw) = stats(rows.iter().map(|r| r.seconds[g] / r.seconds[0]).collect());
-            let total: f64 = rows.iter().map(|r| r.seconds[g]).sum::<f64>() / rows.iter().map(|r| r.seconds[0]).sum::<f64>();
+            let total: f64 =
+                rows.iter().map(|r| r.seconds[g]).sum::<f64>() / rows.iter().map(|r| r.seconds[0]).sum::<f64>();
             print!("; flow time / knn: median {tm:.2}, largest {tw:.2}, total {total:.2}");
         }
         println!();

@@ -365,7 +365,6 @@ pub fn verified_graph(
     Ok((edges, decisions))
 }
 
-
 /// Candidate pairs of the relative graph, sorted by (i, j): the kNN edges (j among i's k nearest or i among j's)
 /// and the mutual pairs among the `ck` nearest, as (i, j, Euclidean distance, kNN edge).
 fn relative_candidates(data: ArrayView2<f32>, k: usize, ck: usize) -> Result<Vec<(usize, usize, f64, bool)>> {
@@ -570,5 +569,38 @@ mod tests {
         assert_eq!(m.residual_ratio(), 0.0);
         let m = FlowMeasure { rms: 1.0, residual: 0.02, plain: 0.08, fb_error: 0.1 };
         assert_eq!(m.residual_ratio(), 0.25);
+    }
+
+    /// A path 0–1–2–3 with unit weights and a heavy direct 0–3 edge: the bounded search finds 0–3 at 3, not below.
+    #[test]
+    fn bounded_search_stops_at_the_limit() {
+        let mut adj = vec![Vec::new(); 5];
+        for (a, b, w) in [(0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0), (0, 3, 10.0)] {
+            adj[a].push((b, w));
+            adj[b].push((a, w));
+        }
+        assert!(within(&adj, 0, 3, 3.0));
+        assert!(!within(&adj, 0, 3, 2.9));
+        assert!(within(&adj, 3, 3, 0.0));
+        assert!(!within(&adj, 0, 4, 100.0), "node 4 is not connected");
+    }
+
+    /// The candidates hold every kNN edge (flagged), and the extra pairs are mutual among the larger neighbourhoods.
+    #[test]
+    fn relative_candidates_are_the_knn_edges_and_mutual_pairs() {
+        let data = Array2::from_shape_fn((30, 3), |(i, c)| ((i * 7 + c * 13) % 17) as f32 + 0.01 * i as f32);
+        let (k, ck) = (3, 9);
+        let cand = relative_candidates(data.view(), k, ck).unwrap();
+        let knn: Vec<(usize, usize)> = crate::knn_edges(data.view(), k).unwrap().iter().map(|e| (e.i, e.j)).collect();
+        let flagged: Vec<(usize, usize)> = cand.iter().filter(|c| c.3).map(|c| (c.0, c.1)).collect();
+        assert_eq!(flagged, knn);
+        let nb = knn::knn_self(data.view(), ck).unwrap();
+        let near = |i: usize, j: usize| nb.indices.row(i).iter().any(|&x| x == j);
+        for &(i, j, _, is_knn) in &cand {
+            assert!(i < j);
+            assert!(is_knn || (near(i, j) && near(j, i)), "{i}–{j}");
+        }
+        assert!(cand.len() > knn.len());
+        assert!(cand.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
     }
 }

@@ -365,15 +365,7 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
                 _ => crate::graph::verified_graph,
             };
             let (e, g) = timed(&mut timings, "flow", || {
-                build(
-                    input.data,
-                    frames,
-                    options.k,
-                    &params,
-                    options.photometric_weight,
-                    &options.verify,
-                    progress,
-                )
+                build(input.data, frames, options.k, &params, options.photometric_weight, &options.verify, progress)
             })?;
             (edges, graph) = (e, Some(g));
         } else {
