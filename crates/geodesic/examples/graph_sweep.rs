@@ -6,7 +6,8 @@
 //!
 //! `cargo run --release -p geodesic --example graph_sweep -- [set=SCENE:PARAM:N:SIZE:K:SEED ...]
 //! [graphs=knn,verified,relative] [ratio=R] [fb=F] [cf=C] [margin=M] [floor=F] [closure_margin=M] [detour=D] [dump]`:
-//! without `set=` the 26 sets of the sweep (turntable spin and yaw, room camera yaw; n 60–300, 32–64 px, k 6–10).
+//! `PARAM` may name several parameters joined by `+` (`yaw+pitch`: truth distance √Σ Δ², full-circle angles
+//! periodic, distances from every 50th view). Without `set=` the 26 sets of the sweep (turntable spin and yaw, room camera yaw; n 60–300, 32–64 px, k 6–10).
 //! `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`: the [`VerifyOptions`] of the verified and
 //! relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual ratio, margin,
 //! forward–backward error, kNN edge, verified). The images are rendered gray and quantised to 8 bits, as
@@ -78,6 +79,8 @@ const SWEEP: [&str; 26] = [
 struct Row {
     spearman: Vec<f64>,
     seconds: Vec<f64>,
+    /// Flow pairs measured over the kNN graph's edges.
+    pairs: Vec<f64>,
 }
 
 fn main() {
@@ -121,13 +124,16 @@ fn main() {
     let mut euclid = Vec::new();
     for s in &specs {
         let scene = Scene::builtin(&s.scene).unwrap();
-        let pi = scene.param_index(&s.param).unwrap();
-        let spec = &scene.parameters()[pi];
-        let period = spec.max - spec.min;
-        let params =
-            scene_render::sample_parameters(&scene, std::slice::from_ref(&s.param), s.n, Sampling::Random, s.seed)
-                .unwrap();
-        let truth: Vec<f64> = params.iter().map(|p| p.values[pi]).collect();
+        let names: Vec<String> = s.param.split('+').map(String::from).collect();
+        let index: Vec<usize> = names.iter().map(|p| scene.param_index(p).unwrap()).collect();
+        // Full-range angles (360°) are periodic.
+        let periods: Vec<f64> = index
+            .iter()
+            .map(|&pi| scene.parameters()[pi].max - scene.parameters()[pi].min)
+            .map(|r| if r >= 360.0 - 1e-9 { r } else { f64::INFINITY })
+            .collect();
+        let params = scene_render::sample_parameters(&scene, &names, s.n, Sampling::Random, s.seed).unwrap();
+        let truth: Vec<Vec<f64>> = index.iter().map(|&pi| params.iter().map(|p| p.values[pi]).collect()).collect();
         let opts = RenderOptions { color: ColorMode::Gray, ..RenderOptions::square(s.size) };
         let frames: Vec<Array2<f32>> = render_set(&scene, &params, &opts)
             .unwrap()
@@ -136,13 +142,23 @@ fn main() {
             .collect();
         let px = s.size * s.size;
         let data = Array2::from_shape_fn((s.n, px), |(i, p)| frames[i][[p / s.size, p % s.size]]);
-        let columns = [NamedColumn { name: &s.param, values: Some(&truth) }];
+        let columns: Vec<NamedColumn> =
+            names.iter().zip(&truth).map(|(name, t)| NamedColumn { name, values: Some(t) }).collect();
         let input = GeodesicInput { data: data.view(), frames: Some(&frames), columns: &columns };
+        // Several parameters: distances from every 50th view (as the README's two-parameter table), no embedding.
+        let several = names.len() > 1;
         let base = GeodesicOptions {
             k: s.k,
             metric: Metric::Flow,
-            truth: vec![s.param.clone()],
-            periodic: vec![Periodic { name: s.param.clone(), period }],
+            truth: names.clone(),
+            periodic: names
+                .iter()
+                .zip(&periods)
+                .filter(|(_, p)| p.is_finite())
+                .map(|(name, &period)| Periodic { name: name.clone(), period })
+                .collect(),
+            sources: several.then(|| (0..s.n).step_by(50).collect()),
+            dims: if several { 0 } else { geodesic::DEFAULT_DIMS },
             verify,
             ..GeodesicOptions::default()
         };
@@ -152,10 +168,17 @@ fn main() {
             .collect();
         let sp = |r: &geodesic::GeodesicReport| r.truth.as_ref().unwrap().correlations[0].1.spearman;
         let flow_t = |r: &geodesic::GeodesicReport| r.timings.iter().find(|t| t.0 == "flow").unwrap().1;
-        let dtrue = |i: usize, j: usize| geodesic::periodic_distance(truth[i], truth[j], period);
+        let dtrue = |i: usize, j: usize| {
+            truth
+                .iter()
+                .zip(&periods)
+                .map(|(t, &p)| geodesic::periodic_distance(t[i], t[j], p).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
         let b = reports.last().unwrap();
         let shortcuts = |r: &geodesic::GeodesicReport| r.edges.iter().filter(|e| dtrue(e.i, e.j) > 45.0).count();
-        let eig = &b.embedding.as_ref().unwrap().eigenvalues;
+        let eig = b.embedding.as_ref().map_or(vec![f64::NAN], |e| e.eigenvalues.clone());
         let warn: Vec<String> = b.diagnostics.warnings.iter().map(|w| w.kind.to_string()).collect();
         let eu = reports[0].truth.as_ref().unwrap().correlations[1].1.spearman;
         print!("{:<28}", s.name());
@@ -196,7 +219,14 @@ fn main() {
             }
         }
         euclid.push(eu);
-        rows.push(Row { spearman: reports.iter().map(sp).collect(), seconds: reports.iter().map(flow_t).collect() });
+        let pairs = |r: &geodesic::GeodesicReport| {
+            r.graph.candidates.len().max(r.edges.len()) as f64 / reports[0].edges.len() as f64
+        };
+        rows.push(Row {
+            spearman: reports.iter().map(sp).collect(),
+            seconds: reports.iter().map(flow_t).collect(),
+            pairs: reports.iter().map(pairs).collect(),
+        });
     }
     let stats = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -215,7 +245,8 @@ fn main() {
             let (tm, _, tw) = stats(rows.iter().map(|r| r.seconds[g] / r.seconds[0]).collect());
             let total: f64 =
                 rows.iter().map(|r| r.seconds[g]).sum::<f64>() / rows.iter().map(|r| r.seconds[0]).sum::<f64>();
-            print!("; flow time / knn: median {tm:.2}, largest {tw:.2}, total {total:.2}");
+            let (pm, _, pw) = stats(rows.iter().map(|r| r.pairs[g]).collect());
+            print!("; flow time / knn: median {tm:.2}, largest {tw:.2}, total {total:.2}; flow pairs / knn edges: median {pm:.2}, largest {pw:.2}");
         }
         println!();
     }
