@@ -1,12 +1,17 @@
 //! Sweep of the graph construction on randomly sampled full-circle renders: Spearman correlation of flow geodesics
-//! with the true angle distance (on the circle) for the kNN graph and the verified graph, with the flow-stage time
-//! of each, the verified graph's decisions and the diagnostics.
+//! with the true angle distance (on the circle) for each graph construction (kNN, verified, relative) and for
+//! Euclidean-graph geodesics, the flow-stage time of each graph over the kNN graph's, and the last graph's
+//! decisions (kNN edges dropped, bridges, closures, components before bridging, edges joining views > 45° apart in
+//! the kNN → last graph) and diagnostics.
 //!
-//! `cargo run --release -p geodesic --example graph_sweep -- [set=SCENE:PARAM:N:SIZE:K:SEED ...] [ratio=R] [fb=F]
-//! [cf=C] [dump]`: without `set=` the 14 sets of the sweep (turntable spin and yaw, room camera yaw; n 60–200,
-//! 32–48 px, k 6–10). `ratio`, `fb`, `cf`: the verified graph's thresholds and candidate factor; `dump` prints every
-//! candidate edge (true Δ angle, residual ratio, forward–backward error, verified). The images are rendered gray
-//! and quantised to 8 bits, as `imanifold render --gray --sampling random` writes them.
+//! `cargo run --release -p geodesic --example graph_sweep -- [set=SCENE:PARAM:N:SIZE:K:SEED ...]
+//! [graphs=knn,verified,relative] [ratio=R] [fb=F] [cf=C] [margin=M] [floor=F] [closure_margin=M] [detour=D] [dump]`:
+//! `PARAM` may name several parameters joined by `+` (`yaw+pitch`: truth distance √Σ Δ², full-circle angles
+//! periodic, distances from every 50th view). Without `set=` the 26 sets of the sweep (turntable spin and yaw, room camera yaw; n 60–300, 32–64 px, k 6–10).
+//! `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`: the [`VerifyOptions`] of the verified and
+//! relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual ratio, margin,
+//! forward–backward error, kNN edge, verified). The images are rendered gray and quantised to 8 bits, as
+//! `imanifold render --gray --sampling random` writes them.
 
 use geodesic::graph::VerifyOptions;
 use geodesic::{GeodesicInput, GeodesicOptions, GraphKind, Metric, NamedColumn, Periodic};
@@ -40,7 +45,8 @@ impl SetSpec {
     }
 }
 
-const SWEEP: [&str; 14] = [
+/// The sweep: turntable spin and yaw, room camera yaw; n 60–300, 32–64 px, k 6–10, random sampling.
+const SWEEP: [&str; 26] = [
     "turntable:spin:60:32:6:1",
     "turntable:spin:90:48:8:2",
     "turntable:spin:120:40:10:3",
@@ -55,40 +61,79 @@ const SWEEP: [&str; 14] = [
     "room:yaw:150:48:6:5",
     "room:yaw:80:40:8:6",
     "room:yaw:100:32:10:7",
+    "turntable:spin:300:48:8:8",
+    "turntable:spin:100:64:6:9",
+    "turntable:yaw:250:40:10:10",
+    "turntable:spin:70:56:8:11",
+    "turntable:yaw:160:64:8:12",
+    "turntable:yaw:60:48:6:13",
+    "room:yaw:300:40:8:8",
+    "room:yaw:250:48:10:9",
+    "room:yaw:70:64:6:10",
+    "room:yaw:130:56:8:11",
+    "room:yaw:180:64:6:12",
+    "room:yaw:220:32:6:13",
 ];
+
+/// Per set: Spearman of each graph, the flow-stage seconds of each, and the relative graph's report.
+struct Row {
+    spearman: Vec<f64>,
+    seconds: Vec<f64>,
+    /// Flow pairs measured over the kNN graph's edges.
+    pairs: Vec<f64>,
+}
 
 fn main() {
     let mut specs = Vec::new();
     let mut verify = VerifyOptions::default();
     let mut dump = false;
+    let mut graphs = vec![GraphKind::Knn, GraphKind::Verified, GraphKind::Relative];
     for a in std::env::args().skip(1) {
         match a.split_once('=') {
             Some(("set", v)) => specs.push(SetSpec::parse(v)),
+            Some(("graphs", v)) => graphs = v.split(',').map(|g| g.parse().unwrap()).collect(),
             Some(("ratio", v)) => verify.max_residual_ratio = v.parse().unwrap(),
             Some(("fb", v)) => verify.max_fb_error = v.parse().unwrap(),
             Some(("cf", v)) => verify.candidate_factor = v.parse().unwrap(),
+            Some(("margin", v)) => verify.relative_margin = v.parse().unwrap(),
+            Some(("floor", v)) => verify.relative_floor = v.parse().unwrap(),
+            Some(("closure_margin", v)) => verify.closure_margin = v.parse().unwrap(),
+            Some(("detour", v)) => verify.closure_detour = v.parse().unwrap(),
             _ if a == "dump" => dump = true,
             _ => panic!("unknown argument {a}"),
         }
     }
+    assert_eq!(graphs.first(), Some(&GraphKind::Knn), "graphs= starts with knn (the time reference)");
     if specs.is_empty() {
         specs = SWEEP.iter().map(|s| SetSpec::parse(s)).collect();
     }
     println!("{verify:?}");
+    print!("{:<28}", "set");
+    for g in &graphs {
+        print!(" {:>8}", g.name());
+    }
+    print!(" {:>8}", "euclid");
+    for g in &graphs[1..] {
+        print!(" {:>8}", format!("t_{}", g.name()));
+    }
     println!(
-        "{:<28} {:>7} {:>8} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>6}  warnings",
-        "set", "knn", "verified", "t_ratio", "cand", "drop", "bridg", "c_bef", "short", "eig2/1"
+        " {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5}  warnings (last graph)",
+        "t_knn", "drop", "brid", "clos", "comp", "short", "eig2/1"
     );
-    let (mut old, mut new, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rows: Vec<Row> = Vec::new();
+    let mut euclid = Vec::new();
     for s in &specs {
         let scene = Scene::builtin(&s.scene).unwrap();
-        let pi = scene.param_index(&s.param).unwrap();
-        let spec = &scene.parameters()[pi];
-        let period = spec.max - spec.min;
-        let params =
-            scene_render::sample_parameters(&scene, std::slice::from_ref(&s.param), s.n, Sampling::Random, s.seed)
-                .unwrap();
-        let truth: Vec<f64> = params.iter().map(|p| p.values[pi]).collect();
+        let names: Vec<String> = s.param.split('+').map(String::from).collect();
+        let index: Vec<usize> = names.iter().map(|p| scene.param_index(p).unwrap()).collect();
+        // Full-range angles (360°) are periodic.
+        let periods: Vec<f64> = index
+            .iter()
+            .map(|&pi| scene.parameters()[pi].max - scene.parameters()[pi].min)
+            .map(|r| if r >= 360.0 - 1e-9 { r } else { f64::INFINITY })
+            .collect();
+        let params = scene_render::sample_parameters(&scene, &names, s.n, Sampling::Random, s.seed).unwrap();
+        let truth: Vec<Vec<f64>> = index.iter().map(|&pi| params.iter().map(|p| p.values[pi]).collect()).collect();
         let opts = RenderOptions { color: ColorMode::Gray, ..RenderOptions::square(s.size) };
         let frames: Vec<Array2<f32>> = render_set(&scene, &params, &opts)
             .unwrap()
@@ -97,65 +142,114 @@ fn main() {
             .collect();
         let px = s.size * s.size;
         let data = Array2::from_shape_fn((s.n, px), |(i, p)| frames[i][[p / s.size, p % s.size]]);
-        let columns = [NamedColumn { name: &s.param, values: Some(&truth) }];
+        let columns: Vec<NamedColumn> =
+            names.iter().zip(&truth).map(|(name, t)| NamedColumn { name, values: Some(t) }).collect();
         let input = GeodesicInput { data: data.view(), frames: Some(&frames), columns: &columns };
+        // Several parameters: distances from every 50th view (as the README's two-parameter table), no embedding.
+        let several = names.len() > 1;
         let base = GeodesicOptions {
             k: s.k,
             metric: Metric::Flow,
-            truth: vec![s.param.clone()],
-            periodic: vec![Periodic { name: s.param.clone(), period }],
+            truth: names.clone(),
+            periodic: names
+                .iter()
+                .zip(&periods)
+                .filter(|(_, p)| p.is_finite())
+                .map(|(name, &period)| Periodic { name: name.clone(), period })
+                .collect(),
+            sources: several.then(|| (0..s.n).step_by(50).collect()),
+            dims: if several { 0 } else { geodesic::DEFAULT_DIMS },
             verify,
             ..GeodesicOptions::default()
         };
-        let go = |graph| geodesic::run(input, &GeodesicOptions { graph, ..base.clone() }, &()).unwrap();
-        let (a, b) = (go(GraphKind::Knn), go(GraphKind::Verified));
+        let reports: Vec<geodesic::GeodesicReport> = graphs
+            .iter()
+            .map(|&graph| geodesic::run(input, &GeodesicOptions { graph, ..base.clone() }, &()).unwrap())
+            .collect();
         let sp = |r: &geodesic::GeodesicReport| r.truth.as_ref().unwrap().correlations[0].1.spearman;
         let flow_t = |r: &geodesic::GeodesicReport| r.timings.iter().find(|t| t.0 == "flow").unwrap().1;
-        let dtrue = |i: usize, j: usize| geodesic::periodic_distance(truth[i], truth[j], period);
-        let shortcuts = b.edges.iter().filter(|e| dtrue(e.i, e.j) > 45.0).count();
-        let eig = &b.embedding.as_ref().unwrap().eigenvalues;
+        let dtrue = |i: usize, j: usize| {
+            truth
+                .iter()
+                .zip(&periods)
+                .map(|(t, &p)| geodesic::periodic_distance(t[i], t[j], p).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let b = reports.last().unwrap();
+        let shortcuts = |r: &geodesic::GeodesicReport| r.edges.iter().filter(|e| dtrue(e.i, e.j) > 45.0).count();
+        let eig = b.embedding.as_ref().map_or(vec![f64::NAN], |e| e.eigenvalues.clone());
         let warn: Vec<String> = b.diagnostics.warnings.iter().map(|w| w.kind.to_string()).collect();
+        let eu = reports[0].truth.as_ref().unwrap().correlations[1].1.spearman;
+        print!("{:<28}", s.name());
+        for r in &reports {
+            print!(" {:>8.4}", sp(r));
+        }
+        print!(" {eu:>8.4}");
+        for r in &reports[1..] {
+            print!(" {:>8.2}", flow_t(r) / flow_t(&reports[0]));
+        }
         println!(
-            "{:<28} {:>7.4} {:>8.4} {:>7.2} {:>6} {:>5} {:>5} {:>5} {:>5} {:>6.3}  {}",
-            s.name(),
-            sp(&a),
-            sp(&b),
-            flow_t(&b) / flow_t(&a),
-            b.graph.candidates.len(),
+            " {:>6.2} {:>4} {:>4} {:>4} {:>4} {:>2}→{:<2} {:>6.3}  {}",
+            flow_t(&reports[0]),
             b.graph.dropped.len(),
-            b.graph.bridges.len(),
+            b.graph.bridges.len() + b.graph.verified_bridges.len(),
+            b.graph.closures.len(),
             b.graph.components_before,
-            shortcuts,
+            shortcuts(&reports[0]),
+            shortcuts(b),
             eig.get(1).copied().unwrap_or(0.0) / eig[0],
             warn.join(",")
         );
         if dump {
             for c in &b.graph.candidates {
                 println!(
-                    "  {:>4} {:>4} dtrue {:>6.1} rms {:>6.2} ratio {:>5.3} fb {:>6.3} {} w {:.4} eu {:.4}",
+                    "  {:>4} {:>4} dtrue {:>6.1} rms {:>6.2} ratio {:>5.3} margin {:>6.3} fb {:>6.3} {}{} w {:.4}",
                     c.i,
                     c.j,
                     dtrue(c.i, c.j),
                     c.measure.rms,
                     c.measure.residual_ratio(),
+                    c.margin,
                     c.measure.fb_error,
+                    if c.knn { "k" } else { "-" },
                     if c.verified { "v" } else { "-" },
                     c.weight,
-                    c.measure.plain
                 );
             }
         }
-        old.push(sp(&a));
-        new.push(sp(&b));
-        ratios.push(flow_t(&b) / flow_t(&a));
+        euclid.push(eu);
+        let pairs = |r: &geodesic::GeodesicReport| {
+            r.graph.candidates.len().max(r.edges.len()) as f64 / reports[0].edges.len() as f64
+        };
+        rows.push(Row {
+            spearman: reports.iter().map(sp).collect(),
+            seconds: reports.iter().map(flow_t).collect(),
+            pairs: reports.iter().map(pairs).collect(),
+        });
     }
-    let stats = |v: &mut Vec<f64>| {
+    let stats = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         (v[v.len() / 2], v[0], v[v.len() - 1])
     };
-    let (om, ow, _) = stats(&mut old);
-    let (nm, nw, _) = stats(&mut new);
-    let (tm, _, tw) = stats(&mut ratios);
-    println!("sets {}: knn median {om:.4} worst {ow:.4}; verified median {nm:.4} worst {nw:.4}", specs.len());
-    println!("flow-stage time verified/knn: median {tm:.2}, largest {tw:.2}");
+    println!("sets {}", specs.len());
+    for (g, graph) in graphs.iter().enumerate() {
+        let (m, w, _) = stats(rows.iter().map(|r| r.spearman[g]).collect());
+        let above = rows.iter().zip(&euclid).filter(|(r, e)| r.spearman[g] > **e).count();
+        let good = rows.iter().filter(|r| r.spearman[g] >= 0.95).count();
+        print!(
+            "{:<9} Spearman median {m:.4} worst {w:.4}; ≥ 0.95 on {good}; above the Euclidean graph on {above}",
+            graph.name()
+        );
+        if g > 0 {
+            let (tm, _, tw) = stats(rows.iter().map(|r| r.seconds[g] / r.seconds[0]).collect());
+            let total: f64 =
+                rows.iter().map(|r| r.seconds[g]).sum::<f64>() / rows.iter().map(|r| r.seconds[0]).sum::<f64>();
+            let (pm, _, pw) = stats(rows.iter().map(|r| r.pairs[g]).collect());
+            print!("; flow time / knn: median {tm:.2}, largest {tw:.2}, total {total:.2}; flow pairs / knn edges: median {pm:.2}, largest {pw:.2}");
+        }
+        println!();
+    }
+    let (m, w, _) = stats(euclid.clone());
+    println!("euclidean graph Spearman median {m:.4} worst {w:.4}");
 }

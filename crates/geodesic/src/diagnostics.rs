@@ -222,6 +222,17 @@ pub fn graph_json(report: &crate::GeodesicReport) -> serde_json::Value {
         "verified_bridges": pairs(&g.verified_bridges),
         "components_before": g.components_before,
         "components_after": g.components_after,
+        "knn_edges": g.candidates.iter().filter(|c| c.knn).count(),
+        "closures": pairs(&g.closures),
+        "thresholds": g.thresholds.map(|t| json!({
+            "candidate_factor": t.candidate_factor,
+            "max_residual_ratio": output::json_f64(t.max_residual_ratio),
+            "max_fb_error": output::json_f64(t.max_fb_error),
+            "relative_margin": output::json_f64(t.relative_margin),
+            "relative_floor": output::json_f64(t.relative_floor),
+            "closure_margin": output::json_f64(t.closure_margin),
+            "closure_detour": output::json_f64(t.closure_detour),
+        })),
         "diagnostics": {
             "eigenvalue_ratio": d.eigenvalue_ratio.map(output::json_f64),
             "residual_variance": d.residual_variance.map(output::json_f64),

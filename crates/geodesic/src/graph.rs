@@ -1,4 +1,25 @@
-//! Graph construction: the plain symmetrised kNN graph, or the flow-verified graph.
+//! Graph construction: the plain symmetrised kNN graph, the flow-verified graph, or the relatively verified graph.
+//!
+//! The **relative** graph ([`GraphKind::Relative`], see [`relative_graph`]) judges each edge against the edges
+//! around it instead of against a fixed threshold. The residual ratio `ρ_ij / RMS(I_i − I_j)` (what the warp leaves
+//! of the plain difference) depends on the scene and the image size — on a textureless turntable object even true
+//! neighbours leave 0.9 of the difference, on a textured room true neighbours leave 0.3–0.5 and look-alike walls
+//! 60°–180° apart 0.6–0.8 — but within one neighbourhood it separates a true neighbour from a look-alike:
+//!
+//! 1. **Candidates**: the kNN edges and every mutual pair among the `candidate_factor · k` nearest neighbours
+//!    (both images among the other's nearest: a pair across a sampling gap faces each other); the flow of each is
+//!    measured in both directions.
+//! 2. **Relative test**: each image's *best ratio* is the smallest residual ratio of its kNN edges; a candidate's
+//!    *margin* is its ratio minus the larger best ratio of its two ends. A kNN edge is kept when its ratio is at most
+//!    `relative_floor` or its margin at most `relative_margin`; the others are dropped as shortcuts (measured on 26
+//!    rendered full circles: this removes 99 % of the kNN edges joining views > 45° apart and 5 % of the others).
+//! 3. **Bridges**: components are joined by the remaining candidates in order of margin (Kruskal): candidates that
+//!    pass the test are verified bridges, the others unverified bridges (flagged).
+//! 4. **Closures**: a candidate with margin ≤ `closure_margin` whose shortest path in the graph is more than
+//!    `closure_detour` times its own flow weight crosses a sampling gap the kNN graph left open (a full circle
+//!    sampled at random opens into a line); the cheapest such candidate is added, and the search repeats until none
+//!    is left. The margin bound of a closure is stricter than that of a kept edge, because a look-alike shortcut has
+//!    the same long detour; only a pair the flow explains as well as the ends' best edges closes a loop.
 //!
 //! The **verified** graph ([`GraphKind::Verified`]) takes candidate edges from the symmetrised kNN graph with
 //! `candidate_factor · k` neighbours and measures the optical flow of each in both directions. A candidate is
@@ -24,9 +45,12 @@ use rayon::prelude::*;
 
 use crate::{Edge, GeodesicError, Result};
 
-/// How the graph is built (names `verified`, `knn`).
+/// How the graph is built (names `relative`, `verified`, `knn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GraphKind {
+    /// kNN edges kept when their residual ratio is not much worse than their ends' best edges, components bridged,
+    /// sampling gaps closed (see the module docs).
+    Relative,
     /// Candidates from a larger k, kept when the flow explains them, components bridged (see the module docs).
     Verified,
     /// The symmetrised kNN graph.
@@ -36,6 +60,7 @@ pub enum GraphKind {
 impl GraphKind {
     pub fn name(self) -> &'static str {
         match self {
+            GraphKind::Relative => "relative",
             GraphKind::Verified => "verified",
             GraphKind::Knn => "knn",
         }
@@ -52,9 +77,10 @@ impl FromStr for GraphKind {
     type Err = GeodesicError;
     fn from_str(s: &str) -> Result<GraphKind> {
         match s {
+            "relative" => Ok(GraphKind::Relative),
             "verified" => Ok(GraphKind::Verified),
             "knn" => Ok(GraphKind::Knn),
-            _ => Err(GeodesicError::Param(format!("unknown graph `{s}` (verified, knn)"))),
+            _ => Err(GeodesicError::Param(format!("unknown graph `{s}` (relative, verified, knn)"))),
         }
     }
 }
@@ -68,12 +94,29 @@ pub const DEFAULT_MAX_RESIDUAL_RATIO: f64 = 0.9;
 /// Largest symmetrised RMS forward–backward error (pixels) of a verified edge.
 pub const DEFAULT_MAX_FB_ERROR: f64 = 2.0;
 
-/// Thresholds of the verified graph.
+/// Largest margin (residual ratio over the ends' best ratio) of a kept kNN edge of the relative graph.
+pub const DEFAULT_RELATIVE_MARGIN: f64 = 0.2;
+
+/// Residual ratio up to which the relative graph keeps a kNN edge whatever its margin.
+pub const DEFAULT_RELATIVE_FLOOR: f64 = 0.5;
+
+/// Largest margin of a loop-closing candidate of the relative graph.
+pub const DEFAULT_CLOSURE_MARGIN: f64 = 0.1;
+
+/// Graph detour / flow weight above which a candidate of the relative graph closes a gap.
+pub const DEFAULT_CLOSURE_DETOUR: f64 = 5.0;
+
+/// Thresholds of the verified graphs (`candidate_factor` for both; the ratio and forward–backward bounds for
+/// [`GraphKind::Verified`]; margins, floor and detour for [`GraphKind::Relative`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VerifyOptions {
     pub candidate_factor: usize,
     pub max_residual_ratio: f64,
     pub max_fb_error: f64,
+    pub relative_margin: f64,
+    pub relative_floor: f64,
+    pub closure_margin: f64,
+    pub closure_detour: f64,
 }
 
 impl Default for VerifyOptions {
@@ -82,6 +125,10 @@ impl Default for VerifyOptions {
             candidate_factor: DEFAULT_CANDIDATE_FACTOR,
             max_residual_ratio: DEFAULT_MAX_RESIDUAL_RATIO,
             max_fb_error: DEFAULT_MAX_FB_ERROR,
+            relative_margin: DEFAULT_RELATIVE_MARGIN,
+            relative_floor: DEFAULT_RELATIVE_FLOOR,
+            closure_margin: DEFAULT_CLOSURE_MARGIN,
+            closure_detour: DEFAULT_CLOSURE_DETOUR,
         }
     }
 }
@@ -91,11 +138,22 @@ impl VerifyOptions {
         if self.candidate_factor == 0 {
             return Err(GeodesicError::Param("candidate factor must be at least 1".into()));
         }
-        for (name, v) in
-            [("max residual ratio", self.max_residual_ratio), ("max forward–backward error", self.max_fb_error)]
-        {
+        for (name, v) in [
+            ("max residual ratio", self.max_residual_ratio),
+            ("max forward–backward error", self.max_fb_error),
+            ("closure detour", self.closure_detour),
+        ] {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(GeodesicError::Param(format!("{name} must be > 0, got {v}")));
+            }
+        }
+        for (name, v) in [
+            ("relative margin", self.relative_margin),
+            ("relative floor", self.relative_floor),
+            ("closure margin", self.closure_margin),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(GeodesicError::Param(format!("{name} must be ≥ 0, got {v}")));
             }
         }
         Ok(())
@@ -135,6 +193,11 @@ pub struct Candidate {
     /// Flow weight `rms + λ · residual`.
     pub weight: f64,
     pub verified: bool,
+    /// An edge of the plain kNN graph.
+    pub knn: bool,
+    /// Residual ratio minus the larger best ratio of the two ends, an end's best ratio being the smallest residual
+    /// ratio of its kNN edges.
+    pub margin: f64,
 }
 
 /// What the graph construction decided (the verified graph; the kNN graph records only its components).
@@ -155,6 +218,10 @@ pub struct GraphDecisions {
     pub components_before: usize,
     /// Components of the final graph.
     pub components_after: usize,
+    /// Candidates added to close a sampling gap (relative graph): (i, j).
+    pub closures: Vec<(usize, usize)>,
+    /// The thresholds used (`None` for the kNN graph).
+    pub thresholds: Option<VerifyOptions>,
 }
 
 /// Flow measurements of `pairs` between the gray `frames`, in the order of `pairs` (parallel; deterministic).
@@ -228,12 +295,19 @@ pub fn verified_graph(
             measure: *m,
             weight: m.rms + photometric_weight * m.residual,
             verified: m.residual_ratio() <= verify.max_residual_ratio && m.fb_error <= verify.max_fb_error,
+            knn: false,
+            margin: 0.0,
         })
         .collect();
     // Selection: the verified edges of the plain kNN graph.
     let base: std::collections::HashSet<(usize, usize)> =
         crate::knn_edges(data, k)?.iter().map(|e| (e.i, e.j)).collect();
-    let mut used: Vec<bool> = candidates.iter().map(|c| c.verified && base.contains(&(c.i, c.j))).collect();
+    let mut candidates = candidates;
+    for c in candidates.iter_mut() {
+        c.knn = base.contains(&(c.i, c.j));
+    }
+    set_margins(n, &mut candidates);
+    let mut used: Vec<bool> = candidates.iter().map(|c| c.verified && c.knn).collect();
     let mut uf = petgraph::unionfind::UnionFind::<usize>::new(n);
     for (c, u) in candidates.iter().zip(&used) {
         if *u {
@@ -285,6 +359,191 @@ pub fn verified_graph(
         verified_bridges,
         components_before,
         components_after,
+        closures: Vec::new(),
+        thresholds: Some(*verify),
+    };
+    Ok((edges, decisions))
+}
+
+/// Candidate pairs of the relative graph, sorted by (i, j): the kNN edges (j among i's k nearest or i among j's)
+/// and the mutual pairs among the `ck` nearest, as (i, j, Euclidean distance, kNN edge).
+fn relative_candidates(data: ArrayView2<f32>, k: usize, ck: usize) -> Result<Vec<(usize, usize, f64, bool)>> {
+    let nb = knn::knn_self(data, ck)?;
+    let n = nb.n();
+    let mut rank = std::collections::HashMap::with_capacity(n * ck);
+    for i in 0..n {
+        for r in 0..ck {
+            rank.insert((i, nb.indices[[i, r]]), r);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..n {
+        for r in 0..ck {
+            let j = nb.indices[[i, r]];
+            let back = rank.get(&(j, i)).copied();
+            let knn = r < k || back.is_some_and(|b| b < k);
+            if knn || back.is_some() {
+                let e = out.entry((i.min(j), i.max(j))).or_insert((nb.distances[[i, r]] as f64, false));
+                e.1 |= knn;
+            }
+        }
+    }
+    Ok(out.into_iter().map(|((i, j), (d, knn))| (i, j, d, knn)).collect())
+}
+
+/// Sets each candidate's margin: its residual ratio minus the larger best ratio of its ends (an image's best ratio is
+/// the smallest over its kNN edges; every image has one).
+fn set_margins(n: usize, candidates: &mut [Candidate]) {
+    let mut best = vec![f64::INFINITY; n];
+    for c in candidates.iter().filter(|c| c.knn) {
+        for v in [c.i, c.j] {
+            best[v] = best[v].min(c.measure.residual_ratio());
+        }
+    }
+    for c in candidates.iter_mut() {
+        c.margin = c.measure.residual_ratio() - best[c.i].max(best[c.j]);
+    }
+}
+
+/// Whether the shortest s–t path over `adj` is at most `limit` (Dijkstra that stops beyond `limit`).
+fn within(adj: &[Vec<(usize, f64)>], s: usize, t: usize, limit: f64) -> bool {
+    use std::cmp::Reverse;
+    // Non-negative finite f64 order like their bit patterns.
+    let mut dist = std::collections::HashMap::from([(s, 0.0f64)]);
+    let mut heap = std::collections::BinaryHeap::from([Reverse((0.0f64.to_bits(), s))]);
+    while let Some(Reverse((bits, v))) = heap.pop() {
+        let d = f64::from_bits(bits);
+        if v == t {
+            return true;
+        }
+        if d > dist[&v] {
+            continue;
+        }
+        for &(u, w) in &adj[v] {
+            let nd = d + w;
+            if nd <= limit && dist.get(&u).is_none_or(|&old| nd < old) {
+                dist.insert(u, nd);
+                heap.push(Reverse((nd.to_bits(), u)));
+            }
+        }
+    }
+    false
+}
+
+/// The relative graph of `data` (rows) / `frames` (the same images, gray) with k neighbours (see the module docs):
+/// the edges used, flow-weighted with λ = `photometric_weight`, sorted by (i, j), and the decisions.
+pub fn relative_graph(
+    data: ArrayView2<f32>,
+    frames: &[Array2<f32>],
+    k: usize,
+    params: &FlowParams,
+    photometric_weight: f64,
+    verify: &VerifyOptions,
+    progress: &dyn crate::Progress,
+) -> Result<(Vec<Edge>, GraphDecisions)> {
+    verify.validate()?;
+    let n = data.nrows();
+    let candidate_k = (k * verify.candidate_factor).min(n.saturating_sub(1)).max(k);
+    let info = relative_candidates(data, k, candidate_k)?;
+    let pairs: Vec<(usize, usize)> = info.iter().map(|c| (c.0, c.1)).collect();
+    progress.start(pairs.len() as u64);
+    let measures = measure_pairs(&pairs, frames, params, &|d| progress.inc(d))?;
+    let mut candidates: Vec<Candidate> = info
+        .iter()
+        .zip(&measures)
+        .map(|(&(i, j, _, knn), m)| Candidate {
+            i,
+            j,
+            measure: *m,
+            weight: m.rms + photometric_weight * m.residual,
+            verified: false,
+            knn,
+            margin: 0.0,
+        })
+        .collect();
+    set_margins(n, &mut candidates);
+    for c in candidates.iter_mut() {
+        c.verified = c.measure.residual_ratio() <= verify.relative_floor || c.margin <= verify.relative_margin;
+    }
+    let mut used: Vec<bool> = candidates.iter().map(|c| c.knn && c.verified).collect();
+    let mut uf = petgraph::unionfind::UnionFind::<usize>::new(n);
+    for (c, _) in candidates.iter().zip(&used).filter(|(_, u)| **u) {
+        uf.union(c.i, c.j);
+    }
+    let count = |uf: &petgraph::unionfind::UnionFind<usize>| (0..n).filter(|&v| uf.find(v) == v).count();
+    let components_before = count(&uf);
+    // Bridges (Kruskal): candidates that pass the test first, then by margin.
+    let mut order: Vec<usize> = (0..candidates.len()).filter(|&c| !used[c]).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&candidates[a], &candidates[b]);
+        y.verified
+            .cmp(&x.verified)
+            .then(x.margin.total_cmp(&y.margin))
+            .then(x.weight.total_cmp(&y.weight))
+            .then((x.i, x.j).cmp(&(y.i, y.j)))
+    });
+    let (mut bridges, mut verified_bridges) = (Vec::new(), Vec::new());
+    for c in order {
+        let (i, j) = (candidates[c].i, candidates[c].j);
+        if uf.union(i, j) {
+            used[c] = true;
+            if candidates[c].verified {
+                verified_bridges.push((i, j));
+            } else {
+                bridges.push((i, j));
+            }
+        }
+    }
+    let components_after = count(&uf);
+    // Closures, cheapest first. Adding edges only shortens paths, so a candidate whose detour is already short stays
+    // short: one pass in weight order finds them all.
+    let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    for (c, _) in candidates.iter().zip(&used).filter(|(_, u)| **u) {
+        adj[c.i].push((c.j, c.weight));
+        adj[c.j].push((c.i, c.weight));
+    }
+    let mut eligible: Vec<usize> =
+        (0..candidates.len()).filter(|&c| !used[c] && candidates[c].margin <= verify.closure_margin).collect();
+    eligible.sort_by(|&a, &b| {
+        let (x, y) = (&candidates[a], &candidates[b]);
+        x.weight.total_cmp(&y.weight).then((x.i, x.j).cmp(&(y.i, y.j)))
+    });
+    let mut closures = Vec::new();
+    for c in eligible {
+        let x = &candidates[c];
+        if !within(&adj, x.i, x.j, verify.closure_detour * x.weight) {
+            used[c] = true;
+            adj[x.i].push((x.j, x.weight));
+            adj[x.j].push((x.i, x.weight));
+            closures.push((x.i, x.j));
+        }
+    }
+    let dropped = candidates.iter().zip(&used).filter(|(c, u)| c.knn && !**u).map(|(c, _)| (c.i, c.j)).collect();
+    let edges = candidates
+        .iter()
+        .zip(&info)
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|((c, e), _)| Edge {
+            i: c.i,
+            j: c.j,
+            euclidean: e.2,
+            flow_rms: Some(c.measure.rms),
+            residual: Some(c.measure.residual),
+            weight: c.weight,
+        })
+        .collect();
+    let decisions = GraphDecisions {
+        kind: GraphKind::Relative,
+        candidate_k,
+        candidates,
+        dropped,
+        bridges,
+        verified_bridges,
+        components_before,
+        components_after,
+        closures,
+        thresholds: Some(*verify),
     };
     Ok((edges, decisions))
 }
@@ -295,7 +554,7 @@ mod tests {
 
     #[test]
     fn graph_kind_parses_and_prints() {
-        for g in [GraphKind::Verified, GraphKind::Knn] {
+        for g in [GraphKind::Relative, GraphKind::Verified, GraphKind::Knn] {
             assert_eq!(g.to_string().parse::<GraphKind>().unwrap(), g);
         }
         assert!("mutual".parse::<GraphKind>().is_err());
@@ -310,5 +569,38 @@ mod tests {
         assert_eq!(m.residual_ratio(), 0.0);
         let m = FlowMeasure { rms: 1.0, residual: 0.02, plain: 0.08, fb_error: 0.1 };
         assert_eq!(m.residual_ratio(), 0.25);
+    }
+
+    /// A path 0–1–2–3 with unit weights and a heavy direct 0–3 edge: the bounded search finds 0–3 at 3, not below.
+    #[test]
+    fn bounded_search_stops_at_the_limit() {
+        let mut adj = vec![Vec::new(); 5];
+        for (a, b, w) in [(0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0), (0, 3, 10.0)] {
+            adj[a].push((b, w));
+            adj[b].push((a, w));
+        }
+        assert!(within(&adj, 0, 3, 3.0));
+        assert!(!within(&adj, 0, 3, 2.9));
+        assert!(within(&adj, 3, 3, 0.0));
+        assert!(!within(&adj, 0, 4, 100.0), "node 4 is not connected");
+    }
+
+    /// The candidates hold every kNN edge (flagged), and the extra pairs are mutual among the larger neighbourhoods.
+    #[test]
+    fn relative_candidates_are_the_knn_edges_and_mutual_pairs() {
+        let data = Array2::from_shape_fn((30, 3), |(i, c)| ((i * 7 + c * 13) % 17) as f32 + 0.01 * i as f32);
+        let (k, ck) = (3, 9);
+        let cand = relative_candidates(data.view(), k, ck).unwrap();
+        let knn: Vec<(usize, usize)> = crate::knn_edges(data.view(), k).unwrap().iter().map(|e| (e.i, e.j)).collect();
+        let flagged: Vec<(usize, usize)> = cand.iter().filter(|c| c.3).map(|c| (c.0, c.1)).collect();
+        assert_eq!(flagged, knn);
+        let nb = knn::knn_self(data.view(), ck).unwrap();
+        let near = |i: usize, j: usize| nb.indices.row(i).iter().any(|&x| x == j);
+        for &(i, j, _, is_knn) in &cand {
+            assert!(i < j);
+            assert!(is_knn || (near(i, j) && near(j, i)), "{i}–{j}");
+        }
+        assert!(cand.len() > knn.len());
+        assert!(cand.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
     }
 }

@@ -18,7 +18,7 @@ pub const DEFAULT_K: usize = 8;
 pub const DEFAULT_DIMS: usize = 2;
 
 /// Graph of the default run.
-pub const DEFAULT_GRAPH: GraphKind = GraphKind::Knn;
+pub const DEFAULT_GRAPH: GraphKind = GraphKind::Relative;
 
 /// Edge weight of the default run.
 pub const DEFAULT_METRIC: Metric = Metric::Flow;
@@ -134,8 +134,8 @@ pub struct GeodesicOptions {
     pub sources: Option<Vec<usize>>,
     /// Dimensions of the Isomap embedding (0 = none).
     pub dims: usize,
-    /// Graph construction; [`GraphKind::Verified`] needs [`Metric::Flow`] (with the Euclidean metric the kNN graph
-    /// is used and recorded).
+    /// Graph construction; [`GraphKind::Relative`] and [`GraphKind::Verified`] need [`Metric::Flow`] (with the
+    /// Euclidean metric the kNN graph is used and recorded).
     pub graph: GraphKind,
     /// Thresholds of the verified graph.
     pub verify: VerifyOptions,
@@ -359,17 +359,13 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
     if let (Metric::Flow, Some(frames)) = (options.metric, frames) {
         let params = FlowParams::new(options.flow_method.clone());
         let inc = |d| progress.inc(d);
-        if options.graph == GraphKind::Verified {
+        if options.graph != GraphKind::Knn {
+            let build = match options.graph {
+                GraphKind::Relative => crate::graph::relative_graph,
+                _ => crate::graph::verified_graph,
+            };
             let (e, g) = timed(&mut timings, "flow", || {
-                crate::graph::verified_graph(
-                    input.data,
-                    frames,
-                    options.k,
-                    &params,
-                    options.photometric_weight,
-                    &options.verify,
-                    progress,
-                )
+                build(input.data, frames, options.k, &params, options.photometric_weight, &options.verify, progress)
             })?;
             (edges, graph) = (e, Some(g));
         } else {
@@ -389,6 +385,8 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
         verified_bridges: Vec::new(),
         components_before: components,
         components_after: components,
+        closures: Vec::new(),
+        thresholds: None,
     });
     let distances = timed(&mut timings, "dijkstra", || crate::shortest_paths(n, &edges, sources))?;
     let embedding = if options.sources.is_none() && options.dims > 0 {
