@@ -1,7 +1,10 @@
 //! Geodesic distances on the image manifold of a collection.
 //!
 //! 1. **Graph.** The symmetrised k-nearest-neighbour graph of the images (the shared `knn` engine): i–j is an edge
-//!    when j is among i's k nearest or i among j's.
+//!    when j is among i's k nearest or i among j's. With the flow metric the default ([`GraphKind::Relative`],
+//!    module [`graph`]) then drops kNN edges the flow explains much worse than their ends' best edges (shortcuts
+//!    between look-alike views), bridges components and closes sampling gaps with verified candidates from a
+//!    larger k; [`GraphKind::Knn`] keeps the plain kNN graph.
 //! 2. **Edge weights.** [`EdgeMetric::Euclidean`]: the pixel distance. [`EdgeMetric::Flow`]: the length of the camera
 //!    motion that maps one image onto the other, measured by dense optical flow (the `optical-flow` crate):
 //!

@@ -43,7 +43,7 @@ fn geodesic_and_score_end_to_end() {
     let flow = v["correlation"]["flow"]["spearman"].as_f64().unwrap();
     let pixel = v["correlation"]["pixel"]["spearman"].as_f64().unwrap();
     assert!(flow > 0.8 && flow > pixel, "flow {flow}, pixel {pixel}");
-    // The graph's construction and diagnostics: the default kNN graph, connected, no decisions to report.
+    // The graph's construction and diagnostics: the default graph, connected.
     assert_eq!(v["graph"]["kind"], geodesic::DEFAULT_GRAPH.to_string());
     assert_eq!((v["graph"]["components_before"].as_u64(), v["graph"]["components_after"].as_u64()), (Some(1), Some(1)));
     assert!(v["graph"]["diagnostics"]["eigenvalue_ratio"].as_f64().unwrap() > 0.0);

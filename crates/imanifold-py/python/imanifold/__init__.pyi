@@ -51,7 +51,7 @@ def geodesic(data: Union[str, os.PathLike, npt.ArrayLike], k: int = 8, metric: s
              flow_method: str = "dis-fine", photometric_weight: float = 10.0,
              truth: Union[str, Sequence[str], Mapping[str, npt.ArrayLike]] = ...,
              periodic: Optional[Mapping[str, float]] = None, truth_scale: Optional[Mapping[str, float]] = None,
-             sources: Optional[Sequence[int]] = None, dims: int = 2, graph: str = "knn", path: Optional[Tuple[Any, Any]] = None, path_frames: int = 3,
+             sources: Optional[Sequence[int]] = None, dims: int = 2, graph: str = "relative", path: Optional[Tuple[Any, Any]] = None, path_frames: int = 3,
              gray: bool = False, rgb: bool = False, resize: Optional[Tuple[int, int]] = None,
              limit: Optional[int] = None, sample: Optional[int] = None, seed: int = 0, recursive: bool = False,
              threads: Optional[int] = None) -> Dict[str, Any]: ...

@@ -60,8 +60,10 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
             combined into √Σ(Δ/scale)²; e.g. ``{"yaw": 90, "distance": 0.5}``).
         sources: only distances from these rows (default: all rows → N×N matrix and the embedding).
         dims: dimensions of the Isomap embedding (0: none).
-        graph: ``knn`` (symmetrised kNN graph) or ``verified`` (candidates kept when the flow explains them, gaps
-            bridged; flow metric), as ``imanifold geodesic --graph``.
+        graph: ``relative`` (default: kNN edges kept unless the flow explains them much worse than their ends' best
+            edges, gaps closed by verified candidates), ``verified`` (candidates kept when the flow explains them,
+            gaps bridged) or ``knn`` (symmetrised kNN graph); the first two need the flow metric; as
+            ``imanifold geodesic --graph``.
         path: two endpoints (row indices or image file names): the shortest path between them (``--path I,J``);
             path_frames: flow-morph in-between frames per edge of the path.
         gray, rgb, resize, limit, sample, seed, recursive: the loaders' options for a path (as :func:`load`).

@@ -43,8 +43,11 @@ pub struct Args {
     /// Dimensions of the Isomap embedding (0 = none).
     #[arg(long, default_value_t = geodesic::DEFAULT_DIMS)]
     pub dims: usize,
-    /// Graph: knn (symmetrised kNN graph) or verified (candidates from a larger k kept when the optical flow explains
-    /// them, components bridged; needs --metric flow). Decisions and diagnostics go to results.json `graph`.
+    /// Graph: relative (default: kNN edges kept unless the flow explains them much worse than their ends' best
+    /// edges, components bridged and sampling gaps closed by verified candidates from a larger k), verified
+    /// (candidates kept when the flow explains them in absolute terms) or knn (the symmetrised kNN graph). relative
+    /// and verified need --metric flow (with euclidean the kNN graph is used). Decisions and diagnostics go to
+    /// results.json `graph`.
     #[arg(long, default_value_t = geodesic::DEFAULT_GRAPH)]
     pub graph: GraphKind,
     /// The shortest path between two images, as I,J (row indices or file names): written to `path/` (the graph's
