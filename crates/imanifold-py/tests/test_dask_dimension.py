@@ -1,5 +1,9 @@
 """imanifold.dask.dimension over shards equals imanifold.id.estimate on the concatenated rows, bit for bit."""
 import json
+import os
+import signal
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -145,6 +149,40 @@ def test_refuses_what_needs_the_rows(client):
         idask.dimension(x, ["nope"], client=client)
     with pytest.raises(ValueError, match="as many rows as columns"):
         idask.dimension(x[:15], ["pca"], client=client)
+
+
+@pytest.fixture(scope="module")
+def process_cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster:
+        yield cluster
+
+
+def test_worker_killed_during_pca_moments_same_result(process_cluster, tmp_path):
+    """A worker process killed while it holds moment tasks: Dask reruns them, the spectrum is the same bits."""
+    b = idask.MOMENT_BLOCK
+    x = np.random.default_rng(4).normal(size=(48 * b + 5, 192)).astype(np.float32)
+    x[:, :3] *= 10.0
+    folder = split_files(x, [20 * b + 3, 28 * b + 2], tmp_path / "shards")
+    want = iid.estimate(x, ["pca"], bootstrap=0)
+    with distributed.Client(process_cluster) as c:
+        pids = c.run(os.getpid)
+        victim = sorted(pids)[0]
+        box = {}
+
+        def run():
+            box["result"] = idask.dimension(folder, ["pca"], bootstrap=0, client=c)
+
+        t = threading.Thread(target=run)
+        t.start()
+        while not c.processing().get(victim):  # wait until the victim holds tasks
+            assert t.is_alive(), "the run ended before a worker could be killed"
+            time.sleep(0.01)
+        os.kill(pids[victim], signal.SIGKILL)
+        t.join(120)
+        assert not t.is_alive()
+    assert canonical(box["result"]["pca"]) == canonical(want["pca"])
+    assert box["result"]["pca"]["dimension"] == 3.0
 
 
 def test_stub_matches_runtime():
