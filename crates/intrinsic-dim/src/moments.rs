@@ -74,9 +74,12 @@ pub fn block_scatter(x: ArrayView2<f32>, mean: &[f64]) -> Result<Scatter, DimErr
     for r in x.rows() {
         centred.extend(r.iter().zip(mean).map(|(&v, &m)| v as f64 - m));
     }
-    let mut c = Mat::<f64>::zeros(d, d);
-    add_lower_gram(c.as_mut(), faer::MatRef::from_row_major_slice(&centred, k, d));
-    let lower = Array2::from_shape_fn((d, d), |(i, j)| if j <= i { c[(i, j)] } else { 0.0 });
+    let mut lower = Array2::<f64>::zeros((d, d));
+    let buf = lower.as_slice_mut().expect("a new array is contiguous");
+    add_lower_gram(
+        faer::MatMut::from_row_major_slice_mut(buf, d, d),
+        faer::MatRef::from_row_major_slice(&centred, k, d),
+    );
     Ok(Scatter { rows: k, lower })
 }
 
@@ -266,6 +269,7 @@ mod tests {
         let m = mean(&all);
         let sc: Vec<Scatter> =
             b.iter().map(|&(s, e)| block_scatter(x.slice(ndarray::s![s..e, ..]), &m).unwrap()).collect();
+        assert!(sc[0].lower.indexed_iter().all(|((i, j), &v)| j <= i || v == 0.0), "upper triangle is zero");
         let total = combine_scatter(&[combine_scatter(&sc[..8]).unwrap(), combine_scatter(&sc[8..]).unwrap()]).unwrap();
         let by_hand = spectrum_from_scatter(&total, true).unwrap();
         let one = crate::linalg::spectrum(x.view(), true).unwrap();
