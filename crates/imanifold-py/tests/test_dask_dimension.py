@@ -2,6 +2,8 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -183,6 +185,25 @@ def test_worker_killed_during_pca_moments_same_result(process_cluster, tmp_path)
         assert not t.is_alive()
     assert canonical(box["result"]["pca"]) == canonical(want["pca"])
     assert box["result"]["pca"]["dimension"] == 3.0
+
+
+def test_cli_writes_results_or_nothing(process_cluster, tmp_path):
+    x = sphere_in_9(900)
+    folder = split_files(x, [400, 500], tmp_path / "shards")
+    base = [sys.executable, "-m", "imanifold.dask", "dimension", "--shards", str(folder),
+            "--scheduler", process_cluster.scheduler_address]
+    out = tmp_path / "out"
+    r = subprocess.run(base + ["--estimators", "mle", "pca", "--n-neighbors", "10", "--out", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads((out / "results.json").read_text())
+    want = iid.estimate(x, ["mle", "pca"], n_neighbors=10)
+    assert repr(got["mle"]["dimension"]) == repr(want["mle"]["dimension"])
+    assert got["pca"]["extra"] == want["pca"]["extra"]
+    r = subprocess.run(base + ["--estimators", "tle", "--out", str(tmp_path / "bad")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "tle needs the data rows" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "shards"]
 
 
 def test_stub_matches_runtime():

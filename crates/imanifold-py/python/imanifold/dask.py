@@ -432,7 +432,8 @@ def dimension(shards, estimators: Sequence[str] = ("mle", "twonn"), n_neighbors:
 
 
 def _write_atomically(out: pathlib.Path, arrays: dict) -> None:
-    """Writes ``name.npy`` files into a hidden sibling of ``out``, then renames it into place."""
+    """Writes ``name.npy`` files (``name.json`` for a value that is not an array) into a hidden sibling of ``out``,
+    then renames it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -440,11 +441,22 @@ def _write_atomically(out: pathlib.Path, arrays: dict) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private
         for name, a in arrays.items():
-            np.save(tmp / f"{name}.npy", a)
+            if isinstance(a, np.ndarray):
+                np.save(tmp / f"{name}.npy", a)
+            else:
+                (tmp / f"{name}.json").write_text(json.dumps(a, indent=1, default=_jsonable) + "\n")
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _jsonable(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -459,6 +471,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     kn.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: Dask's)")
     kn.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
     kn.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    dm = sub.add_parser("dimension", help="intrinsic dimension over .npy shards; writes results.json (the entries "
+                        "of imanifold.id.estimate)")
+    dm.add_argument("--shards", nargs="+", required=True, help="a directory of .npy files, or .npy files")
+    dm.add_argument("--estimators", nargs="+", default=["mle", "twonn"], help="estimator specs (default: mle twonn)")
+    dm.add_argument("--n-neighbors", type=int, default=None)
+    dm.add_argument("--bootstrap", type=int, default=_imanifold.DEFAULT_BOOTSTRAP)
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--scheduler", help="as for kneighbors")
+    dm.add_argument("--workers", type=int, default=None, help="as for kneighbors")
+    dm.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
+    dm.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     a = p.parse_args(argv)
     _require_dask()
     from distributed import Client, LocalCluster
@@ -468,7 +491,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: --out {out}: exists and is not an empty folder", file=sys.stderr)
         return 2
     one = lambda v: v[0] if v is not None and len(v) == 1 else v  # noqa: E731
-    refs, queries = one(a.references), one(a.queries)
     cluster = None
     try:
         if a.scheduler:
@@ -477,8 +499,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True)
             client = Client(cluster)
         with client:
-            dist, ind = kneighbors(refs if queries is None else queries, refs, a.k, client=client,
-                                   query_block=a.query_block)
+            if a.command == "dimension":
+                files = {"results": dimension(one(a.shards), a.estimators, n_neighbors=a.n_neighbors,
+                                              bootstrap=a.bootstrap, seed=a.seed, client=client,
+                                              query_block=a.query_block)}
+            else:
+                refs, queries = one(a.references), one(a.queries)
+                dist, ind = kneighbors(refs if queries is None else queries, refs, a.k, client=client,
+                                       query_block=a.query_block)
+                files = {"indices": ind, "distances": dist}
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -487,8 +516,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cluster.close()
     if out.exists():
         out.rmdir()
-    _write_atomically(out, {"indices": ind, "distances": dist})
-    print(f"{out}: {ind.shape[0]} × {ind.shape[1]} neighbours")
+    _write_atomically(out, files)
+    if a.command == "dimension":
+        print(f"{out}: " + ", ".join(f"{k} {v['dimension']:.3f}" for k, v in files["results"].items()))
+    else:
+        print(f"{out}: {ind.shape[0]} × {ind.shape[1]} neighbours")
     return 0
 
 
