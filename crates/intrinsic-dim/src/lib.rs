@@ -13,6 +13,9 @@
 //!   per-point values for local estimators, half-sampling refits (B random halves without replacement, so no
 //!   duplicate rows are created; the spread of an estimator over halves approximates its spread at full size for
 //!   √n-consistent estimators) for global ones. See [`run`].
+//! * Data too large for one process: the kNN-distance estimators run from a neighbour table computed elsewhere
+//!   ([`FitContext::from_neighbors`], [`Session::run_neighbors`]: the same values bit for bit), global PCA from
+//!   block moments combined by a fixed tree ([`moments`], which the one-process spectrum also uses).
 //! * Everything parallel with rayon; per-item seeded ChaCha8 streams and fixed-order reductions make every result
 //!   independent of the thread count.
 
