@@ -137,7 +137,7 @@ fn estimate(
 
 /// The report's estimator entries with the run's context (`duplicates_dropped`, `k_neighbors_computed`) and, with
 /// curves, each estimator's `scale` (columns `k`, `dimension`, `ci_low`, `ci_high`; null without a scale parameter).
-fn entries(report: &DimReport) -> Vec<Value> {
+pub(crate) fn entries(report: &DimReport) -> Vec<Value> {
     let mut entries = report.estimate_entries();
     for e in &mut entries {
         e["duplicates_dropped"] = json!(report.dropped.len());

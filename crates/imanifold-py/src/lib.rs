@@ -13,6 +13,7 @@ use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueEr
 use pyo3::prelude::*;
 
 mod classifier;
+mod dask_support;
 mod flow;
 mod geodesic;
 mod id;
@@ -118,5 +119,6 @@ fn _imanifold(m: &Bound<'_, PyModule>) -> PyResult<()> {
     render::register(m)?;
     geodesic::register(m)?;
     classifier::register(m)?;
+    dask_support::register(m)?;
     Ok(())
 }

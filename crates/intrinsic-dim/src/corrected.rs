@@ -290,7 +290,7 @@ impl Estimator for Corrected {
             return Ok(distance);
         }
         let test = GraphTest::default();
-        let outcome = test.run(ctx.data)?;
+        let outcome = test.run(ctx.data("imanifold (graph_test = true)")?)?;
         let summary = json!({"dimension": distance.dimension, "ci95": distance.ci95, "extra": distance.extra});
         let Some(g) = outcome.dimension else {
             let mut e = distance;
@@ -320,7 +320,7 @@ impl Estimator for Corrected {
             return crate::local_fits(&distance, ctx, n_neighbors);
         }
         // The test first; the local refits only where it is inconclusive.
-        let tested = GraphTest::default().pointwise(ctx.data)?;
+        let tested = GraphTest::default().pointwise(ctx.data("imanifold (graph_test = true)")?)?;
         let mut pw = crate::local_fits_where(&distance, ctx, n_neighbors, |i| tested[i].is_none())?;
         for (v, g) in pw.iter_mut().zip(&tested) {
             if let Some(g) = g {
@@ -347,7 +347,7 @@ impl Corrected {
     /// The calibrated kNN-distance estimate (the whole estimator with `graph_test = false`).
     fn fit_distance(&self, ctx: &FitContext) -> Result<Estimate, DimError> {
         let parts = self.parts();
-        let max_d = self.max_d.unwrap_or(ctx.data.ncols()).max(1);
+        let max_d = self.max_d.unwrap_or(ctx.ncols()).max(1);
         let seed = self.random_state.unwrap_or(ctx.seed);
         let n = ctx.n();
         // Base statistic t and its interval (lo, hi) of each part on the data.

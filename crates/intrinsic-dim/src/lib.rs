@@ -13,6 +13,9 @@
 //!   per-point values for local estimators, half-sampling refits (B random halves without replacement, so no
 //!   duplicate rows are created; the spread of an estimator over halves approximates its spread at full size for
 //!   √n-consistent estimators) for global ones. See [`run`].
+//! * Data too large for one process: the kNN-distance estimators run from a neighbour table computed elsewhere
+//!   ([`FitContext::from_neighbors`], [`Session::run_neighbors`]: the same values bit for bit), global PCA from
+//!   block moments combined by a fixed tree ([`moments`], which the one-process spectrum also uses).
 //! * Everything parallel with rayon; per-item seeded ChaCha8 streams and fixed-order reductions make every result
 //!   independent of the thread count.
 
@@ -30,6 +33,7 @@ pub mod estimators;
 pub mod graph_test;
 pub mod linalg;
 pub mod local_pca;
+pub mod moments;
 pub mod session;
 pub mod special;
 pub mod stats;
@@ -65,9 +69,19 @@ pub enum DimError {
     MissingNeighbors { estimator: &'static str, needed: usize, available: usize },
     #[error("{estimator}: {message}")]
     Numerical { estimator: &'static str, message: String },
+    #[error("{estimator} needs the data rows, not only their neighbour table (estimators that run from a table: {table})", table = TABLE_ESTIMATORS.join(", "))]
+    NeedsData { estimator: &'static str },
+    #[error("invalid neighbour table: {message}")]
+    BadTable { message: String },
     #[error("nearest neighbours: {0}")]
     Knn(#[from] knn::KnnError),
 }
+
+/// Estimators that run from a neighbour table alone ([`FitContext::from_neighbors`]); `imanifold` only with
+/// `graph_test = false`. With a bootstrap, global estimators without an analytic interval (mind-ml, mle with
+/// `neighborhood_based = false`) get no interval from a table (`ci_method` [`NO_TABLE_INTERVAL`]).
+pub const TABLE_ESTIMATORS: [&str; 7] =
+    ["mle", "twonn", "gride", "mom", "mada", "mind-ml", "imanifold (graph_test=false)"];
 
 /// A fitted estimate.
 #[derive(Debug, Clone, Serialize)]
@@ -144,8 +158,17 @@ impl Comb {
 }
 
 /// The data and the one shared kNN result every estimator reads.
+///
+/// Two ways to build one, sharing everything after construction: from the data matrix ([`FitContext::new`]: the
+/// kNN is computed here), or from a precomputed neighbour table without the data ([`FitContext::from_neighbors`],
+/// e.g. a table computed over shards on several machines). Estimators that only read the neighbour distances
+/// (mle, twonn, gride, mom, mada, and imanifold with `graph_test = false`) give the same values bit for bit either
+/// way; the others ask for the rows through [`FitContext::data`] and fail with [`DimError::NeedsData`] without them.
 pub struct FitContext<'a> {
-    pub data: ArrayView2<'a, f32>,
+    data: Option<ArrayView2<'a, f32>>,
+    /// Rows and columns of the data (known without the data in the table path).
+    n: usize,
+    ncols: usize,
     neighbors: Option<knn::Neighbors>,
     /// Seed of every random choice (calibration samples, subsamples, bootstrap) unless an estimator's
     /// `random_state` is set.
@@ -178,7 +201,7 @@ impl<'a> FitContext<'a> {
                 return Err(DimError::DuplicateRows { count: dups.len(), first: dups.first().copied().unwrap_or(0) });
             }
         }
-        Ok(FitContext { data, neighbors, seed, bootstrap: 0 })
+        Ok(Self::assemble(Some(data), data.nrows(), data.ncols(), neighbors, seed))
     }
 
     /// A context with precomputed neighbours (must be `knn_self` of `data`).
@@ -194,11 +217,47 @@ impl<'a> FitContext<'a> {
             let dups = knn::duplicate_rows(data);
             return Err(DimError::DuplicateRows { count: dups.len(), first: dups.first().copied().unwrap_or(0) });
         }
-        Ok(FitContext { data, neighbors: Some(neighbors), seed, bootstrap: 0 })
+        Ok(Self::assemble(Some(data), data.nrows(), data.ncols(), Some(neighbors), seed))
+    }
+
+    /// A context from a neighbour table alone (`knn_self` of data with `ncols` columns that this process does not
+    /// hold): every row lists its nearest other rows, nearest first (ties by smaller index), with the exact
+    /// Euclidean distances the kNN engine returns. Checked: the shapes agree, indices are in range and never the
+    /// row itself, distances are finite, non-negative and ascending, and no row duplicates an earlier one (a zero
+    /// first distance to a smaller index: [`DimError::DuplicateRows`], as the data path).
+    pub fn from_neighbors(neighbors: knn::Neighbors, ncols: usize, seed: u64) -> Result<FitContext<'static>, DimError> {
+        check_table(&neighbors, ncols)?;
+        let n = neighbors.n();
+        Ok(FitContext::assemble(None, n, ncols, Some(neighbors), seed))
+    }
+
+    fn assemble(
+        data: Option<ArrayView2<'a, f32>>,
+        n: usize,
+        ncols: usize,
+        neighbors: Option<knn::Neighbors>,
+        seed: u64,
+    ) -> Self {
+        FitContext { data, n, ncols, neighbors, seed, bootstrap: 0 }
+    }
+
+    /// The data rows, for estimators that read them (`estimator` names the one asking when they are absent).
+    pub fn data(&self, estimator: &'static str) -> Result<ArrayView2<'a, f32>, DimError> {
+        self.data.ok_or(DimError::NeedsData { estimator })
+    }
+
+    /// Whether the data rows are held (false for a context built from a neighbour table).
+    pub fn has_data(&self) -> bool {
+        self.data.is_some()
     }
 
     pub fn n(&self) -> usize {
-        self.data.nrows()
+        self.n
+    }
+
+    /// Columns of the data.
+    pub fn ncols(&self) -> usize {
+        self.ncols
     }
 
     /// Number of neighbour columns available.
@@ -223,6 +282,44 @@ impl<'a> FitContext<'a> {
     pub fn full_neighbors(&self) -> Option<&knn::Neighbors> {
         self.neighbors.as_ref()
     }
+}
+
+/// The checks of [`FitContext::from_neighbors`].
+fn check_table(nb: &knn::Neighbors, ncols: usize) -> Result<(), DimError> {
+    let (n, k) = nb.indices.dim();
+    let bad = |message: String| DimError::BadTable { message };
+    if n < 2 {
+        return Err(DimError::Empty("rows (a neighbour table needs at least 2)"));
+    }
+    if ncols == 0 {
+        return Err(DimError::Empty("columns"));
+    }
+    if k == 0 {
+        return Err(bad("it has no neighbour columns".into()));
+    }
+    if nb.distances.dim() != (n, k) {
+        return Err(bad(format!("indices are {n} × {k} but distances are {:?}", nb.distances.dim())));
+    }
+    let problem = (0..n).into_par_iter().find_map_first(|i| {
+        let (idx, d) = (nb.indices.row(i), nb.distances.row(i));
+        if let Some(&j) = idx.iter().find(|&&j| j >= n || j == i) {
+            return Some(format!("row {i} lists index {j} (valid: 0..{n}, not the row itself)"));
+        }
+        if let Some(c) = (0..k).find(|&c| !(d[c].is_finite() && d[c] >= 0.0) || (c > 0 && d[c] < d[c - 1])) {
+            return Some(format!("row {i} column {c}: distance {} is not finite, non-negative and ascending", d[c]));
+        }
+        None
+    });
+    if let Some(message) = problem {
+        return Err(bad(message));
+    }
+    // Row i repeats an earlier row exactly when its nearest neighbour is at distance 0 with a smaller index (the
+    // tie rule lists the smallest index of a group of equal rows first).
+    let dups: Vec<usize> = (0..n).filter(|&i| nb.distances[[i, 0]] == 0.0 && nb.indices[[i, 0]] < i).collect();
+    if let Some(&first) = dups.first() {
+        return Err(DimError::DuplicateRows { count: dups.len(), first });
+    }
+    Ok(())
 }
 
 /// Checks for an empty, non-finite or constant data set.
@@ -330,6 +427,7 @@ pub fn local_fits_where<E: Estimator + ?Sized>(
     wanted: impl Fn(usize) -> bool + Sync,
 ) -> Result<Vec<f64>, DimError> {
     let (idx, _) = ctx.neighbors(est.name(), n_neighbors)?;
+    let data = ctx.data(est.name())?;
     let inner_k = est.needs_k().unwrap_or(0);
     if inner_k >= n_neighbors {
         return Err(DimError::InvalidParameter {
@@ -346,7 +444,7 @@ pub fn local_fits_where<E: Estimator + ?Sized>(
                 return f64::NAN;
             }
             let rows: Vec<usize> = idx.row(i).to_vec();
-            let sub = ctx.data.select(Axis(0), &rows);
+            let sub = data.select(Axis(0), &rows);
             let seed = stats::mix(ctx.seed, i as u64);
             FitContext::new(sub.view(), inner_k, seed).and_then(|c| est.fit(&c)).map_or(f64::NAN, |e| e.dimension)
         })
@@ -488,6 +586,10 @@ pub fn run(ctx: &FitContext, estimators: &[Box<dyn Estimator>], opts: &RunOption
     Ok(out)
 }
 
+/// `ci_method` of a global estimator without an analytic interval fitted from a neighbour table.
+pub const NO_TABLE_INTERVAL: &str =
+    "none: the half-sampling interval refits the estimator on halves of the rows, which a neighbour table does not hold";
+
 /// Bootstrap interval: per-point resampling for local estimators, half-sampling refits for global ones.
 fn fill_bootstrap_interval(est: &dyn Estimator, ctx: &FitContext, estimate: &mut Estimate) -> Result<(), DimError> {
     let b = ctx.bootstrap;
@@ -511,6 +613,10 @@ fn fill_bootstrap_interval(est: &dyn Estimator, ctx: &FitContext, estimate: &mut
     if half < est.min_points() {
         return Ok(());
     }
+    if !ctx.has_data() {
+        estimate.ci_method = NO_TABLE_INTERVAL.into();
+        return Ok(());
+    }
     if let Some(fits) = est.half_sample_fits(ctx, b, ctx.seed ^ 0x4A1F) {
         let (fits, how) = fits?;
         let reps: Vec<f64> = fits.into_iter().filter(|d| d.is_finite()).collect();
@@ -523,13 +629,14 @@ fn fill_bootstrap_interval(est: &dyn Estimator, ctx: &FitContext, estimate: &mut
         return Ok(());
     }
     let k = est.needs_k().unwrap_or(0);
+    let data = ctx.data(est.name())?;
     // Sequential over replicates (each fit is parallel inside); the seeds make the order irrelevant.
     let mut reps = Vec::with_capacity(b);
     for r in 0..b {
         let mut rng = stats::rng(ctx.seed ^ 0x4A1F, r as u64);
         let mut rows = sample(&mut rng, n, half).into_vec();
         rows.sort_unstable();
-        let sub = ctx.data.select(Axis(0), &rows);
+        let sub = data.select(Axis(0), &rows);
         let sub_ctx = FitContext::new(sub.view(), k, stats::mix(ctx.seed, r as u64 + 1))?;
         let d = est.fit(&sub_ctx)?.dimension;
         if d.is_finite() {

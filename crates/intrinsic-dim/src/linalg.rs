@@ -82,7 +82,7 @@ pub fn covariance_blocked(x: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
 }
 
 /// Adds the lower triangle of xbᵀ·xb (a rank-k update, half a GEMM, sequential) to `c`.
-fn add_lower_gram(c: faer::MatMut<'_, f64>, xb: MatRef<'_, f64>) {
+pub(crate) fn add_lower_gram(c: faer::MatMut<'_, f64>, xb: MatRef<'_, f64>) {
     use faer::linalg::matmul::triangular::{self, BlockStructure};
     triangular::matmul(
         c,
@@ -248,15 +248,16 @@ pub fn sym_eigen(a: MatRef<'_, f64>, vectors: bool) -> Result<(Vec<f64>, Option<
 }
 
 /// PCA spectrum as scikit-learn's `PCA().fit(X).explained_variance_` (centre = true: σ²/(n−1); min(n, d) values,
-/// descending) or, without centring, the squared singular values of X (skdim lPCA `center=False`).
+/// descending) or, without centring, the squared singular values of X (skdim lPCA `center=False`). With n ≥ d, the
+/// d × d scatter by [`crate::moments`] (the partial sums a sharded run combines to the same bits); else the n × n
+/// Gram matrix.
 pub fn spectrum(x: ArrayView2<f32>, center: bool) -> Result<Vec<f64>, DimError> {
     let (n, d) = x.dim();
+    if n >= d {
+        return crate::moments::spectrum(x, center);
+    }
     let mean = if center { column_means(x) } else { vec![0.0; d] };
-    let (mut vals, _) = if n >= d {
-        sym_eigen(covariance_blocked(x, &mean).as_ref(), false)?
-    } else {
-        sym_eigen(as_mat(&gram_blocked(x, &mean)), false)?
-    };
+    let (mut vals, _) = sym_eigen(as_mat(&gram_blocked(x, &mean)), false)?;
     vals.truncate(n.min(d));
     let scale = if center { 1.0 / (n as f64 - 1.0).max(1.0) } else { 1.0 };
     Ok(vals.into_iter().map(|v| v.max(0.0) * scale).collect())

@@ -54,6 +54,11 @@ pub enum SessionError {
          k range or estimator parameters)"
     )]
     NeighborBudget { k: usize, n: usize },
+    #[error(
+        "the neighbour table has {available} column(s); the requested estimators need {needed} (none: they do not \
+         run from a neighbour table)"
+    )]
+    TableTooNarrow { needed: usize, available: usize },
     #[error("invalid data")]
     Data(#[source] DimError),
     #[error("estimating the dimension")]
@@ -455,7 +460,7 @@ impl Session {
         self.check_points(n)?;
 
         let t = Instant::now();
-        let mut ctx = FitContext::new_with(kept.view(), self.k_needed, self.opts.seed, &self.opts.knn)
+        let ctx = FitContext::new_with(kept.view(), self.k_needed, self.opts.seed, &self.opts.knn)
             .map_err(SessionError::Data)?;
         let knn_seconds = t.elapsed().as_secs_f64();
         let knn_recall = match (self.opts.knn.strategy.is_exact(), ctx.full_neighbors()) {
@@ -465,11 +470,55 @@ impl Session {
             ),
             _ => None,
         };
+        let timings = DimTimings { knn: knn_seconds, ..DimTimings::default() };
+        let rows = RunRows { n_input, d: kept.ncols(), dropped, sources };
+        self.finish(ctx, rows, timings, knn_recall, source)
+    }
+
+    /// Runs every estimator and curve from a neighbour table of data this process does not hold (`d` columns; e.g.
+    /// a table computed over shards): as [`Session::run`] on that data, bit for bit, for the estimators that only
+    /// read neighbour distances ([`crate::TABLE_ESTIMATORS`]); the others fail with [`DimError::NeedsData`]. The
+    /// table must have at least [`Session::k_needed`] columns (extra columns are ignored) and no duplicate rows
+    /// (they cannot be dropped without the data: [`DimError::DuplicateRows`]).
+    pub fn run_neighbors(
+        &self,
+        neighbors: knn::Neighbors,
+        d: usize,
+        source: Source,
+    ) -> Result<DimReport, SessionError> {
+        let n = neighbors.n();
+        self.check_points(n)?;
+        if self.k_needed == 0 || neighbors.k() < self.k_needed {
+            return Err(SessionError::TableTooNarrow { needed: self.k_needed, available: neighbors.k() });
+        }
+        let k = self.k_needed;
+        let nb = knn::Neighbors {
+            indices: neighbors.indices.slice(ndarray::s![.., ..k]).to_owned(),
+            distances: neighbors.distances.slice(ndarray::s![.., ..k]).to_owned(),
+            duplicate_rows: neighbors.duplicate_rows,
+        };
+        let ctx = FitContext::from_neighbors(nb, d, self.opts.seed).map_err(SessionError::Data)?;
+        let rows = RunRows { n_input: n, d, dropped: Vec::new(), sources: HashMap::new() };
+        self.finish(ctx, rows, DimTimings::default(), None, source)
+    }
+
+    /// The estimators and curves on a ready context (the part [`Session::run`] and [`Session::run_neighbors`]
+    /// share).
+    fn finish(
+        &self,
+        mut ctx: FitContext,
+        rows: RunRows,
+        mut timings: DimTimings,
+        knn_recall: Option<knn::Recall>,
+        source: Source,
+    ) -> Result<DimReport, SessionError> {
+        let RunRows { n_input, d, dropped, sources } = rows;
+        let n = ctx.n();
         ctx.bootstrap = self.opts.bootstrap;
 
         let t = Instant::now();
         let reports = crate::run(&ctx, &self.estimators, &self.run_opts).map_err(SessionError::Estimate)?;
-        let estimators_seconds = t.elapsed().as_secs_f64();
+        timings.estimators = t.elapsed().as_secs_f64();
         let expand = |v: &[f64]| expand_to_input(v, n_input, &dropped, &sources);
         let estimates = reports
             .into_iter()
@@ -487,13 +536,13 @@ impl Session {
 
         let t = Instant::now();
         let curves = self.curves.iter().map(|c| self.run_curve(&mut ctx, c)).collect::<Result<Vec<_>, _>>()?;
-        let scale_seconds = (!self.curves.is_empty()).then(|| t.elapsed().as_secs_f64());
+        timings.scale = (!self.curves.is_empty()).then(|| t.elapsed().as_secs_f64());
 
         Ok(DimReport {
             source,
             n_input,
             n,
-            d: kept.ncols(),
+            d,
             duplicates: self.opts.duplicates,
             dropped,
             k_computed: self.k_needed,
@@ -502,7 +551,7 @@ impl Session {
             seed: self.opts.seed,
             estimates,
             curves,
-            timings: DimTimings { knn: knn_seconds, estimators: estimators_seconds, scale: scale_seconds },
+            timings,
             knn: self.opts.knn,
             knn_recall,
         })
@@ -536,6 +585,14 @@ impl Session {
         };
         Ok(ScaleCurve { label: c.label.clone(), file_stem: c.file_stem.clone(), points })
     }
+}
+
+/// The rows of a run: given, columns, dropped duplicates and the kept row each repeats.
+struct RunRows {
+    n_input: usize,
+    d: usize,
+    dropped: Vec<usize>,
+    sources: HashMap<usize, usize>,
 }
 
 /// For each dropped duplicate row, the kept row it repeats (by exact bit pattern, −0 = +0).

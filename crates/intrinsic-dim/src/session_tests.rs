@@ -129,3 +129,103 @@ fn folder_has_the_files_results_json_names() {
     }
     assert!(dir.path().join("scale_mle.csv").is_file() && dir.path().join("results.json").is_file());
 }
+
+/// Entries without the timing, for comparing runs; the interval left out where the table run has none.
+fn untimed(report: &DimReport, table: &DimReport) -> Vec<Value> {
+    let mut entries = report.estimate_entries();
+    for (e, t) in entries.iter_mut().zip(&table.estimates) {
+        e["seconds"] = Value::Null;
+        if t.report.estimate.ci_method == crate::NO_TABLE_INTERVAL {
+            let how = e["ci_method"].as_str().unwrap();
+            assert!(how == crate::NO_TABLE_INTERVAL || how.starts_with("half-sampling"), "{e}");
+            e["ci95"] = Value::Null;
+            e["ci_method"] = Value::Null;
+        }
+    }
+    entries
+}
+
+/// The table path (a context from the kNN table alone) gives the data path's report bit for bit: every value,
+/// interval (analytic, bootstrap of per-point values, bootstrap of ratios, calibration-mapped), per-point value
+/// and scale curve.
+#[test]
+fn neighbour_table_run_equals_the_data_run() {
+    let specs = [
+        "mle",
+        "mle:comb=median",
+        "twonn",
+        "twonn:method=mle",
+        "gride:multiscale=true,range_max=16",
+        "mom",
+        "mada",
+        "mind-ml",
+        "imanifold:graph_test=false",
+        "mle:neighborhood_based=false",
+    ];
+    let sphere = benchmark_manifolds::hypersphere(300, 3, 2).mapv(|v| v as f32);
+    // Per-point values of global estimators refit neighbourhoods of rows: only the local ones have them here.
+    for (x, k, specs, pointwise) in
+        [(cloud(400, 1), Some(12), &specs[..], false), (sphere, None, &["mle", "mom", "mada:comb=median"][..], true)]
+    {
+        let opts = DimOptions {
+            estimators: specs.iter().map(|s| s.to_string()).collect(),
+            k,
+            scales: Some(Scales::Range(4, 7)),
+            pointwise,
+            seed: 5,
+            ..Default::default()
+        };
+        let s = Session::new(&opts).unwrap();
+        let want = s.run(x.view(), Source::default()).unwrap();
+        // A wider table than needed: the extra columns are ignored.
+        let nb = knn::knn_self(x.view(), s.k_needed() + 3).unwrap();
+        let got = s.run_neighbors(nb, x.ncols(), Source::default()).unwrap();
+        let (a, b) = (untimed(&got, &got), untimed(&want, &got));
+        assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        let no_ci = got.estimates.iter().filter(|e| e.report.estimate.ci_method == crate::NO_TABLE_INTERVAL).count();
+        assert_eq!(no_ci, if pointwise { 0 } else { 2 }); // mind-ml, mle with neighborhood_based = false
+        for (a, b) in got.estimates.iter().zip(&want.estimates) {
+            let bits = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+            assert_eq!(bits(&a.report.estimate.pointwise), bits(&b.report.estimate.pointwise), "{}", a.label);
+            assert_eq!(bits(&a.report.pointwise), bits(&b.report.pointwise), "{}", a.label);
+            assert_eq!(bits(&a.report.pointwise_smooth), bits(&b.report.pointwise_smooth), "{}", a.label);
+        }
+        assert_eq!(got.curves, want.curves);
+        assert_eq!((got.n, got.d, got.k_computed), (want.n, want.d, want.k_computed));
+    }
+}
+
+#[test]
+fn neighbour_table_refuses_what_it_cannot_give() {
+    let x = cloud(200, 3);
+    let run = |spec: &str, nb: knn::Neighbors| {
+        let s = Session::new(&DimOptions { estimators: vec![spec.into()], ..Default::default() }).unwrap();
+        s.run_neighbors(nb, x.ncols(), Source::default())
+    };
+    let nb = || knn::knn_self(x.view(), 25).unwrap();
+    // Estimators that read the rows.
+    for spec in ["imanifold", "tle", "ess:n_neighbors=20", "corrint", "danco"] {
+        match run(spec, nb()) {
+            Err(SessionError::Estimate(DimError::NeedsData { .. })) => {}
+            other => panic!("{spec}: {:?}", other.map(|r| r.estimates.len())),
+        }
+    }
+    assert!(matches!(run("pca", nb()), Err(SessionError::TableTooNarrow { .. })));
+    assert!(matches!(run("mle:n_neighbors=30", nb()), Err(SessionError::TableTooNarrow { needed: 30, available: 25 })));
+    // Duplicate rows: found from the table (zero distance to a smaller index) and refused, as `Duplicates::Error`.
+    let mut dup = x.clone();
+    let r = dup.row(4).to_owned();
+    dup.row_mut(150).assign(&r);
+    dup.row_mut(90).assign(&r);
+    match run("mle", knn::knn_self(dup.view(), 25).unwrap()) {
+        Err(SessionError::Data(DimError::DuplicateRows { count: 2, first: 90 })) => {}
+        other => panic!("{:?}", other.map(|r| r.estimates.len())),
+    }
+    // A broken table: a row listing itself, distances out of order.
+    let mut bad = nb();
+    bad.indices[[7, 3]] = 7;
+    assert!(matches!(run("mle", bad), Err(SessionError::Data(DimError::BadTable { .. }))));
+    let mut bad = nb();
+    bad.distances[[9, 0]] = 1e9;
+    assert!(matches!(run("mle", bad), Err(SessionError::Data(DimError::BadTable { .. }))));
+}

@@ -7,16 +7,21 @@ candidates by; a tree reduction merges the partial lists by (squared distance, g
 
 The per-task function :func:`shard_topk` and the reduction :func:`merge_topk` are plain functions of numpy arrays
 with no Dask in them: another engine (Ray, Spark) maps the first over the task grid and folds the second.
+
+:func:`dimension` runs the intrinsic-dimension estimators on the gathered neighbour table, and global PCA from
+block moments (column sums, scatter matrices) reduced by a tree: the same values as ``imanifold.id.estimate`` in one
+process.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import shutil
 import sys
 import tempfile
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -251,11 +256,184 @@ def kneighbors(queries, references, k: int, client=None, query_block: int = DEFA
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
 
+# -------------------------------------------------------------------------------------------------- dimension
+#
+# Engine-agnostic task functions of `dimension` (plain numpy in and out; the kernels are the Rust library's): an
+# engine maps `block_column_sums` / `block_scatter` over the canonical row blocks (`moment_blocks`) and folds the
+# results with `combine_column_sums` / `combine_scatter` in groups of MOMENT_FANIN consecutive parts, level by level
+# (a group of one passes through): the one-process PCA runs exactly this tree, hence the same bits.
+
+#: Rows of a canonical block of the PCA moments (the leaves of their reduction tree; the library's constant).
+MOMENT_BLOCK: int = _imanifold.MOMENT_BLOCK
+#: Parts combined per node of the moments' reduction tree (the library's constant; not ``split_every``).
+MOMENT_FANIN: int = _imanifold.MOMENT_FANIN
+
+
+def _piece(src, lo: int, hi: int, rows: int):
+    """Rows ``lo:hi`` of a source of ``rows`` rows."""
+    if (lo, hi) == (0, rows):
+        return src
+    if isinstance(src, tuple) and src and src[0] == "npy":
+        return ("npy", src[1], src[2] + lo, src[2] + hi)
+    return src[lo:hi]
+
+
+def moment_blocks(sources) -> List[list]:
+    """The canonical blocks (global rows ``[j·MOMENT_BLOCK, (j+1)·MOMENT_BLOCK)``) of sources given as
+    ``[(global start, rows, source)]`` in row order: per block, the pieces of sources it spans."""
+    n = sum(s[1] for s in sources)
+    out, i = [], 0
+    for a in range(0, n, MOMENT_BLOCK):
+        b = min(a + MOMENT_BLOCK, n)
+        while sources[i][0] + sources[i][1] <= a:
+            i += 1
+        pieces, j = [], i
+        while j < len(sources) and sources[j][0] < b:
+            r0, rows, src = sources[j]
+            pieces.append(_piece(src, max(a, r0) - r0, min(b, r0 + rows) - r0, rows))
+            j += 1
+        out.append(pieces)
+    return out
+
+
+def _load_block(pieces) -> np.ndarray:
+    parts = [load_source(p) for p in pieces]
+    return parts[0] if len(parts) == 1 else np.ascontiguousarray(np.concatenate(parts))
+
+
+def block_column_sums(pieces) -> Tuple[int, np.ndarray]:
+    """(rows, column sums f64) of one canonical block given as its pieces."""
+    return _imanifold.block_column_sums(_load_block(pieces))
+
+
+def block_scatter(pieces, mean: np.ndarray) -> Tuple[int, np.ndarray]:
+    """(rows, lower triangle of Σ(x − mean)(x − mean)ᵀ, f64 d × d) of one canonical block."""
+    return _imanifold.block_scatter(_load_block(pieces), np.ascontiguousarray(mean, dtype=np.float64))
+
+
+def combine_column_sums(parts):
+    """Partial column sums added left to right."""
+    return _imanifold.combine_column_sums(list(parts))
+
+
+def combine_scatter(parts):
+    """Partial scatters added left to right."""
+    return _imanifold.combine_scatter(list(parts))
+
+
+def _tree_of(parts, combine, fanin: int):
+    import dask
+
+    node = dask.delayed(combine, pure=True)
+    while len(parts) > 1:
+        parts = [node(parts[i:i + fanin]) if len(parts[i:i + fanin]) > 1 else parts[i]
+                 for i in range(0, len(parts), fanin)]
+    return parts[0]
+
+
+def _compute(objs: list, client):
+    import dask
+
+    if client is None:
+        try:
+            from distributed import get_client
+
+            client = get_client()
+        except ValueError:
+            client = None
+    if client is not None:
+        return client.gather(client.compute(objs))
+    return list(dask.compute(*objs))
+
+
+def _pca_entries(sources, d: int, specs: List[Tuple[int, str, bool]], bootstrap: int, client) -> dict:
+    """{position: entry} of the global PCA specs ``(position, spec, center)``: two passes of block moments."""
+    import dask
+
+    blocks = moment_blocks(sources)
+    means = {}
+    if any(c for _, _, c in specs):
+        sums_task = dask.delayed(block_column_sums, pure=True)
+        rows, sums = _compute([_tree_of([sums_task(b) for b in blocks], combine_column_sums, MOMENT_FANIN)],
+                              client)[0]
+        means[True] = _imanifold.column_means(rows, sums)
+    if not all(c for _, _, c in specs):
+        means[False] = np.zeros(d, np.float64)
+    scatter_task = dask.delayed(block_scatter, pure=True)
+    centers = sorted(means)
+    trees = [_tree_of([scatter_task(b, means[c]) for b in blocks], combine_scatter, MOMENT_FANIN) for c in centers]
+    scatters = dict(zip(centers, _compute(trees, client)))
+    out = {}
+    for pos, spec, center in specs:
+        rows, lower = scatters[center]
+        out[pos] = json.loads(_imanifold.pca_from_scatter(spec, rows, lower, bootstrap))
+    return out
+
+
+def dimension(shards, estimators: Sequence[str] = ("mle", "twonn"), n_neighbors: Optional[int] = None,
+              k_range: Optional[Tuple[int, int]] = None, bootstrap: int = _imanifold.DEFAULT_BOOTSTRAP,
+              seed: int = 0, client=None, query_block: int = DEFAULT_QUERY_BLOCK, threads: Optional[int] = None,
+              split_every: int = DEFAULT_SPLIT_EVERY) -> Dict[str, Dict[str, Any]]:
+    """Intrinsic dimension of rows held in shards, as :func:`imanifold.id.estimate` on the concatenated rows.
+
+    ``shards``: as the references of :func:`kneighbors`. ``estimators``, ``n_neighbors``, ``k_range``,
+    ``bootstrap``, ``seed``: as :func:`imanifold.id.estimate` (estimator specs like ``"mle:comb=median"``).
+
+    The kNN-based estimators run on the n × k neighbour table computed by :func:`kneighbors` (self mode) and
+    gathered on the client: ``mle``, ``twonn``, ``gride``, ``mom``, ``mada``, ``mind-ml`` and ``imanifold`` with
+    ``graph_test=false`` (the default ``imanifold`` estimator's quadratic-graph test and ``tle``, ``ess``,
+    ``corrint``, ``danco``, ``knn``, ``fishers`` read the rows: ValueError). ``pca`` and ``lpca`` (their global fit)
+    come from per-block column sums and scatter matrices computed in tasks and combined by a tree reduction.
+
+    Returns the dict :func:`imanifold.id.estimate` returns (label → entry), with the same values bit for bit
+    (``dimension``, ``ci95``, ``extra``, ``scale``; ``seconds`` aside) except: no half-sampling interval for the
+    global estimators that have no analytic one (``pca``, ``lpca``, ``mind-ml``, ``mle`` with
+    ``neighborhood_based=false``: ``ci95`` None and ``ci_method`` says why), and rows that repeat an earlier row
+    are refused (ValueError) instead of dropped. PCA needs at least as many rows as columns.
+    ``client``, ``query_block``, ``threads``, ``split_every``: as :func:`kneighbors`.
+    """
+    _require_dask()
+    if isinstance(estimators, str):
+        estimators = [estimators]
+    specs = list(estimators)
+    plan = json.loads(_imanifold.dimension_plan(specs, n_neighbors=n_neighbors, k_range=k_range))
+    sources, d = _sources(shards, np.iinfo(np.int64).max, "shards")
+    entries: Dict[int, dict] = {}
+    table = [(i, s) for i, (s, p) in enumerate(zip(specs, plan["pca"])) if p is None]
+    if table:
+        dist, ind = kneighbors(shards, shards, plan["k_needed"], client=client, query_block=query_block,
+                               threads=threads, split_every=split_every)
+        got = json.loads(_imanifold.estimate_from_neighbors(
+            dist, ind, d, [s for _, s in table], n_neighbors=n_neighbors, k_range=k_range, bootstrap=bootstrap,
+            seed=seed, threads=threads))
+        entries.update({i: e for (i, _), e in zip(table, got)})
+    pca = [(i, s, p["center"]) for i, (s, p) in enumerate(zip(specs, plan["pca"])) if p is not None]
+    if pca:
+        for i, e in _pca_entries(sources, d, pca, bootstrap, client).items():
+            e.update(duplicates_dropped=0, k_neighbors_computed=plan["k_computed"])
+            if k_range is not None:
+                e["scale"] = None
+            entries[i] = e
+    out = {}
+    for i, label in enumerate(plan["labels"]):
+        e = entries[i]
+        e["label"] = label
+        e["dimension"] = float("nan") if e["dimension"] is None else float(e["dimension"])
+        e["ci95"] = tuple(float("nan") if v is None else float(v) for v in e["ci95"]) if e["ci95"] else None
+        if e.get("scale"):
+            e["scale"] = {k: np.array(v, dtype=np.int64) if k == "k" else
+                          np.array([np.nan if x is None else x for x in v], dtype=np.float64)
+                          for k, v in e["scale"].items()}
+        out[label] = e
+    return out
+
+
 # ------------------------------------------------------------------------------------------------------- CLI
 
 
 def _write_atomically(out: pathlib.Path, arrays: dict) -> None:
-    """Writes ``name.npy`` files into a hidden sibling of ``out``, then renames it into place."""
+    """Writes ``name.npy`` files (``name.json`` for a value that is not an array) into a hidden sibling of ``out``,
+    then renames it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -263,11 +441,22 @@ def _write_atomically(out: pathlib.Path, arrays: dict) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private
         for name, a in arrays.items():
-            np.save(tmp / f"{name}.npy", a)
+            if isinstance(a, np.ndarray):
+                np.save(tmp / f"{name}.npy", a)
+            else:
+                (tmp / f"{name}.json").write_text(json.dumps(a, indent=1, default=_jsonable) + "\n")
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _jsonable(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -282,6 +471,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     kn.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: Dask's)")
     kn.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
     kn.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    dm = sub.add_parser("dimension", help="intrinsic dimension over .npy shards; writes results.json (the entries "
+                        "of imanifold.id.estimate)")
+    dm.add_argument("--shards", nargs="+", required=True, help="a directory of .npy files, or .npy files")
+    dm.add_argument("--estimators", nargs="+", default=["mle", "twonn"], help="estimator specs (default: mle twonn)")
+    dm.add_argument("--n-neighbors", type=int, default=None)
+    dm.add_argument("--bootstrap", type=int, default=_imanifold.DEFAULT_BOOTSTRAP)
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--scheduler", help="as for kneighbors")
+    dm.add_argument("--workers", type=int, default=None, help="as for kneighbors")
+    dm.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
+    dm.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     a = p.parse_args(argv)
     _require_dask()
     from distributed import Client, LocalCluster
@@ -291,7 +491,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: --out {out}: exists and is not an empty folder", file=sys.stderr)
         return 2
     one = lambda v: v[0] if v is not None and len(v) == 1 else v  # noqa: E731
-    refs, queries = one(a.references), one(a.queries)
     cluster = None
     try:
         if a.scheduler:
@@ -300,8 +499,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True)
             client = Client(cluster)
         with client:
-            dist, ind = kneighbors(refs if queries is None else queries, refs, a.k, client=client,
-                                   query_block=a.query_block)
+            if a.command == "dimension":
+                files = {"results": dimension(one(a.shards), a.estimators, n_neighbors=a.n_neighbors,
+                                              bootstrap=a.bootstrap, seed=a.seed, client=client,
+                                              query_block=a.query_block)}
+            else:
+                refs, queries = one(a.references), one(a.queries)
+                dist, ind = kneighbors(refs if queries is None else queries, refs, a.k, client=client,
+                                       query_block=a.query_block)
+                files = {"indices": ind, "distances": dist}
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -310,8 +516,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cluster.close()
     if out.exists():
         out.rmdir()
-    _write_atomically(out, {"indices": ind, "distances": dist})
-    print(f"{out}: {ind.shape[0]} × {ind.shape[1]} neighbours")
+    _write_atomically(out, files)
+    if a.command == "dimension":
+        print(f"{out}: " + ", ".join(f"{k} {v['dimension']:.3f}" for k, v in files["results"].items()))
+    else:
+        print(f"{out}: {ind.shape[0]} × {ind.shape[1]} neighbours")
     return 0
 
 

@@ -77,12 +77,13 @@ impl Estimator for CarterKnn {
             });
         }
         let seed = self.random_state.unwrap_or(ctx.seed);
+        let data = ctx.data("knn")?;
         let mut l = vec![vec![0.0f64; self.m]; ps.len()];
         for (i, &p) in ps.iter().enumerate() {
             for (j, lij) in l[i].iter_mut().enumerate() {
                 let mut rng = stats::rng(seed, (i * self.m + j) as u64);
                 let samp: Vec<usize> = (0..p).map(|_| rng.random_range(0..n)).collect();
-                let x = ctx.data.select(Axis(0), &samp);
+                let x = data.select(Axis(0), &samp);
                 let nb = knn::knn_query(x.view(), x.view(), self.k + 1)?;
                 // Column 0 is the point itself (or an identical draw) at distance 0.
                 *lij = nb
@@ -94,7 +95,7 @@ impl Estimator for CarterKnn {
                     .sum();
             }
         }
-        let big_d = ctx.data.ncols();
+        let big_d = ctx.ncols();
         let row_sums: Vec<f64> = l.iter().map(|r| r.iter().sum()).collect();
         let mut eps = Vec::with_capacity(big_d);
         for m in 1..=big_d {

@@ -46,7 +46,7 @@ impl Estimator for CorrInt {
         let col = |k: usize| d.column(k - 1).iter().map(|&x| x as f64).collect::<Vec<_>>();
         let r1 = stats::median(&col(self.k1));
         let r2 = stats::median(&col(self.k2));
-        let counts = count_pairs_below(ctx.data, &[r1, r2]);
+        let counts = count_pairs_below(ctx.data("corrint")?, &[r1, r2]);
         let n2 = (ctx.n() as f64).powi(2);
         let (c1, c2) = (counts[0] as f64 / n2, counts[1] as f64 / n2);
         let dim = (c2.ln() - c1.ln()) / (r2 / r1).ln();

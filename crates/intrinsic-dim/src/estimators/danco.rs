@@ -386,14 +386,14 @@ impl Estimator for Danco {
     fn fit(&self, ctx: &FitContext) -> Result<Estimate, DimError> {
         let k = self.k;
         let (idx, dist) = ctx.neighbors("danco", k + 1)?;
-        let big_d = self.max_d.unwrap_or(ctx.data.ncols());
+        let big_d = self.max_d.unwrap_or(ctx.ncols());
         if self.ver == "MIND_MLi" || self.ver == "MIND_MLk" {
             let r = rhos(dist, k);
             let di = mind_mli(&r, k, big_d);
             let v = if self.ver == "MIND_MLi" { di as f64 } else { mind_mlk(&r, k, big_d) };
             return Ok(Estimate::new(v));
         }
-        let data_stats = statistics(ctx.data, idx, dist, k, big_d);
+        let data_stats = statistics(ctx.data("danco")?, idx, dist, k, big_d);
         if !(data_stats.dhat.is_finite() && data_stats.mu_nu.is_finite() && data_stats.mu_tau.is_finite()) {
             return Ok(Estimate::new(f64::NAN).with_extra(json!({"reason": "non-finite statistics"})));
         }
@@ -421,7 +421,7 @@ impl Estimator for Danco {
         }
         kl_vals.truncate(stop_at);
         let de = argmin(&kl_vals) + 1;
-        let kind = match ctx.data.ncols() {
+        let kind = match ctx.ncols() {
             1 | 2 => 1,
             3 => 2,
             _ => 3,

@@ -217,11 +217,12 @@ impl Estimator for Ess {
         let (idx, _) = ctx.neighbors("ess", self.n_neighbors)?;
         let refs = self.references();
         let seed = self.random_state.unwrap_or(ctx.seed);
+        let data = ctx.data("ess")?;
         let vals: Result<Vec<(f64, f64)>, DimError> = (0..ctx.n())
             .into_par_iter()
             .map(|i| {
                 let rows: Vec<usize> = idx.row(i).to_vec();
-                let nb = ctx.data.select(Axis(0), &rows).mapv(|v| v as f64);
+                let nb = data.select(Axis(0), &rows).mapv(|v| v as f64);
                 let e = self.ess_value(&nb, stats::mix(seed, i as u64))?;
                 Ok((self.invert(e, &refs), e))
             })

@@ -72,7 +72,7 @@ impl FisherS {
     fn preprocess(&self, ctx: &FitContext) -> Result<ndarray::Array2<f64>, DimError> {
         let cn = self.conditional_number;
         let (_vals, mut scores) =
-            linalg::pca_scores(ctx.data, |ev| ev.iter().filter(|&&v| v / ev[0] > 1.0 / cn).count())?;
+            linalg::pca_scores(ctx.data("fishers")?, |ev| ev.iter().filter(|&&v| v / ev[0] > 1.0 / cn).count())?;
         let n = scores.nrows() as f64;
         for mut c in scores.columns_mut() {
             let m = c.sum() / n;
@@ -179,7 +179,7 @@ impl Estimator for FisherS {
         }
         let mut dim = chosen.iter().map(|&m| n_alpha[m]).fold(f64::NEG_INFINITY, f64::max);
         if self.limit_maxdim {
-            dim = dim.min(ctx.data.ncols() as f64);
+            dim = dim.min(ctx.ncols() as f64);
         }
         let f = |x: f64| serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::Null);
         Ok(Estimate::new(dim).with_extra(json!({

@@ -203,16 +203,17 @@ impl Estimator for Tle {
     fn fit(&self, ctx: &FitContext) -> Result<Estimate, DimError> {
         let k = self.n_neighbors;
         let (idx, _) = ctx.neighbors("tle", k)?;
-        let dim = ctx.data.ncols();
+        let data = ctx.data("tle")?;
+        let dim = data.ncols();
         let pw: Result<Vec<f64>, DimError> = (0..ctx.n())
             .into_par_iter()
             .map(|i| {
                 // Distances recomputed in f64 so that they are consistent with the pairwise ones.
-                let centre = ctx.data.row(i);
+                let centre = data.row(i);
                 let mut nn = Vec::with_capacity(k * dim);
                 let mut dists = Vec::with_capacity(k);
                 for &j in idx.row(i) {
-                    let row = ctx.data.row(j);
+                    let row = data.row(j);
                     let mut s = 0.0f64;
                     for (&a, &c) in row.iter().zip(centre.iter()) {
                         let (a, c) = (a as f64, c as f64);

@@ -62,6 +62,35 @@ impl Pca {
         Ok(est)
     }
 
+    fn check_columns(&self, d: usize) -> Result<(), DimError> {
+        if d < 2 {
+            return Err(DimError::InvalidParameter {
+                estimator: self.name(),
+                param: "data".into(),
+                value: format!("{d} column(s)"),
+                reason: "PCA estimators need at least 2 features".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The estimate from a spectrum (the dimension, and the leading explained variances as `extra`).
+    fn estimate(&self, ev: &[f64]) -> Estimate {
+        let shown: Vec<f64> = ev.iter().take(50).copied().collect();
+        Estimate::new(self.from_spectrum(ev)).with_extra(json!({"explained_variance_head": shown}))
+    }
+
+    /// The global fit from partial sums combined over shards ([`crate::moments`]): the scatter about the column
+    /// means when `center` (the default), else about zero. Bit for bit the `fit` of the same rows in one process
+    /// when they have at least as many rows as columns (without the half-sampling interval, which needs the rows).
+    pub fn fit_moments(&self, scatter: &crate::moments::Scatter) -> Result<Estimate, DimError> {
+        self.check_columns(scatter.lower.ncols())?;
+        if scatter.rows < self.min_points() {
+            return Err(DimError::TooFewPoints { estimator: self.name(), n: scatter.rows, needed: self.min_points() });
+        }
+        Ok(self.estimate(&crate::moments::spectrum_from_scatter(scatter, self.center)?))
+    }
+
     /// The dimension from a descending spectrum.
     pub fn from_spectrum(&self, ev: &[f64]) -> f64 {
         let n = ev.len();
@@ -154,18 +183,9 @@ impl Estimator for Pca {
         2
     }
     fn fit(&self, ctx: &FitContext) -> Result<Estimate, DimError> {
-        if ctx.data.ncols() < 2 {
-            return Err(DimError::InvalidParameter {
-                estimator: self.name(),
-                param: "data".into(),
-                value: format!("{} column(s)", ctx.data.ncols()),
-                reason: "PCA estimators need at least 2 features".into(),
-            });
-        }
-        let ev = linalg::spectrum(ctx.data, self.center)?;
-        let dim = self.from_spectrum(&ev);
-        let shown: Vec<f64> = ev.iter().take(50).copied().collect();
-        Ok(Estimate::new(dim).with_extra(json!({"explained_variance_head": shown})))
+        let data = ctx.data(self.name())?;
+        self.check_columns(data.ncols())?;
+        Ok(self.estimate(&linalg::spectrum(data, self.center)?))
     }
     fn fit_pointwise(&self, ctx: &FitContext, n_neighbors: usize) -> Result<Vec<f64>, DimError> {
         if !self.local {
@@ -177,11 +197,12 @@ impl Estimator for Pca {
             });
         }
         let (idx, _) = ctx.neighbors("lpca", n_neighbors)?;
+        let data = ctx.data("lpca")?;
         (0..ctx.n())
             .into_par_iter()
             .map(|i| {
                 let rows: Vec<usize> = idx.row(i).to_vec();
-                let sub = ctx.data.select(Axis(0), &rows).mapv(|v| v as f64);
+                let sub = data.select(Axis(0), &rows).mapv(|v| v as f64);
                 let ev = linalg::local_spectrum(&sub, self.center)?;
                 Ok(self.from_spectrum(&ev))
             })
@@ -196,7 +217,8 @@ impl Estimator for Pca {
         b: usize,
         seed: u64,
     ) -> Option<Result<(Vec<f64>, &'static str), DimError>> {
-        let (n, d) = ctx.data.dim();
+        let data = ctx.data(self.name()).ok()?;
+        let (n, d) = data.dim();
         // Worth it (and exact) where a half takes the covariance path (n/2 ≥ d), the data have enough rows for
         // every group to matter, and the group sums fit in a modest budget.
         if n / 2 < d || n < 8 * HALF_GROUPS || HALF_GROUPS * d * d * 8 > HALF_GROUP_BYTES || d < 2 {
@@ -229,8 +251,9 @@ impl Pca {
         }
         groups.iter_mut().for_each(|g| g.sort_unstable());
         let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
-        let mean = if self.center { linalg::column_means(ctx.data) } else { vec![0.0; ctx.data.ncols()] };
-        let scatter = linalg::group_scatter(ctx.data, &mean, &groups);
+        let data = ctx.data(self.name())?;
+        let mean = if self.center { linalg::column_means(data) } else { vec![0.0; data.ncols()] };
+        let scatter = linalg::group_scatter(data, &mean, &groups);
         let fits = (0..b)
             .into_par_iter()
             .map(|r| {
