@@ -1,5 +1,5 @@
-//! Stage 2: the `turntable` scene with only `spin` free (the full circle), the symmetrised kNN graph weighted by
-//! optical flow, shortest paths, and their agreement with the true angle difference, next to the same graph with
+//! Stage 2: the `turntable` scene with only `spin` free (the full circle), the geodesic crate's default graph (the
+//! symmetrised kNN graph judged by the flow, `relative`) weighted by optical flow, shortest paths, and their agreement with the true angle difference, next to the same graph with
 //! pixel-distance weights and to plain pixel distances. The vase is a surface of revolution, so only its texture
 //! tells the angle; the true distance is the angle difference on the circle of `spin`'s range (360°: the scene's
 //! texture wraps once around the vase).

@@ -12,7 +12,9 @@ impl Page<'_> {
         let n = g.truth.len();
         self.doc.paragraph(&format!(
             "The turntable scene (a textured vase) at {s}×{s} grey, spin uniform over the full circle, {n} images. \
-             Graph: the symmetrised {k}-NN graph of the images; weights: RMS optical-flow displacement plus the \
+             Graph: the symmetrised {k}-NN graph of the images, less the edges the optical flow explains much worse \
+             than their ends' best edges, with sampling gaps closed (`imanifold geodesic --graph relative`, the \
+             default); weights: RMS optical-flow displacement plus the \
              photometric residual (flow geodesics), or pixel distance (Euclidean graph). True distance: the spin \
              difference on the circle (period {p}°). Rank agreement (Spearman) over all pairs.",
             s = cfg.geo_size,
