@@ -82,6 +82,36 @@ fn pgd_linf_flips_most_images_and_random_noise_does_not() {
     check_results(&r, Some((Norm::Linf, eps)));
 }
 
+/// With a target confidence PGD keeps going after the flip: its images are far more confident in the wrong class
+/// than those of the attack that stops at the first change (which sit next to a decision boundary), and still
+/// within the budget; the option is refused for other attacks and outside (0, 1).
+#[test]
+fn confident_pgd_goes_past_the_boundary() {
+    let (x, y) = quantised_test_images();
+    let eps = 8.0 / 255.0;
+    let base = AttackOptions { eps, random_trials: 0, seed: 5, ..AttackOptions::default() };
+    let first = attack(model(), x.view(), &y, &base).unwrap();
+    let sure = attack(model(), x.view(), &y, &AttackOptions { confidence: Some(0.99), ..base.clone() }).unwrap();
+    check_results(&sure, Some((Norm::Linf, eps)));
+    let confidence = |r: &classifier::adversarial::AttackReport| -> Vec<f32> {
+        r.results.iter().filter(|a| a.flipped).map(|a| a.adversarial_confidence).collect()
+    };
+    let median = |mut v: Vec<f32>| {
+        v.sort_by(f32::total_cmp);
+        v[v.len() / 2]
+    };
+    let (c_first, c_sure) = (confidence(&first), confidence(&sure));
+    assert!(c_sure.len() >= c_first.len() * 9 / 10, "{} vs {} flips", c_sure.len(), c_first.len());
+    let (m_first, m_sure) = (median(c_first), median(c_sure.clone()));
+    eprintln!("median wrong-class confidence: first flip {m_first:.3}, target 0.99 {m_sure:.3}");
+    assert!(m_sure >= 0.95 && m_sure > m_first + 0.1, "first flip {m_first}, target 0.99 {m_sure}");
+    assert!(c_sure.iter().filter(|&&c| c >= 0.98).count() * 2 >= c_sure.len());
+    for (bad, kind) in [(1.0, Attack::Pgd), (0.0, Attack::Pgd), (f32::NAN, Attack::Pgd), (0.9, Attack::Fgsm)] {
+        let o = AttackOptions { confidence: Some(bad), attack: kind, ..base.clone() };
+        assert!(o.validate().unwrap_err().to_string().contains("confidence"), "{bad} {kind:?}");
+    }
+}
+
 #[test]
 fn pgd_l2_flips_most_images() {
     let eps = 1.0;

@@ -220,7 +220,7 @@ fn classifier_fool<'py>(
 #[pyfunction]
 #[pyo3(signature = (model, data, label_column, method, norm, eps, steps, search_rounds, random_trials, input,
                     reference=None, tangent_k=adversarial::on_manifold::DEFAULT_TANGENT_K, tangent_dim=None,
-                    threads=None))]
+                    confidence=None, threads=None))]
 #[allow(clippy::too_many_arguments)] // the CLI's `adversarial` options
 fn classifier_attack<'py>(
     py: Python<'py>,
@@ -237,6 +237,7 @@ fn classifier_attack<'py>(
     reference: Option<PathBuf>,
     tangent_k: usize,
     tangent_dim: Option<usize>,
+    confidence: Option<f32>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let tangent = adversarial::TangentOptions { k: tangent_k, dim: tangent_dim };
@@ -252,6 +253,7 @@ fn classifier_attack<'py>(
         quantize: true,
         random_trials,
         seed: input.seed,
+        confidence,
     };
     opts.validate().map_err(classifier_error)?;
     let net = load_model(&model)?;

@@ -100,7 +100,8 @@ pub(super) fn pgd(
             project(clean.row(k), &mut row, opts.norm, opts.eps);
             adv.row_mut(k).assign(&ndarray::ArrayView1::from(&row));
         }
-        // Stop an image once its (quantised, if asked) version changes label.
+        // Stop an image once its (quantised, if asked) version changes label (with the target confidence, once
+        // the wrong class is that sure).
         let check = adv.select(ndarray::Axis(0), &active);
         let check = if opts.quantize {
             let mut q = check.clone();
@@ -114,7 +115,8 @@ pub(super) fn pgd(
         };
         let p = model.predict_proba(check.view())?;
         for (j, &k) in active.iter().enumerate() {
-            if argmax(&p.row(j).to_vec()).0 != y[k] {
+            let (class, prob) = argmax(&p.row(j).to_vec());
+            if class != y[k] && opts.confidence.is_none_or(|c| prob >= c) {
                 done[k] = true;
             }
         }

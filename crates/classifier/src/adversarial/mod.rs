@@ -7,7 +7,9 @@
 //!   gradient (L2) — Goodfellow et al.'s fast gradient (sign) method.
 //! * [`Attack::Pgd`]: projected gradient ascent of the loss inside the ε-ball (L∞: sign steps; L2: normalised
 //!   steps), step `2.5 ε / steps`, projected onto the ball and the [0, 1] box after each step, stopping for an
-//!   image as soon as its label changes. Budgeted, not minimal.
+//!   image as soon as its label changes — or, with a target `confidence`, once the wrong class's softmax
+//!   probability reaches it (a high-confidence attack, whose images do not sit next to a decision boundary).
+//!   Budgeted, not minimal.
 //! * [`Attack::OnManifold`]: the same projected gradient ascent restricted to the local tangent space of a
 //!   reference collection at each image ([`on_manifold`]); reported next to plain PGD's flip rate at the same budget
 //!   on the same images.
@@ -143,6 +145,9 @@ pub struct AttackOptions {
     /// Random perturbations per image and per kind for the random flip rates (0: skip).
     pub random_trials: usize,
     pub seed: u64,
+    /// PGD only: keep going after the label changes until the wrong class's softmax probability reaches this level
+    /// (or the steps run out), as a high-confidence attack does; `None` (the default): stop at the first change.
+    pub confidence: Option<f32>,
 }
 
 /// Defaults of [`AttackOptions`] (and of `imanifold adversarial`).
@@ -166,6 +171,7 @@ impl Default for AttackOptions {
             quantize: true,
             random_trials: DEFAULT_RANDOM_TRIALS,
             seed: 0,
+            confidence: None,
         }
     }
 }
@@ -187,6 +193,14 @@ impl AttackOptions {
         }
         if self.attack == Attack::Lbfgs && self.search_rounds == 0 {
             return Err(invalid("search rounds", "must be at least 1"));
+        }
+        if let Some(c) = self.confidence {
+            if self.attack != Attack::Pgd {
+                return Err(invalid("confidence", format!("{c} (only the pgd attack takes a target confidence)")));
+            }
+            if !(c > 0.0 && c < 1.0) {
+                return Err(invalid("confidence", format!("{c} (need a probability strictly between 0 and 1)")));
+            }
         }
         Ok(())
     }

@@ -96,6 +96,7 @@ pub fn set_attack_results(results: &mut output::Results, report: &AttackReport, 
         .set("norm", if lbfgs { "l2" } else { opts.norm.name() })
         .set("eps", if lbfgs { None } else { Some(opts.eps) })
         .set("steps", opts.steps)
+        .set("confidence", opts.confidence)
         .set("random_trials", opts.random_trials)
         .set("n_images", report.n_images)
         .set("n_correct", report.n_attacked)

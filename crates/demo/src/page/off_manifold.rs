@@ -152,8 +152,10 @@ impl Page<'_> {
              feature-space score (Ma et al. 2018) trained on a seeded half of the group and of the natural renders \
              (penalty chosen by cross-validation on that half) and evaluated on the other halves. The PGD attack stops \
              as soon as the label changes, so its images sit next to a decision boundary, where the softmax score is \
-             high: it is what separates them here, far more than any distance to the training activations; an \
-             attack that kept going until the wrong class were confident would not be caught by it.",
+             high: it is what separates them here, far more than any distance to the training activations. The group \
+             adversarial_confident_8 is PGD at the same budget kept going until the wrong class has 0.99 softmax \
+             probability: the confidence score cannot see it, and its row shows what the other feature-space scores \
+             do on their own.",
         );
         self.doc.table(
             "feature_auroc_table",

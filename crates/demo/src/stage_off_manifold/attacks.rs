@@ -22,6 +22,21 @@ pub const PGD_EPS: [u32; 3] = [2, 4, 8];
 /// L∞ budget of the on-manifold attack (PGD in the training renders' local tangent spaces), in 8-bit steps; group
 /// `adversarial_onmanifold_<value>`.
 pub const ON_MANIFOLD_EPS: u32 = 8;
+/// L∞ budget (8-bit steps) and target confidence of the high-confidence PGD attack (it keeps going after the label
+/// changes until the wrong class is this sure); group `adversarial_confident_<value>`.
+pub const CONFIDENT_EPS: u32 = 8;
+pub const CONFIDENT_TARGET: f32 = 0.99;
+
+/// The attacks of the stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// PGD that stops at the first label change.
+    Pgd,
+    /// PGD to [`CONFIDENT_TARGET`].
+    Confident,
+    /// PGD in the training renders' local tangent spaces.
+    OnManifold,
+}
 
 /// The PGD attack on held-out renders: the attacked rows, the report, the flipped pairs and their tangent energy.
 pub(super) struct Adversarial {
@@ -94,19 +109,25 @@ pub(super) fn fooling_images(
 }
 
 /// PGD (L∞, ε = `eps_255`/255) perturbations of held-out renders with the random flip rate, written as
-/// `adversarial_pgd_<eps_255>/` — or, with `on_manifold`, PGD restricted to the local tangent spaces of the training
-/// renders (`adversarial_onmanifold_<eps_255>/`, with plain PGD's flip rate on the same images beside it) — and
-/// where the flipping perturbations point: the fraction of their energy in the local tangent space of the reference.
+/// `adversarial_pgd_<eps_255>/` — or, by `kind`, PGD to a target confidence (`adversarial_confident_<eps_255>/`) or
+/// PGD restricted to the local tangent spaces of the training renders (`adversarial_onmanifold_<eps_255>/`, with
+/// plain PGD's flip rate on the same images beside it) — and where the flipping perturbations point: the fraction of
+/// their energy in the local tangent space of the reference.
 pub(super) fn adversarial(
     cfg: &Config,
     dir: &Path,
     model: &Classifier,
     naturals: &Naturals,
     eps_255: u32,
-    on_manifold: bool,
+    kind: Kind,
 ) -> Result<Adversarial> {
-    let kind = if on_manifold { "onmanifold" } else { "pgd" };
-    let group = format!("adversarial_{kind}_{eps_255}");
+    let on_manifold = kind == Kind::OnManifold;
+    let name = match kind {
+        Kind::Pgd => "pgd",
+        Kind::Confident => "confident",
+        Kind::OnManifold => "onmanifold",
+    };
+    let group = format!("adversarial_{name}_{eps_255}");
     let n_attack = cfg.n_attack.min(naturals.x_held.nrows());
     let x_att = naturals.x_held.slice(ndarray::s![..n_attack, ..]).to_owned();
     let opts = AttackOptions {
@@ -117,6 +138,7 @@ pub(super) fn adversarial(
         quantize: true,
         random_trials: cfg.random_trials,
         seed: sub_seed(cfg.seed, 305),
+        confidence: (kind == Kind::Confident).then_some(CONFIDENT_TARGET),
         ..AttackOptions::default()
     };
     let y = &naturals.y_held[..n_attack];
@@ -168,6 +190,7 @@ pub(super) fn adversarial_json(cfg: &Config, adv: &Adversarial) -> Value {
     let tangent = adv.tangent.as_ref().map(|t| &t.energy);
     json!({
         "attack": adv.opts.attack.name(), "norm": "linf", "eps": adv.opts.eps, "steps": cfg.pgd_steps,
+        "target_confidence": adv.opts.confidence,
         "random_trials": cfg.random_trials,
         "pgd_flip_rate_same_images": crate::util::json_opt(areport.pgd_flip_rate),
         "mean_off_tangent_fraction": crate::util::json_opt(areport.mean_off_tangent_fraction),

@@ -33,13 +33,14 @@ mod attacks;
 mod scores;
 
 /// Query groups in display order (`natural` is the reference group of the AUROCs).
-pub const GROUPS: [&str; 11] = [
+pub const GROUPS: [&str; 12] = [
     "natural",
     "flow_morph",
     "cross_fade",
     "adversarial_pgd_2",
     "adversarial_pgd_4",
     "adversarial_pgd_8",
+    "adversarial_confident_8",
     "adversarial_onmanifold_8",
     "other_scene",
     "fooling_cppn",
@@ -105,7 +106,7 @@ struct Queries {
 /// Stage 3. `pb` advances per epoch, per fooling generation, and per remaining step.
 pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData> {
     pb.set_length(
-        (cfg.epochs + cfg.direct_generations + cfg.cppn_generations + attacks::PGD_EPS.len() + 2 + 5 + 5) as u64,
+        (cfg.epochs + cfg.direct_generations + cfg.cppn_generations + attacks::PGD_EPS.len() + 3 + 5 + 5) as u64,
     );
     let scene = Scene::builtin("shapes10")?;
     let side = cfg.cls_size;
@@ -120,11 +121,16 @@ pub fn run(cfg: &Config, dir: &Path, pb: &ProgressBar) -> Result<OffManifoldData
     let mut adv = Vec::new();
     for &eps in &attacks::PGD_EPS {
         pb.set_message(format!("pgd {eps}/255"));
-        adv.push(attacks::adversarial(cfg, dir, &trained.model, &naturals, eps, false)?);
+        adv.push(attacks::adversarial(cfg, dir, &trained.model, &naturals, eps, attacks::Kind::Pgd)?);
         pb.inc(1);
     }
+    pb.set_message("confident pgd");
+    let eps = attacks::CONFIDENT_EPS;
+    adv.push(attacks::adversarial(cfg, dir, &trained.model, &naturals, eps, attacks::Kind::Confident)?);
+    pb.inc(1);
     pb.set_message("on-manifold");
-    adv.push(attacks::adversarial(cfg, dir, &trained.model, &naturals, attacks::ON_MANIFOLD_EPS, true)?);
+    let eps = attacks::ON_MANIFOLD_EPS;
+    adv.push(attacks::adversarial(cfg, dir, &trained.model, &naturals, eps, attacks::Kind::OnManifold)?);
     pb.inc(1);
 
     pb.set_message("queries");

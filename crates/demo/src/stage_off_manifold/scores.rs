@@ -319,7 +319,10 @@ fn flip_rates(a: &Adversarial) -> FlipRates {
     let r = &a.report;
     let tangent = a.tangent.as_ref().map(|t| &t.energy);
     FlipRates {
-        attack: r.attack.name().into(),
+        attack: match a.opts.confidence {
+            Some(c) => format!("{} to {c}", r.attack.name()),
+            None => r.attack.name().into(),
+        },
         norm: "linf".into(),
         eps: a.opts.eps as f64,
         n_attacked: r.n_attacked,
@@ -361,7 +364,7 @@ pub(super) fn collect(
         .adv
         .iter()
         .rev()
-        .find(|a| a.opts.attack == classifier::adversarial::Attack::Pgd)
+        .find(|a| a.opts.attack == classifier::adversarial::Attack::Pgd && a.opts.confidence.is_none())
         .expect("at least one PGD budget");
     let side = cfg.cls_size;
     let sreport = &scores.scores;

@@ -122,7 +122,7 @@ def attack(model: PathLike, data: PathLike, method: str, norm: str = _D["attack_
            resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
            seed: int = 0, recursive: bool = False, reference: Optional[PathLike] = None,
            tangent_k: int = _D["attack_tangent_k"], tangent_dim: Optional[int] = None,
-           threads: Optional[int] = None) -> Dict[str, Any]:
+           confidence: Optional[float] = None, threads: Optional[int] = None) -> Dict[str, Any]:
     """Adversarial perturbations (Szegedy et al. 2014) of the correctly classified images at ``data``, as
     ``imanifold adversarial`` (perturbed images on the 8-bit grid).
 
@@ -136,6 +136,8 @@ def attack(model: PathLike, data: PathLike, method: str, norm: str = _D["attack_
         eps: budget in [0, 1] pixel units, a number or a fraction such as ``"8/255"`` (ignored by lbfgs).
         steps: PGD steps or L-BFGS iterations per value of c; search_rounds: L-BFGS values of c.
         random_trials: random perturbations per image (each kind) for the random flip rates.
+        confidence: pgd only: keep going after the label changes until the wrong class's softmax probability
+            reaches it (a high-confidence attack); default: stop at the first change.
         label_column, gray, rgb, resize, limit, sample, seed, recursive: as :func:`evaluate`; ``seed`` also seeds
         the random trials.
         threads: worker threads.
@@ -151,6 +153,7 @@ def attack(model: PathLike, data: PathLike, method: str, norm: str = _D["attack_
                                        int(steps), int(search_rounds), int(random_trials),
                                        _input(gray, rgb, resize, limit, sample, seed, recursive),
                                        reference=None if reference is None else os.fspath(reference),
-                                       tangent_k=int(tangent_k), tangent_dim=tangent_dim, threads=threads)
+                                       tangent_k=int(tangent_k), tangent_dim=tangent_dim,
+                                       confidence=None if confidence is None else float(confidence), threads=threads)
     out["report"] = json.loads(out["report"])
     return out

@@ -21,4 +21,5 @@ def attack(model: PathLike, data: PathLike, method: str, norm: str = "linf",
            label_column: str = "label", gray: bool = False, rgb: bool = False,
            resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
            seed: int = 0, recursive: bool = False, reference: Optional[PathLike] = None, tangent_k: int = 20,
-           tangent_dim: Optional[int] = None, threads: Optional[int] = None) -> Dict[str, Any]: ...
+           tangent_dim: Optional[int] = None, confidence: Optional[float] = None,
+           threads: Optional[int] = None) -> Dict[str, Any]: ...

@@ -52,6 +52,10 @@ pub struct Args {
     /// Random perturbations per image (each of the L2 and L∞ kinds) for the random flip rates.
     #[arg(long, default_value_t = adversarial::DEFAULT_RANDOM_TRIALS)]
     pub random_trials: usize,
+    /// pgd: keep going after the label changes until the wrong class's softmax probability reaches P (e.g. 0.99;
+    /// a high-confidence attack) or the steps run out. Default: stop at the first change.
+    #[arg(long, value_name = "P")]
+    pub confidence: Option<f32>,
     #[command(flatten)]
     pub input_args: InputArgs,
     #[command(flatten)]
@@ -69,6 +73,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         quantize: true,
         random_trials: a.random_trials,
         seed: a.input_args.seed,
+        confidence: a.confidence,
     };
     opts.validate()?;
     let tangent = TangentOptions { k: a.tangent_k, dim: a.tangent_dim };
