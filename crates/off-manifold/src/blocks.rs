@@ -21,11 +21,17 @@ use crate::{invalid, stats, tangent, DimChoice, Method, Result, ScoreError, Scor
 /// Stream of the seeded calibration sample (see [`calibration_sample`]).
 const CALIBRATION_STREAM: u64 = 0xCA11;
 
-/// The checks of [`crate::score`] on the methods, k and d (no data needed besides the reference's row count).
+/// The checks of [`crate::score`] on the methods, k, d and the calibration size (no data needed besides the reference's row count).
 /// The flow score's own checks need the image shape and are made by [`crate::score`].
 pub fn check_methods(opts: &ScoreOptions, n_reference: usize) -> Result<()> {
     if opts.methods.is_empty() {
         return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, flow)"));
+    }
+    if opts.k == 0 {
+        return Err(invalid("k", 0, "at least one neighbour is needed"));
+    }
+    if opts.calibration < 2 {
+        return Err(invalid("calibration", opts.calibration, "at least 2 calibration images are needed"));
     }
     crate::check_k_fits(opts.k, n_reference)?;
     let has = |m: Method| opts.methods.contains(&m);
