@@ -171,6 +171,11 @@ fn pca_from_scatter(spec: &str, rows: usize, lower: PyReadonlyArray2<'_, f64>, b
     Ok(report.to_json().to_string())
 }
 
+/// Score column names and the calibration rows (None: all).
+type Plan<'py> = (Vec<String>, Option<Bound<'py, PyArray1<i64>>>);
+/// The calibration table's distances, indices and the reference's MLE dimension.
+type Calibration<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<i64>>, f64);
+
 fn score_options(methods: &str, k: usize, dim: &str, calibration: usize, seed: u64) -> PyResult<ScoreOptions> {
     let methods: MethodList = methods.parse().map_err(|e| value_error(&e))?;
     let dim: DimChoice = dim.parse().map_err(|e| value_error(&e))?;
@@ -196,7 +201,7 @@ fn score_plan<'py>(
     dim: &str,
     calibration: usize,
     seed: u64,
-) -> PyResult<(Vec<String>, Option<Bound<'py, PyArray1<i64>>>)> {
+) -> PyResult<Plan<'py>> {
     let opts = score_options(methods, k, dim, calibration, seed)?;
     off_manifold::check_methods(&opts, n_reference).map_err(|e| value_error(&e))?;
     let columns = opts.methods.iter().flat_map(|m| m.columns().iter().map(|c| c.to_string())).collect();
@@ -216,7 +221,7 @@ fn score_calibration<'py>(
     indices: PyReadonlyArray2<'py, i64>,
     rows: Option<PyReadonlyArray1<'py, i64>>,
     k: usize,
-) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<i64>>, f64)> {
+) -> PyResult<Calibration<'py>> {
     let nb = knn::Neighbors {
         indices: usize_indices(indices.as_array(), "indices")?,
         distances: distances.as_array().to_owned(),
