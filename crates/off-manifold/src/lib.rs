@@ -34,6 +34,11 @@
 //! # Determinism
 //! Every per-image computation is independent and collected in order; the calibration samples come from seeded
 //! ChaCha8 streams; so the output does not depend on the number of threads.
+//!
+//! # Pieces
+//! [`score`] is assembled from public pieces ([`check_methods`], [`calibration_sample`], [`CalibrationTable`],
+//! [`TangentDim`], [`score_block`], [`sorted_calibration`], [`percentiles`]) that a sharded run calls one at a time
+//! on neighbour tables and gathered rows: the same code, hence the same values bit for bit.
 
 use std::borrow::Cow;
 use std::time::Instant;
