@@ -115,3 +115,28 @@ def test_refusals(client):
             idask.score(ref, qry, client=client, **kw)
     with pytest.raises(ValueError, match="columns"):
         idask.score(ref, qry[:, :5], client=client)
+
+
+def test_cli_writes_columns_or_nothing(client, tmp_path):
+    x = cube_in_20(700, 10)
+    ref, qry = x[:600], with_outliers(x[600:], 11)
+    refs = split_files(ref, [250, 350], tmp_path / "ref")
+    qs = split_files(qry, [100], tmp_path / "qry")
+    base = ["score", "--reference", str(refs), "--queries", str(qs), "--k", "7", "--calibration", "150",
+            "--scheduler", client.scheduler.address]
+    out = tmp_path / "out"
+    assert idask.main(base + ["--out", str(out)]) == 0
+    want = imanifold.score(ref, qry, k=7, calibration=150)
+    assert_identical({name: np.load(out / f"{name}.npy") for name in want}, want)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{name}.npy" for name in want)
+    assert idask.main(base + ["--methods", "knn,flow", "--out", str(tmp_path / "bad")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "qry", "ref"]
+
+
+def test_stub_matches_runtime():
+    import inspect
+
+    from test_stubs import stub_defaults
+
+    runtime = {p.name: p.default for p in inspect.signature(idask.score).parameters.values()}
+    assert stub_defaults("dask.pyi", "score") == runtime

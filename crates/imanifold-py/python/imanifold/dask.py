@@ -652,6 +652,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     dm.add_argument("--workers", type=int, default=None, help="as for kneighbors")
     dm.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
     dm.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    sc = sub.add_parser("score", help="off-manifold scores of queries against a reference over .npy shards; writes "
+                        "one .npy per column (as imanifold.score returns)")
+    sc.add_argument("--reference", nargs="+", required=True, help="a directory of .npy files, or .npy files")
+    sc.add_argument("--queries", nargs="+", required=True, help="as --reference")
+    sc.add_argument("--methods", default="knn,tangent,lid", help="comma-separated: knn, tangent, lid")
+    sc.add_argument("--k", type=int, default=SCORE_DEFAULT_K)
+    sc.add_argument("--dim", default="auto")
+    sc.add_argument("--calibration", type=int, default=SCORE_DEFAULT_CALIBRATION)
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--scheduler", help="as for kneighbors")
+    sc.add_argument("--workers", type=int, default=None, help="as for kneighbors")
+    sc.add_argument("--query-block", type=int, default=DEFAULT_SCORE_BLOCK)
+    sc.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     a = p.parse_args(argv)
     _require_dask()
     from distributed import Client, LocalCluster
@@ -669,7 +682,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True)
             client = Client(cluster)
         with client:
-            if a.command == "dimension":
+            if a.command == "score":
+                files = score(one(a.reference), one(a.queries), a.methods, k=a.k, dim=a.dim,
+                              calibration=a.calibration, seed=a.seed, client=client, query_block=a.query_block)
+            elif a.command == "dimension":
                 files = {"results": dimension(one(a.shards), a.estimators, n_neighbors=a.n_neighbors,
                                               bootstrap=a.bootstrap, seed=a.seed, client=client,
                                               query_block=a.query_block)}
@@ -687,7 +703,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if out.exists():
         out.rmdir()
     _write_atomically(out, files)
-    if a.command == "dimension":
+    if a.command == "score":
+        print(f"{out}: {len(files['nearest'])} queries, columns " + ", ".join(f for f in files if f[-4:] != "_pct"))
+    elif a.command == "dimension":
         print(f"{out}: " + ", ".join(f"{k} {v['dimension']:.3f}" for k, v in files["results"].items()))
     else:
         print(f"{out}: {ind.shape[0]} × {ind.shape[1]} neighbours")
