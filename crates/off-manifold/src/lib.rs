@@ -34,13 +34,19 @@
 //! # Determinism
 //! Every per-image computation is independent and collected in order; the calibration samples come from seeded
 //! ChaCha8 streams; so the output does not depend on the number of threads.
+//!
+//! # Pieces
+//! [`score`] is assembled from public pieces ([`check_methods`], [`calibration_sample`], [`CalibrationTable`],
+//! [`TangentDim`], [`score_block`], [`sorted_calibration`], [`percentiles`]) that a sharded run calls one at a time
+//! on neighbour tables and gathered rows: the same code, hence the same values bit for bit.
 
 use std::borrow::Cow;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
+mod blocks;
 pub mod features;
 mod files;
 mod flow_score;
@@ -53,6 +59,13 @@ mod query;
 pub mod stats;
 mod tangent;
 
+#[cfg(test)]
+use blocks::lid_ma;
+pub use blocks::{
+    calibration_sample, check_methods, percentiles, score_block, sorted_calibration, Block, BlockScores,
+    CalibrationTable, TangentDim,
+};
+pub(crate) use blocks::{levina_bickel, local_dim};
 pub use dataset::{Column, Dataset, LoadOptions};
 pub use files::{set_score_results, write_pairs_dir, write_score_dir, write_score_files};
 pub use groups::{group_report, GroupReport, GroupStats};
@@ -348,38 +361,27 @@ impl<'a> Reference<'a> {
             dimension: f64::NAN,
         };
         let data = r.view();
-        let (rows, calib) = if calibration >= n {
-            let nb =
-                knn::knn_self_with(data, k, opts).map_err(|source| ScoreError::Knn { what: "reference", source })?;
-            ((0..n).collect::<Vec<_>>(), NeighborLists { indices: nb.indices, distances: nb.distances })
-        } else {
-            let rows = sample_sorted(n, calibration, seed, 0xCA11);
-            let sub = data.select(Axis(0), &rows);
-            let nb = knn::knn_query_with(data, sub.view(), k + 1, opts)
-                .map_err(|source| ScoreError::Knn { what: "calibration images", source })?;
-            (rows.clone(), drop_self(&rows, nb, k))
+        let table = match calibration_sample(n, calibration, seed) {
+            None => CalibrationTable::from_self(
+                knn::knn_self_with(data, k, opts).map_err(|source| ScoreError::Knn { what: "reference", source })?,
+            ),
+            Some(rows) => {
+                let sub = data.select(Axis(0), &rows);
+                let nb = knn::knn_query_with(data, sub.view(), k + 1, opts)
+                    .map_err(|source| ScoreError::Knn { what: "calibration images", source })?;
+                CalibrationTable::from_sample(rows, nb, k)?
+            }
         };
-        let lb: Vec<f64> = (0..rows.len()).into_par_iter().map(|i| levina_bickel(calib.distances.row(i))).collect();
-        let finite: Vec<f64> = lb.iter().copied().filter(|v| v.is_finite() && *v > 0.0).collect();
-        let dimension = if finite.is_empty() { f64::NAN } else { intrinsic_dim::Comb::Mle.apply(&finite) };
-        r.calib_rows = rows;
-        r.calib = calib;
-        r.calib_lb = lb;
-        r.dimension = dimension;
+        r.calib = NeighborLists { indices: table.indices, distances: table.distances };
+        r.calib_rows = table.rows;
+        r.calib_lb = table.lb;
+        r.dimension = table.dimension;
         Ok(r)
     }
 
     /// Global d for Auto/Fixed (None for Local) and whether Auto was clamped.
     pub fn global_dim(&self, choice: DimChoice, k: usize) -> (Option<usize>, bool) {
-        match choice {
-            DimChoice::Fixed(d) => (Some(d), false),
-            DimChoice::Local => (None, false),
-            DimChoice::Auto => {
-                let raw = if self.dimension.is_finite() { self.dimension.round().max(1.0) as usize } else { 1 };
-                let d = raw.clamp(1, k - 1);
-                (Some(d), d != raw)
-            }
-        }
+        blocks::global_dim(choice, self.dimension, k)
     }
 }
 
@@ -394,103 +396,6 @@ pub(crate) fn sample_sorted(n: usize, m: usize, seed: u64, stream: u64) -> Vec<u
     v
 }
 
-/// Removes each row's own index from a (k + 1)-neighbour query of reference rows against the reference.
-fn drop_self(rows: &[usize], nb: knn::Neighbors, k: usize) -> NeighborLists {
-    let m = rows.len();
-    let mut indices = Array2::<usize>::zeros((m, k));
-    let mut distances = Array2::<f32>::zeros((m, k));
-    for (i, &r) in rows.iter().enumerate() {
-        let idx = nb.indices.row(i);
-        let skip = idx.iter().position(|&j| j == r).unwrap_or(k);
-        let mut c = 0;
-        for t in 0..=k {
-            if t != skip && c < k {
-                indices[[i, c]] = idx[t];
-                distances[[i, c]] = nb.distances[[i, t]];
-                c += 1;
-            }
-        }
-    }
-    NeighborLists { indices, distances }
-}
-
-/// Levina–Bickel per-point MLE from sorted neighbour distances, zero distances left out (NaN if fewer than two
-/// positive distances remain). The formula is the `intrinsic-dim` crate's.
-pub(crate) fn levina_bickel(dists: ArrayView1<f32>) -> f64 {
-    let pos: Vec<f64> = dists.iter().filter(|&&r| r > 0.0).map(|&r| r as f64).collect();
-    if pos.len() < 2 {
-        return f64::NAN;
-    }
-    let est = intrinsic_dim::estimators::mle::Mle::new(pos.len()).point(&pos);
-    if est.is_finite() {
-        est
-    } else {
-        // All positive distances equal: the likelihood has no maximum (infinite dimension).
-        f64::INFINITY
-    }
-}
-
-/// Ma et al. 2018's LID estimate: k/(k−1) times the Levina–Bickel estimate over the same k positive distances.
-pub(crate) fn lid_ma(dists: ArrayView1<f32>) -> f64 {
-    let m = dists.iter().filter(|&&r| r > 0.0).count();
-    let lb = levina_bickel(dists);
-    if m < 2 {
-        return f64::NAN;
-    }
-    lb * m as f64 / (m as f64 - 1.0)
-}
-
-fn local_dim(lb: f64, global_fallback: usize, k: usize) -> usize {
-    if lb.is_finite() {
-        (lb.round().max(1.0) as usize).clamp(1, k - 1)
-    } else if lb == f64::INFINITY {
-        k - 1
-    } else {
-        global_fallback
-    }
-}
-
-/// Per-image scores from its neighbour list.
-struct RowScores {
-    kth: f64,
-    mean: f64,
-    lid: f64,
-    tangent: f64,
-    dim: usize,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn row_scores<'q>(
-    reference: ArrayView2<f32>,
-    point: &(dyn Fn(usize) -> ArrayView1<'q, f32> + Sync),
-    lists: &NeighborLists,
-    with_tangent: bool,
-    dim: DimChoice,
-    global_dim: usize,
-    k: usize,
-) -> Result<Vec<RowScores>> {
-    (0..lists.indices.nrows())
-        .into_par_iter()
-        .map(|i| {
-            let dist = lists.distances.row(i);
-            let kth = dist[k - 1] as f64;
-            let mean = dist.iter().map(|&x| x as f64).sum::<f64>() / k as f64;
-            let lid = lid_ma(dist);
-            let d = match dim {
-                DimChoice::Local => local_dim(levina_bickel(dist), global_dim, k),
-                _ => global_dim,
-            };
-            let tangent = if with_tangent {
-                let rows: Vec<usize> = lists.indices.row(i).to_vec();
-                tangent::LocalPca::new(reference, &rows)?.residual(point(i), d)
-            } else {
-                f64::NAN
-            };
-            Ok(RowScores { kth, mean, lid, tangent, dim: d })
-        })
-        .collect()
-}
-
 /// The checks of [`score`] that need no neighbour search (sizes, methods, k, d, flow parameters, finite queries);
 /// returns the flow estimator when the flow score is asked for.
 fn check_score_options(
@@ -500,9 +405,6 @@ fn check_score_options(
     opts: &ScoreOptions,
 ) -> Result<Option<optical_flow::FlowEstimator>> {
     // Cheap checks first, before any neighbour search.
-    if opts.methods.is_empty() {
-        return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, flow)"));
-    }
     if reference.nrows() == 0 {
         return Err(ScoreError::EmptyReference);
     }
@@ -527,25 +429,9 @@ fn check_score_options(
             });
         }
     }
+    check_methods(opts, reference.nrows())?;
     let k = opts.k;
-    check_k_fits(k, reference.nrows())?;
     let has = |m: Method| opts.methods.contains(&m);
-    if has(Method::Mahalanobis) {
-        return Err(invalid(
-            "methods",
-            "mahalanobis",
-            "the mahalanobis score needs class-labelled features (--features)",
-        ));
-    }
-    if has(Method::Softmax) {
-        return Err(invalid("methods", "softmax", "the softmax score needs a classifier's logits (--features)"));
-    }
-    if (has(Method::Tangent) || has(Method::Lid)) && k < 2 {
-        return Err(invalid("k", k, "the tangent and lid scores need at least 2 neighbours"));
-    }
-    if has(Method::Tangent) {
-        opts.dim.check(k)?;
-    }
     let flow_est = if has(Method::Flow) {
         let s = shape.ok_or(ScoreError::NoShape)?;
         if opts.flow_neighbors == 0 || opts.flow_neighbors > k {
@@ -603,43 +489,38 @@ pub fn score(
     let q_lists = NeighborLists { indices: nb.indices, distances: nb.distances };
     timings.push(("query_knn", t.elapsed().as_secs_f64()));
 
-    let (dim_global, dim_clamped) = reference_model.global_dim(opts.dim, k);
-    let global = dim_global.unwrap_or_else(|| reference_model.global_dim(DimChoice::Auto, k).0.unwrap_or(1));
+    let tdim = TangentDim::resolve(opts.dim, reference_model.dimension, k);
     let with_tangent = has(Method::Tangent);
 
     let t = Instant::now();
     let qpoint = |i: usize| query.row(i);
-    let q_scores = row_scores(refv, &qpoint, &q_lists, with_tangent, opts.dim, global, k)?;
-    let cpoint = |i: usize| refv.row(reference_model.calib_rows[i]);
-    let c_scores = row_scores(refv, &cpoint, &reference_model.calib, with_tangent, opts.dim, global, k)?;
+    let q_block =
+        Block { points: query, distances: q_lists.distances.view(), indices: q_lists.indices.view(), rows: refv };
+    let q_scores = score_block(&q_block, with_tangent, &tdim, k)?;
+    let c_points = if with_tangent { refv.select(Axis(0), &reference_model.calib_rows) } else { Array2::zeros((0, 0)) };
+    let c_block = Block {
+        points: c_points.view(),
+        distances: reference_model.calib.distances.view(),
+        indices: reference_model.calib.indices.view(),
+        rows: refv,
+    };
+    let c_scores = score_block(&c_block, with_tangent, &tdim, k)?;
     timings.push(("scores", t.elapsed().as_secs_f64()));
 
     let mut columns = Vec::new();
     let mut push = |name: &str, method: Method, values: Vec<f64>, calibration: Vec<f64>| {
-        let sorted = stats::sorted_finite(&calibration);
-        let percentiles = values.iter().map(|&v| percentile_of(&sorted, v)).collect();
+        let percentiles = percentiles(&sorted_calibration(&calibration), &values);
         columns.push(ScoreColumn { name: name.to_string(), method, values, percentiles, calibration });
     };
     let mut flow_rows = Vec::new();
     for &m in &opts.methods {
         match m {
-            Method::Knn => {
-                push("knn_kth", m, q_scores.iter().map(|s| s.kth).collect(), c_scores.iter().map(|s| s.kth).collect());
-                push(
-                    "knn_mean",
-                    m,
-                    q_scores.iter().map(|s| s.mean).collect(),
-                    c_scores.iter().map(|s| s.mean).collect(),
-                );
-            }
-            Method::Tangent => push(
-                "tangent",
-                m,
-                q_scores.iter().map(|s| s.tangent).collect(),
-                c_scores.iter().map(|s| s.tangent).collect(),
-            ),
-            Method::Lid => {
-                push("lid", m, q_scores.iter().map(|s| s.lid).collect(), c_scores.iter().map(|s| s.lid).collect())
+            Method::Knn | Method::Tangent | Method::Lid => {
+                for &name in m.columns() {
+                    let (q, c) = (q_scores.column(name), c_scores.column(name));
+                    let (q, c) = q.zip(c).expect("knn, tangent and lid columns are block scores");
+                    push(name, m, q.to_vec(), c.to_vec());
+                }
             }
             Method::Flow => {
                 let t = Instant::now();
@@ -681,9 +562,9 @@ pub fn score(
         calibration_rows: reference_model.calib_rows.iter().map(|&i| kept[i]).collect(),
         flow_calibration_rows: flow_rows,
         reference_dimension: reference_model.dimension,
-        tangent_dims: with_tangent.then(|| q_scores.iter().map(|s| s.dim).collect()),
-        dim_global: if with_tangent { dim_global } else { None },
-        dim_clamped: with_tangent && dim_clamped,
+        tangent_dims: with_tangent.then(|| q_scores.dims.clone()),
+        dim_global: if with_tangent { tdim.global } else { None },
+        dim_clamped: with_tangent && tdim.clamped,
         nearest: q_lists.indices.column(0).iter().map(|&j| kept[j]).collect(),
         nearest_distance: q_lists.distances.column(0).iter().map(|&x| x as f64).collect(),
         timings,

@@ -11,10 +11,14 @@ with no Dask in them: another engine (Ray, Spark) maps the first over the task g
 :func:`dimension` runs the intrinsic-dimension estimators on the gathered neighbour table, and global PCA from
 block moments (column sums, scatter matrices) reduced by a tree: the same values as ``imanifold.id.estimate`` in one
 process.
+
+:func:`score` computes the off-manifold scores of ``imanifold.score`` (``knn``, ``tangent``, ``lid``) with the
+reference's calibration computed once and the queries scored by block: the same values bit for bit.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import pathlib
@@ -428,6 +432,172 @@ def dimension(shards, estimators: Sequence[str] = ("mle", "twonn"), n_neighbors:
     return out
 
 
+
+# ------------------------------------------------------------------------------------------------------- score
+#
+# Engine-agnostic task functions of `score` (plain numpy in and out; the kernels are the Rust library's pieces of
+# `imanifold.score`): `row_digests` per reference shard (exact duplicates are refused), `take_rows` per (block ×
+# reference shard) gathers the rows a block's neighbour lists name, `score_block` scores the block from its
+# neighbour table and those rows.
+
+#: Rows of a block of images (calibration images or queries) scored by one task unless ``query_block=`` says
+#: otherwise.
+DEFAULT_SCORE_BLOCK = 1024
+#: Neighbours per image and calibration images of :func:`score` (the library's defaults).
+SCORE_DEFAULT_K: int = _imanifold.SCORE_DEFAULT_K
+SCORE_DEFAULT_CALIBRATION: int = _imanifold.SCORE_DEFAULT_CALIBRATION
+
+
+def row_digests(src) -> np.ndarray:
+    """16-byte BLAKE2b digests of a shard's rows (``-0.0`` read as ``0.0``, as the library's duplicate test)."""
+    x = np.ascontiguousarray(load_source(src) + np.float32(0.0))
+    return np.array([hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in x], dtype="S16")
+
+
+def take_rows(src, start: int, rows: int, wanted) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """(global indices ascending, their rows) of the rows of ``wanted`` (global indices, any shape) that lie in the
+    shard of ``rows`` rows whose first row is global row ``start``; only those rows are read."""
+    idx = np.unique(np.asarray(wanted, dtype=np.int64))
+    idx = idx[(idx >= start) & (idx < start + rows)]
+    if idx.size == 0:
+        return idx, None
+    local = idx - start
+    if isinstance(src, tuple) and src and src[0] == "npy":
+        m = np.load(src[1], mmap_mode="r")
+        m = m.reshape(m.shape[0], -1)
+        return idx, np.ascontiguousarray(m[src[2] + local], dtype=np.float32)
+    return idx, np.ascontiguousarray(load_source(src)[local])
+
+
+def _assemble(pieces, d: int) -> Tuple[np.ndarray, np.ndarray]:
+    idx = [p[0] for p in pieces if p[1] is not None]
+    rows = [p[1] for p in pieces if p[1] is not None]
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, d), np.float32)
+    return np.concatenate(idx), np.ascontiguousarray(np.concatenate(rows))
+
+
+def score_block(points, table, pieces, d: int, methods: str, k: int, dim: str, dimension: float,
+                calibration: Optional[Dict[str, np.ndarray]] = None, threads: Optional[int] = None) -> dict:
+    """The score columns of a block of images: ``table`` its (distances float32, global indices int64) neighbour
+    lists, ``pieces`` the :func:`take_rows` of every reference shard for them (empty without ``tangent``),
+    ``points`` the block's rows (None without ``tangent``). With ``calibration`` (column → sorted calibration
+    values) also ``<column>_pct``, ``nearest`` and ``nearest_distance``."""
+    dist, ind = table
+    idx, rows = _assemble(pieces, d)
+    if rows.shape[0]:
+        local = np.searchsorted(idx, ind)
+        if np.any(local >= idx.size) or np.any(idx[np.minimum(local, idx.size - 1)] != ind):
+            raise RuntimeError("a neighbour row is missing: a shard was lost")
+    else:
+        local = np.zeros_like(ind)
+    p = np.zeros((0, d), np.float32) if points is None else load_source(points)
+    out = _imanifold.score_rows(p, np.ascontiguousarray(dist), np.ascontiguousarray(local), rows, methods, k, dim,
+                                dimension, calibration=calibration, threads=threads)
+    if calibration is not None:
+        out["nearest"] = np.ascontiguousarray(ind[:, 0], dtype=np.int64)
+        out["nearest_distance"] = dist[:, 0].astype(np.float64)
+    return out
+
+
+def _refuse_duplicates(digests: np.ndarray) -> None:
+    uniq, first, counts = np.unique(digests, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        u = int(np.flatnonzero(counts > 1)[0])
+        rows = np.flatnonzero(digests == uniq[u])
+        raise ValueError(f"reference rows {rows[0]} and {rows[1]} are identical ({int((counts - 1).sum())} repeated "
+                         "row(s) in all): imanifold.score drops such rows, the sharded score refuses them; drop "
+                         "them from the shards first")
+
+
+def _score_graph(blocks, refs, d: int, with_tangent: bool, args: tuple, calibration, threads):
+    """One :func:`score_block` task per ``(points source, delayed or concrete (distances, indices))``."""
+    import dask
+
+    take = dask.delayed(take_rows, pure=True)
+    run = dask.delayed(score_block, pure=True)
+    out = []
+    for psrc, table in blocks:
+        pieces = [take(rsrc, r0, nr, table[1]) for r0, nr, rsrc in refs] if with_tangent else []
+        out.append(run(psrc if with_tangent else None, table, pieces, d, *args, calibration=calibration,
+                       threads=threads))
+    return out
+
+
+def score(reference, queries, methods: Optional[Sequence[str]] = None, k: int = SCORE_DEFAULT_K, dim="auto",
+          calibration: int = SCORE_DEFAULT_CALIBRATION, seed: int = 0, client=None,
+          query_block: int = DEFAULT_SCORE_BLOCK, threads: Optional[int] = None,
+          split_every: int = DEFAULT_SPLIT_EVERY) -> Dict[str, np.ndarray]:
+    """Off-manifold scores of every query row against the reference, computed by Dask over shards: the dict of
+    :func:`imanifold.score` on the concatenated rows, with the same values bit for bit.
+
+    ``reference`` / ``queries``: as the references / queries of :func:`kneighbors`. ``methods`` (``knn``,
+    ``tangent``, ``lid``; default all three), ``k``, ``dim``, ``calibration``, ``seed``: as :func:`imanifold.score`.
+    ``flow`` is not available here (ValueError). Rows of the reference that repeat an earlier row are refused
+    (ValueError) instead of dropped.
+
+    The reference's calibration is computed once: the calibration rows (the library's seeded sample) are gathered
+    from the shards and their neighbours found by :func:`kneighbors` (all rows: its self mode), then scored by
+    blocks; their sorted values are handed to the query tasks. Every block of ``query_block`` queries runs the
+    (block × reference shard) top-k tasks of :func:`kneighbors`, gathers the neighbours' rows from the shards (for
+    ``tangent`` only) and scores the block: only scores come back to the client.
+    ``client``, ``threads``, ``split_every``: as :func:`kneighbors`.
+    """
+    _require_dask()
+    import dask
+
+    if methods is None:
+        methods = "knn,tangent,lid"
+    elif not isinstance(methods, str):
+        methods = ",".join(methods)
+    if "flow" in [m.strip().lower() for m in methods.split(",")]:
+        raise ValueError("methods: the flow score is not available on Dask (it estimates an optical flow per "
+                         "neighbour image, which has no sharded form here): use imanifold.score, or knn, tangent, lid")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if isinstance(query_block, bool) or not isinstance(query_block, (int, np.integer)) or query_block < 1:
+        raise ValueError(f"query_block must be a positive integer, got {query_block!r}")
+    k, dim, qb = int(k), str(dim), int(query_block)
+    refs, d = _sources(reference, np.iinfo(np.int64).max, "reference")
+    n = sum(r[1] for r in refs)
+    qs, dq = _sources(queries, qb, "queries")
+    if dq != d:
+        raise ValueError(f"queries have {dq} columns but the reference has {d}")
+    columns, sample = _imanifold.score_plan(n, methods, k, dim, int(calibration), int(seed))
+    with_tangent = "tangent" in columns
+    _refuse_duplicates(np.concatenate(_compute([dask.delayed(row_digests, pure=True)(s) for _, _, s in refs],
+                                               client)))
+    opts = dict(client=client, query_block=qb, threads=threads, split_every=split_every)
+    if sample is None:  # every reference row is a calibration image: the self-kNN table
+        raw = kneighbors(reference, reference, k, **opts)
+        points = [(src, a, a + rows) for a, rows, src in _sources(reference, qb, "reference")[0]]
+    else:
+        got = _compute([dask.delayed(take_rows, pure=True)(s, r0, nr, sample) for r0, nr, s in refs], client)
+        xc = _assemble(got, d)[1]
+        raw = kneighbors(xc, reference, k + 1, **opts)
+        points = [(xc[a:a + qb], a, min(a + qb, len(xc))) for a in range(0, len(xc), qb)]
+    cdist, cind, dimension = _imanifold.score_calibration(raw[0], raw[1], sample, k)
+    args = (methods, k, dim, dimension)
+    cal = _compute(_score_graph([(p, (cdist[a:b], cind[a:b])) for p, a, b in points], refs, d, with_tangent, args,
+                                None, threads), client)
+    sorted_cal = {c: _imanifold.score_sorted_calibration(np.concatenate([p[c] for p in cal])) for c in columns}
+
+    topk = dask.delayed(shard_topk, pure=True)
+    fin = dask.delayed(finish, pure=True)
+    blocks = []
+    for _, _, qsrc in qs:
+        parts = [topk(qsrc, rsrc, k, r0, None, "auto", threads) for r0, _, rsrc in refs]
+        blocks.append((qsrc, fin(_tree(parts, k, int(split_every)), k)))
+    res = _compute(_score_graph(blocks, refs, d, with_tangent, args, sorted_cal, threads), client)
+    out = {}
+    for c in columns:
+        out[f"{c}_pct"] = np.concatenate([r[f"{c}_pct"] for r in res])
+        out[c] = np.concatenate([r[c] for r in res])
+    out["nearest"] = np.concatenate([r["nearest"] for r in res])
+    out["nearest_distance"] = np.concatenate([r["nearest_distance"] for r in res])
+    return out
+
+
 # ------------------------------------------------------------------------------------------------------- CLI
 
 
@@ -482,6 +652,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     dm.add_argument("--workers", type=int, default=None, help="as for kneighbors")
     dm.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
     dm.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    sc = sub.add_parser("score", help="off-manifold scores of queries against a reference over .npy shards; writes "
+                        "one .npy per column (as imanifold.score returns)")
+    sc.add_argument("--reference", nargs="+", required=True, help="a directory of .npy files, or .npy files")
+    sc.add_argument("--queries", nargs="+", required=True, help="as --reference")
+    sc.add_argument("--methods", default="knn,tangent,lid", help="comma-separated: knn, tangent, lid")
+    sc.add_argument("--k", type=int, default=SCORE_DEFAULT_K)
+    sc.add_argument("--dim", default="auto")
+    sc.add_argument("--calibration", type=int, default=SCORE_DEFAULT_CALIBRATION)
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--scheduler", help="as for kneighbors")
+    sc.add_argument("--workers", type=int, default=None, help="as for kneighbors")
+    sc.add_argument("--query-block", type=int, default=DEFAULT_SCORE_BLOCK)
+    sc.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     a = p.parse_args(argv)
     _require_dask()
     from distributed import Client, LocalCluster
@@ -499,7 +682,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True)
             client = Client(cluster)
         with client:
-            if a.command == "dimension":
+            if a.command == "score":
+                files = score(one(a.reference), one(a.queries), a.methods, k=a.k, dim=a.dim,
+                              calibration=a.calibration, seed=a.seed, client=client, query_block=a.query_block)
+            elif a.command == "dimension":
                 files = {"results": dimension(one(a.shards), a.estimators, n_neighbors=a.n_neighbors,
                                               bootstrap=a.bootstrap, seed=a.seed, client=client,
                                               query_block=a.query_block)}
@@ -517,7 +703,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if out.exists():
         out.rmdir()
     _write_atomically(out, files)
-    if a.command == "dimension":
+    if a.command == "score":
+        print(f"{out}: {len(files['nearest'])} queries, columns " + ", ".join(f for f in files if f[-4:] != "_pct"))
+    elif a.command == "dimension":
         print(f"{out}: " + ", ".join(f"{k} {v['dimension']:.3f}" for k, v in files["results"].items()))
     else:
         print(f"{out}: {ind.shape[0]} × {ind.shape[1]} neighbours")

@@ -31,3 +31,20 @@ def dimension(shards: object, estimators: Sequence[str] = ("mle", "twonn"), n_ne
               k_range: Optional[Tuple[int, int]] = None, bootstrap: int = ..., seed: int = 0, client: object = None,
               query_block: int = 4096, threads: Optional[int] = None, split_every: int = 8
               ) -> Dict[str, Dict[str, Any]]: ...
+
+DEFAULT_SCORE_BLOCK: int
+SCORE_DEFAULT_K: int
+SCORE_DEFAULT_CALIBRATION: int
+
+def row_digests(src: object) -> npt.NDArray[np.bytes_]: ...
+def take_rows(src: object, start: int, rows: int, wanted: object
+              ) -> Tuple[npt.NDArray[np.int64], Optional[npt.NDArray[np.float32]]]: ...
+def score_block(points: object, table: Tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]],
+                pieces: Sequence[Tuple[npt.NDArray[np.int64], Optional[npt.NDArray[np.float32]]]], d: int,
+                methods: str, k: int, dim: str, dimension: float,
+                calibration: Optional[Dict[str, npt.NDArray[np.float64]]] = None, threads: Optional[int] = None
+                ) -> Dict[str, npt.NDArray[Any]]: ...
+def score(reference: object, queries: object, methods: Optional[Sequence[str]] = None, k: int = 20,
+          dim: object = "auto", calibration: int = 2000, seed: int = 0, client: object = None,
+          query_block: int = 1024, threads: Optional[int] = None, split_every: int = 8
+          ) -> Dict[str, npt.NDArray[Any]]: ...

@@ -1,0 +1,125 @@
+"""Benchmark (not a test): the Dask kNN's overhead on one machine, the per-task costs it is made of, and the
+"scale on paper" table those costs give.
+
+n × d synthetic float32 rows (Gaussian) written as ``--shards`` .npy files into a temporary folder (deleted at the
+end); self-mode k-NN of every row:
+  * in-process: ``imanifold.NearestNeighbors(k).fit(X).kneighbors()`` with all cores;
+  * Dask: ``imanifold.dask.kneighbors(dir, dir, k)`` on a ``LocalCluster`` of ``--workers`` processes × 1 thread,
+    every task single-threaded (``threads=1``): the same cores. Cluster start-up is not timed.
+The results are compared bit for bit. Then, single-threaded in this process: one (query block × reference shard)
+task (``shard_topk``), one merge of ``split_every`` partial lists (``merge_topk``), and one block of off-manifold
+scores from a gathered neighbour table (``score_block``, tangent included). The scale table (markdown) follows from
+those costs with the model printed under it.
+
+Run: python crates/imanifold-py/bench/dask_overhead.py [--n 200000] [--d 784] [--k 10] [--workers 2]
+Memory: X (n·d·4 bytes: 627 MB at 200 000 × 784), its shards on disk, and the in-process result.
+"""
+import argparse
+import json
+import pathlib
+import tempfile
+import time
+
+import numpy as np
+
+import imanifold
+from imanifold import dask as idask
+from imanifold import _imanifold
+
+
+def timed(f, repeat=1):
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = f()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def task_costs(X, k, qb, shard_rows, split_every, score_k):
+    """Seconds of single-threaded tasks and sizes of what they return."""
+    q, r = X[:qb], X[-shard_rows:]
+    t_task, part = timed(lambda: idask.shard_topk(q, r, k, len(X) - shard_rows, threads=1), repeat=2)
+    parts = [(p[0], p[1] + i, p[2]) for i, p in enumerate([part] * split_every)]
+    t_merge, _ = timed(lambda: idask.merge_topk(parts, k), repeat=3)
+    # One block of scores from a gathered neighbour table (what a score task does after the kNN).
+    dist, ind = _imanifold.kneighbors(r, q, score_k, threads=1)
+    uniq, local = np.unique(ind, return_inverse=True)
+    rows = np.ascontiguousarray(r[uniq])
+    t_score, _ = timed(lambda: _imanifold.score_rows(q, dist, local.reshape(ind.shape).astype(np.int64), rows,
+                                                     "knn,tangent,lid", score_k, "auto", 10.0, threads=1))
+    return {
+        "query_block": qb, "shard_rows": shard_rows, "d": X.shape[1], "k": k,
+        "topk_task_s": t_task, "pair_s": t_task / (qb * shard_rows),
+        "part_bytes_per_query": sum(a.nbytes for a in part) / qb,
+        "merge_s_per_query_part": t_merge / (qb * split_every),
+        "score_k": score_k, "score_s_per_query": t_score / qb,
+        "gathered_row_bytes_per_query": score_k * X.shape[1] * 4,
+    }
+
+
+def scale_table(c, k=20, d=784, shard_rows=250_000, qb=8192, bandwidth=1e9):
+    """Markdown table of the model (see the printed notes)."""
+    lines = ["| images | workers | kNN compute | merge volume | shard reads | score rows gathered | score compute | "
+             "memory / worker | client kNN table |", "|---|---|---|---|---|---|---|---|---|"]
+
+    def t(s):
+        return f"{s / 86400:.1f} d" if s >= 86400 else f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" \
+            if s >= 60 else f"{s:.0f} s"
+
+    def b(x):
+        return next(f"{x / u:.1f} {n}" for u, n in [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1, "B")] if x >= u)
+
+    for n in (10**6, 10**7, 10**8):
+        shards = max(1, n // shard_rows)
+        blocks = n // qb
+        merge = n * shards * c["part_bytes_per_query"] * k / c["k"]
+        reads = blocks * n * d * 4
+        gathered = n * k * d * 4
+        for w in (1, 10, 100):
+            compute = c["pair_s"] * n * n / w
+            mem = shard_rows * d * 4 + qb * d * 4 + qb * k * 20 * 2
+            lines.append(f"| 10^{int(np.log10(n))} | {w} | {t(compute)} | {b(merge)} ({t(merge / w / bandwidth)}) | "
+                         f"{b(reads)} ({t(reads / w / bandwidth)}) | {b(gathered)} ({t(gathered / w / bandwidth)}) | "
+                         f"{t(c['score_s_per_query'] * n / w)} | "
+                         f"{b(mem)} | {b(n * k * 12)} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--d", type=int, default=784)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--query-block", type=int, default=8192)
+    ap.add_argument("--split-every", type=int, default=idask.DEFAULT_SPLIT_EVERY)
+    args = ap.parse_args()
+    from distributed import Client, LocalCluster
+
+    X = np.random.default_rng(0).standard_normal((args.n, args.d), dtype=np.float32)
+    out = {"n": args.n, "d": args.d, "k": args.k, "shards": args.shards, "workers": args.workers}
+    with tempfile.TemporaryDirectory() as tmp:
+        shards = pathlib.Path(tmp) / "shards"
+        shards.mkdir()
+        for i, part in enumerate(np.array_split(X, args.shards)):
+            np.save(shards / f"{i:04d}.npy", part)
+        t_in, (dist, ind) = timed(lambda: imanifold.NearestNeighbors(n_neighbors=args.k).fit(X).kneighbors())
+        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
+            t_dask, (d2, i2) = timed(lambda: idask.kneighbors(str(shards), str(shards), args.k, client=client,
+                                                               query_block=args.query_block, threads=1))
+        out.update(in_process_s=t_in, local_cluster_s=t_dask, ratio=t_dask / t_in,
+                   identical=bool(np.array_equal(ind, i2) and np.array_equal(dist.view(np.uint32),
+                                                                              d2.view(np.uint32))))
+        del dist, ind, d2, i2
+    costs = task_costs(X, args.k, min(2048, args.n // 4), args.n // args.shards, args.split_every, 20)
+    out["tasks"] = costs
+    print(json.dumps(out, indent=1))
+    print()
+    print(scale_table(costs, d=args.d))
+
+
+if __name__ == "__main__":
+    main()
