@@ -48,15 +48,7 @@ impl Peer {
     /// when it exists; the script [`PEER_SCRIPT`] in the folder given, else in `$IMANIFOLD_PEERS`. The error
     /// says what is missing and how to provide it.
     pub fn locate(python: Option<&Path>, dir: Option<&Path>) -> Result<Peer, String> {
-        let python = match python {
-            Some(p) => Some(p.to_path_buf()),
-            None => std::env::var_os(PEERS_PYTHON_ENV).map(PathBuf::from).or_else(|| {
-                let p = PathBuf::from(std::env::var_os("HOME")?).join(".cache/imanifold-peers/bin/python");
-                p.is_file().then_some(p)
-            }),
-        };
-        let python = python
-            .ok_or_else(|| format!("no Python with scikit-learn (give --peers-python or set {PEERS_PYTHON_ENV})"))?;
+        let python = locate_python(python)?;
         let dir = dir.map(Path::to_path_buf).or_else(|| std::env::var_os(PEERS_DIR_ENV).map(PathBuf::from));
         let dir =
             dir.ok_or_else(|| format!("no folder holding {PEER_SCRIPT} (give --peers-dir or set {PEERS_DIR_ENV})"))?;
@@ -66,6 +58,19 @@ impl Peer {
         }
         Ok(Peer { python, script })
     }
+}
+
+/// The peers' Python: the one given, else `$IMANIFOLD_PEERS_PY`, else `~/.cache/imanifold-peers/bin/python` when it
+/// exists; the error says how to provide one.
+pub fn locate_python(python: Option<&Path>) -> Result<PathBuf, String> {
+    let python = match python {
+        Some(p) => Some(p.to_path_buf()),
+        None => std::env::var_os(PEERS_PYTHON_ENV).map(PathBuf::from).or_else(|| {
+            let p = PathBuf::from(std::env::var_os("HOME")?).join(".cache/imanifold-peers/bin/python");
+            p.is_file().then_some(p)
+        }),
+    };
+    python.ok_or_else(|| format!("no peers' Python (give --peers-python or set {PEERS_PYTHON_ENV})"))
 }
 
 /// What to time.

@@ -37,6 +37,11 @@ const CANDIDATE_DIMS: [usize; 7] = [4, 8, 12, 16, 24, 32, 48];
 pub(crate) const PLAN_QUERIES: usize = 128;
 /// Rows of the subsample used to estimate the principal directions.
 const SUBSAMPLE: usize = 1024;
+/// Most reference rows per bound GEMM (fewer when [`KnnOptions::reference_block`] is smaller): the f64 bound
+/// block of a query block then stays in the L2 cache, and each query's threshold tightens after every 256 rows.
+/// On Fashion-MNIST train (60 000 × 784, k = 20, 48 coordinates) the search took 0.75× the CPU time with 256 rows
+/// as with 2048 (on its first 15 000 rows 0.6–0.7×; 128 rows no better, 512 in between).
+pub(crate) const REFERENCE_BLOCK: usize = 256;
 /// Relative slack on the lower bound, in units of (‖q‖² + ‖r‖²) of the centred rows.
 const SLACK: f64 = 1e-6;
 
@@ -212,7 +217,7 @@ pub(crate) fn search(prep: &Prepared, k: usize, m: usize, opts: &KnnOptions) -> 
     };
     let n_q = prep.n_q();
     let bq = opts.query_block;
-    let br = opts.reference_block.min(prep.n_ref());
+    let br = opts.reference_block.min(REFERENCE_BLOCK).min(prep.n_ref());
     let blocks: Vec<Vec<usize>> = (0..n_q).step_by(bq).map(|s| (s..(s + bq).min(n_q)).collect()).collect();
     let per_block: Vec<Vec<(Vec<usize>, Vec<f32>)>> = blocks
         .par_iter()
@@ -246,7 +251,7 @@ pub(crate) fn plan(prep: &Prepared, k: usize, opts: &KnnOptions) -> Plan {
         q_own = truncate(qp, qn2, m_max, m_max);
         &q_own
     };
-    let br = opts.reference_block.min(n_ref);
+    let br = opts.reference_block.min(REFERENCE_BLOCK).min(n_ref);
     let dims: Vec<usize> = CANDIDATE_DIMS.iter().copied().filter(|&m| m < m_max).chain([m_max]).collect();
     let pairs = n_q as f64 * n_ref as f64;
     let brute_cost = pairs * (BRUTE_PER_PAIR_DIM * d as f64 + BRUTE_PER_PAIR) * 1e-9;

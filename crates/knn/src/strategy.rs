@@ -76,7 +76,7 @@ pub struct KnnOptions {
     pub strategy: Strategy,
     /// Query rows per task.
     pub query_block: usize,
-    /// Reference rows per GEMM.
+    /// Reference rows per GEMM (the PCA-pruned search uses at most 256: its bound blocks then stay in cache).
     pub reference_block: usize,
     /// Number of principal coordinates used for the lower bound (PcaPruned); 0 = chosen by the planner.
     pub pruning_dims: usize,
