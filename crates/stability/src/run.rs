@@ -131,6 +131,10 @@ pub struct ImageResult {
     pub pgd_flipped: bool,
     pub random_uniform_flips: usize,
     pub random_corner_flips: usize,
+    /// Per class `j`: lower bounds of `logit_label − logit_j` over the box by IBP, CROWN and α-CROWN (`+∞` at
+    /// `j = label`; α-CROWN's equal CROWN's where it did not run or did not try that margin).
+    #[serde(skip)]
+    pub margin_bounds: [Vec<f64>; 3],
     /// Per input value: −1 not effective, 0 effective without flip, 1 flips.
     #[serde(skip)]
     pub flips: Vec<i8>,
@@ -236,21 +240,25 @@ const TAG_PAIRS: u64 = 0x5354_4142_0002;
 /// budgets, see [`LineWalker::pixel_maps`]), then PGD and random points only when the box is not certified — no
 /// point of a certified box flips, so their counts there are 0 by soundness.
 fn measure_image(net: &Net, x: &[f64], row: usize, label: usize, opts: &StabilityOptions) -> Vec<ImageResult> {
+    let mut bounds: Vec<[Vec<f64>; 3]> = Vec::with_capacity(opts.eps.len());
     let boxes: Vec<(f64, f64, Option<f64>)> = opts
         .eps
         .iter()
         .map(|&eps| {
             let (lo, hi) = eps_box(x, eps);
-            let ibp_margin = ibp(net, &lo, &hi, label).min_margin();
+            let i = ibp(net, &lo, &hi, label);
             let c = crown(net, &lo, &hi, label, opts.lower_slope);
-            let crown_margin = c.min_margin();
+            let (ibp_margin, crown_margin) = (i.min_margin(), c.min_margin());
             let open = ibp_margin <= 0.0 && crown_margin <= 0.0 && opts.alpha_steps > 0;
-            let alpha = open.then(|| alpha_crown(net, &c, &lo, &hi, label, opts.alpha_steps).min_margin());
+            let a = open.then(|| alpha_crown(net, &c, &lo, &hi, label, opts.alpha_steps));
+            let alpha = a.as_ref().map(|a| a.min_margin());
+            bounds.push([i.margins, c.margins.clone(), a.map(|a| a.margins).unwrap_or(c.margins)]);
             (ibp_margin, crown_margin, alpha)
         })
         .collect();
     let certified: Vec<bool> =
         boxes.iter().map(|&(i, c, a)| i > 0.0 || c > 0.0 || a.is_some_and(|a| a > 0.0)).collect();
+    let mut bounds = bounds.into_iter();
     let mut walker = LineWalker::new(net, x, label);
     let (maps, pieces) = walker.pixel_maps(x, &opts.eps, &certified);
     opts.eps
@@ -284,6 +292,7 @@ fn measure_image(net: &Net, x: &[f64], row: usize, label: usize, opts: &Stabilit
                 pgd_flipped,
                 random_uniform_flips: random.0,
                 random_corner_flips: random.1,
+                margin_bounds: bounds.next().unwrap_or_default(),
                 flips,
             }
         })

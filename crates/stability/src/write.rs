@@ -2,15 +2,17 @@
 //!
 //! Folder: `results.json` (every figure per ε, under `eps`), `per_image.csv` (one row per image and ε),
 //! `pixel_flips_<eps>.npy` (int8, images × height × width × channels: −1 not effective, 0 no flip, 1 the pixel's
-//! segment flips the label; images in `per_image.csv` row order) and `overlay_<eps>.png` (image | flip map for the
-//! first images: red = flips, grey = effective, black = not effective).
+//! segment flips the label; images in `per_image.csv` row order), `bounds_<eps>.npy` (f64, images × 3 × classes:
+//! the IBP, CROWN and α-CROWN lower bounds of every margin `logit_label − logit_j`, `+∞` at `j = label`),
+//! `logits.npy` (f64, rows × classes: the f64 network's logits of every input row) and `overlay_<eps>.png` (image |
+//! flip map for the first images: red = flips, grey = effective, black = not effective).
 
 use std::path::Path;
 
 use classifier::labels::{check_fits, image_shape, model_labels};
 use classifier::Classifier;
 use dataset::Dataset;
-use ndarray::Array4;
+use ndarray::{Array2, Array3, Array4};
 use pixels::ImageShape;
 
 use crate::error::{invalid, Result, StabilityError};
@@ -26,6 +28,8 @@ pub struct Stability {
     pub classes: Vec<String>,
     /// The images measured, in [0, 1] (rows of the collection).
     pub rows: Vec<Vec<f64>>,
+    /// The f64 network's logits of every row.
+    pub logits: Vec<Vec<f64>>,
 }
 
 /// Measures the correctly classified images of `ds` (labels from `label_column`) with `model`'s network in f64.
@@ -56,10 +60,11 @@ pub fn measure(
     let net = Net::from_classifier(model)?;
     let rows: Vec<Vec<f64>> = ds.data.rows().into_iter().map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect();
     let report = analyse(&net, &rows, &labels, opts, on_image)?;
+    let logits = rows.iter().map(|x| net.logits(x)).collect();
     if report.n_correct == 0 {
         return Err(StabilityError::NoImages { path: ds.source.clone() });
     }
-    Ok(Stability { report, ids: ds.ids.clone(), shape, classes: model.classes().to_vec(), rows })
+    Ok(Stability { report, ids: ds.ids.clone(), shape, classes: model.classes().to_vec(), rows, logits })
 }
 
 /// A file-name form of a budget: `1_255` for 1/255, else the decimal with `p` for the point.
@@ -106,6 +111,7 @@ pub fn write_stability_dir(dir: &Path, s: &Stability, mut results: output::Resul
     let r = &s.report;
     let sh = s.shape;
     let mut files = Vec::new();
+    let k = s.classes.len();
     for (e, summary) in r.summaries.iter().enumerate() {
         let name = eps_name(summary.eps);
         let images = &r.per_image[e];
@@ -118,6 +124,16 @@ pub fn write_stability_dir(dir: &Path, s: &Stability, mut results: output::Resul
         }
         let npy = format!("pixel_flips_{name}.npy");
         output::write_npy(&dir.join(&npy), &maps)?;
+        let mut bounds = Array3::<f64>::zeros((images.len(), 3, k));
+        for (i, im) in images.iter().enumerate() {
+            for (m, margins) in im.margin_bounds.iter().enumerate() {
+                for (j, &v) in margins.iter().enumerate().take(k) {
+                    bounds[[i, m, j]] = v;
+                }
+            }
+        }
+        let bounds_npy = format!("bounds_{name}.npy");
+        output::write_npy(&dir.join(&bounds_npy), &bounds)?;
         let mut gallery = Vec::new();
         for im in images.iter().take(r.options.overlays) {
             let (img, map) = overlay(&s.rows[im.row], &im.flips, sh);
@@ -128,8 +144,14 @@ pub fn write_stability_dir(dir: &Path, s: &Stability, mut results: output::Resul
         if let Some(png) = &png {
             pixels::write_gallery(&dir.join(png), &gallery, ImageShape::new(sh.height, sh.width, 3), 8, 4)?;
         }
-        files.push(serde_json::json!({"eps": summary.eps, "pixel_flips": npy, "overlay": png}));
+        files.push(serde_json::json!({"eps": summary.eps, "pixel_flips": npy, "bounds": bounds_npy, "overlay": png}));
     }
+    let k = s.classes.len();
+    let mut logits = Array2::<f64>::zeros((s.logits.len(), k));
+    for (i, l) in s.logits.iter().enumerate() {
+        l.iter().enumerate().take(k).for_each(|(j, &v)| logits[[i, j]] = v);
+    }
+    output::write_npy(&dir.join("logits.npy"), &logits)?;
     let header = [
         "id",
         "row",
@@ -192,6 +214,8 @@ pub fn write_stability_dir(dir: &Path, s: &Stability, mut results: output::Resul
                 "effective": "the logits are not constant on the pixel's segment [x_i - eps, x_i + eps] ∩ [0, 1] (exact: some linear piece along the segment has a logit with non-zero slope)",
                 "flip": "some point of the segment, other pixels fixed, where another class strictly beats the label (exact walk over the linear pieces, f64)",
                 "pixel_flips": "int8 images × height × width × channels in per_image.csv order: -1 not effective, 0 effective without flip, 1 flip",
+                "logits": "logits.npy: float64 rows × classes, the f64 network's logits of every input row (per_image.csv's row column)",
+                "bounds": "float64 images × 3 × classes in per_image.csv order: lower bounds of logit_label - logit_j over the box by IBP, CROWN and alpha-CROWN (inf at j = label; alpha-CROWN's equal CROWN's where it did not run)",
                 "prediction": "(1 - q_mean)^n_eff_mean",
                 "stable_lower": "certified by IBP, CROWN or alpha-CROWN (slopes optimised per margin, intermediate bounds from CROWN)",
                 "stable_upper": "1 - share of images with a flip found by PGD, random points or a single pixel",

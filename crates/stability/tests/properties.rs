@@ -245,7 +245,8 @@ fn pair_flips_agree_with_a_dense_grid() {
     assert!(agree as f64 >= 0.95 * pairs as f64, "{agree} of {pairs}");
 }
 
-/// Same seed, same report at 1 and 3 threads; the bracket holds on every image: certified ⇒ nothing flips.
+/// Same seed, same report at 1 and 3 threads; the bracket holds on every image: certified ⇒ nothing flips; the
+/// exported per-margin bounds agree with the reported minima and hold at the image.
 #[test]
 fn analyse_is_deterministic_and_bracketed() {
     let net: Net = common::convnet(4, 1, 3, 77);
@@ -275,6 +276,21 @@ fn analyse_is_deterministic_and_bracketed() {
             assert!(!(im.certified() && im.falsified()), "eps {}: row {} certified and falsified", s.eps, im.row);
             assert_eq!(im.n_flip, im.flips.iter().filter(|&&f| f == 1).count());
             assert_eq!(im.n_eff, im.flips.iter().filter(|&&f| f >= 0).count());
+            // The exported margin bounds: +∞ at the label, their minima are the reported margins, and each lies
+            // below the margin at the image itself (a point of the box).
+            let logits = net.logits(&rows[im.row]);
+            let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+            let [ib, cr, al] = &im.margin_bounds;
+            assert_eq!(min(ib), im.ibp_margin);
+            assert_eq!(min(cr), im.crown_margin);
+            assert_eq!(min(al), im.alpha_margin.unwrap_or(im.crown_margin));
+            for bounds in &im.margin_bounds {
+                assert_eq!(bounds.len(), logits.len());
+                assert_eq!(bounds[im.label], f64::INFINITY);
+                for (j, &b) in bounds.iter().enumerate().filter(|&(j, _)| j != im.label) {
+                    assert!(b <= logits[im.label] - logits[j] + 1e-9, "row {} class {j}: bound {b}", im.row);
+                }
+            }
         }
         let q = s.q_mean.unwrap();
         assert!((0.0..=1.0).contains(&q));
