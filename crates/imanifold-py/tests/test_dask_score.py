@@ -140,3 +140,36 @@ def test_stub_matches_runtime():
 
     runtime = {p.name: p.default for p in inspect.signature(idask.score).parameters.values()}
     assert stub_defaults("dask.pyi", "score") == runtime
+
+
+def test_worker_killed_during_scoring_same_result(tmp_path):
+    """A worker process killed while it holds score tasks: Dask reruns them, the scores are the same bits."""
+    import os
+    import signal
+    import threading
+    import time
+
+    x = cube_in_20(4200, 7)
+    ref, qry = x[:3000], with_outliers(x[3000:], 8)
+    refs = split_files(ref, [1000, 1000, 1000], tmp_path / "ref")
+    qs = split_files(qry, [600, 600], tmp_path / "qry")
+    want = imanifold.score(ref, qry, methods="knn,tangent,lid", k=10, calibration=500, seed=3)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+        pids = c.run(os.getpid)
+        victim = sorted(pids)[0]
+        box = {}
+
+        def run():
+            box["result"] = idask.score(refs, qs, methods=("knn", "tangent", "lid"), k=10, calibration=500, seed=3,
+                                        client=c, query_block=100)
+
+        t = threading.Thread(target=run)
+        t.start()
+        while not c.processing().get(victim):  # wait until the victim holds tasks
+            assert t.is_alive(), "the run ended before a worker could be killed"
+            time.sleep(0.01)
+        os.kill(pids[victim], signal.SIGKILL)
+        t.join(180)
+        assert not t.is_alive()
+    assert_identical(box["result"], want)

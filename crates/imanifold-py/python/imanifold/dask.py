@@ -57,6 +57,12 @@ def _require_dask():
 # ---------------------------------------------------------------------------------------------- engine-agnostic part
 
 
+def _native(a, dtype=None) -> np.ndarray:
+    """``a`` as the Rust kernels take it: C-contiguous and aligned. Arrays that come out of Dask's serialisation
+    between worker processes can be views at unaligned offsets of a message buffer, which the bindings refuse."""
+    return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 def load_source(src) -> np.ndarray:
     """A shard's rows as a C-contiguous float32 matrix: ``src`` is an array, or ``("npy", path, start, stop)``
     (the file memory-mapped, only rows ``start:stop`` read)."""
@@ -67,7 +73,7 @@ def load_source(src) -> np.ndarray:
     else:
         m = np.asarray(src)
         m = m.reshape(m.shape[0], -1)
-    return np.ascontiguousarray(m, dtype=np.float32)
+    return _native(m, np.float32)
 
 
 def _describe(src, start: Optional[int]) -> str:
@@ -96,7 +102,7 @@ def shard_topk(query, reference, k: int, offset: int, query_start: Optional[int]
     except ValueError as e:  # the engine's row numbers are local to the task: say where they are
         raise ValueError(f"reference {_describe(reference, offset)}, query {_describe(query, query_start)}: {e}"
                          ) from e
-    sq = _imanifold.exact_sq_distances(r, q, ind, threads=threads)
+    sq = _imanifold.exact_sq_distances(r, q, _native(ind), threads=threads)
     ind = ind + np.int64(offset)
     if own is None:
         return sq, ind, dist
@@ -302,7 +308,7 @@ def moment_blocks(sources) -> List[list]:
 
 def _load_block(pieces) -> np.ndarray:
     parts = [load_source(p) for p in pieces]
-    return parts[0] if len(parts) == 1 else np.ascontiguousarray(np.concatenate(parts))
+    return parts[0] if len(parts) == 1 else _native(np.concatenate(parts))
 
 
 def block_column_sums(pieces) -> Tuple[int, np.ndarray]:
@@ -312,17 +318,17 @@ def block_column_sums(pieces) -> Tuple[int, np.ndarray]:
 
 def block_scatter(pieces, mean: np.ndarray) -> Tuple[int, np.ndarray]:
     """(rows, lower triangle of Σ(x − mean)(x − mean)ᵀ, f64 d × d) of one canonical block."""
-    return _imanifold.block_scatter(_load_block(pieces), np.ascontiguousarray(mean, dtype=np.float64))
+    return _imanifold.block_scatter(_load_block(pieces), _native(mean, np.float64))
 
 
 def combine_column_sums(parts):
     """Partial column sums added left to right."""
-    return _imanifold.combine_column_sums(list(parts))
+    return _imanifold.combine_column_sums([(rows, _native(sums)) for rows, sums in parts])
 
 
 def combine_scatter(parts):
     """Partial scatters added left to right."""
-    return _imanifold.combine_scatter(list(parts))
+    return _imanifold.combine_scatter([(rows, _native(lower)) for rows, lower in parts])
 
 
 def _tree_of(parts, combine, fanin: int):
@@ -360,7 +366,7 @@ def _pca_entries(sources, d: int, specs: List[Tuple[int, str, bool]], bootstrap:
         sums_task = dask.delayed(block_column_sums, pure=True)
         rows, sums = _compute([_tree_of([sums_task(b) for b in blocks], combine_column_sums, MOMENT_FANIN)],
                               client)[0]
-        means[True] = _imanifold.column_means(rows, sums)
+        means[True] = _imanifold.column_means(rows, _native(sums))
     if not all(c for _, _, c in specs):
         means[False] = np.zeros(d, np.float64)
     scatter_task = dask.delayed(block_scatter, pure=True)
@@ -370,7 +376,7 @@ def _pca_entries(sources, d: int, specs: List[Tuple[int, str, bool]], bootstrap:
     out = {}
     for pos, spec, center in specs:
         rows, lower = scatters[center]
-        out[pos] = json.loads(_imanifold.pca_from_scatter(spec, rows, lower, bootstrap))
+        out[pos] = json.loads(_imanifold.pca_from_scatter(spec, rows, _native(lower), bootstrap))
     return out
 
 
@@ -474,7 +480,7 @@ def _assemble(pieces, d: int) -> Tuple[np.ndarray, np.ndarray]:
     rows = [p[1] for p in pieces if p[1] is not None]
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, d), np.float32)
-    return np.concatenate(idx), np.ascontiguousarray(np.concatenate(rows))
+    return np.concatenate(idx), _native(np.concatenate(rows))
 
 
 def score_block(points, table, pieces, d: int, methods: str, k: int, dim: str, dimension: float,
@@ -492,7 +498,9 @@ def score_block(points, table, pieces, d: int, methods: str, k: int, dim: str, d
     else:
         local = np.zeros_like(ind)
     p = np.zeros((0, d), np.float32) if points is None else load_source(points)
-    out = _imanifold.score_rows(p, np.ascontiguousarray(dist), np.ascontiguousarray(local), rows, methods, k, dim,
+    if calibration is not None:
+        calibration = {c: _native(v) for c, v in calibration.items()}
+    out = _imanifold.score_rows(p, _native(dist), _native(local), rows, methods, k, dim,
                                 dimension, calibration=calibration, threads=threads)
     if calibration is not None:
         out["nearest"] = np.ascontiguousarray(ind[:, 0], dtype=np.int64)
@@ -576,7 +584,7 @@ def score(reference, queries, methods: Optional[Sequence[str]] = None, k: int = 
         xc = _assemble(got, d)[1]
         raw = kneighbors(xc, reference, k + 1, **opts)
         points = [(xc[a:a + qb], a, min(a + qb, len(xc))) for a in range(0, len(xc), qb)]
-    cdist, cind, dimension = _imanifold.score_calibration(raw[0], raw[1], sample, k)
+    cdist, cind, dimension = _imanifold.score_calibration(_native(raw[0]), _native(raw[1]), sample, k)
     args = (methods, k, dim, dimension)
     cal = _compute(_score_graph([(p, (cdist[a:b], cind[a:b])) for p, a, b in points], refs, d, with_tangent, args,
                                 None, threads), client)
