@@ -322,18 +322,7 @@ pub fn verified_graph(
         let (x, y) = (&candidates[a], &candidates[b]);
         y.verified.cmp(&x.verified).then(x.weight.total_cmp(&y.weight)).then((x.i, x.j).cmp(&(y.i, y.j)))
     });
-    let (mut bridges, mut verified_bridges) = (Vec::new(), Vec::new());
-    for c in order {
-        let (i, j) = (candidates[c].i, candidates[c].j);
-        if uf.union(i, j) {
-            used[c] = true;
-            if candidates[c].verified {
-                verified_bridges.push((i, j));
-            } else {
-                bridges.push((i, j));
-            }
-        }
-    }
+    let (bridges, verified_bridges) = bridge(&candidates, &order, &mut used, &mut uf);
     let components_after = count(&uf);
     let dropped = candidates.iter().zip(&used).filter(|(c, u)| !**u && !c.verified).map(|(c, _)| (c.i, c.j)).collect();
     let edges = candidates
@@ -482,18 +471,7 @@ pub fn relative_graph(
             .then(x.weight.total_cmp(&y.weight))
             .then((x.i, x.j).cmp(&(y.i, y.j)))
     });
-    let (mut bridges, mut verified_bridges) = (Vec::new(), Vec::new());
-    for c in order {
-        let (i, j) = (candidates[c].i, candidates[c].j);
-        if uf.union(i, j) {
-            used[c] = true;
-            if candidates[c].verified {
-                verified_bridges.push((i, j));
-            } else {
-                bridges.push((i, j));
-            }
-        }
-    }
+    let (bridges, verified_bridges) = bridge(&candidates, &order, &mut used, &mut uf);
     let components_after = count(&uf);
     // Closures, cheapest first. Adding edges only shortens paths, so a candidate whose detour is already short stays
     // short: one pass in weight order finds them all.
@@ -546,6 +524,31 @@ pub fn relative_graph(
         thresholds: Some(*verify),
     };
     Ok((edges, decisions))
+}
+
+type Pairs = Vec<(usize, usize)>;
+
+/// Kruskal over `order`: each candidate that joins two components of `uf` is marked used and returned, as an
+/// unverified or a verified bridge.
+fn bridge(
+    candidates: &[Candidate],
+    order: &[usize],
+    used: &mut [bool],
+    uf: &mut petgraph::unionfind::UnionFind<usize>,
+) -> (Pairs, Pairs) {
+    let (mut bridges, mut verified_bridges) = (Vec::new(), Vec::new());
+    for &c in order {
+        let (i, j) = (candidates[c].i, candidates[c].j);
+        if uf.union(i, j) {
+            used[c] = true;
+            if candidates[c].verified {
+                verified_bridges.push((i, j));
+            } else {
+                bridges.push((i, j));
+            }
+        }
+    }
+    (bridges, verified_bridges)
 }
 
 #[cfg(test)]

@@ -251,18 +251,7 @@ def kneighbors(queries, references, k: int, client=None, query_block: int = DEFA
     for q0, _, qsrc in qs:
         parts = [task(qsrc, rsrc, k, r0, q0 if self_mode else None, strategy, threads) for r0, _, rsrc in refs]
         blocks.append(_tree(parts, k, int(split_every)))
-    if client is None:
-        try:
-            from distributed import get_client
-
-            client = get_client()
-        except ValueError:
-            client = None
-    if client is not None:
-        merged = client.gather(client.compute(blocks))
-    else:
-        merged = dask.compute(*blocks)
-    out = [finish(p, k) for p in merged]
+    out = [finish(p, k) for p in _compute(blocks, client)]
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
 
