@@ -16,7 +16,7 @@ da = pytest.importorskip("dask.array")
 import imanifold  # noqa: E402
 from imanifold import dask as idask  # noqa: E402
 
-from conftest import ball  # noqa: E402
+from conftest import ball, split_files  # noqa: E402
 
 
 def gaussian():
@@ -52,13 +52,6 @@ def same(got, want):
     np.testing.assert_array_equal(d.view(np.uint32), d0.view(np.uint32))
 
 
-def split_files(x, sizes, folder):
-    folder.mkdir()
-    bounds = np.cumsum([0] + list(sizes))
-    assert bounds[-1] == len(x)
-    for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        np.save(folder / f"part{s:03d}.npy", x[a:b])
-    return folder
 
 
 @pytest.mark.parametrize("name", sorted(DATA))
@@ -122,11 +115,6 @@ def test_merge_topk_keeps_k_best_by_distance_then_index():
     np.testing.assert_array_equal(sq, [[1.0, 1.0, 4.0]])
 
 
-@pytest.fixture(scope="module")
-def process_cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster:
-        yield cluster
 
 
 def test_worker_killed_mid_run_same_result(process_cluster, tmp_path):

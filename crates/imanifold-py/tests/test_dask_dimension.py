@@ -17,24 +17,15 @@ da = pytest.importorskip("dask.array")
 from imanifold import dask as idask  # noqa: E402
 from imanifold import id as iid  # noqa: E402
 
+from conftest import cube_in_20, sphere_in_9, split_files  # noqa: E402
+
 # Global estimators without an analytic interval: the one-process run bootstraps it by half-sampling the rows,
 # which a neighbour table or partial sums do not hold.
 NO_INTERVAL = ("pca", "lpca", "mind-ml")
 
 
-def cube_in_20(n=2500, seed=0):
-    """Uniform points in a 5-D cube, linearly embedded in R^20."""
-    rng = np.random.default_rng(seed)
-    return np.ascontiguousarray(rng.uniform(size=(n, 5)) @ rng.normal(size=(5, 20)), dtype=np.float32)
 
 
-def sphere_in_9(n=2000, seed=1):
-    """Uniform points on the 2-sphere, rotated into R^9 and shifted off the origin."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 3))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    basis = np.linalg.qr(rng.normal(size=(9, 3)))[0]
-    return np.ascontiguousarray(x @ basis.T + 4.0, dtype=np.float32)
 
 
 def helix_in_12(n, seed=2):
@@ -71,13 +62,6 @@ def same(got, want):
         assert canonical(g) == canonical(w), label
 
 
-def split_files(x, sizes, folder):
-    folder.mkdir()
-    bounds = np.cumsum([0] + list(sizes))
-    assert bounds[-1] == len(x)
-    for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        np.save(folder / f"part{s:03d}.npy", x[a:b])
-    return folder
 
 
 def test_cube_dask_array_equals_one_process(client):
@@ -153,11 +137,6 @@ def test_refuses_what_needs_the_rows(client):
         idask.dimension(x[:15], ["pca"], client=client)
 
 
-@pytest.fixture(scope="module")
-def process_cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster:
-        yield cluster
 
 
 def test_worker_killed_during_pca_moments_same_result(process_cluster, tmp_path):

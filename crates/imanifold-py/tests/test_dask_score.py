@@ -9,20 +9,11 @@ da = pytest.importorskip("dask.array")
 import imanifold  # noqa: E402
 from imanifold import dask as idask  # noqa: E402
 
-
-def cube_in_20(n, seed):
-    """Uniform points in a 5-D cube, linearly embedded in R^20."""
-    rng = np.random.default_rng(seed)
-    return np.ascontiguousarray(rng.uniform(size=(n, 5)) @ rng.normal(size=(5, 20)), dtype=np.float32)
+from conftest import cube_in_20, sphere_in_9, split_files  # noqa: E402
 
 
-def sphere_in_9(n, seed):
-    """Uniform points on the 2-sphere, rotated into R^9 and shifted off the origin."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 3))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    basis = np.linalg.qr(rng.normal(size=(9, 3)))[0]
-    return np.ascontiguousarray(x @ basis.T + 4.0, dtype=np.float32)
+
+
 
 
 def with_outliers(x, seed):
@@ -34,13 +25,6 @@ def with_outliers(x, seed):
     return y
 
 
-def split_files(x, sizes, folder):
-    folder.mkdir()
-    bounds = np.cumsum([0] + list(sizes))
-    assert bounds[-1] == len(x)
-    for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        np.save(folder / f"part{s:03d}.npy", x[a:b])
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +126,7 @@ def test_stub_matches_runtime():
     assert stub_defaults("dask.pyi", "score") == runtime
 
 
-def test_worker_killed_during_scoring_same_result(tmp_path):
+def test_worker_killed_during_scoring_same_result(process_cluster, tmp_path):
     """A worker process killed while it holds score tasks: Dask reruns them, the scores are the same bits."""
     import os
     import signal
@@ -154,8 +138,7 @@ def test_worker_killed_during_scoring_same_result(tmp_path):
     refs = split_files(ref, [1000, 1000, 1000], tmp_path / "ref")
     qs = split_files(qry, [600, 600], tmp_path / "qry")
     want = imanifold.score(ref, qry, methods="knn,tangent,lid", k=10, calibration=500, seed=3)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+    with distributed.Client(process_cluster) as c:
         pids = c.run(os.getpid)
         victim = sorted(pids)[0]
         box = {}
