@@ -51,6 +51,13 @@ pub enum ClassifierError {
     Pixels(#[from] pixels::PixelsError),
     #[error("tangent spaces of the reference")]
     Tangent(#[source] Box<intrinsic_dim::DimError>),
+    #[error("feature-space scores")]
+    Score(#[source] Box<off_manifold::ScoreError>),
+    #[error(
+        "scoring in feature space needs {needed} for {detail}, {available} available; choose fewer or smaller layers \
+         (MODEL:hidden) or fewer rows (--limit, --sample)"
+    )]
+    Memory { needed: dataset::limits::Bytes, available: dataset::limits::Bytes, detail: String },
     #[error("tensor computation failed")]
     Tensor(#[from] candle_core::Error),
 }

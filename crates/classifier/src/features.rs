@@ -151,6 +151,54 @@ impl Classifier {
         }
         Ok(out)
     }
+
+    /// For each row i, the gradient with respect to the input pixels of ⟨wᵢ, aᵢ⟩, aᵢ the row's activations at
+    /// `layer` (flattened as [`Classifier::activations`] returns them): the network's Jacobian at xᵢ transposed,
+    /// applied to wᵢ. Rows do not interact, so one backward pass per batch gives every row's own gradient.
+    pub fn layer_input_gradient(&self, x: ArrayView2<f32>, layer: Layer, w: ArrayView2<f32>) -> Result<Array2<f32>> {
+        let len = self.layer_shape(layer).len();
+        if x.ncols() != self.input_len() {
+            return Err(ClassifierError::InputSize {
+                got: x.ncols(),
+                expected: self.input_len(),
+                shape: self.input_shape(),
+            });
+        }
+        if w.dim() != (x.nrows(), len) {
+            return Err(crate::error::invalid(
+                "layer weights",
+                format!("{:?} for {} rows of {len} values at {layer}", w.dim(), x.nrows()),
+            ));
+        }
+        let all = self.layers();
+        let idx = all.iter().position(|&a| a == layer).ok_or_else(|| ClassifierError::UnknownLayer {
+            name: layer.to_string(),
+            known: all.iter().map(Layer::to_string).collect::<Vec<_>>().join(", "),
+        })?;
+        let (n, d) = x.dim();
+        let mut grad = Array2::<f32>::zeros((n, d));
+        let mut start = 0;
+        while start < n {
+            let end = (start + EVAL_BATCH).min(n);
+            let var = candle_core::Var::from_tensor(&rows_tensor(x.slice(s![start..end, ..]))?)?;
+            let mut taps = Vec::with_capacity(all.len());
+            let logits = self.forward_taps(var.as_tensor(), &mut taps)?;
+            taps.push(logits);
+            let a = taps.swap_remove(idx).reshape((end - start, len))?;
+            let wt = rows_tensor(w.slice(s![start..end, ..]))?;
+            let grads = (a * wt)?.sum_all()?.backward()?;
+            let g = grads
+                .get(var.as_tensor())
+                .ok_or_else(|| crate::error::invalid("gradient", "input gradient missing"))?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            let view = ArrayView2::from_shape((end - start, d), &g)
+                .map_err(|e| crate::error::invalid("gradient", e.to_string()))?;
+            grad.slice_mut(s![start..end, ..]).assign(&view);
+            start = end;
+        }
+        Ok(grad)
+    }
 }
 
 /// Activations of a reference and a query collection at the same layers, with the reference's predicted classes:
@@ -167,6 +215,9 @@ pub struct FeatureMatrices {
     /// The model's predicted class of every reference row (argmax of the logits of the same forward pass).
     pub reference_predicted: Vec<usize>,
     pub n_classes: usize,
+    /// Per layer (when Mahalanobis pre-processing ran, else empty): the activations of the pre-processed
+    /// calibration reference rows and query rows ([`crate::feature_scores::preprocess`]).
+    pub preprocessed: Vec<(Array2<f32>, Array2<f32>)>,
 }
 
 impl FeatureMatrices {
@@ -178,6 +229,10 @@ impl FeatureMatrices {
                 channels: self.shapes[i].channels,
                 reference: self.reference[i].view(),
                 query: self.query[i].view(),
+                preprocessed: self
+                    .preprocessed
+                    .get(i)
+                    .map(|(c, q)| off_manifold::features::PreprocessedRows { calibration: c.view(), query: q.view() }),
             })
             .collect()
     }
@@ -237,6 +292,7 @@ pub fn feature_matrices(
         query_logits,
         reference_predicted,
         n_classes: model.n_classes(),
+        preprocessed: Vec::new(),
     })
 }
 

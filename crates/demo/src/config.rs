@@ -127,6 +127,8 @@ pub struct Config {
     pub n_pairs: usize,
     pub score_k: usize,
     pub score_calibration: usize,
+    /// Lee et al.'s input pre-processing step for the feature-space Mahalanobis score (0: none).
+    pub mahalanobis_noise: f64,
     pub flow_calibration: usize,
     /// Yaw step (degrees) between the two renders of an interpolation pair.
     pub pair_yaw_step: f64,
@@ -179,6 +181,7 @@ impl Config {
             n_pairs: 40,
             score_k: 20,
             score_calibration: 1000,
+            mahalanobis_noise: 0.0,
             flow_calibration: 150,
             pair_yaw_step: 20.0,
             // The sweep's full options without its largest size (32) and with fewer test images: the sweep's

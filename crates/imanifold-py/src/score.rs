@@ -57,7 +57,7 @@ fn score<'py>(
 /// float64 values, `LAYER.SCORE_pct` → percentiles, and `report` (JSON text: layers, methods, the groups' AUROCs and
 /// the combination when `groups` is given).
 #[pyfunction]
-#[pyo3(signature = (reference, query, features, methods, k, dim, calibration, seed, groups=None, threads=None))]
+#[pyo3(signature = (reference, query, features, methods, k, dim, calibration, seed, groups=None, threads=None, mahalanobis_noise=0.0))]
 #[allow(clippy::too_many_arguments)] // the CLI's `score --features` options
 fn score_features<'py>(
     py: Python<'py>,
@@ -71,6 +71,7 @@ fn score_features<'py>(
     seed: u64,
     groups: Option<Vec<String>>,
     threads: Option<usize>,
+    mahalanobis_noise: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     use off_manifold::features::FeatureOptions;
     let spec: classifier::FeatureSpec = features.parse().map_err(|e| value_error(&e))?;
@@ -81,19 +82,20 @@ fn score_features<'py>(
         None => off_manifold::Method::FEATURES.to_vec(),
     };
     let dim: DimChoice = dim.parse().map_err(|e| value_error(&e))?;
-    let opts = FeatureOptions { methods, k, dim, calibration, seed, ..FeatureOptions::default() };
+    let opts = FeatureOptions { methods, k, dim, calibration, seed, mahalanobis_noise, ..FeatureOptions::default() };
     let (reference, query) = (matrix(&reference), matrix(&query));
     let n_query = query.nrows();
     let run = || -> Result<off_manifold::features::FeatureReport, String> {
-        let fm = classifier::feature_matrices(&model, &layers, reference, query).map_err(|e| crate::chain(&e))?;
         let ids = (0..n_query).map(|i| format!("row {i}")).collect();
-        off_manifold::features::score_features(
-            &fm.layer_features(),
-            &fm.reference_labels(),
-            Some(&fm.logits()),
+        classifier::score_in_features(
+            &model,
+            &layers,
+            reference,
+            query,
             ids,
             groups.map(|g| ("groups".to_string(), g)),
             &opts,
+            dataset::limits::available_memory(),
         )
         .map_err(|e| crate::chain(&e))
     };
@@ -102,6 +104,7 @@ fn score_features<'py>(
         "layers": report.layers,
         "methods": report.options.methods.iter().map(|m| m.name()).collect::<Vec<_>>(),
         "labels": report.labels_source,
+        "mahalanobis_noise": report.options.mahalanobis_noise,
         "groups": report.groups.as_ref().map(|g| &g.report),
         "combination": report.combination,
     });

@@ -77,5 +77,22 @@ def test_score_features_equals_cli(cli, tmp_path):
     assert report["combination"]["groups"][0]["n_train"] == [10, 10]
     with pytest.raises(ValueError, match="conv9"):
         imanifold.score(ref, query, features=f"{tmp_path / 'model'}:conv9")
+    # Lee et al.'s pre-processing: the CLI's --mahalanobis-noise numbers; only the mahalanobis columns change.
+    pre = tmp_path / "pre"
+    subprocess.run([str(cli), "score", "--reference", str(tmp_path / "ref.npy"), "--query",
+                    str(tmp_path / "query.npy"), "--features", spec, "--k", "8", "--mahalanobis-noise", "0.004",
+                    "--quiet", "--out", str(pre)], check=True)
+    moved = imanifold.score(ref, query, features=spec, k=8, threads=1, mahalanobis_noise=0.004)
+    assert moved["report"]["mahalanobis_noise"] == 0.004
+    for name in names:
+        np.testing.assert_allclose(moved[name], np.load(pre / f"{name}.npy"), rtol=1e-6)
+        if name.endswith("mahalanobis"):
+            assert not np.allclose(moved[name], got[name])
+        else:
+            np.testing.assert_array_equal(moved[name], got[name])
+    with pytest.raises(ValueError, match="mahalanobis"):
+        imanifold.score(ref, query, features=spec, methods="knn", mahalanobis_noise=0.004)
+    with pytest.raises(ValueError, match="features"):
+        imanifold.score(ref, query, mahalanobis_noise=0.004)
     with pytest.raises(ValueError):
         imanifold.score(ref[:, :100], query[:, :100], features=str(tmp_path / "model"))

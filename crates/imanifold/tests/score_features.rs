@@ -167,4 +167,25 @@ fn feature_scores_end_to_end() {
         &bad,
         "flow",
     );
+    for (noise, methods, word) in [("nan", "mahalanobis", "mahalanobis noise"), ("0.01", "knn", "mahalanobis")] {
+        refused(
+            &[
+                "score",
+                "--reference",
+                s(&train),
+                "--query",
+                s(&q),
+                "--features",
+                s(&model),
+                "--methods",
+                methods,
+                "--mahalanobis-noise",
+                noise,
+                "--out",
+                s(&bad),
+            ],
+            &bad,
+            word,
+        );
+    }
 }

@@ -225,22 +225,23 @@ pub(super) fn score_features(
     query: &Dataset,
 ) -> Result<FeatureReport> {
     let layers = model.layers();
-    let fm = classifier::feature_matrices(model, &layers, reference.data.view(), query.data.view())
-        .step(|| "activations of the training renders and the queries".into())?;
     let opts = FeatureOptions {
         k: cfg.score_k,
         calibration: cfg.score_calibration,
         seed: sub_seed(cfg.seed, 311),
+        mahalanobis_noise: cfg.mahalanobis_noise,
         ..FeatureOptions::default()
     };
     let groups = off_manifold::group_labels(query, Some("group")).step(|| "the queries' group column".into())?;
-    let report = off_manifold::features::score_features(
-        &fm.layer_features(),
-        &fm.reference_labels(),
-        Some(&fm.logits()),
+    let report = classifier::score_in_features(
+        model,
+        &layers,
+        reference.data.view(),
+        query.data.view(),
         query.ids.clone(),
         groups,
         &opts,
+        dataset::limits::available_memory(),
     )
     .step(|| format!("scoring {} in the classifier's feature space", query.source.display()))?;
     let out = dir.join("score_features");

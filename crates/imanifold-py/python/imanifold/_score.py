@@ -20,7 +20,7 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
           flow_method: str = _imanifold.SCORE_DEFAULT_FLOW_METHOD, seed: int = 0,
           image_shape: Optional[Tuple[int, int, int]] = None,
           features: Optional[Union[str, os.PathLike]] = None, groups: Optional[Sequence[str]] = None,
-          threads: Optional[int] = None) -> Dict[str, Any]:
+          threads: Optional[int] = None, mahalanobis_noise: float = 0.0) -> Dict[str, Any]:
     """Off-manifold scores of every row of ``query`` against ``reference``, as ``imanifold score --reference R
     --query Q`` (same numbers for the same data and seed).
 
@@ -42,6 +42,9 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
         groups: with ``features``, one group name per query row: adds the groups' AUROCs against ``natural`` (else
             the first group) and the logistic-regression combination to the report.
         threads: worker threads (default: all cores).
+        mahalanobis_noise: with ``features``, Lee et al.'s input pre-processing for the ``mahalanobis`` score: the
+            step (pixel units, images in [0, 1]) each calibration and query image takes towards its nearest class at
+            each layer before it is scored (``imanifold score --mahalanobis-noise``); 0 scores the images as given.
 
     Returns:
         dict: each score column's float64 values (``knn`` gives ``knn_kth`` and ``knn_mean``) and ``<score>_pct`` (percentile among the reference's leave-one-out
@@ -58,11 +61,14 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
             raise ValueError("image_shape does not apply with features= (the model gives the input shape)")
         out = _imanifold.score_features(as_matrix(reference, "reference"), as_matrix(query, "query"),
                                         os.fspath(features), methods, int(k), str(dim), int(calibration), int(seed),
-                                        groups=None if groups is None else [str(g) for g in groups], threads=threads)
+                                        groups=None if groups is None else [str(g) for g in groups], threads=threads,
+                                        mahalanobis_noise=float(mahalanobis_noise))
         out["report"] = json.loads(out["report"])
         return out
     if groups is not None:
         raise ValueError("groups= applies with features=")
+    if mahalanobis_noise:
+        raise ValueError("mahalanobis_noise= applies with features=")
     if methods is None:
         methods = "knn,tangent,lid"
     return _imanifold.score(as_matrix(reference, "reference"), as_matrix(query, "query"), methods, int(k), str(dim),

@@ -68,6 +68,11 @@ pub struct Args {
     /// Optical-flow method of the flow score (dis, dis-medium, dis-fast, variational).
     #[arg(long, default_value = off_manifold::DEFAULT_FLOW_METHOD, value_name = "NAME")]
     pub flow_method: String,
+    /// With --features: Lee et al.'s input pre-processing for the mahalanobis score, the step (pixel units, images
+    /// in [0, 1]) each calibration and query image takes towards its nearest class at each layer before it is
+    /// scored; 0 scores the images as given.
+    #[arg(long, default_value_t = 0.0, value_name = "EPS", requires = "features")]
+    pub mahalanobis_noise: f64,
     /// kNN search strategy (all but `approx` exact; `pruned` wins on collections with a steep spectrum; `approx`:
     /// HNSW candidates with exact distances, for large references).
     #[arg(long, default_value_t = Strategy::Auto, value_name = "auto|brute|pruned|tree|approx")]
@@ -164,8 +169,10 @@ fn run_pairs(a: &Args, pairs_path: &Path, reference: &Dataset, mut record: outpu
     a.out.print(&v)
 }
 
-/// `--features`: activations of reference and query at the chosen layers, then the feature-space scores. The model,
-/// its layers, the image shapes, the groups column and the memory are checked before any forward pass.
+/// `--features`: the library's feature-space scoring (`classifier::score_in_features`) on the loaded images. The
+/// model, its layers, the image shapes, the options, the groups column and the memory are checked before any
+/// forward pass.
+#[allow(clippy::too_many_arguments)] // the parsed command line and what run() already loaded
 fn run_features(
     a: &Args,
     spec: &FeatureSpec,
@@ -174,49 +181,33 @@ fn run_features(
     reference: &Dataset,
     query: &Dataset,
     q_path: &Path,
-    mut record: output::Results,
+    record: output::Results,
 ) -> anyhow::Result<()> {
     off_manifold::check_same_size(reference, query)?;
     let shape = reference.shape.with_context(|| {
         format!("--features needs images: {} holds rows that are not images", a.reference.display())
     })?;
     model.check_shape(shape).with_context(|| format!("--features {}", spec.model.display()))?;
-    let methods = a.methods.clone().map_or_else(|| off_manifold::Method::FEATURES.to_vec(), |m| m.0);
     let groups = off_manifold::group_labels(query, a.groups.as_deref())?;
-    let dims: Vec<usize> = layers.iter().map(|&l| model.layer_shape(l).len()).collect();
-    let needed = off_manifold::features::memory_needed(reference.n(), query.n(), &dims, a.k, a.calibration);
-    let available = dataset::limits::available_memory();
-    if needed > available as u128 {
-        bail!(
-            "score --features needs {} for the activations of {} reference and {} query rows at {} layer(s) ({} values \
-             per image), {} available; choose fewer or smaller layers (MODEL:hidden) or fewer rows (--limit, --sample)",
-            Bytes(needed),
-            reference.n(),
-            query.n(),
-            layers.len(),
-            dims.iter().sum::<usize>(),
-            Bytes(available as u128)
-        );
-    }
-    let fm = record.timed("activations", || {
-        classifier::feature_matrices(model, layers, reference.data.view(), query.data.view())
-    })?;
     let opts = FeatureOptions {
-        methods,
+        methods: a.methods.clone().map_or_else(|| off_manifold::Method::FEATURES.to_vec(), |m| m.0),
         k: a.k,
         dim: a.dim,
         calibration: a.calibration,
         seed: a.input_args.seed,
         knn: knn_options(a),
         combine: true,
+        mahalanobis_noise: a.mahalanobis_noise,
     };
-    let report = off_manifold::features::score_features(
-        &fm.layer_features(),
-        &fm.reference_labels(),
-        Some(&fm.logits()),
+    let report = classifier::score_in_features(
+        model,
+        layers,
+        reference.data.view(),
+        query.data.view(),
         query.ids.clone(),
         groups,
         &opts,
+        dataset::limits::available_memory(),
     )
     .with_context(|| {
         format!("scoring {} against {} in the features of {spec}", q_path.display(), a.reference.display())

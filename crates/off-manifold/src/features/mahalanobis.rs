@@ -4,7 +4,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 /// Averages rows of `(position, channel)` values over positions: one value per channel.
-pub(crate) fn pool(x: ArrayView2<f32>, channels: usize) -> Array2<f64> {
+pub fn pool(x: ArrayView2<f32>, channels: usize) -> Array2<f64> {
     let positions = x.ncols() / channels;
     let mut out = Array2::<f64>::zeros((x.nrows(), channels));
     for (mut o, r) in out.rows_mut().into_iter().zip(x.rows()) {
@@ -73,27 +73,63 @@ impl ClassGaussians {
         (0..x.nrows()).into_par_iter().map(|i| self.score(x.row(i))).collect()
     }
 
+    /// For each row, Σ⁻¹ (x − μ_c) for its nearest class c: half the gradient of the squared distance that
+    /// [`ClassGaussians::scores`] takes the root of. Lee et al.'s input pre-processing steps the input against
+    /// the sign of this direction pulled back through the network. Rows with a non-finite value get zeros.
+    pub fn descent_directions(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let d = x.ncols();
+        let rows: Vec<Vec<f64>> = (0..x.nrows())
+            .into_par_iter()
+            .map(|i| {
+                let r = x.row(i);
+                match self.nearest(r) {
+                    Some(c) => {
+                        let diff: Vec<f64> = r.iter().zip(&self.means[c]).map(|(a, m)| a - m).collect();
+                        cholesky_solve(&self.chol, &diff)
+                    }
+                    None => vec![0.0; d],
+                }
+            })
+            .collect();
+        Array2::from_shape_vec((x.nrows(), d), rows.concat()).expect("rows of d values")
+    }
+
+    /// Index (into `means`) of the class nearest to `x`, None for a non-finite row.
+    fn nearest(&self, x: ArrayView1<f64>) -> Option<usize> {
+        if x.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let mut best = (f64::INFINITY, 0);
+        for c in 0..self.means.len() {
+            let sq = self.squared(x, c);
+            if sq < best.0 {
+                best = (sq, c);
+            }
+        }
+        Some(best.1)
+    }
+
+    /// Squared Mahalanobis distance of `x` to the mean of class `c` (forward substitution L z = x − μ, ‖z‖²).
+    fn squared(&self, x: ArrayView1<f64>, c: usize) -> f64 {
+        let (d, m) = (x.len(), &self.means[c]);
+        let mut z = vec![0.0; d];
+        let mut sq = 0.0;
+        for i in 0..d {
+            let mut s = x[i] - m[i];
+            for (j, zj) in z.iter().enumerate().take(i) {
+                s -= self.chol[[i, j]] * zj;
+            }
+            z[i] = s / self.chol[[i, i]];
+            sq += z[i] * z[i];
+        }
+        sq
+    }
+
     fn score(&self, x: ArrayView1<f64>) -> f64 {
         if x.iter().any(|v| !v.is_finite()) {
             return f64::NAN;
         }
-        let d = x.len();
-        let mut z = vec![0.0; d];
-        let mut best = f64::INFINITY;
-        for m in &self.means {
-            // Forward substitution: L z = x − μ; the squared distance is ‖z‖².
-            let mut sq = 0.0;
-            for i in 0..d {
-                let mut s = x[i] - m[i];
-                for (j, zj) in z.iter().enumerate().take(i) {
-                    s -= self.chol[[i, j]] * zj;
-                }
-                z[i] = s / self.chol[[i, i]];
-                sq += z[i] * z[i];
-            }
-            best = best.min(sq);
-        }
-        best.sqrt()
+        (0..self.means.len()).map(|c| self.squared(x, c)).fold(f64::INFINITY, f64::min).sqrt()
     }
 }
 

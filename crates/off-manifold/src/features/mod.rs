@@ -12,7 +12,11 @@
 //!   reference rows, plus a ridge of 10⁻⁶ × its mean diagonal) of the reference's activations grouped by the given
 //!   labels; a query's score is the smallest Mahalanobis distance to a class mean. Convolution outputs are first
 //!   averaged over positions, one value per channel, as Lee et al. do. Calibration: the same score of the
-//!   calibration reference images, which took part in the fit (in-sample).
+//!   calibration reference images, which took part in the fit (in-sample). Optional input pre-processing (Lee et
+//!   al.'s, [`FeatureOptions::mahalanobis_noise`] = ε > 0): at each layer, each calibration and query image x is
+//!   scored at clip(x − ε·sign(∇ₓ d²(x)), 0, 1), d its distance to the nearest class at that layer; natural images
+//!   move closer to their class than off-manifold ones. The network's gradient is the front end's part
+//!   (`classifier::feature_scores`), which passes the moved images' activations as [`PreprocessedRows`].
 //!
 //! # The classifier's own confidence (column `logits.softmax`)
 //! * `softmax`: −ln of the largest softmax probability of the classifier's logits, i.e. the cross-entropy of its
@@ -44,7 +48,7 @@ mod mahalanobis;
 mod write;
 
 pub use combine::{combine, Combination, GroupCombination, LogisticModel};
-pub use mahalanobis::ClassGaussians;
+pub use mahalanobis::{pool, ClassGaussians};
 pub use write::write_feature_dir;
 
 /// One layer's activations: rows of `height·width·channels` values in `(y, x, channel)` order (`channels` = the
@@ -55,6 +59,26 @@ pub struct LayerFeatures<'a> {
     pub channels: usize,
     pub reference: ArrayView2<'a, f32>,
     pub query: ArrayView2<'a, f32>,
+    /// The same layer's activations of the pre-processed inputs (needed when
+    /// [`FeatureOptions::mahalanobis_noise`] is above 0, ignored otherwise).
+    pub preprocessed: Option<PreprocessedRows<'a>>,
+}
+
+/// Activations at one layer of inputs moved by Lee et al.'s pre-processing step against that layer's Gaussians:
+/// the calibration reference rows ([`calibration_rows`], in that order) and every query row.
+#[derive(Debug, Clone)]
+pub struct PreprocessedRows<'a> {
+    pub calibration: ArrayView2<'a, f32>,
+    pub query: ArrayView2<'a, f32>,
+}
+
+/// Largest pre-processing step, in pixel units of inputs in [0, 1].
+pub const MAX_MAHALANOBIS_NOISE: f64 = 0.5;
+
+/// The reference rows every score's calibration uses (a seeded sample of `opts.calibration` rows when the
+/// reference is larger), sorted.
+pub fn calibration_rows(n_reference: usize, opts: &FeatureOptions) -> Vec<usize> {
+    crate::sample_sorted(n_reference, opts.calibration, opts.seed, 0xCA11)
 }
 
 /// A classifier's logits for the reference and the query rows: the `softmax` score's input.
@@ -77,6 +101,10 @@ pub struct FeatureOptions {
     pub knn: knn::KnnOptions,
     /// Fit the logistic-regression combination (needs groups).
     pub combine: bool,
+    /// Lee et al.'s input pre-processing for the `mahalanobis` score: the step ε (pixel units) by which each input
+    /// moves along −sign(∇ₓ distance²) before it is scored; 0 scores the inputs as given. The front end computes
+    /// the moved inputs' activations ([`LayerFeatures::preprocessed`]).
+    pub mahalanobis_noise: f64,
 }
 
 impl Default for FeatureOptions {
@@ -89,6 +117,7 @@ impl Default for FeatureOptions {
             seed: 0,
             knn: knn::KnnOptions::default(),
             combine: true,
+            mahalanobis_noise: 0.0,
         }
     }
 }
@@ -137,6 +166,28 @@ impl FeatureReport {
     }
 }
 
+/// Checks the options that do not depend on the matrices (cheap: front ends call it before any forward pass).
+pub fn validate_options(opts: &FeatureOptions) -> Result<()> {
+    if opts.methods.is_empty() {
+        return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, mahalanobis, softmax)"));
+    }
+    if opts.methods.contains(&Method::Flow) {
+        return Err(invalid(
+            "methods",
+            "flow",
+            "the flow score needs images; feature space has knn, tangent, lid, mahalanobis, softmax",
+        ));
+    }
+    let noise = opts.mahalanobis_noise;
+    if !(0.0..=MAX_MAHALANOBIS_NOISE).contains(&noise) {
+        return Err(invalid("mahalanobis noise", noise, format!("a step from 0 to {MAX_MAHALANOBIS_NOISE}")));
+    }
+    if noise > 0.0 && !opts.methods.contains(&Method::Mahalanobis) {
+        return Err(invalid("mahalanobis noise", noise, "pre-processing applies to the mahalanobis method only"));
+    }
+    Ok(())
+}
+
 /// Checks the options and the matrices before any work.
 fn check(
     layers: &[LayerFeatures],
@@ -149,16 +200,7 @@ fn check(
     if layers.is_empty() {
         return Err(invalid("layers", "(none)", "no layer to score"));
     }
-    if opts.methods.is_empty() {
-        return Err(invalid("methods", "(none)", "no method given (knn, tangent, lid, mahalanobis, softmax)"));
-    }
-    if opts.methods.contains(&Method::Flow) {
-        return Err(invalid(
-            "methods",
-            "flow",
-            "the flow score needs images; feature space has knn, tangent, lid, mahalanobis, softmax",
-        ));
-    }
+    validate_options(opts)?;
     let (n, q) = (layers[0].reference.nrows(), layers[0].query.nrows());
     for l in layers {
         if l.reference.nrows() != n || l.query.nrows() != q {
@@ -201,6 +243,25 @@ fn check(
         }
     }
     let with = |m: Method| opts.methods.contains(&m);
+    let noise = opts.mahalanobis_noise;
+    if noise > 0.0 {
+        let calibration = calibration_rows(n, opts).len();
+        for l in layers {
+            let ok = l.preprocessed.as_ref().is_some_and(|p| {
+                p.calibration.dim() == (calibration, l.reference.ncols()) && p.query.dim() == l.query.dim()
+            });
+            if !ok {
+                return Err(invalid(
+                    "layers",
+                    &l.name,
+                    format!(
+                        "mahalanobis noise {noise} needs the activations of the pre-processed inputs \
+                         ({calibration} calibration and {q} query rows)"
+                    ),
+                ));
+            }
+        }
+    }
     if with(Method::Softmax) {
         let Some(lg) = logits else {
             return Err(invalid("methods", "softmax", "the softmax score needs the classifier's logits"));
@@ -260,13 +321,23 @@ pub fn score_features(
         };
         for &m in &opts.methods {
             if m == Method::Mahalanobis {
-                let pooled_ref = mahalanobis::pool(l.reference, l.channels);
-                let pooled_q = mahalanobis::pool(l.query, l.channels);
+                let pooled_ref = pool(l.reference, l.channels);
                 let g = ClassGaussians::fit(pooled_ref.view(), &labels.labels, labels.n_classes)
                     .map_err(|e| ScoreError::Numerical(format!("layer {}: {e}", l.name)))?;
-                let calib_rows = crate::sample_sorted(l.reference.nrows(), opts.calibration, opts.seed, 0xCA11);
-                let calibration = g.scores(pooled_ref.select(Axis(0), &calib_rows).view());
-                let values = g.scores(pooled_q.view());
+                // The Gaussians come from the inputs as given; with pre-processing the calibration rows and the
+                // queries are scored after their step.
+                let (calibration, values) = match (&l.preprocessed, opts.mahalanobis_noise > 0.0) {
+                    (Some(p), true) => {
+                        (g.scores(pool(p.calibration, l.channels).view()), g.scores(pool(p.query, l.channels).view()))
+                    }
+                    _ => {
+                        let calib_rows = calibration_rows(l.reference.nrows(), opts);
+                        (
+                            g.scores(pooled_ref.select(Axis(0), &calib_rows).view()),
+                            g.scores(pool(l.query, l.channels).view()),
+                        )
+                    }
+                };
                 let sorted = crate::stats::sorted_finite(&calibration);
                 let percentiles = values.iter().map(|&v| crate::percentile_of(&sorted, v)).collect();
                 layer.mahalanobis_classes = Some(g.n_classes());
@@ -306,7 +377,7 @@ pub fn score_features(
         reports.push(layer);
     }
     if let (true, Some(lg)) = (opts.methods.contains(&Method::Softmax), logits) {
-        let calib_rows = crate::sample_sorted(lg.reference.nrows(), opts.calibration, opts.seed, 0xCA11);
+        let calib_rows = calibration_rows(lg.reference.nrows(), opts);
         let calibration = softmax_scores(lg.reference.select(Axis(0), &calib_rows).view());
         let values = softmax_scores(lg.query);
         let sorted = crate::stats::sorted_finite(&calibration);

@@ -83,6 +83,7 @@ fn score_features_end_to_end() {
         channels,
         reference: reference.view(),
         query: query.view(),
+        preprocessed: None,
     };
     let layers = [layer("a", 6), layer("b", 3)];
     let rl = ReferenceLabels { labels, n_classes: 2, source: "x > 0.5".into() };
@@ -173,5 +174,61 @@ fn score_features_end_to_end() {
     let no_logits = score_features(&layers, &rl, None, ids.clone(), None, &opts).unwrap_err().to_string();
     assert!(no_logits.contains("softmax"), "{no_logits}");
     let few = Logits { reference: lr.slice(ndarray::s![..5, ..]), query: lq.view() };
-    assert!(score_features(&layers, &rl, Some(&few), ids, None, &opts).is_err());
+    assert!(score_features(&layers, &rl, Some(&few), ids.clone(), None, &opts).is_err());
+
+    // Pre-processing: the Mahalanobis columns score the given moved rows, the Gaussians stay those of the reference
+    // as given, and every other column is unchanged.
+    let calib = calibration_rows(300, &opts);
+    let moved_ref = reference.select(ndarray::Axis(0), &calib).mapv(|v| v * 0.5);
+    let moved_q = query.mapv(|v| v * 0.5);
+    let pre = PreprocessedRows { calibration: moved_ref.view(), query: moved_q.view() };
+    let with_pre = |name: &str, channels| LayerFeatures { preprocessed: Some(pre.clone()), ..layer(name, channels) };
+    let pre_layers = [with_pre("a", 6), with_pre("b", 3)];
+    let noisy = FeatureOptions { mahalanobis_noise: 0.01, ..opts.clone() };
+    let p = score_features(&pre_layers, &rl, Some(&lg), ids.clone(), None, &noisy).unwrap();
+    let g = ClassGaussians::fit(pool(reference.view(), 6).view(), &rl.labels, 2).unwrap();
+    assert_eq!(p.column("a.mahalanobis").unwrap().values, g.scores(pool(moved_q.view(), 6).view()));
+    assert_eq!(p.column("a.mahalanobis").unwrap().calibration, g.scores(pool(moved_ref.view(), 6).view()));
+    assert_eq!(p.column("a.lid").unwrap().values, r.column("a.lid").unwrap().values);
+    assert_ne!(p.column("a.mahalanobis").unwrap().values, r.column("a.mahalanobis").unwrap().values);
+    // Refused: no moved rows, moved rows of the wrong size, a step without the method, a NaN or negative step.
+    let refuse = |layers: &[LayerFeatures], o: &FeatureOptions, word: &str| {
+        let e = score_features(layers, &rl, Some(&lg), ids.clone(), None, o).unwrap_err().to_string();
+        assert!(e.contains(word), "{e}");
+    };
+    refuse(&layers, &noisy, "pre-processed");
+    let short_pre = PreprocessedRows { calibration: moved_ref.slice(ndarray::s![..10, ..]), query: moved_q.view() };
+    refuse(&[LayerFeatures { preprocessed: Some(short_pre), ..layer("a", 6) }], &noisy, "pre-processed");
+    refuse(&pre_layers, &FeatureOptions { methods: vec![Method::Knn], ..noisy.clone() }, "mahalanobis method");
+    refuse(&pre_layers, &FeatureOptions { mahalanobis_noise: f64::NAN, ..opts.clone() }, "mahalanobis noise");
+    refuse(&pre_layers, &FeatureOptions { mahalanobis_noise: -0.1, ..opts.clone() }, "mahalanobis noise");
+}
+
+/// The descent direction is half the gradient of the squared distance to the nearest class (central differences).
+#[test]
+fn descent_directions_are_half_the_gradient() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let x =
+        Array2::from_shape_fn((60, 3), |(i, j)| rng.random::<f64>() + if j == 0 { (i % 3) as f64 * 4.0 } else { 0.0 });
+    let labels: Vec<usize> = (0..60).map(|i| i % 3).collect();
+    let g = ClassGaussians::fit(x.view(), &labels, 3).unwrap();
+    let q = array![[0.3, 0.2, 0.9], [4.5, -1.0, 0.0], [9.0, 0.5, 0.5]];
+    let dirs = g.descent_directions(q.view());
+    let h = 1e-5;
+    for i in 0..3 {
+        for j in 0..3 {
+            let (mut a, mut b) = (q.clone(), q.clone());
+            a[[i, j]] += h;
+            b[[i, j]] -= h;
+            let sq = |m: &Array2<f64>| g.scores(m.row(i).insert_axis(ndarray::Axis(0))).remove(0).powi(2);
+            let numeric = (sq(&a) - sq(&b)) / (2.0 * h) / 2.0;
+            assert!(
+                (dirs[[i, j]] - numeric).abs() < 1e-4 * (1.0 + numeric.abs()),
+                "{i},{j}: {} vs {numeric}",
+                dirs[[i, j]]
+            );
+        }
+    }
+    let bad = array![[f64::NAN, 0.0, 0.0]];
+    assert_eq!(g.descent_directions(bad.view()), Array2::<f64>::zeros((1, 3)));
 }

@@ -17,7 +17,8 @@ use crate::{Distribution, Result};
 ///   logistic regression's probability) and `split_GROUP` (`train`, `test`, or empty for rows of other groups);
 /// * `results.json`: `mode` = `features`, `features` (the model and layers as given), `reference`, `query`,
 ///   `n_reference`, `n_query`, `layers` (per layer: `name`, `d`, `channels`, tangent dimension, MLE dimension,
-///   duplicates, Mahalanobis classes), `methods`, `k`, `dim_rule`, `calibration`, `mahalanobis`, `labels`,
+///   duplicates, Mahalanobis classes), `methods`, `k`, `dim_rule`, `calibration`, `mahalanobis`,
+///   `mahalanobis_noise` and `mahalanobis_preprocessing` (the input pre-processing step, 0 = none), `labels`,
 ///   `summary`, `groups_column`/`groups` (per-group distributions and AUROCs), `combination` (split, candidate penalties, per
 ///   group AUROC on the test halves, best single column, weights), `files`, seed and timings.
 ///
@@ -115,6 +116,20 @@ pub fn write_feature_dir(
             "smallest Mahalanobis distance to a class mean; per-class means and one shared covariance of the \
              reference activations (convolution outputs averaged over positions per channel), ridge 1e-6 × mean \
              diagonal",
+        )
+        .set("mahalanobis_noise", o.mahalanobis_noise)
+        .set(
+            "mahalanobis_preprocessing",
+            if o.mahalanobis_noise > 0.0 {
+                format!(
+                    "Lee et al. 2018: per layer, each calibration and query image x is scored at clip(x − {} · \
+                     sign(∇ₓ d²(x)), 0, 1), d the distance to its nearest class at that layer; the Gaussians are \
+                     fitted on the reference as given",
+                    o.mahalanobis_noise
+                )
+            } else {
+                "none: the inputs are scored as given".to_string()
+            },
         )
         .set("labels", &report.labels_source)
         .set("summary", Value::Object(summary));
