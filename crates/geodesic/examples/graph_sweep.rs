@@ -14,6 +14,8 @@
 //! units of the first (degrees of yaw) by the image motion it causes. With several parameters the line also gives
 //! the stress of each graph, and the Spearman / stress against the unscaled truth (raw units: degrees and scene
 //! units added as they are) and against the range-matched truth (each parameter's full range counts as the first's).
+//! `transform=NAME:log|inverse` puts ln(value) or 1/value of parameter NAME into the truth instead of the value
+//! (the flow scale follows through the derivative at the scene default).
 //! `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`: the [`VerifyOptions`] of the verified and
 //! relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual ratio, margin,
 //! forward–backward error, kNN edge, verified). The images are rendered gray and quantised to 8 bits, as
@@ -123,10 +125,16 @@ fn main() {
     let mut graphs = vec![GraphKind::Knn, GraphKind::Verified, GraphKind::Relative];
     let mut scales: Vec<(String, f64)> = Vec::new();
     let mut flow_scales = false;
+    let mut transforms: Vec<(String, String)> = Vec::new();
     for a in std::env::args().skip(1) {
         match a.split_once('=') {
             Some(("set", v)) => specs.push(SetSpec::parse(v)),
             Some(("scale", "flow")) => flow_scales = true,
+            Some(("transform", v)) => {
+                let (name, t) = v.split_once(':').expect("transform=NAME:log|inverse");
+                assert!(t == "log" || t == "inverse", "transform=NAME:log|inverse");
+                transforms.push((name.into(), t.into()));
+            }
             Some(("scale", v)) => {
                 let (name, s) = v.split_once(':').expect("scale=NAME:S");
                 scales.push((name.into(), s.parse().unwrap()));
@@ -173,13 +181,33 @@ fn main() {
             .map(|r| if r >= 360.0 - 1e-9 { r } else { f64::INFINITY })
             .collect();
         let params = scene_render::sample_parameters(&scene, &names, s.n, Sampling::Random, s.seed).unwrap();
+        // A length may enter the truth as log or 1/length (`transform=NAME:log|inverse`): its derivative at the
+        // scene default converts the flow scale.
+        let transform = |name: &str| transforms.iter().rev().find(|(m, _)| m == name).map(|t| t.1.as_str());
+        let apply = |name: &str, v: f64| match transform(name) {
+            Some("log") => v.ln(),
+            Some("inverse") => 1.0 / v,
+            _ => v,
+        };
+        let slope = |name: &str, v: f64| match transform(name) {
+            Some("log") => 1.0 / v,
+            Some("inverse") => 1.0 / (v * v),
+            _ => 1.0,
+        };
         let set_scales: Vec<f64> = if flow_scales {
             let px = flow_per_unit(&scene, &index, s.size);
+            let px: Vec<f64> = px
+                .iter()
+                .zip(&names)
+                .zip(&index)
+                .map(|((p, n), &pi)| p / slope(n, scene.parameters()[pi].default))
+                .collect();
             px.iter().map(|p| px[0] / p).collect()
         } else {
             names.iter().map(|n| scales.iter().rev().find(|(m, _)| m == n).map_or(1.0, |c| c.1)).collect()
         };
-        let truth: Vec<Vec<f64>> = index.iter().map(|&pi| params.iter().map(|p| p.values[pi]).collect()).collect();
+        let truth: Vec<Vec<f64>> =
+            index.iter().zip(&names).map(|(&pi, n)| params.iter().map(|p| apply(n, p.values[pi])).collect()).collect();
         let opts = RenderOptions { color: ColorMode::Gray, ..RenderOptions::square(s.size) };
         let frames: Vec<Array2<f32>> = render_set(&scene, &params, &opts)
             .unwrap()
@@ -245,8 +273,14 @@ fn main() {
                 print!(" {:.4}/{:.3}", a.spearman, a.stress);
             }
             // Each column in units of its full range relative to the first's (the full ranges weigh alike).
-            let range: Vec<f64> =
-                index.iter().map(|&pi| scene.parameters()[pi].max - scene.parameters()[pi].min).collect();
+            let range: Vec<f64> = index
+                .iter()
+                .zip(&names)
+                .map(|(&pi, n)| {
+                    let spec = &scene.parameters()[pi];
+                    (apply(n, spec.max) - apply(n, spec.min)).abs()
+                })
+                .collect();
             let by_range = |i: usize, j: usize| {
                 truth
                     .iter()

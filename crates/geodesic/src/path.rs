@@ -1,6 +1,7 @@
 //! The geodesic between two images as a path: the shortest path of the graph (the images it visits, with the edge
 //! weights), optionally flow-morph in-betweens along each edge, and — when truth columns are given — the parameter
-//! error along it.
+//! error along it; on a render folder [`crate::run_dataset`] adds the renderer's true path at every frame
+//! ([`crate::render_truth`]).
 //!
 //! **Parameter error.** On a rendered collection the true geodesic between the endpoints' parameters p_a and p_b is
 //! the straight segment in parameter space (per column; a periodic column goes the short way round). At a node at
