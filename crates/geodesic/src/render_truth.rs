@@ -36,12 +36,15 @@ pub struct RenderSource {
     pub options: RenderOptions,
 }
 
-/// The folder a collection was loaded from (`source` itself, or its parent for a file such as `images.npy`).
+/// The folder a collection was loaded from (`source` itself, or its parent for a file such as `images.npy`); `None`
+/// for data that did not come from a file (an in-memory matrix).
 fn folder_of(source: &Path) -> Option<&Path> {
     if source.is_dir() {
         Some(source)
+    } else if source.is_file() {
+        Some(source.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
     } else {
-        source.parent()
+        None
     }
 }
 

@@ -101,6 +101,8 @@ fn turntable_path_follows_the_true_arc() {
     assert_eq!(p.frames.len(), p.nodes.len() + 2 * (p.nodes.len() - 1));
     assert!(p.frames.iter().all(|f| f.image.dim() == (40, 40, 1)));
     assert!((p.length - p.steps.iter().sum::<f64>()).abs() < 1e-9);
+    // In-memory images: no render folder behind them, nothing rendered.
+    assert!(p.rendered_truth.is_none() && p.rendered_truth_skipped.is_none());
 }
 
 #[test]
