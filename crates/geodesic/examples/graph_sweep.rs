@@ -8,13 +8,21 @@
 //! [graphs=knn,verified,relative] [ratio=R] [fb=F] [cf=C] [margin=M] [floor=F] [closure_margin=M] [detour=D] [dump]`:
 //! `PARAM` may name several parameters joined by `+` (`yaw+pitch`: truth distance √Σ Δ², full-circle angles
 //! periodic, distances from every 50th view). Without `set=` the 26 sets of the sweep (turntable spin and yaw, room camera yaw; n 60–300, 32–64 px, k 6–10).
+//! `scale=NAME:S` divides the differences of parameter NAME by S in the truth distance (`--truth-scale NAME=S`;
+//! several allowed); `scale=flow` sets every parameter's scale from the renderer's true flow at the scene defaults:
+//! S_c = (px of image motion per unit of the first parameter) / (px per unit of c), so each parameter counts in
+//! units of the first (degrees of yaw) by the image motion it causes. With several parameters the line also gives
+//! the stress of each graph, and the Spearman / stress against the unscaled truth (raw units: degrees and scene
+//! units added as they are) and against the range-matched truth (each parameter's full range counts as the first's).
+//! `transform=NAME:log|inverse` puts ln(value) or 1/value of parameter NAME into the truth instead of the value
+//! (the flow scale follows through the derivative at the scene default).
 //! `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`: the [`VerifyOptions`] of the verified and
 //! relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual ratio, margin,
 //! forward–backward error, kNN edge, verified). The images are rendered gray and quantised to 8 bits, as
 //! `imanifold render --gray --sampling random` writes them.
 
 use geodesic::graph::VerifyOptions;
-use geodesic::{GeodesicInput, GeodesicOptions, GraphKind, Metric, NamedColumn, Periodic};
+use geodesic::{ColumnScale, GeodesicInput, GeodesicOptions, GraphKind, Metric, NamedColumn, Periodic};
 use ndarray::{Array2, Axis};
 use scene_render::{render_set, ColorMode, RenderOptions, Sampling, Scene};
 
@@ -83,14 +91,54 @@ struct Row {
     pairs: Vec<f64>,
 }
 
+/// Pixels of image motion per unit of each parameter (`index` into the scene's parameters) at the scene defaults:
+/// RMS of the renderer's true flow over valid pixels for a small step (0.5° or 0.005 scene units), divided by it.
+fn flow_per_unit(scene: &Scene, index: &[usize], size: usize) -> Vec<f64> {
+    let opts = RenderOptions { color: ColorMode::Gray, ..RenderOptions::square(size) };
+    let base = scene.default_params();
+    index
+        .iter()
+        .map(|&pi| {
+            let step = match scene.parameters()[pi].unit {
+                scene_render::Unit::Degrees => 0.5,
+                scene_render::Unit::Length => 0.005,
+            };
+            let mut moved = base.clone();
+            moved.values[pi] += step;
+            let f = scene_render::true_flow(scene, &base, &moved, &opts).unwrap();
+            let (mut sum, mut count) = (0.0f64, 0usize);
+            for ((y, x), &v) in f.valid.indexed_iter() {
+                if v {
+                    sum += (f.flow[[y, x, 0]] as f64).powi(2) + (f.flow[[y, x, 1]] as f64).powi(2);
+                    count += 1;
+                }
+            }
+            (sum / count.max(1) as f64).sqrt() / step
+        })
+        .collect()
+}
+
 fn main() {
     let mut specs = Vec::new();
     let mut verify = VerifyOptions::default();
     let mut dump = false;
     let mut graphs = vec![GraphKind::Knn, GraphKind::Verified, GraphKind::Relative];
+    let mut scales: Vec<(String, f64)> = Vec::new();
+    let mut flow_scales = false;
+    let mut transforms: Vec<(String, String)> = Vec::new();
     for a in std::env::args().skip(1) {
         match a.split_once('=') {
             Some(("set", v)) => specs.push(SetSpec::parse(v)),
+            Some(("scale", "flow")) => flow_scales = true,
+            Some(("transform", v)) => {
+                let (name, t) = v.split_once(':').expect("transform=NAME:log|inverse");
+                assert!(t == "log" || t == "inverse", "transform=NAME:log|inverse");
+                transforms.push((name.into(), t.into()));
+            }
+            Some(("scale", v)) => {
+                let (name, s) = v.split_once(':').expect("scale=NAME:S");
+                scales.push((name.into(), s.parse().unwrap()));
+            }
             Some(("graphs", v)) => graphs = v.split(',').map(|g| g.parse().unwrap()).collect(),
             Some(("ratio", v)) => verify.max_residual_ratio = v.parse().unwrap(),
             Some(("fb", v)) => verify.max_fb_error = v.parse().unwrap(),
@@ -133,7 +181,33 @@ fn main() {
             .map(|r| if r >= 360.0 - 1e-9 { r } else { f64::INFINITY })
             .collect();
         let params = scene_render::sample_parameters(&scene, &names, s.n, Sampling::Random, s.seed).unwrap();
-        let truth: Vec<Vec<f64>> = index.iter().map(|&pi| params.iter().map(|p| p.values[pi]).collect()).collect();
+        // A length may enter the truth as log or 1/length (`transform=NAME:log|inverse`): its derivative at the
+        // scene default converts the flow scale.
+        let transform = |name: &str| transforms.iter().rev().find(|(m, _)| m == name).map(|t| t.1.as_str());
+        let apply = |name: &str, v: f64| match transform(name) {
+            Some("log") => v.ln(),
+            Some("inverse") => 1.0 / v,
+            _ => v,
+        };
+        let slope = |name: &str, v: f64| match transform(name) {
+            Some("log") => 1.0 / v,
+            Some("inverse") => 1.0 / (v * v),
+            _ => 1.0,
+        };
+        let set_scales: Vec<f64> = if flow_scales {
+            let px = flow_per_unit(&scene, &index, s.size);
+            let px: Vec<f64> = px
+                .iter()
+                .zip(&names)
+                .zip(&index)
+                .map(|((p, n), &pi)| p / slope(n, scene.parameters()[pi].default))
+                .collect();
+            px.iter().map(|p| px[0] / p).collect()
+        } else {
+            names.iter().map(|n| scales.iter().rev().find(|(m, _)| m == n).map_or(1.0, |c| c.1)).collect()
+        };
+        let truth: Vec<Vec<f64>> =
+            index.iter().zip(&names).map(|(&pi, n)| params.iter().map(|p| apply(n, p.values[pi])).collect()).collect();
         let opts = RenderOptions { color: ColorMode::Gray, ..RenderOptions::square(s.size) };
         let frames: Vec<Array2<f32>> = render_set(&scene, &params, &opts)
             .unwrap()
@@ -157,6 +231,12 @@ fn main() {
                 .filter(|(_, p)| p.is_finite())
                 .map(|(name, &period)| Periodic { name: name.clone(), period })
                 .collect(),
+            scales: names
+                .iter()
+                .zip(&set_scales)
+                .filter(|(_, &c)| c != 1.0)
+                .map(|(name, &scale)| ColumnScale { name: name.clone(), scale })
+                .collect(),
             sources: several.then(|| (0..s.n).step_by(50).collect()),
             dims: if several { 0 } else { geodesic::DEFAULT_DIMS },
             verify,
@@ -177,6 +257,46 @@ fn main() {
                 .sqrt()
         };
         let b = reports.last().unwrap();
+        if several {
+            // Stress of each graph, then agreement with the truth in raw units (no scales).
+            let stress = |r: &geodesic::GeodesicReport| r.truth.as_ref().unwrap().correlations[0].1.stress;
+            let sources = b.sources.clone().unwrap();
+            let raw = |r: &geodesic::GeodesicReport| geodesic::agreement(r.distances.view(), &sources, &dtrue);
+            let scaled: Vec<String> = set_scales.iter().map(|c| format!("{c:.4}")).collect();
+            print!("{:<28} scales {} stress", "", scaled.join(","));
+            for r in &reports {
+                print!(" {:.3}", stress(r));
+            }
+            print!("; raw units spearman/stress");
+            for r in &reports {
+                let a = raw(r);
+                print!(" {:.4}/{:.3}", a.spearman, a.stress);
+            }
+            // Each column in units of its full range relative to the first's (the full ranges weigh alike).
+            let range: Vec<f64> = index
+                .iter()
+                .zip(&names)
+                .map(|(&pi, n)| {
+                    let spec = &scene.parameters()[pi];
+                    (apply(n, spec.max) - apply(n, spec.min)).abs()
+                })
+                .collect();
+            let by_range = |i: usize, j: usize| {
+                truth
+                    .iter()
+                    .zip(&periods)
+                    .zip(&range)
+                    .map(|((t, &p), &r)| (geodesic::periodic_distance(t[i], t[j], p) * range[0] / r).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            };
+            print!("; range-matched spearman/stress");
+            for r in &reports {
+                let a = geodesic::agreement(r.distances.view(), &sources, &by_range);
+                print!(" {:.4}/{:.3}", a.spearman, a.stress);
+            }
+            println!();
+        }
         let shortcuts = |r: &geodesic::GeodesicReport| r.edges.iter().filter(|e| dtrue(e.i, e.j) > 45.0).count();
         let eig = b.embedding.as_ref().map_or(vec![f64::NAN], |e| e.eigenvalues.clone());
         let warn: Vec<String> = b.diagnostics.warnings.iter().map(|w| w.kind.to_string()).collect();

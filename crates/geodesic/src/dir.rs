@@ -62,7 +62,8 @@ pub fn write_geodesic_dir(
 }
 
 /// `path/`: `path.csv` (one row per frame: frame, file, row (empty for an in-between), id, position in edge units,
-/// graph length so far at the images, and per truth column its true and expected value at the images) and the
+/// graph length so far at the images, per truth column its true and expected value at the images, and for a render
+/// folder the rendered true frame `truth_NNNN.png`, its RMSE against the frame and the parameters rendered) and the
 /// frames as `NNNN.png`.
 fn write_path(dir: &Path, p: &crate::path::PathReport, row_name: &dyn Fn(usize) -> String) -> Result<()> {
     output::create_dir(dir)?;
@@ -71,6 +72,12 @@ fn write_path(dir: &Path, p: &crate::path::PathReport, row_name: &dyn Fn(usize) 
     for e in &p.errors {
         header.push(format!("{}_true", e.name));
         header.push(format!("{}_expected", e.name));
+    }
+    let truth = p.rendered_truth.as_ref().map(|(_, t)| t);
+    if let Some(t) = truth {
+        header.push("truth_file".into());
+        header.push("truth_rmse".into());
+        header.extend(t.parameters.iter().map(|(n, _)| format!("{n}_rendered")));
     }
     let mut cumulative = vec![0.0f64; p.nodes.len()];
     for (i, s) in p.steps.iter().enumerate() {
@@ -101,6 +108,16 @@ fn write_path(dir: &Path, p: &crate::path::PathReport, row_name: &dyn Fn(usize) 
         for e in &p.errors {
             r.push(node.map(|i| output::fmt_f64(e.actual[i])).unwrap_or_default());
             r.push(node.map(|i| output::fmt_f64(e.expected[i])).unwrap_or_default());
+        }
+        if let Some(t) = truth {
+            let name = format!("truth_{f:04}.png");
+            let img = &t.images[f];
+            let (h, w, c) = img.dim();
+            let data: Vec<f32> = img.iter().copied().collect();
+            pixels::write_png(&dir.join(&name), &data, pixels::ImageShape::new(h, w, c))?;
+            r.push(name);
+            r.push(output::fmt_f64(t.rmse[f]));
+            r.extend(t.values[f].iter().map(|&v| output::fmt_f64(v)));
         }
         rows.push(r);
     }

@@ -96,5 +96,57 @@ fn path_of(
     } else {
         Vec::new()
     };
-    Ok(crate::path::PathReport { from, to, length: steps.iter().sum(), nodes, steps, errors, frames })
+    let (rendered_truth, rendered_truth_skipped) = match crate::render_truth::RenderSource::find(&ds.source) {
+        _ if frames.is_empty() => (None, None),
+        Ok(None) => (None, None),
+        Ok(Some(source)) => match true_path(ds, options, &source, (from, to), &steps, &frames) {
+            Ok(truth) => (Some((source, truth)), None),
+            Err(why) => (None, Some(why)),
+        },
+        Err(why) => (None, Some(why)),
+    };
+    Ok(crate::path::PathReport {
+        from,
+        to,
+        length: steps.iter().sum(),
+        nodes,
+        steps,
+        errors,
+        frames,
+        rendered_truth,
+        rendered_truth_skipped,
+    })
+}
+
+/// The renderer's true path beside the path's frames ([`crate::render_truth`]): every free parameter of the render
+/// must be a numeric manifest column; for a scene with classes both ends must show the same class.
+fn true_path(
+    ds: &Dataset,
+    options: &GeodesicOptions,
+    source: &crate::render_truth::RenderSource,
+    ends: (usize, usize),
+    steps: &[f64],
+    frames: &[crate::path::PathFrame],
+) -> std::result::Result<crate::render_truth::RenderedTruth, String> {
+    let column = |name: &str| match ds.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c) {
+        Some(Column::Numeric(v)) => Ok(v.as_slice()),
+        _ => Err(format!("the render's free parameter `{name}` is not a numeric column of the manifest")),
+    };
+    let columns: Vec<(&[f64], f64)> = source
+        .free
+        .iter()
+        .map(|(n, i)| Ok((column(n)?, source.period(n, *i, &options.periodic))))
+        .collect::<std::result::Result<_, String>>()?;
+    let label = if source.scene.classes().is_empty() {
+        None
+    } else {
+        let labels = column("label")?;
+        if labels[ends.0] != labels[ends.1] {
+            return Err("the endpoints show different classes: no rendered path joins them".into());
+        }
+        Some(labels[ends.0] as usize)
+    };
+    let positions: Vec<f64> = frames.iter().map(|f| f.position).collect();
+    let images: Vec<&ndarray::Array3<f32>> = frames.iter().map(|f| &f.image).collect();
+    crate::render_truth::render_true_path(source, &columns, label, ends, steps, &positions, &images)
 }

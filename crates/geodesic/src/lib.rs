@@ -47,6 +47,7 @@ mod from_dataset;
 pub mod graph;
 pub mod path;
 mod pipeline;
+pub mod render_truth;
 
 pub use diagnostics::{graph_json, Diagnostics, Warning, WarningKind};
 pub use dir::{correlation_json, set_geodesic_results, write_geodesic_dir, GeodesicDirOptions};
@@ -57,6 +58,7 @@ pub use pipeline::{
     memory_needed, periodic_distance, run, ColumnScale, Embedding, GeodesicInput, GeodesicOptions, GeodesicReport,
     Metric, NamedColumn, Periodic, Progress, TruthReport, DEFAULT_DIMS, DEFAULT_GRAPH, DEFAULT_K, DEFAULT_METRIC,
 };
+pub use render_truth::{render_true_path, RenderSource, RenderedTruth};
 
 use ndarray::{Array2, ArrayView2, ArrayView3};
 use optical_flow::{FlowEstimator, FlowParams};

@@ -1,6 +1,7 @@
 //! The geodesic between two images as a path: the shortest path of the graph (the images it visits, with the edge
 //! weights), optionally flow-morph in-betweens along each edge, and — when truth columns are given — the parameter
-//! error along it.
+//! error along it; on a render folder [`crate::run_dataset`] adds the renderer's true path at every frame
+//! ([`crate::render_truth`]).
 //!
 //! **Parameter error.** On a rendered collection the true geodesic between the endpoints' parameters p_a and p_b is
 //! the straight segment in parameter space (per column; a periodic column goes the short way round). At a node at
@@ -134,7 +135,8 @@ pub struct ColumnError {
     pub span: f64,
 }
 
-fn wrap(d: f64, period: f64) -> f64 {
+/// `d` wrapped into (−period/2, period/2] (unchanged for an infinite period): the short way round.
+pub(crate) fn wrap(d: f64, period: f64) -> f64 {
     if period.is_finite() {
         d - period * (d / period).round()
     } else {
@@ -142,15 +144,27 @@ fn wrap(d: f64, period: f64) -> f64 {
     }
 }
 
+/// The fraction t of a path's graph length at `position` in edge units (node i at i, a point of edge i at i + s:
+/// the length up to node i plus s times edge i's weight, over the total; by hops when the total is 0). 0 for a path
+/// without steps.
+pub fn fraction_at(steps: &[f64], position: f64) -> f64 {
+    if steps.is_empty() {
+        return 0.0;
+    }
+    let position = position.clamp(0.0, steps.len() as f64);
+    let i = (position.floor() as usize).min(steps.len() - 1);
+    let s = position - i as f64;
+    let total: f64 = steps.iter().sum();
+    if total > 0.0 {
+        (steps[..i].iter().sum::<f64>() + s * steps[i]) / total
+    } else {
+        position / steps.len() as f64
+    }
+}
+
 /// Parameter errors of a path (`nodes`, `steps` as [`shortest_path`] returns) for columns of (name, values, period).
 pub fn column_errors(nodes: &[usize], steps: &[f64], columns: &[(String, &[f64], f64)]) -> Vec<ColumnError> {
-    let total: f64 = steps.iter().sum();
-    let mut t = vec![0.0f64; nodes.len()];
-    let mut acc = 0.0;
-    for (i, s) in steps.iter().enumerate() {
-        acc += s;
-        t[i + 1] = if total > 0.0 { acc / total } else { (i + 1) as f64 / steps.len() as f64 };
-    }
+    let t: Vec<f64> = (0..nodes.len()).map(|i| fraction_at(steps, i as f64)).collect();
     let (a, b) = (nodes[0], nodes[nodes.len() - 1]);
     columns
         .iter()
@@ -234,11 +248,21 @@ pub struct PathReport {
     pub errors: Vec<ColumnError>,
     /// The image sequence (empty for a plain matrix).
     pub frames: Vec<PathFrame>,
+    /// The renderer's true path at every frame, when the collection is a render folder.
+    pub rendered_truth: Option<(crate::render_truth::RenderSource, crate::render_truth::RenderedTruth)>,
+    /// Why the true path was not rendered although the collection has a `render.json`.
+    pub rendered_truth_skipped: Option<String>,
 }
 
 impl PathReport {
     /// The `path` entry of results.json.
     pub fn to_json(&self, row_name: &dyn Fn(usize) -> String) -> Value {
+        let is_node: Vec<bool> = self.frames.iter().map(|f| f.row.is_some()).collect();
+        let rendered = match (&self.rendered_truth, &self.rendered_truth_skipped) {
+            (Some((source, truth)), _) => truth.to_json(source, &is_node),
+            (None, Some(why)) => json!({"skipped": why}),
+            (None, None) => Value::Null,
+        };
         let errors: Vec<Value> = self
             .errors
             .iter()
@@ -252,6 +276,7 @@ impl PathReport {
             "nodes": self.nodes, "steps": self.steps, "length": self.length, "hops": self.steps.len(),
             "frames": self.frames.len(),
             "parameter_error": errors,
+            "rendered_truth": rendered,
             "parameter_error_definition": "per truth column: |value − (p_from + t·(p_to − p_from))| at each node, t = \
                 graph length so far / total length; periodic columns wrap",
         })

@@ -44,6 +44,17 @@ fn parameter_error_is_zero_on_an_even_straight_path_and_wraps() {
     assert!((e[0].max_abs_error - 85.0).abs() < 1e-9);
 }
 
+/// The fraction of the graph length at a position in edge units: in-betweens take their share of their edge.
+#[test]
+fn fraction_along_a_path_follows_the_edge_weights() {
+    use geodesic::path::fraction_at;
+    let steps = [1.0, 3.0];
+    let at: Vec<f64> = [0.0, 0.5, 1.0, 1.5, 2.0].iter().map(|&p| fraction_at(&steps, p)).collect();
+    assert_eq!(at, vec![0.0, 0.125, 0.25, 0.625, 1.0]);
+    assert_eq!(fraction_at(&[0.0, 0.0], 1.0), 0.5, "by hops when the path has no length");
+    assert_eq!(fraction_at(&[], 0.0), 0.0);
+}
+
 #[test]
 fn endpoints_parse_and_resolve() {
     let ids: Vec<String> = ["a.png", "b.png", "7"].iter().map(|s| s.to_string()).collect();
@@ -101,6 +112,8 @@ fn turntable_path_follows_the_true_arc() {
     assert_eq!(p.frames.len(), p.nodes.len() + 2 * (p.nodes.len() - 1));
     assert!(p.frames.iter().all(|f| f.image.dim() == (40, 40, 1)));
     assert!((p.length - p.steps.iter().sum::<f64>()).abs() < 1e-9);
+    // In-memory images: no render folder behind them, nothing rendered.
+    assert!(p.rendered_truth.is_none() && p.rendered_truth_skipped.is_none());
 }
 
 #[test]

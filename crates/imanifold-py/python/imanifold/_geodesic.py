@@ -77,7 +77,8 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
         without truth) and ``report`` (the fields of the CLI's ``results.json`` but ``files``); with ``path``, also
         ``path`` (dict: ``nodes`` int64 rows visited, ``steps`` float64 edge weights, ``frames`` float32 m×H×W×C,
         ``frame_rows`` int64 (−1 for an in-between), ``frame_positions`` float64; the parameter errors are in
-        ``report["path"]``).
+        ``report["path"]``, and for a render folder ``report["path"]["rendered_truth"]`` holds the RMSE of each frame
+        against the scene rendered on the true straight path in parameter space).
 
     Raises:
         ValueError: bad options, unknown truth column, flow metric on a plain matrix; FileNotFoundError / OSError:

@@ -1,7 +1,7 @@
 //! `imanifold geodesic INPUT --k K [--metric flow|euclidean] [--truth yaw,pitch] --out DIR`: geodesic distances on
 //! the kNN graph of a collection, weighted by optical flow or pixel distance; Isomap embedding; agreement with truth.
-//! `--path I,J` adds the shortest path between two images (`path/`). The pipeline is `geodesic::run_dataset`, the
-//! folder `geodesic::write_geodesic_dir`.
+//! `--path I,J` adds the shortest path between two images (`path/`), on a render folder with the renderer's true
+//! path. The pipeline is `geodesic::run_dataset`, the folder `geodesic::write_geodesic_dir`.
 
 use std::path::PathBuf;
 
@@ -51,7 +51,9 @@ pub struct Args {
     #[arg(long, default_value_t = geodesic::DEFAULT_GRAPH)]
     pub graph: GraphKind,
     /// The shortest path between two images, as I,J (row indices or file names): written to `path/` (the graph's
-    /// images plus flow-morph in-betweens, path.csv) with the parameter error along it for the --truth columns.
+    /// images plus flow-morph in-betweens, path.csv) with the parameter error along it for the --truth columns. On a
+    /// render folder (render.json) each frame is also compared with the scene rendered on the true straight path in
+    /// parameter space (`truth_NNNN.png`, RMSE per frame and mean in path.csv and results.json).
     #[arg(long)]
     pub path: Option<String>,
     /// Flow-morph in-between frames per edge of --path.
@@ -103,6 +105,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let report = report?;
     for w in &report.diagnostics.warnings {
         eprintln!("warning: {}", w.message);
+    }
+    if let Some(why) = report.path.as_ref().and_then(|p| p.rendered_truth_skipped.as_ref()) {
+        eprintln!("warning: the rendered true path is left out: {why}");
     }
     let row_name = |i: usize| ds.ids[i].clone();
     let dir_options =
