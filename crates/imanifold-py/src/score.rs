@@ -15,7 +15,8 @@ use crate::{compute, matrix, value_error};
 /// reference's leave-one-out values, `nearest` (int64 reference row) and `nearest_distance`.
 #[pyfunction]
 #[pyo3(signature = (reference, query, methods, k, dim, calibration, flow_method, seed, image_shape=None,
-                    threads=None))]
+                    threads=None, flow_neighbors=off_manifold::DEFAULT_FLOW_NEIGHBORS,
+                    flow_calibration=off_manifold::DEFAULT_FLOW_CALIBRATION))]
 #[allow(clippy::too_many_arguments)] // the CLI's `score` options
 fn score<'py>(
     py: Python<'py>,
@@ -29,11 +30,23 @@ fn score<'py>(
     seed: u64,
     image_shape: Option<(usize, usize, usize)>,
     threads: Option<usize>,
+    flow_neighbors: usize,
+    flow_calibration: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let methods: MethodList = methods.parse().map_err(|e| value_error(&e))?;
     let dim: DimChoice = dim.parse().map_err(|e| value_error(&e))?;
     let flow = optical_flow::FlowParams::from_name(flow_method).map_err(|e| value_error(&e))?;
-    let opts = ScoreOptions { methods: methods.0, k, dim, calibration, flow, seed, ..ScoreOptions::default() };
+    let opts = ScoreOptions {
+        methods: methods.0,
+        k,
+        dim,
+        calibration,
+        flow,
+        flow_neighbors,
+        flow_calibration,
+        seed,
+        ..ScoreOptions::default()
+    };
     let shape = image_shape.map(|(height, width, channels)| ImageShape { height, width, channels });
     // The arrays are read in place (no copy for C-contiguous float32): the library's scoring call on views, the
     // one `score_query` makes after attaching ids and groups, which a dict of arrays does not carry.
@@ -121,6 +134,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SCORE_DEFAULT_K", off_manifold::DEFAULT_K)?;
     m.add("SCORE_DEFAULT_CALIBRATION", off_manifold::DEFAULT_CALIBRATION)?;
     m.add("SCORE_DEFAULT_FLOW_METHOD", off_manifold::DEFAULT_FLOW_METHOD)?;
+    m.add("SCORE_DEFAULT_FLOW_NEIGHBORS", off_manifold::DEFAULT_FLOW_NEIGHBORS)?;
+    m.add("SCORE_DEFAULT_FLOW_CALIBRATION", off_manifold::DEFAULT_FLOW_CALIBRATION)?;
     m.add_function(wrap_pyfunction!(score_features, m)?)?;
     m.add_function(wrap_pyfunction!(score, m)?)
 }

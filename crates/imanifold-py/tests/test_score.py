@@ -96,3 +96,25 @@ def test_score_features_equals_cli(cli, tmp_path):
         imanifold.score(ref, query, mahalanobis_noise=0.004)
     with pytest.raises(ValueError):
         imanifold.score(ref[:, :100], query[:, :100], features=str(tmp_path / "model"))
+
+
+def test_score_flow_options_equal_cli(cli, tmp_path):
+    """flow_neighbors= and flow_calibration= are the CLI's --flow-neighbors and --flow-calibration (same numbers),
+    and they change the flow score."""
+    subprocess.run([str(cli), "render", "--scene", "turntable", "--vary", "spin", "--n", "60", "--size", "24", "--gray",
+                    "--seed", "3", "--npy", "--quiet", "--out", str(tmp_path / "r")], check=True)
+    X = imanifold.load(tmp_path / "r").data
+    ref, query = X[:45], X[45:]
+    np.save(tmp_path / "ref.npy", ref.reshape(-1, 24, 24, 1))
+    np.save(tmp_path / "query.npy", query.reshape(-1, 24, 24, 1))
+    out = tmp_path / "out"
+    subprocess.run([str(cli), "score", "--reference", str(tmp_path / "ref.npy"), "--query", str(tmp_path / "query.npy"),
+                    "--methods", "flow", "--k", "5", "--flow-neighbors", "2", "--flow-calibration", "12", "--quiet",
+                    "--out", str(out)], check=True)
+    got = imanifold.score(ref, query, methods="flow", k=5, image_shape=(24, 24, 1), flow_neighbors=2,
+                          flow_calibration=12, threads=1)
+    np.testing.assert_array_equal(got["flow"], np.load(out / "flow.npy"))
+    np.testing.assert_array_equal(got["flow_pct"], np.load(out / "flow_pct.npy"))
+    assert len(np.load(out / "calibration_flow.npy")) == 12
+    default = imanifold.score(ref, query, methods="flow", k=5, image_shape=(24, 24, 1), threads=1)
+    assert not np.array_equal(default["flow_pct"], got["flow_pct"])

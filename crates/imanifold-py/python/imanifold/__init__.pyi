@@ -43,7 +43,8 @@ def score(reference: npt.ArrayLike, query: npt.ArrayLike, methods: Optional[Unio
           k: int = 20, dim: Union[str, int] = "auto", calibration: int = 2000, flow_method: str = "dis",
           seed: int = 0, image_shape: Optional[Tuple[int, int, int]] = None,
           features: Optional[Union[str, os.PathLike]] = None, groups: Optional[Sequence[str]] = None,
-          threads: Optional[int] = None, mahalanobis_noise: float = 0.0) -> Dict[str, Any]: ...
+          threads: Optional[int] = None, mahalanobis_noise: float = 0.0, flow_neighbors: int = 3,
+          flow_calibration: int = 200) -> Dict[str, Any]: ...
 def render(scene: str, vary: Union[str, List[str]] = ..., n: int = 100, size: Union[int, Tuple[int, int]] = 64,
            sampling: str = "random", seed: int = 0, ssaa: int = 4, blur: float = 0.0, gray: bool = False,
            depth: bool = False, flow: bool = False, threads: Optional[int] = None) -> Dict[str, object]: ...

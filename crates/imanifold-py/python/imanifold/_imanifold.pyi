@@ -34,9 +34,12 @@ def flow_methods() -> List[str]: ...
 SCORE_DEFAULT_K: int
 SCORE_DEFAULT_CALIBRATION: int
 SCORE_DEFAULT_FLOW_METHOD: str
+SCORE_DEFAULT_FLOW_NEIGHBORS: int
+SCORE_DEFAULT_FLOW_CALIBRATION: int
 def score(reference: npt.NDArray[np.float32], query: npt.NDArray[np.float32], methods: str, k: int, dim: str,
           calibration: int, flow_method: str, seed: int, image_shape: Optional[Tuple[int, int, int]] = None,
-          threads: Optional[int] = None) -> Dict[str, npt.NDArray[Any]]: ...
+          threads: Optional[int] = None, flow_neighbors: int = 3,
+          flow_calibration: int = 200) -> Dict[str, npt.NDArray[Any]]: ...
 def score_features(reference: npt.NDArray[np.float32], query: npt.NDArray[np.float32], features: str,
                    methods: Optional[str], k: int, dim: str, calibration: int, seed: int,
                    groups: Optional[List[str]] = None, threads: Optional[int] = None,

@@ -20,7 +20,9 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
           flow_method: str = _imanifold.SCORE_DEFAULT_FLOW_METHOD, seed: int = 0,
           image_shape: Optional[Tuple[int, int, int]] = None,
           features: Optional[Union[str, os.PathLike]] = None, groups: Optional[Sequence[str]] = None,
-          threads: Optional[int] = None, mahalanobis_noise: float = 0.0) -> Dict[str, Any]:
+          threads: Optional[int] = None, mahalanobis_noise: float = 0.0,
+          flow_neighbors: int = _imanifold.SCORE_DEFAULT_FLOW_NEIGHBORS,
+          flow_calibration: int = _imanifold.SCORE_DEFAULT_FLOW_CALIBRATION) -> Dict[str, Any]:
     """Off-manifold scores of every row of ``query`` against ``reference``, as ``imanifold score --reference R
     --query Q`` (same numbers for the same data and seed).
 
@@ -34,6 +36,9 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
         dim: tangent dimension: ``"auto"`` or a whole number.
         calibration: reference images used for the leave-one-out calibration.
         flow_method: optical-flow method of the ``flow`` score.
+        flow_neighbors: nearest reference images the ``flow`` score tries (``--flow-neighbors``).
+        flow_calibration: calibration images of the ``flow`` score, a seeded sub-sample of the calibration images
+            (``--flow-calibration``).
         seed: seed of the calibration samples.
         image_shape: (h, w, c) of the rows, needed by the ``flow`` score.
         features: ``"MODEL_DIR[:LAYER,...]"``: score in the classifier's feature space instead, as ``imanifold score
@@ -72,4 +77,5 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
     if methods is None:
         methods = "knn,tangent,lid"
     return _imanifold.score(as_matrix(reference, "reference"), as_matrix(query, "query"), methods, int(k), str(dim),
-                            int(calibration), flow_method, int(seed), image_shape=image_shape, threads=threads)
+                            int(calibration), flow_method, int(seed), image_shape=image_shape, threads=threads,
+                            flow_neighbors=int(flow_neighbors), flow_calibration=int(flow_calibration))
