@@ -1,8 +1,12 @@
 """Benchmark (not a test): the Dask kNN's overhead on one machine, the per-task costs it is made of, and the
 "scale on paper" table those costs give.
 
-n × d synthetic float32 rows (Gaussian) written as ``--shards`` .npy files into a temporary folder (deleted at the
-end); self-mode k-NN of every row:
+n × d float32 rows written as ``--shards`` .npy files into a temporary folder (``--tmp``; deleted at the end):
+``--data gaussian`` (synthetic, d = ``--d``) or ``--data fashion``: the 70 000 Fashion-MNIST images (train then
+test, read by ``imanifold.load`` from ``--fashion``), then copies shifted one pixel right, one pixel down, one
+pixel right and down, ... (``np.roll`` of the 28 × 28 images, deterministic) up to n rows, d = 784. Self-mode k-NN
+of every row, ``--pairs`` times (in-process then Dask, alternately: on a shared machine a pair sees the same load),
+ratios per pair and of the medians printed:
   * in-process: ``imanifold.NearestNeighbors(k).fit(X).kneighbors()`` with all cores;
   * Dask: ``imanifold.dask.kneighbors(dir, dir, k)`` on a ``LocalCluster`` of ``--workers`` processes × 1 thread,
     every task single-threaded (``threads=1``): the same cores. Cluster start-up is not timed.
@@ -12,6 +16,7 @@ scores from a gathered neighbour table (``score_block``, tangent included). The 
 those costs with the model printed under it.
 
 Run: python crates/imanifold-py/bench/dask_overhead.py [--n 200000] [--d 784] [--k 10] [--workers 2]
+         [--data fashion] [--pairs 2] [--tmp /tmp]
 Memory: X (n·d·4 bytes: 627 MB at 200 000 × 784), its shards on disk, and the in-process result.
 """
 import argparse
@@ -86,6 +91,24 @@ def scale_table(c, k=20, d=784, shard_rows=250_000, qb=8192, bandwidth=1e9):
     return "\n".join(lines)
 
 
+def fashion_rows(n, folder):
+    """n rows: the 70 000 Fashion-MNIST images, then shifted copies of them (see the module doc)."""
+    base = np.concatenate([imanifold.load(pathlib.Path(folder) / f).data for f in
+                           ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz")])
+    img = base.reshape(-1, 28, 28)
+    out, shifts = [], [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (2, 0)]
+    have = 0
+    for dy, dx in shifts:
+        if have >= n:
+            break
+        part = np.roll(img, (dy, dx), axis=(1, 2)).reshape(len(img), -1)[: n - have]
+        out.append(part)
+        have += len(part)
+    if have < n:
+        raise ValueError(f"--n {n}: at most {len(img) * len(shifts)} Fashion-MNIST rows")
+    return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200_000)
@@ -95,25 +118,43 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--query-block", type=int, default=8192)
     ap.add_argument("--split-every", type=int, default=idask.DEFAULT_SPLIT_EVERY)
+    ap.add_argument("--data", choices=("gaussian", "fashion"), default="gaussian")
+    ap.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--pairs", type=int, default=1, help="in-process + Dask runs, alternately")
+    ap.add_argument("--tmp", default=None, help="folder for the temporary shards (default: the system's)")
+    ap.add_argument("--no-tasks", action="store_true", help="skip the per-task costs and the scale table")
     args = ap.parse_args()
     from distributed import Client, LocalCluster
 
-    X = np.random.default_rng(0).standard_normal((args.n, args.d), dtype=np.float32)
-    out = {"n": args.n, "d": args.d, "k": args.k, "shards": args.shards, "workers": args.workers}
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.data == "fashion":
+        X = fashion_rows(args.n, args.fashion)
+    else:
+        X = np.random.default_rng(0).standard_normal((args.n, args.d), dtype=np.float32)
+    out = {"data": args.data, "n": args.n, "d": X.shape[1], "k": args.k, "shards": args.shards,
+           "workers": args.workers, "query_block": args.query_block, "pairs": []}
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         shards = pathlib.Path(tmp) / "shards"
         shards.mkdir()
         for i, part in enumerate(np.array_split(X, args.shards)):
             np.save(shards / f"{i:04d}.npy", part)
-        t_in, (dist, ind) = timed(lambda: imanifold.NearestNeighbors(n_neighbors=args.k).fit(X).kneighbors())
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
-            t_dask, (d2, i2) = timed(lambda: idask.kneighbors(str(shards), str(shards), args.k, client=client,
-                                                               query_block=args.query_block, threads=1))
+            for _ in range(args.pairs):
+                t_in, (dist, ind) = timed(lambda: imanifold.NearestNeighbors(n_neighbors=args.k).fit(X).kneighbors())
+                t_dask, (d2, i2) = timed(lambda: idask.kneighbors(str(shards), str(shards), args.k, client=client,
+                                                                   query_block=args.query_block, threads=1))
+                same = bool(np.array_equal(ind, i2) and np.array_equal(dist.view(np.uint32), d2.view(np.uint32)))
+                out["pairs"].append(dict(in_process_s=t_in, local_cluster_s=t_dask, ratio=t_dask / t_in,
+                                         identical=same))
+                print(json.dumps(out["pairs"][-1]), flush=True)
+                del dist, ind, d2, i2
+        t_in = float(np.median([p["in_process_s"] for p in out["pairs"]]))
+        t_dask = float(np.median([p["local_cluster_s"] for p in out["pairs"]]))
         out.update(in_process_s=t_in, local_cluster_s=t_dask, ratio=t_dask / t_in,
-                   identical=bool(np.array_equal(ind, i2) and np.array_equal(dist.view(np.uint32),
-                                                                              d2.view(np.uint32))))
-        del dist, ind, d2, i2
+                   identical=all(p["identical"] for p in out["pairs"]))
+    if args.no_tasks:
+        print(json.dumps(out, indent=1))
+        return
     costs = task_costs(X, args.k, min(2048, args.n // 4), args.n // args.shards, args.split_every, 20)
     out["tasks"] = costs
     print(json.dumps(out, indent=1))
