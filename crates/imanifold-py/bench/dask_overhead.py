@@ -139,13 +139,20 @@ def main():
             np.save(shards / f"{i:04d}.npy", part)
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
+            def cpu():  # CPU seconds of this process and of every worker process (all their threads)
+                return time.process_time() + sum(client.run(time.process_time).values())
+
             for _ in range(args.pairs):
+                c0 = cpu()
                 t_in, (dist, ind) = timed(lambda: imanifold.NearestNeighbors(n_neighbors=args.k).fit(X).kneighbors())
+                c1 = cpu()
                 t_dask, (d2, i2) = timed(lambda: idask.kneighbors(str(shards), str(shards), args.k, client=client,
                                                                    query_block=args.query_block, threads=1))
+                c2 = cpu()
                 same = bool(np.array_equal(ind, i2) and np.array_equal(dist.view(np.uint32), d2.view(np.uint32)))
                 out["pairs"].append(dict(in_process_s=t_in, local_cluster_s=t_dask, ratio=t_dask / t_in,
-                                         identical=same))
+                                         in_process_cpu_s=c1 - c0, local_cluster_cpu_s=c2 - c1,
+                                         cpu_ratio=(c2 - c1) / (c1 - c0), identical=same))
                 print(json.dumps(out["pairs"][-1]), flush=True)
                 del dist, ind, d2, i2
         t_in = float(np.median([p["in_process_s"] for p in out["pairs"]]))

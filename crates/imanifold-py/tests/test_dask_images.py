@@ -6,6 +6,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -213,4 +214,20 @@ def test_render_survives_a_killed_worker(cli, process_cluster, tmp_path):
         assert not t.is_alive()
     assert box["result"]["n_images"] == 400
     same_folder(got, want)
+    assert sorted(os.listdir(tmp_path)) == ["cli", "dask"]
+
+
+def test_cli_render_equals_imanifold_render(cli, process_cluster, tmp_path):
+    r = dict(scene="shapes10", vary="yaw,distance", n=12, size=8, sampling="random", seed=2)
+    want = tmp_path / "cli"
+    subprocess.run([str(cli), "render", *cli_args(r), "--out", str(want)], check=True, capture_output=True)
+    base = [sys.executable, "-m", "imanifold.dask", "render", "--scheduler", process_cluster.scheduler_address]
+    args = ["--scene", "shapes10", "--vary", "yaw,distance", "--n", "12", "--size", "8", "--seed", "2", "--ssaa", "2",
+            "--range-size", "5"]
+    p = subprocess.run(base + args + ["--out", str(tmp_path / "dask")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    same_folder(tmp_path / "dask", want)
+    p = subprocess.run(base + args + ["--vary", "zoom", "--out", str(tmp_path / "bad")], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and "zoom" in p.stderr
     assert sorted(os.listdir(tmp_path)) == ["cli", "dask"]

@@ -270,7 +270,7 @@ def kneighbors(queries, references, k: int, client=None, query_block: int = DEFA
     """Exact ``k`` nearest reference rows of every query row, computed by Dask over shards.
 
     ``references`` / ``queries``: a list of .npy paths, a directory of .npy files (sorted by name; rows in file
-    order), an image folder (a folder with a ``manifest.csv`` or without .npy files: :func:`image_folder`), a
+    order), an image folder (a folder with a ``manifest.csv``, or with images and no .npy file: :func:`image_folder`), a
     ``dask.array`` (its row chunks are the shards) or a numpy array (cut into shards of :data:`DEFAULT_SHARD_ROWS`
     rows). Rows of more than two dimensions are flattened. ``queries=None`` or
     ``queries is references``: self mode, every reference row among the others (itself excluded), as
@@ -657,8 +657,6 @@ def score(reference, queries, methods: Optional[Sequence[str]] = None, k: int = 
     out["nearest"] = np.concatenate([r["nearest"] for r in res])
     out["nearest_distance"] = np.concatenate([r["nearest_distance"] for r in res])
     return out
-
-
 
 
 # ------------------------------------------------------------------------------------------------------ render
