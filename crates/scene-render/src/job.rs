@@ -131,11 +131,19 @@ pub fn render_count(scene: &Scene, request: &RenderRequest) -> Result<usize> {
     image_count(scene, &vary, request.n, request.sampling, request.seed)
 }
 
-/// Renders images `range` of `request`'s set into `dir` ([`write_render_images`]): the image (and depth) files
-/// [`render_to_dir`] writes for them, byte for byte. Once every range is rendered (any order, any process),
-/// [`finish_range_dir`] writes the manifest and `render.json`. Returns the seconds spent.
+/// Renders images `range` of `request`'s set into the existing folder `dir` ([`write_render_images`]): the image
+/// (and depth) files [`render_to_dir`] writes for them, byte for byte. Once every range is rendered (any order, any
+/// process), [`finish_range_dir`] writes the manifest and `render.json`. A missing `dir` is refused (not created):
+/// a range started after its run was abandoned and its staging folder removed writes nothing. Returns the seconds
+/// spent.
 pub fn render_range_to_dir(dir: &Path, scene: &Scene, request: &RenderRequest, range: Range<usize>) -> Result<f64> {
     let t = std::time::Instant::now();
+    if !dir.is_dir() {
+        return Err(RenderError::Options(format!(
+            "{} is not a folder: a render by ranges writes into its (staging) folder, which must exist",
+            dir.display()
+        )));
+    }
     let first = range.start;
     let (_, params) = range_params(scene, request, Some(range))?;
     write_render_images(dir, scene, &params, first, &request.options, request.depth)?;
@@ -209,6 +217,8 @@ mod tests {
         let whole = tmp.path().join("whole");
         render_to_dir(&whole, &scene, &req).unwrap();
         let parts = tmp.path().join("parts");
+        assert!(render_range_to_dir(&parts, &scene, &req, 0..3).unwrap_err().to_string().contains("must exist"));
+        std::fs::create_dir(&parts).unwrap();
         assert_eq!(render_count(&scene, &req).unwrap(), 11);
         for r in [7..11, 0..3, 3..7] {
             render_range_to_dir(&parts, &scene, &req, r).unwrap();
@@ -238,6 +248,7 @@ mod tests {
         assert_eq!(json(&whole), json(&parts));
         // A missing range is found before anything is written.
         let gap = tmp.path().join("gap");
+        std::fs::create_dir(&gap).unwrap();
         render_range_to_dir(&gap, &scene, &req, 0..5).unwrap();
         let e = finish_range_dir(&gap, &scene, &req, 0.0).unwrap_err();
         assert!(e.to_string().contains("000005.png is missing"), "{e}");

@@ -15,8 +15,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _imanifold
-from .dask import (DEFAULT_QUERY_BLOCK, DEFAULT_RENDER_RANGE, DEFAULT_SCORE_BLOCK, SCORE_DEFAULT_CALIBRATION,
-                   SCORE_DEFAULT_K, _require_dask, dimension, kneighbors, render, score)
+from .dask import (DEFAULT_QUERY_BLOCK, DEFAULT_RENDER_RANGE, DEFAULT_SCORE_BLOCK, QUERY_BLOCK_BYTES,
+                   SCORE_DEFAULT_CALIBRATION, SCORE_DEFAULT_K, _require_dask, dimension, kneighbors, render, score)
 from .dask import __doc__ as _doc
 
 
@@ -65,7 +65,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     kn.add_argument("--k", type=int, required=True)
     kn.add_argument("--scheduler", help="address of a running Dask scheduler (default: start a LocalCluster)")
     kn.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: Dask's)")
-    kn.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
+    kn.add_argument("--query-block", type=int, default=None,
+                    help=f"queries per task (default: {QUERY_BLOCK_BYTES >> 20} MiB of rows, at least "
+                    f"{DEFAULT_QUERY_BLOCK})")
     kn.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     dm = sub.add_parser("dimension", help="intrinsic dimension over .npy shards; writes results.json (the entries "
                         "of imanifold.id.estimate)")
@@ -77,7 +79,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     dm.add_argument("--seed", type=int, default=0)
     dm.add_argument("--scheduler", help="as for kneighbors")
     dm.add_argument("--workers", type=int, default=None, help="as for kneighbors")
-    dm.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
+    dm.add_argument("--query-block", type=int, default=None, help="as for kneighbors")
     dm.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     sc = sub.add_parser("score", help="off-manifold scores of queries against a reference over .npy shards; writes "
                         "one .npy per column (as imanifold.score returns)")

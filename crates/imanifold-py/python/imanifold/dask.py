@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import pathlib
+import shutil
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -33,8 +34,11 @@ import numpy as np
 
 from . import _imanifold
 
-#: Rows of a query block (one task's queries) unless ``query_block=`` says otherwise.
+#: Fewest rows of a query block (one task's queries) when ``query_block=None`` …
 DEFAULT_QUERY_BLOCK = 4096
+#: … which otherwise takes as many rows as fit in this many bytes of float32: large tasks repeat the per-shard
+#: preparation of the engine's search (centring, principal basis, plan) fewer times.
+QUERY_BLOCK_BYTES = 64 << 20
 #: Rows of a reference shard cut from an in-memory numpy array (files and dask chunks keep their own sizes).
 DEFAULT_SHARD_ROWS = 65536
 #: Partial lists merged by one reduction task.
@@ -264,20 +268,23 @@ def _tree(parts, k: int, split_every: int):
     return parts[0]
 
 
-def kneighbors(queries, references, k: int, client=None, query_block: int = DEFAULT_QUERY_BLOCK,
+def kneighbors(queries, references, k: int, client=None, query_block: Optional[int] = None,
                strategy: str = "auto", threads: Optional[int] = None,
                split_every: int = DEFAULT_SPLIT_EVERY) -> Tuple[np.ndarray, np.ndarray]:
     """Exact ``k`` nearest reference rows of every query row, computed by Dask over shards.
 
     ``references`` / ``queries``: a list of .npy paths, a directory of .npy files (sorted by name; rows in file
-    order), an image folder (a folder with a ``manifest.csv``, or with images and no .npy file: :func:`image_folder`), a
-    ``dask.array`` (its row chunks are the shards) or a numpy array (cut into shards of :data:`DEFAULT_SHARD_ROWS`
-    rows). Rows of more than two dimensions are flattened. ``queries=None`` or
+    order), an image folder (a folder with a ``manifest.csv``, or with images and no .npy file:
+    :func:`image_folder`), a ``dask.array`` (its row chunks are the shards) or a numpy array (cut into shards of
+    :data:`DEFAULT_SHARD_ROWS` rows). Rows of more than two dimensions are flattened. ``queries=None`` or
     ``queries is references``: self mode, every reference row among the others (itself excluded), as
     ``NearestNeighbors().fit(R).kneighbors()`` and ``imanifold neighbors`` without ``--query``.
 
     ``client``: a ``distributed.Client`` (default: the current one, else Dask's default scheduler). Tasks are
     (query block of ``query_block`` rows × reference shard); each loads only its rows (.npy files memory-mapped).
+    ``query_block=None``: :data:`QUERY_BLOCK_BYTES` of float32 rows, at least :data:`DEFAULT_QUERY_BLOCK` (21 399
+    rows at d = 784). Fewer, larger reference shards and larger query blocks cost less in all (each task prepares
+    its shard for the engine's search, and a shard's own k-th distance prunes less than the global one).
     ``strategy``: an exact strategy of ``NearestNeighbors`` (``"approx"`` is refused: its result depends on the
     shard). ``threads``: engine threads per task (default: all cores of the worker).
 
@@ -289,7 +296,8 @@ def kneighbors(queries, references, k: int, client=None, query_block: int = DEFA
 
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    if isinstance(query_block, bool) or not isinstance(query_block, (int, np.integer)) or query_block < 1:
+    if query_block is not None and (isinstance(query_block, bool) or not isinstance(query_block, (int, np.integer))
+                                    or query_block < 1):
         raise ValueError(f"query_block must be a positive integer, got {query_block!r}")
     if not isinstance(split_every, (int, np.integer)) or split_every < 2:
         raise ValueError(f"split_every must be an integer ≥ 2, got {split_every!r}")
@@ -299,6 +307,8 @@ def kneighbors(queries, references, k: int, client=None, query_block: int = DEFA
     self_mode = queries is None or queries is references
     refs, d = _sources(references, np.iinfo(np.int64).max, "references")
     n = sum(r[1] for r in refs)
+    if query_block is None:
+        query_block = max(DEFAULT_QUERY_BLOCK, QUERY_BLOCK_BYTES // (4 * d))
     if self_mode:
         qs, dq = _sources(references, int(query_block), "queries")
         if k >= n:
@@ -435,7 +445,7 @@ def _pca_entries(sources, d: int, specs: List[Tuple[int, str, bool]], bootstrap:
 
 def dimension(shards, estimators: Sequence[str] = ("mle", "twonn"), n_neighbors: Optional[int] = None,
               k_range: Optional[Tuple[int, int]] = None, bootstrap: int = _imanifold.DEFAULT_BOOTSTRAP,
-              seed: int = 0, client=None, query_block: int = DEFAULT_QUERY_BLOCK, threads: Optional[int] = None,
+              seed: int = 0, client=None, query_block: Optional[int] = None, threads: Optional[int] = None,
               split_every: int = DEFAULT_SPLIT_EVERY) -> Dict[str, Dict[str, Any]]:
     """Intrinsic dimension of rows held in shards, as :func:`imanifold.id.estimate` on the concatenated rows.
 
@@ -707,17 +717,40 @@ def render(scene: str, out, vary=(), n: int = 100, size=64, sampling: str = "ran
                    height=int(h), sampling=str(sampling), seed=int(seed), ssaa=int(ssaa), blur=float(blur),
                    gray=bool(gray), depth=bool(depth), set=[s.strip() for s in set if s.strip()])
     total = _imanifold.render_count(**request)
+    if client is None:
+        try:
+            from distributed import get_client
+
+            client = get_client()
+        except (ImportError, ValueError):
+            client = None
     stage = _imanifold.StagedDir(os.fspath(out))
+    folder = os.fspath(stage.path)
+    ranges = [(a, min(a + int(range_size), total)) for a in range(0, total, int(range_size))]
+    futures = []
     try:
-        folder = os.fspath(stage.path)
-        task = dask.delayed(render_range, pure=True)
         t0 = time.perf_counter()
-        _compute([task(folder, request, a, min(a + int(range_size), total), threads)
-                  for a in range(0, total, int(range_size))], client)
+        if client is None:  # one range after the other: each task renders on all cores
+            for a, b in ranges:
+                render_range(folder, request, a, b, threads)
+        else:
+            task = dask.delayed(render_range, pure=True)
+            futures = client.compute([task(folder, request, a, b, threads) for a, b in ranges])
+            client.gather(futures)
         results = json.loads(_imanifold.render_finish(folder, render_seconds=time.perf_counter() - t0, **request))
         stage.commit()
-    finally:
+    except BaseException:
+        # Remove the staging folder first (ranges that start later refuse the missing folder), then wait for the
+        # ranges still running and remove what they wrote meanwhile: nothing is left behind.
         stage.discard()
+        if futures:
+            from distributed import wait
+
+            try:
+                wait(futures)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
     return results
 
 

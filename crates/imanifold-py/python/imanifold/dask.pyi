@@ -5,6 +5,7 @@ import numpy as np
 import numpy.typing as npt
 
 DEFAULT_QUERY_BLOCK: int
+QUERY_BLOCK_BYTES: int
 DEFAULT_SHARD_ROWS: int
 DEFAULT_SPLIT_EVERY: int
 
@@ -15,7 +16,7 @@ def shard_topk(query: object, reference: object, k: int, offset: int, query_star
                strategy: str = "auto", threads: Optional[int] = None) -> Part: ...
 def merge_topk(parts: Sequence[Part], k: int) -> Part: ...
 def finish(part: Part, k: int) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
-def kneighbors(queries: object, references: object, k: int, client: object = None, query_block: int = 4096,
+def kneighbors(queries: object, references: object, k: int, client: object = None, query_block: Optional[int] = None,
                strategy: str = "auto", threads: Optional[int] = None, split_every: int = 8
                ) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
 def main(argv: Optional[Sequence[str]] = None) -> int: ...
@@ -48,7 +49,7 @@ def combine_column_sums(parts: Sequence[Tuple[int, npt.NDArray[np.float64]]]) ->
 def combine_scatter(parts: Sequence[Tuple[int, npt.NDArray[np.float64]]]) -> Tuple[int, npt.NDArray[np.float64]]: ...
 def dimension(shards: object, estimators: Sequence[str] = ("mle", "twonn"), n_neighbors: Optional[int] = None,
               k_range: Optional[Tuple[int, int]] = None, bootstrap: int = ..., seed: int = 0, client: object = None,
-              query_block: int = 4096, threads: Optional[int] = None, split_every: int = 8
+              query_block: Optional[int] = None, threads: Optional[int] = None, split_every: int = 8
               ) -> Dict[str, Dict[str, Any]]: ...
 
 DEFAULT_SCORE_BLOCK: int
