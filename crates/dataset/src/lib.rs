@@ -314,7 +314,44 @@ fn list_images(dir: &Path, recursive: bool, seen: &mut HashSet<PathBuf>, out: &m
     Ok(())
 }
 
-fn load_image_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
+/// The rows of an image folder, in the order [`load`] gives them, before decoding: each image's file, id and
+/// manifest cells. [`decode_image_range`] decodes any range of `files` into the rows [`load`] gives for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRows {
+    /// The image of each row.
+    pub files: Vec<PathBuf>,
+    /// Per-row identifier (as [`Dataset::ids`]).
+    pub ids: Vec<String>,
+    /// Manifest columns (not including `file`), as [`Dataset::columns`].
+    pub columns: Vec<(String, Column)>,
+    /// The folder.
+    pub source: PathBuf,
+}
+
+/// The rows of the image folder `dir` (with or without `manifest.csv`) that [`load`] reads, after `limit` and
+/// `sample`, without decoding an image. A manifest of `.npy` rows is refused (it holds no images: [`load`] it).
+pub fn list_image_rows(dir: &Path, opts: &LoadOptions) -> Result<ImageRows> {
+    check_options(opts)?;
+    if !dir.exists() {
+        return Err(DatasetError::NotFound { path: dir.to_path_buf() });
+    }
+    if !dir.is_dir() {
+        return Err(DatasetError::Option(format!("{} is not an image folder", dir.display())));
+    }
+    if !dir.join("manifest.csv").is_file() {
+        return image_folder_rows(dir, opts);
+    }
+    let (rows, npy_rows) = manifest_rows(dir, opts)?;
+    if npy_rows {
+        return Err(DatasetError::Manifest {
+            path: dir.join("manifest.csv"),
+            message: "lists .npy rows, not images: load the folder as a whole".into(),
+        });
+    }
+    Ok(rows)
+}
+
+fn image_folder_rows(dir: &Path, opts: &LoadOptions) -> Result<ImageRows> {
     let mut files = Vec::new();
     list_images(dir, opts.recursive, &mut HashSet::new(), &mut files)?;
     files.sort();
@@ -324,9 +361,14 @@ fn load_image_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     }
     let keep = select_rows(files.len(), opts);
     let files: Vec<PathBuf> = keep.iter().map(|&i| files[i].clone()).collect();
-    let (data, shape) = decode_images_at(dir, &files, opts)?;
     let ids = files.iter().map(|p| rel_name(dir, p)).collect();
-    Ok(Dataset { data, shape: Some(shape), ids, columns: Vec::new(), source: dir.to_path_buf() })
+    Ok(ImageRows { files, ids, columns: Vec::new(), source: dir.to_path_buf() })
+}
+
+fn load_image_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let rows = image_folder_rows(dir, opts)?;
+    let (data, shape) = decode_images_at(dir, &rows.files, opts)?;
+    Ok(Dataset { data, shape: Some(shape), ids: rows.ids, columns: rows.columns, source: rows.source })
 }
 
 /// A manifest's columns other than `file`: name and cells as text.
@@ -413,7 +455,9 @@ fn to_column(cells: Vec<String>) -> Column {
     }
 }
 
-fn load_manifest_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
+/// The rows a manifest folder lists (after `limit`/`sample`; every file must exist) and whether they are `.npy`
+/// rows.
+fn manifest_rows(dir: &Path, opts: &LoadOptions) -> Result<(ImageRows, bool)> {
     let (files, cols) = read_manifest(dir)?;
     let keep = select_rows(files.len(), opts);
     let paths: Vec<PathBuf> = keep.iter().map(|&i| dir.join(&files[i])).collect();
@@ -426,17 +470,22 @@ fn load_manifest_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
         }
     }
     let npy_rows = files.iter().all(|f| f.to_lowercase().ends_with(".npy"));
-    let (data, shape) = if npy_rows {
-        npy::decode_npy_rows(&dir.join("manifest.csv"), &paths)?
-    } else {
-        decode_images_at(dir, &paths, opts).map(|(d, s)| (d, Some(s)))?
-    };
     let columns = cols
         .into_iter()
         .map(|(name, cells)| (name, to_column(keep.iter().map(|&i| cells[i].clone()).collect())))
         .collect();
     let ids = keep.iter().map(|&i| files[i].clone()).collect();
-    Ok(Dataset { data, shape, ids, columns, source: dir.to_path_buf() })
+    Ok((ImageRows { files: paths, ids, columns, source: dir.to_path_buf() }, npy_rows))
+}
+
+fn load_manifest_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
+    let (rows, npy_rows) = manifest_rows(dir, opts)?;
+    let (data, shape) = if npy_rows {
+        npy::decode_npy_rows(&dir.join("manifest.csv"), &rows.files)?
+    } else {
+        decode_images_at(dir, &rows.files, opts).map(|(d, s)| (d, Some(s)))?
+    };
+    Ok(Dataset { data, shape, ids: rows.ids, columns: rows.columns, source: rows.source })
 }
 
 /// Decodes images in parallel into rows. Sizes must agree (after `resize`). The memory needed is checked (after
@@ -451,29 +500,81 @@ fn decode_images_at(source: &Path, files: &[PathBuf], opts: &LoadOptions) -> Res
     let Some(first_path) = files.first() else {
         return Err(DatasetError::EmptyFolder { path: source.to_path_buf(), recursive: "" });
     };
-    let first = image::open(first_path).map_err(|e| decode_err(first_path, e))?;
-    let channels = match opts.color {
-        ColorMode::Gray => 1,
-        ColorMode::Rgb => 3,
-        ColorMode::Auto => {
-            if first.color().has_color() {
-                3
-            } else {
-                1
+    let spec = DecodeSpec::from_first(first_path, opts)?;
+    Ok((decode_with(source, files, &spec)?, spec.shape()))
+}
+
+/// How the images of a collection become rows, fixed by the collection's first image: the channels (for
+/// [`ColorMode::Auto`]) and, without `resize`, the size every image must have. Rows decoded by one spec, in any
+/// number of pieces ([`decode_image_range`]), are the rows the whole collection's load gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeSpec {
+    /// The collection's first image (named when another image's size differs).
+    pub first: PathBuf,
+    /// Its width and height.
+    pub first_size: (u32, u32),
+    /// Bytes per pixel of its decoded form (the memory estimate's transient buffers).
+    pub first_bytes_per_pixel: u32,
+    /// Channels of the rows: 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// Every image resized to (width, height); without it every image must have `first_size`.
+    pub resize: Option<(u32, u32)>,
+}
+
+impl DecodeSpec {
+    /// The spec of a collection whose first image is `first`, read with `opts` (its colour and resize options).
+    pub fn from_first(first: &Path, opts: &LoadOptions) -> Result<Self> {
+        let img = image::open(first).map_err(|e| decode_err(first, e))?;
+        let channels = match opts.color {
+            ColorMode::Gray => 1,
+            ColorMode::Rgb => 3,
+            ColorMode::Auto => {
+                if img.color().has_color() {
+                    3
+                } else {
+                    1
+                }
             }
-        }
-    };
-    let (w0, h0) = (first.width(), first.height());
-    let (w, h) = opts.resize.unwrap_or((w0, h0));
-    let d = (w as usize) * (h as usize) * channels;
+        };
+        let (w0, h0) = (img.width(), img.height());
+        let bpp = (img.as_bytes().len() as u128 / (w0 as u128 * h0 as u128).max(1)) as u32;
+        Ok(DecodeSpec {
+            first: first.to_path_buf(),
+            first_size: (w0, h0),
+            first_bytes_per_pixel: bpp,
+            channels,
+            resize: opts.resize,
+        })
+    }
+
+    /// The shape of the rows' images.
+    pub fn shape(&self) -> ImageShape {
+        let (w, h) = self.resize.unwrap_or(self.first_size);
+        ImageShape { height: h as usize, width: w as usize, channels: self.channels }
+    }
+}
+
+/// Decodes `files` (a piece of a collection, e.g. a range of [`ImageRows::files`]) into rows with the collection's
+/// `spec`: the rows [`load`] gives for them.
+pub fn decode_image_range(files: &[PathBuf], spec: &DecodeSpec) -> Result<Array2<f32>> {
+    let source = files.first().and_then(|f| f.parent()).unwrap_or(Path::new("."));
+    decode_with(source, files, spec)
+}
+
+/// Decodes images in parallel into rows with `spec`; the memory needed is checked first.
+fn decode_with(source: &Path, files: &[PathBuf], spec: &DecodeSpec) -> Result<Array2<f32>> {
+    let (w0, h0) = spec.first_size;
+    let ImageShape { height, width, channels } = spec.shape();
+    let (w, h) = (width as u32, height as u32);
+    let d = height * width * channels;
     // Per decoding thread: the decoded image, its resized copy (same pixel type) and its float32 conversion.
-    let src_bytes = first.as_bytes().len() as u128;
-    let per_pixel = src_bytes / (w0 as u128 * h0 as u128).max(1);
+    let per_pixel = spec.first_bytes_per_pixel as u128;
+    let src_bytes = per_pixel * w0 as u128 * h0 as u128;
     let transient = src_bytes + (w as u128 * h as u128) * (per_pixel + 12);
-    drop(first);
     let threads = rayon::current_num_threads().min(files.len()) as u128;
     let needed = limits::f32_matrix(files.len(), d) + limits::ROW_OVERHEAD * files.len() as u128 + threads * transient;
-    limits::check(source, needed, || limits::values(files.len(), d), &npy::resize_hint(opts))?;
+    let hint = npy::resize_hint(&LoadOptions { resize: spec.resize, ..LoadOptions::default() });
+    limits::check(source, needed, || limits::values(files.len(), d), &hint)?;
     let mut data = Array2::<f32>::zeros((files.len(), d));
     let sizes: Vec<Result<(u32, u32)>> = data
         .axis_iter_mut(Axis(0))
@@ -482,7 +583,7 @@ fn decode_images_at(source: &Path, files: &[PathBuf], opts: &LoadOptions) -> Res
         .map(|(mut row, path)| {
             let img = image::open(path).map_err(|e| decode_err(path, e))?;
             let size = (img.width(), img.height());
-            if opts.resize.is_none() && size != (w0, h0) {
+            if spec.resize.is_none() && size != (w0, h0) {
                 return Ok(size);
             }
             let img = if size != (w, h) { img.resize_exact(w, h, image::imageops::FilterType::Triangle) } else { img };
@@ -501,9 +602,9 @@ fn decode_images_at(source: &Path, files: &[PathBuf], opts: &LoadOptions) -> Res
         .collect();
     for (i, s) in sizes.into_iter().enumerate() {
         let s = s?;
-        if opts.resize.is_none() && s != (w0, h0) {
+        if spec.resize.is_none() && s != (w0, h0) {
             return Err(DatasetError::MixedSizes {
-                first: first_path.clone(),
+                first: spec.first.clone(),
                 first_size: format!("{w0}x{h0}"),
                 other: files[i].clone(),
                 other_size: format!("{}x{}", s.0, s.1),
@@ -512,7 +613,7 @@ fn decode_images_at(source: &Path, files: &[PathBuf], opts: &LoadOptions) -> Res
     }
     // 16-bit and float images may carry values slightly outside [0, 1] after resampling; clamp.
     data.par_mapv_inplace(|x| x.clamp(0.0, 1.0));
-    Ok((data, ImageShape { height: h as usize, width: w as usize, channels }))
+    Ok(data)
 }
 
 fn decode_err(path: &Path, e: image::ImageError) -> DatasetError {

@@ -210,3 +210,40 @@ fn mnist_idx_with_labels_plain_and_gzip() {
     let msg = load(&dir.path().join("short-images-idx3-ubyte"), &opts()).unwrap_err().to_string();
     assert!(msg.contains("truncated") && msg.contains("short-images"), "{msg}");
 }
+
+#[test]
+fn image_ranges_decode_to_the_rows_of_the_whole_load() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first image is grey: Auto reads every image grey, also in a range that starts with a colour image.
+    gray(4, 3, 9).save(dir.path().join("a.png")).unwrap();
+    for (i, v) in [40u8, 90, 130, 170, 220].iter().enumerate() {
+        RgbImage::from_fn(4, 3, |x, y| Rgb([*v, (x * 40) as u8, (y * 60) as u8]))
+            .save(dir.path().join(format!("c{i}.png")))
+            .unwrap();
+    }
+    for o in [opts(), LoadOptions { color: ColorMode::Rgb, resize: Some((3, 2)), ..opts() }] {
+        let whole = load(dir.path(), &o).unwrap();
+        let rows = list_image_rows(dir.path(), &o).unwrap();
+        assert_eq!(rows.ids, whole.ids);
+        let spec = DecodeSpec::from_first(&rows.files[0], &o).unwrap();
+        assert_eq!(Some(spec.shape()), whole.shape);
+        for (a, b) in [(0, 2), (2, 6), (3, 4)] {
+            let part = decode_image_range(&rows.files[a..b], &spec).unwrap();
+            assert_eq!(part, whole.data.slice(ndarray::s![a..b, ..]), "rows {a}..{b}");
+        }
+    }
+    // Without resize, a range holding an image of another size is refused as the whole load refuses it, naming the
+    // collection's first image.
+    gray(5, 3, 0).save(dir.path().join("d.png")).unwrap();
+    let rows = list_image_rows(dir.path(), &opts()).unwrap();
+    let spec = DecodeSpec::from_first(&rows.files[0], &opts()).unwrap();
+    let e = decode_image_range(&rows.files[5..], &spec).unwrap_err().to_string();
+    assert!(e.contains("a.png is 4x3") && e.contains("d.png is 5x3"), "{e}");
+    // A manifest folder lists its rows in its order with its columns; limit applies.
+    fs::write(dir.path().join("manifest.csv"), "file,label\nc1.png,1\na.png,0\n").unwrap();
+    let o = LoadOptions { limit: Some(1), ..opts() };
+    let rows = list_image_rows(dir.path(), &o).unwrap();
+    assert_eq!(rows.ids, vec!["c1.png"]);
+    assert_eq!(rows.columns, load(dir.path(), &o).unwrap().columns);
+    assert!(list_image_rows(&dir.path().join("a.png"), &opts()).is_err());
+}

@@ -1,12 +1,15 @@
 //! `render`: image sets of a scene in memory ([`scene_render::sample_parameters`] + [`scene_render::render_set`]),
-//! the same images `imanifold render` writes (its `images.npy`, unquantised).
+//! the same images `imanifold render` writes (its `images.npy`, unquantised); renders by index ranges into a folder
+//! ([`scene_render::render_range_to_dir`]) for `imanifold.dask.render`.
+
+use std::path::PathBuf;
 
 use ndarray::{Array2, Array3, Array4};
 use numpy::{IntoPyArray, PyArray2, PyArray3, PyArray4};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use rayon::prelude::*;
-use scene_render::{ColorMode, RenderError, RenderOptions, Sampling, Scene};
+use scene_render::{ColorMode, RenderError, RenderOptions, RenderRequest, Sampling, Scene};
 
 use crate::{chain, compute};
 
@@ -100,6 +103,175 @@ fn render<'py>(
     Ok((out.into_pyarray(py), names, values.into_pyarray(py), depths.map(|d| d.into_pyarray(py)), flows))
 }
 
+/// The scene (its defaults set by `set`, `NAME=VALUE` as `imanifold render --set`) and the request of a render by
+/// index ranges (images and, with `depth`, depth maps; no images.npy, no flow).
+#[allow(clippy::too_many_arguments)] // the CLI's `render` options
+fn range_request(
+    scene: &str,
+    vary: Vec<String>,
+    n: usize,
+    width: usize,
+    height: usize,
+    sampling: &str,
+    seed: u64,
+    ssaa: usize,
+    blur: f32,
+    gray: bool,
+    depth: bool,
+    set: &[String],
+) -> PyResult<(Scene, RenderRequest)> {
+    let sampling: Sampling = sampling.parse().map_err(|e: String| PyValueError::new_err(e))?;
+    let mut scene = Scene::load(scene).map_err(render_error)?;
+    scene_render::check_fixed_not_varied(set, &vary).map_err(render_error)?;
+    scene_render::apply_defaults(&mut scene, set).map_err(render_error)?;
+    let color = if gray { ColorMode::Gray } else { ColorMode::Rgb };
+    let options = RenderOptions { width, height, ssaa, blur, color, depth: false };
+    let request = RenderRequest {
+        vary,
+        n,
+        sampling,
+        seed,
+        options,
+        consecutive_flow: false,
+        flow_pairs: Vec::new(),
+        npy: false,
+        depth,
+        force: false,
+    };
+    Ok((scene, request))
+}
+
+/// Number of images of a render request ([`scene_render::render_count`]; raises for what `imanifold render`
+/// refuses).
+#[pyfunction]
+#[pyo3(signature = (scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, set=Vec::new()))]
+#[allow(clippy::too_many_arguments)] // the CLI's `render` options
+fn render_count(
+    scene: &str,
+    vary: Vec<String>,
+    n: usize,
+    width: usize,
+    height: usize,
+    sampling: &str,
+    seed: u64,
+    ssaa: usize,
+    blur: f32,
+    gray: bool,
+    depth: bool,
+    set: Vec<String>,
+) -> PyResult<usize> {
+    let (scene, request) = range_request(scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, &set)?;
+    scene_render::render_count(&scene, &request).map_err(render_error)
+}
+
+/// Renders images `start..end` of a request into the folder `dir` ([`scene_render::render_range_to_dir`]): the
+/// files `imanifold render` writes for them. Returns the seconds spent.
+#[pyfunction]
+#[pyo3(signature = (dir, scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, start, end,
+                    set=Vec::new(), threads=None))]
+#[allow(clippy::too_many_arguments)] // the CLI's `render` options and the range
+fn render_range(
+    py: Python<'_>,
+    dir: PathBuf,
+    scene: &str,
+    vary: Vec<String>,
+    n: usize,
+    width: usize,
+    height: usize,
+    sampling: &str,
+    seed: u64,
+    ssaa: usize,
+    blur: f32,
+    gray: bool,
+    depth: bool,
+    start: usize,
+    end: usize,
+    set: Vec<String>,
+    threads: Option<usize>,
+) -> PyResult<f64> {
+    let (scene, request) = range_request(scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, &set)?;
+    compute(py, threads, || scene_render::render_range_to_dir(&dir, &scene, &request, start..end))?
+        .map_err(render_error)
+}
+
+/// Completes a folder rendered by `render_range` ([`scene_render::finish_range_dir`]: every image present,
+/// `manifest.csv`, `render.json`). Returns the `render.json` text.
+#[pyfunction]
+#[pyo3(signature = (dir, scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, render_seconds,
+                    set=Vec::new()))]
+#[allow(clippy::too_many_arguments)] // the CLI's `render` options and the time spent
+fn render_finish(
+    py: Python<'_>,
+    dir: PathBuf,
+    scene: &str,
+    vary: Vec<String>,
+    n: usize,
+    width: usize,
+    height: usize,
+    sampling: &str,
+    seed: u64,
+    ssaa: usize,
+    blur: f32,
+    gray: bool,
+    depth: bool,
+    render_seconds: f64,
+    set: Vec<String>,
+) -> PyResult<String> {
+    let (scene, request) = range_request(scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, &set)?;
+    let summary = py.detach(|| scene_render::finish_range_dir(&dir, &scene, &request, render_seconds));
+    Ok(summary.map_err(render_error)?.results.to_string())
+}
+
+/// An output folder written as a whole ([`output::StagedDir`]): files go to `path` (a hidden sibling of the
+/// target) until `commit()` renames it into place; `discard()` (or garbage collection before `commit()`) removes
+/// it. The target must not exist, or be an empty folder.
+#[pyclass(module = "imanifold._imanifold")]
+struct StagedDir {
+    inner: Option<output::StagedDir>,
+}
+
+fn output_error(e: output::OutputError) -> PyErr {
+    let msg = chain(&e);
+    match e {
+        output::OutputError::Destination { .. } => PyValueError::new_err(msg),
+        _ => PyOSError::new_err(msg),
+    }
+}
+
+#[pymethods]
+impl StagedDir {
+    #[new]
+    fn new(target: PathBuf) -> PyResult<Self> {
+        Ok(StagedDir { inner: Some(output::StagedDir::new(&target).map_err(output_error)?) })
+    }
+
+    /// The staging folder.
+    #[getter]
+    fn path(&self) -> PyResult<PathBuf> {
+        match &self.inner {
+            Some(s) => Ok(s.path().to_path_buf()),
+            None => Err(PyValueError::new_err("the staged folder was already committed or discarded")),
+        }
+    }
+
+    /// Renames the staging folder into place.
+    fn commit(&mut self) -> PyResult<()> {
+        match self.inner.take() {
+            Some(s) => s.commit().map_err(output_error),
+            None => Err(PyValueError::new_err("the staged folder was already committed or discarded")),
+        }
+    }
+
+    /// Removes the staging folder (nothing is left behind).
+    fn discard(&mut self) {
+        self.inner = None;
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(render_count, m)?)?;
+    m.add_function(wrap_pyfunction!(render_range, m)?)?;
+    m.add_function(wrap_pyfunction!(render_finish, m)?)?;
+    m.add_class::<StagedDir>()?;
     m.add_function(wrap_pyfunction!(render, m)?)
 }

@@ -149,7 +149,8 @@ pub fn write_render_dir(
     prepare_dir(dir, wopts.force)?;
 
     let t0 = std::time::Instant::now();
-    render_images(dir, scene, set, &RenderOptions { depth: wopts.depth, ..opts.clone() }, wopts.npy, &mut npy)?;
+    let ropts = RenderOptions { depth: wopts.depth, ..opts.clone() };
+    render_images(dir, scene, &set.params, 0, &ropts, wopts.npy, &mut npy)?;
     results.timing("render_and_write_images", t0.elapsed().as_secs_f64());
 
     // Each pair once (two writers of one file would race on its temporary file).
@@ -173,6 +174,73 @@ pub fn write_render_dir(
 
     write_manifest(dir, scene, set, &vary_idx)?;
     describe_render(&mut results, scene, set, opts, wopts, &vary_idx, flow_pairs.len());
+    let value = results.to_value();
+    output::write_json(&dir.join("render.json"), &value)?;
+    Ok(value)
+}
+
+/// Renders images `first .. first + params.len()` of a set (`params`: their parameters) and writes the files
+/// [`write_render_dir`] writes for them: `images/NNNNNN.png` and, with `depth`, `depth/NNNNNN.npy`. Ranges of one
+/// set rendered this way, in any order and by any process, then [`write_render_metadata`], give the folder
+/// [`write_render_dir`] gives (without `images.npy` and flow).
+pub fn write_render_images(
+    dir: &Path,
+    scene: &Scene,
+    params: &[Params],
+    first: usize,
+    opts: &RenderOptions,
+    depth: bool,
+) -> Result<()> {
+    opts.validate()?;
+    for p in params {
+        scene.check_params(p)?;
+    }
+    render_images(dir, scene, params, first, &RenderOptions { depth, ..opts.clone() }, false, &mut [])
+}
+
+/// Completes a folder whose images [`write_render_images`] wrote: checks that every image (and depth map) is there,
+/// removes the temporary files of writers that were killed, writes `manifest.csv` and `render.json` (with
+/// `render_seconds` as the time of rendering and writing the images). `wopts` must ask for neither `images.npy`
+/// nor flow. Returns the `render.json` value.
+pub fn write_render_metadata(
+    dir: &Path,
+    scene: &Scene,
+    set: &RenderSet,
+    opts: &RenderOptions,
+    wopts: &WriteOptions,
+    render_seconds: f64,
+) -> Result<serde_json::Value> {
+    if wopts.npy || !wopts.flow_pairs.is_empty() {
+        return Err(RenderError::Options("images.npy and flow are written by write_render_dir only".into()));
+    }
+    let mut results = output::Results::new("render");
+    let vary_idx = check_set(scene, set, opts, wopts)?;
+    let io = |p: PathBuf, e: std::io::Error| RenderError::Output(output::OutputError::Io { path: p, source: e });
+    let sub: &[&str] = if wopts.depth { &["images", "depth"] } else { &["images"] };
+    for d in sub {
+        let d = dir.join(d);
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            for e in entries {
+                let p = e.map_err(|e| io(d.clone(), e))?.path();
+                let name = p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                if name.starts_with('.') && name.contains(".tmp") {
+                    std::fs::remove_file(&p).map_err(|e| io(p.clone(), e))?;
+                }
+            }
+        }
+    }
+    for i in 0..set.params.len() {
+        let mut files = vec![dir.join(image_file(i))];
+        if wopts.depth {
+            files.push(dir.join(format!("depth/{i:06}.npy")));
+        }
+        if let Some(f) = files.iter().find(|f| !f.is_file()) {
+            return Err(RenderError::Options(format!("{} is missing: image {i} was not rendered", f.display())));
+        }
+    }
+    results.timing("render_and_write_images", render_seconds);
+    write_manifest(dir, scene, set, &vary_idx)?;
+    describe_render(&mut results, scene, set, opts, wopts, &vary_idx, 0);
     let value = results.to_value();
     output::write_json(&dir.join("render.json"), &value)?;
     Ok(value)
@@ -202,21 +270,23 @@ fn check_set(scene: &Scene, set: &RenderSet, opts: &RenderOptions, wopts: &Write
     Ok(vary_idx)
 }
 
-/// Renders every image of `set` and writes its PNG (and depth); copies the images into `npy` when `keep_npy`.
+/// Renders images `start ..` (their parameters `params`) and writes their PNGs (and depth); copies the images into
+/// `npy` (rows from 0) when `keep_npy`.
 fn render_images(
     dir: &Path,
     scene: &Scene,
-    set: &RenderSet,
+    params: &[Params],
+    start: usize,
     ropts: &RenderOptions,
     keep_npy: bool,
     npy: &mut [f32],
 ) -> Result<()> {
-    let n = set.params.len();
+    let n = params.len();
     let stride = ropts.height * ropts.width * ropts.color.channels();
     let pb = output::progress(n as u64, "render");
     let write_chunk = |first: usize, imgs: &[RenderedImage]| -> Result<()> {
         imgs.par_iter().enumerate().try_for_each(|(k, img)| -> Result<()> {
-            let i = first + k;
+            let i = start + first + k;
             write_png(&dir.join(image_file(i)), &img.image)?;
             if let Some(d) = &img.depth {
                 output::write_npy(&dir.join(format!("depth/{i:06}.npy")), d)?;
@@ -233,7 +303,7 @@ fn render_images(
         let end = (first + CHUNK).min(n);
         let (imgs, written) = rayon::join(
             || -> Vec<RenderedImage> {
-                set.params[first..end]
+                params[first..end]
                     .par_iter()
                     .map_init(Scratch::default, |s, p| render_with(s, scene, p, ropts))
                     .collect()

@@ -1,12 +1,15 @@
 //! One call from a request to a render folder: sampling, flow pairs, writing ([`render_to_dir`]).
 
+use std::ops::Range;
 use std::path::Path;
 
-use crate::dir::{consecutive_pairs, write_render_dir, RenderSet, WriteOptions};
+use crate::dir::{
+    consecutive_pairs, write_render_dir, write_render_images, write_render_metadata, RenderSet, WriteOptions,
+};
 use crate::error::{RenderError, Result};
 use crate::render::RenderOptions;
-use crate::sampling::{sample_parameters, Sampling};
-use crate::scene::Scene;
+use crate::sampling::{image_count, sample_parameters, sample_parameters_range, Sampling};
+use crate::scene::{Params, Scene};
 
 /// A render folder to make: which parameters vary and how they are sampled, the images' options and the
 /// ground truth to write besides the images.
@@ -98,6 +101,71 @@ pub fn render_to_dir(dir: &Path, scene: &Scene, request: &RenderRequest) -> Resu
     })
 }
 
+/// The parameters of images `range` of `request`'s set (all of them for `None`), after the checks
+/// [`render_to_dir`] makes; `npy` and flow are refused (they are written by [`render_to_dir`] only).
+fn range_params(
+    scene: &Scene,
+    request: &RenderRequest,
+    range: Option<Range<usize>>,
+) -> Result<(Vec<String>, Vec<Params>)> {
+    if request.npy || request.consecutive_flow || !request.flow_pairs.is_empty() {
+        return Err(RenderError::Options(
+            "a render by index ranges writes images, depth, manifest.csv and render.json; images.npy and flow \
+             are written by one-process renders only"
+                .into(),
+        ));
+    }
+    request.options.validate()?;
+    let vary: Vec<String> = request.vary.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let params = match range {
+        Some(r) => sample_parameters_range(scene, &vary, request.n, request.sampling, request.seed, r)?,
+        None => sample_parameters(scene, &vary, request.n, request.sampling, request.seed)?,
+    };
+    Ok((vary, params))
+}
+
+/// Number of images of `request`'s set, after the checks of a render by index ranges ([`render_range_to_dir`]).
+pub fn render_count(scene: &Scene, request: &RenderRequest) -> Result<usize> {
+    range_params(scene, request, Some(0..0))?;
+    let vary: Vec<String> = request.vary.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    image_count(scene, &vary, request.n, request.sampling, request.seed)
+}
+
+/// Renders images `range` of `request`'s set into the existing folder `dir` ([`write_render_images`]): the image
+/// (and depth) files [`render_to_dir`] writes for them, byte for byte. Once every range is rendered (any order, any
+/// process), [`finish_range_dir`] writes the manifest and `render.json`. A missing `dir` is refused (not created):
+/// a range started after its run was abandoned and its staging folder removed writes nothing. Returns the seconds
+/// spent.
+pub fn render_range_to_dir(dir: &Path, scene: &Scene, request: &RenderRequest, range: Range<usize>) -> Result<f64> {
+    let t = std::time::Instant::now();
+    if !dir.is_dir() {
+        return Err(RenderError::Options(format!(
+            "{} is not a folder: a render by ranges writes into its (staging) folder, which must exist",
+            dir.display()
+        )));
+    }
+    let first = range.start;
+    let (_, params) = range_params(scene, request, Some(range))?;
+    write_render_images(dir, scene, &params, first, &request.options, request.depth)?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Completes a folder rendered by [`render_range_to_dir`] ([`write_render_metadata`]: every image present,
+/// `manifest.csv`, `render.json` with `render_seconds`): the folder [`render_to_dir`] writes, `render.json`'s
+/// timings and command line aside.
+pub fn finish_range_dir(
+    dir: &Path,
+    scene: &Scene,
+    request: &RenderRequest,
+    render_seconds: f64,
+) -> Result<RenderSummary> {
+    let (vary, params) = range_params(scene, request, None)?;
+    let set = RenderSet { params, vary, sampling: request.sampling, seed: request.seed };
+    let wopts = WriteOptions { npy: false, depth: request.depth, flow_pairs: Vec::new(), force: false };
+    let results = write_render_metadata(dir, scene, &set, &request.options, &wopts, render_seconds)?;
+    Ok(RenderSummary { n_images: set.params.len(), render_seconds, flow_fields: 0, results })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +205,58 @@ mod tests {
         let e = render_to_dir(&dir, &scene, &request(4, Sampling::Random, true)).unwrap_err();
         assert!(e.to_string().contains("trajectory"), "{e}");
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn ranges_rendered_apart_give_the_one_process_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let scene = Scene::builtin("shapes10").unwrap();
+        let mut req = request(11, Sampling::Random, false);
+        req.flow_pairs.clear();
+        req.depth = true;
+        let whole = tmp.path().join("whole");
+        render_to_dir(&whole, &scene, &req).unwrap();
+        let parts = tmp.path().join("parts");
+        assert!(render_range_to_dir(&parts, &scene, &req, 0..3).unwrap_err().to_string().contains("must exist"));
+        std::fs::create_dir(&parts).unwrap();
+        assert_eq!(render_count(&scene, &req).unwrap(), 11);
+        for r in [7..11, 0..3, 3..7] {
+            render_range_to_dir(&parts, &scene, &req, r).unwrap();
+        }
+        // A writer killed mid-file leaves its temporary file; finishing removes it.
+        std::fs::write(parts.join("images/.000004.png.tmp999"), b"half").unwrap();
+        let s = finish_range_dir(&parts, &scene, &req, 0.0).unwrap();
+        assert_eq!(s.n_images, 11);
+        let mut files = Vec::new();
+        for sub in ["images", "depth"] {
+            for e in std::fs::read_dir(whole.join(sub)).unwrap() {
+                files.push(format!("{sub}/{}", e.unwrap().file_name().to_string_lossy()));
+            }
+            assert_eq!(std::fs::read_dir(parts.join(sub)).unwrap().count(), 11, "{sub}");
+        }
+        files.push("manifest.csv".into());
+        assert_eq!(files.len(), 23);
+        for f in &files {
+            assert_eq!(std::fs::read(whole.join(f)).unwrap(), std::fs::read(parts.join(f)).unwrap(), "{f}");
+        }
+        let json = |d: &Path| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(d.join("render.json")).unwrap()).unwrap();
+            v.as_object_mut().unwrap().remove("timings_seconds");
+            v
+        };
+        assert_eq!(json(&whole), json(&parts));
+        // A missing range is found before anything is written.
+        let gap = tmp.path().join("gap");
+        std::fs::create_dir(&gap).unwrap();
+        render_range_to_dir(&gap, &scene, &req, 0..5).unwrap();
+        let e = finish_range_dir(&gap, &scene, &req, 0.0).unwrap_err();
+        assert!(e.to_string().contains("000005.png is missing"), "{e}");
+        assert!(!gap.join("manifest.csv").exists());
+        // Ranges beyond the set, and what only one-process renders write, are refused.
+        assert!(render_range_to_dir(&gap, &scene, &req, 5..12).is_err());
+        req.npy = true;
+        assert!(render_count(&scene, &req).unwrap_err().to_string().contains("images.npy"));
     }
 
     #[test]

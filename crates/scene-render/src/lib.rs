@@ -42,7 +42,10 @@
 //! # Output folder ([`render_to_dir`], [`write_render_dir`])
 //! `images/000000.png …`, `manifest.csv` (`file` relative to the folder, one column per varied parameter, `label`
 //! for scenes with classes), `render.json` (schema `imanifold/render/v1`, written under that name rather than
-//! `results.json`), optionally `images.npy`, `depth/`, `flow/` + `flow.csv`.
+//! `results.json`), optionally `images.npy`, `depth/`, `flow/` + `flow.csv`. Every image depends only on the request
+//! and its index ([`sample_parameters_range`]), so a set can also be rendered by index ranges, in any order and by
+//! any process ([`render_range_to_dir`], then [`finish_range_dir`]): the same files, byte for byte (images, depth,
+//! manifest).
 //!
 //! # Ground-truth flow
 //! [`true_flow`]: float32 (h, w, 2), u right then v down, frame2(x + flow(x)) ≈ frame1(x), with a validity mask
@@ -61,10 +64,16 @@ mod scene;
 mod texture;
 
 pub use camera::Camera;
-pub use dir::{consecutive_pairs, image_file, read_flow_pairs, write_png, write_render_dir, RenderSet, WriteOptions};
+pub use dir::{
+    consecutive_pairs, image_file, read_flow_pairs, write_png, write_render_dir, write_render_images,
+    write_render_metadata, RenderSet, WriteOptions,
+};
 pub use error::{RenderError, Result};
 pub use flow::{true_flow, warp_back, FlowField};
-pub use job::{apply_defaults, check_fixed_not_varied, render_to_dir, RenderRequest, RenderSummary};
+pub use job::{
+    apply_defaults, check_fixed_not_varied, finish_range_dir, render_count, render_range_to_dir, render_to_dir,
+    RenderRequest, RenderSummary,
+};
 pub use render::{render, render_set, to_u8, ColorMode, RenderOptions, RenderedImage, DEFAULT_SIZE, DEFAULT_SSAA};
-pub use sampling::{resolve_vary, sample_parameters, Sampling, MAX_IMAGES};
+pub use sampling::{image_count, resolve_vary, sample_parameters, sample_parameters_range, Sampling, MAX_IMAGES};
 pub use scene::{builtin_names, ParamSpec, Params, Scene, Unit};

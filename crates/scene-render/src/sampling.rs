@@ -83,6 +83,128 @@ pub fn resolve_vary(scene: &Scene, vary: &[String]) -> Result<Vec<usize>> {
 
 use seeds::stream;
 
+/// Draws the parameters of image i of a set on its own (what makes any index range renderable alone).
+struct Sampler<'a> {
+    scene: &'a Scene,
+    idx: Vec<usize>,
+    n: usize,
+    sampling: Sampling,
+    seed: u64,
+    total: usize,
+    base: Params,
+    /// Grid: the points of each varied parameter.
+    axes: Vec<Vec<f64>>,
+    /// Trajectory: the phase of each varied parameter and the one class label.
+    phases: Vec<f64>,
+    label: Option<usize>,
+}
+
+impl<'a> Sampler<'a> {
+    fn new(scene: &'a Scene, vary: &[String], n: usize, sampling: Sampling, seed: u64) -> Result<Self> {
+        let idx = resolve_vary(scene, vary)?;
+        if n == 0 {
+            return Err(RenderError::Params("the number of images (n) must be at least 1".into()));
+        }
+        let specs = scene.parameters();
+        let base = scene.default_params();
+        let mut s = Sampler {
+            scene,
+            idx,
+            n,
+            sampling,
+            seed,
+            total: n,
+            base,
+            axes: Vec::new(),
+            phases: Vec::new(),
+            label: None,
+        };
+        match sampling {
+            Sampling::Random | Sampling::Trajectory => {
+                if n > MAX_IMAGES {
+                    return Err(RenderError::Params(format!("n = {n} exceeds the limit of {MAX_IMAGES} images")));
+                }
+                if sampling == Sampling::Trajectory {
+                    let mut rng = stream(seed, u64::MAX);
+                    s.phases = s.idx.iter().map(|_| rng.random::<f64>()).collect();
+                    s.label = s.draw_label(&mut rng);
+                }
+            }
+            Sampling::Grid => {
+                let total = (0..s.idx.len()).try_fold(1usize, |acc, _| acc.checked_mul(n).filter(|&t| t <= MAX_IMAGES));
+                s.total = total.ok_or_else(|| {
+                    RenderError::Params(format!(
+                        "a grid of {n} points per parameter over {} parameters has more than {MAX_IMAGES} images \
+                         (in grid mode n counts points per varied parameter)",
+                        s.idx.len()
+                    ))
+                })?;
+                s.axes = s
+                    .idx
+                    .iter()
+                    .map(|&j| {
+                        let p = &specs[j];
+                        if n == 1 {
+                            return vec![p.default];
+                        }
+                        let steps = if p.periodic { n } else { n - 1 };
+                        (0..n).map(|t| p.min + (p.max - p.min) * t as f64 / steps as f64).collect()
+                    })
+                    .collect();
+            }
+        }
+        Ok(s)
+    }
+
+    fn draw_label(&self, rng: &mut ChaCha8Rng) -> Option<usize> {
+        let k = self.scene.classes().len();
+        if k > 0 {
+            Some(rng.random_range(0..k))
+        } else {
+            None
+        }
+    }
+
+    /// The parameters of image `i` (< `total`).
+    fn at(&self, i: usize) -> Params {
+        let specs = self.scene.parameters();
+        let mut p = self.base.clone();
+        match self.sampling {
+            Sampling::Random => {
+                let mut rng = stream(self.seed, i as u64);
+                for &j in &self.idx {
+                    let s = &specs[j];
+                    p.values[j] = s.min + (s.max - s.min) * rng.random::<f64>();
+                }
+                p.label = self.draw_label(&mut rng);
+            }
+            Sampling::Grid => {
+                let mut rest = i;
+                for (a, &j) in self.idx.iter().enumerate().rev() {
+                    p.values[j] = self.axes[a][rest % self.n];
+                    rest /= self.n;
+                }
+                p.label = self.draw_label(&mut stream(self.seed, i as u64));
+            }
+            Sampling::Trajectory => {
+                let t = i as f64 / self.n as f64;
+                for (a, &j) in self.idx.iter().enumerate() {
+                    let s = &specs[j];
+                    let f = (a + 1) as f64;
+                    p.values[j] = if s.periodic {
+                        s.min + (s.max - s.min) * (f * t + self.phases[a]).fract()
+                    } else {
+                        let (mid, half) = (0.5 * (s.min + s.max), 0.5 * (s.max - s.min));
+                        mid + half * (std::f64::consts::TAU * (f * t + self.phases[a])).sin()
+                    };
+                }
+                p.label = self.label;
+            }
+        }
+        p
+    }
+}
+
 /// Parameter values for an image set (see [`Sampling`]); parameters not in `vary` keep their defaults.
 pub fn sample_parameters(
     scene: &Scene,
@@ -91,93 +213,33 @@ pub fn sample_parameters(
     sampling: Sampling,
     seed: u64,
 ) -> Result<Vec<Params>> {
-    let idx = resolve_vary(scene, vary)?;
-    if n == 0 {
-        return Err(RenderError::Params("the number of images (n) must be at least 1".into()));
+    let s = Sampler::new(scene, vary, n, sampling, seed)?;
+    Ok((0..s.total).map(|i| s.at(i)).collect())
+}
+
+/// How many images [`sample_parameters`] gives (`n`, or `n^p` for a grid of `p` varied parameters); refuses what
+/// it refuses.
+pub fn image_count(scene: &Scene, vary: &[String], n: usize, sampling: Sampling, seed: u64) -> Result<usize> {
+    Ok(Sampler::new(scene, vary, n, sampling, seed)?.total)
+}
+
+/// Images `range` of the set [`sample_parameters`] gives, computed alone: the same values as that slice of it.
+pub fn sample_parameters_range(
+    scene: &Scene,
+    vary: &[String],
+    n: usize,
+    sampling: Sampling,
+    seed: u64,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<Params>> {
+    let s = Sampler::new(scene, vary, n, sampling, seed)?;
+    if range.start > range.end || range.end > s.total {
+        return Err(RenderError::Params(format!(
+            "image range {}..{} is not within the set's {} images",
+            range.start, range.end, s.total
+        )));
     }
-    let specs = scene.parameters();
-    let base = scene.default_params();
-    let k = scene.classes().len();
-    let draw_label = |rng: &mut ChaCha8Rng| if k > 0 { Some(rng.random_range(0..k)) } else { None };
-    let out = match sampling {
-        Sampling::Random => {
-            if n > MAX_IMAGES {
-                return Err(RenderError::Params(format!("n = {n} exceeds the limit of {MAX_IMAGES} images")));
-            }
-            (0..n)
-                .map(|i| {
-                    let mut rng = stream(seed, i as u64);
-                    let mut p = base.clone();
-                    for &j in &idx {
-                        let s = &specs[j];
-                        p.values[j] = s.min + (s.max - s.min) * rng.random::<f64>();
-                    }
-                    p.label = draw_label(&mut rng);
-                    p
-                })
-                .collect()
-        }
-        Sampling::Grid => {
-            let total = (0..idx.len()).try_fold(1usize, |acc, _| acc.checked_mul(n).filter(|&t| t <= MAX_IMAGES));
-            let total = total.ok_or_else(|| {
-                RenderError::Params(format!(
-                    "a grid of {n} points per parameter over {} parameters has more than {MAX_IMAGES} images \
-                     (in grid mode n counts points per varied parameter)",
-                    idx.len()
-                ))
-            })?;
-            let axes: Vec<Vec<f64>> = idx
-                .iter()
-                .map(|&j| {
-                    let s = &specs[j];
-                    if n == 1 {
-                        return vec![s.default];
-                    }
-                    let steps = if s.periodic { n } else { n - 1 };
-                    (0..n).map(|t| s.min + (s.max - s.min) * t as f64 / steps as f64).collect()
-                })
-                .collect();
-            (0..total)
-                .map(|i| {
-                    let mut p = base.clone();
-                    let mut rest = i;
-                    for (a, &j) in idx.iter().enumerate().rev() {
-                        p.values[j] = axes[a][rest % n];
-                        rest /= n;
-                    }
-                    p.label = draw_label(&mut stream(seed, i as u64));
-                    p
-                })
-                .collect()
-        }
-        Sampling::Trajectory => {
-            if n > MAX_IMAGES {
-                return Err(RenderError::Params(format!("n = {n} exceeds the limit of {MAX_IMAGES} images")));
-            }
-            let mut rng = stream(seed, u64::MAX);
-            let phases: Vec<f64> = idx.iter().map(|_| rng.random::<f64>()).collect();
-            let label = draw_label(&mut rng);
-            (0..n)
-                .map(|i| {
-                    let t = i as f64 / n as f64;
-                    let mut p = base.clone();
-                    for (a, &j) in idx.iter().enumerate() {
-                        let s = &specs[j];
-                        let f = (a + 1) as f64;
-                        p.values[j] = if s.periodic {
-                            s.min + (s.max - s.min) * (f * t + phases[a]).fract()
-                        } else {
-                            let (mid, half) = (0.5 * (s.min + s.max), 0.5 * (s.max - s.min));
-                            mid + half * (std::f64::consts::TAU * (f * t + phases[a])).sin()
-                        };
-                    }
-                    p.label = label;
-                    p
-                })
-                .collect()
-        }
-    };
-    Ok(out)
+    Ok(range.map(|i| s.at(i)).collect())
 }
 
 #[cfg(test)]
@@ -236,6 +298,26 @@ mod tests {
             assert!(max_step <= 2.0 * std::f64::consts::PI * 2.0 / n as f64 * 0.5 * (spec.max - spec.min) + 1e-9);
             let lo = t.iter().map(|p| p.values[j]).fold(f64::INFINITY, f64::min);
             assert!(lo >= spec.min - 1e-9);
+        }
+    }
+
+    #[test]
+    fn ranges_are_slices_of_the_whole_set() {
+        for (scene, sampling, vary) in [
+            ("object", Sampling::Random, vec!["yaw", "distance"]),
+            ("shapes10", Sampling::Grid, vec!["yaw", "pitch"]),
+            ("shapes10", Sampling::Trajectory, vec!["yaw", "pitch"]),
+            ("shapes10", Sampling::Random, vec!["yaw"]),
+        ] {
+            let s = Scene::builtin(scene).unwrap();
+            let all = sample_parameters(&s, &names(&vary), 7, sampling, 5).unwrap();
+            assert_eq!(image_count(&s, &names(&vary), 7, sampling, 5).unwrap(), all.len());
+            for (a, b) in [(0, 3), (3, all.len()), (2, 2), (5, 6)] {
+                let part = sample_parameters_range(&s, &names(&vary), 7, sampling, 5, a..b).unwrap();
+                assert_eq!(part, all[a..b], "{scene} {sampling:?} {a}..{b}");
+            }
+            let e = sample_parameters_range(&s, &names(&vary), 7, sampling, 5, 0..all.len() + 1).unwrap_err();
+            assert!(e.to_string().contains("not within"), "{e}");
         }
     }
 

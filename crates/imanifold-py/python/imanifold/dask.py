@@ -14,25 +14,31 @@ process.
 
 :func:`score` computes the off-manifold scores of ``imanifold.score`` (``knn``, ``tangent``, ``lid``) with the
 reference's calibration computed once and the queries scored by block: the same values bit for bit.
+
+Inputs are .npy files, directories of them, dask arrays, numpy arrays, or image folders (:func:`image_folder`:
+file ranges decoded by the library's loader, one task per range). :func:`render` renders an image set by index
+ranges into the folder ``imanifold render`` writes.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import pathlib
 import shutil
 import sys
-import tempfile
+import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _imanifold
 
-#: Rows of a query block (one task's queries) unless ``query_block=`` says otherwise.
+#: Fewest rows of a query block (one task's queries) when ``query_block=None`` …
 DEFAULT_QUERY_BLOCK = 4096
+#: … which otherwise takes as many rows as fit in this many bytes of float32: large tasks repeat the per-shard
+#: preparation of the engine's search (centring, principal basis, plan) fewer times.
+QUERY_BLOCK_BYTES = 64 << 20
 #: Rows of a reference shard cut from an in-memory numpy array (files and dask chunks keep their own sizes).
 DEFAULT_SHARD_ROWS = 65536
 #: Partial lists merged by one reduction task.
@@ -142,7 +148,7 @@ def _npy_files(x) -> Optional[List[pathlib.Path]]:
         if p.is_dir():
             files = sorted(p.glob("*.npy"))
             if not files:
-                raise ValueError(f"{p}: no .npy files in this directory")
+                raise ValueError(f"{p}: no .npy files (and no images) in this directory")
             return files
         return [p]
     if isinstance(x, (list, tuple)) and x and all(isinstance(e, (str, os.PathLike)) for e in x):
@@ -150,9 +156,70 @@ def _npy_files(x) -> Optional[List[pathlib.Path]]:
     return None
 
 
+#: Images per shard of an image folder unless ``shard_rows=`` says otherwise.
+DEFAULT_IMAGE_SHARD = 8192
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def _is_image_folder(x) -> bool:
+    """A folder read as images: one with a ``manifest.csv`` (as :func:`imanifold.load` reads it), or with image
+    files and no .npy files."""
+    if not isinstance(x, (str, os.PathLike)) or not os.path.isdir(x):
+        return False
+    p = pathlib.Path(x)
+    if (p / "manifest.csv").is_file():
+        return True
+    names = [e.name.lower() for e in os.scandir(p)]
+    return not any(n.endswith(".npy") for n in names) and any(n.endswith(_IMAGE_SUFFIXES) for n in names)
+
+
+def load_images(files: Sequence[str], spec: dict, threads: Optional[int] = None) -> np.ndarray:
+    """The rows of ``files`` (a range of an image folder's files) decoded by the library's loader with the folder's
+    ``spec`` (how its first image fixes channels and size): the rows :func:`imanifold.load` gives for them."""
+    return _imanifold.load_image_files(list(files), spec["first"], tuple(spec["first_size"]),
+                                       spec["first_bytes_per_pixel"], spec["channels"],
+                                       resize=None if spec["resize"] is None else tuple(spec["resize"]),
+                                       threads=threads)
+
+
+def image_folder(path, shard_rows: int = DEFAULT_IMAGE_SHARD, gray: bool = False, rgb: bool = False,
+                 resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None,
+                 sample: Optional[int] = None, seed: int = 0, recursive: bool = False,
+                 threads: Optional[int] = None):
+    """An image folder as an n × d float32 ``dask.array``: one chunk per range of ``shard_rows`` files, each decoded
+    by one task that reads only its files.
+
+    ``path`` and the options are those of :func:`imanifold.load` (and of ``imanifold dim/neighbors/score``): the
+    rows, their order (file names sorted, or the ``manifest.csv`` order) and their values are those it gives; the
+    folder's first image fixes the channels (``gray``/``rgb`` unset) and, without ``resize``, the size every image
+    must have. The folder is listed once, here; ``threads``: decoding threads per task (default: all cores).
+    Pass the array to :func:`kneighbors`, :func:`dimension` or :func:`score` (a folder path works too: shards of
+    :data:`DEFAULT_IMAGE_SHARD` images).
+    """
+    _require_dask()
+    import dask
+    import dask.array as da
+
+    if isinstance(shard_rows, bool) or not isinstance(shard_rows, (int, np.integer)) or shard_rows < 1:
+        raise ValueError(f"shard_rows must be a positive integer, got {shard_rows!r}")
+    info = _imanifold.image_rows(os.fspath(path), gray=gray, rgb=rgb, resize=resize, limit=limit, sample=sample,
+                                 seed=seed, recursive=recursive)
+    files, (h, w, c) = info["files"], info["image_shape"]
+    load = dask.delayed(load_images, pure=True)
+    step = int(shard_rows)
+    chunks = [da.from_delayed(load(tuple(files[a:a + step]), info["spec"], threads),
+                              shape=(len(files[a:a + step]), h * w * c), dtype=np.float32)
+              for a in range(0, len(files), step)]
+    return da.concatenate(chunks, axis=0)
+
+
 def _sources(x, rows: int, what: str):
     """[(global start, row count, source)] of ``x`` cut into pieces of at most ``rows`` rows (files and dask chunks
     are never merged), and the column count."""
+    if _is_image_folder(x):
+        x = image_folder(x)
     files = _npy_files(x)
     out, start, cols = [], 0, None
     if files is not None:
@@ -201,19 +268,23 @@ def _tree(parts, k: int, split_every: int):
     return parts[0]
 
 
-def kneighbors(queries, references, k: int, client=None, query_block: int = DEFAULT_QUERY_BLOCK,
+def kneighbors(queries, references, k: int, client=None, query_block: Optional[int] = None,
                strategy: str = "auto", threads: Optional[int] = None,
                split_every: int = DEFAULT_SPLIT_EVERY) -> Tuple[np.ndarray, np.ndarray]:
     """Exact ``k`` nearest reference rows of every query row, computed by Dask over shards.
 
     ``references`` / ``queries``: a list of .npy paths, a directory of .npy files (sorted by name; rows in file
-    order), a ``dask.array`` (its row chunks are the shards) or a numpy array (cut into shards of
+    order), an image folder (a folder with a ``manifest.csv``, or with images and no .npy file:
+    :func:`image_folder`), a ``dask.array`` (its row chunks are the shards) or a numpy array (cut into shards of
     :data:`DEFAULT_SHARD_ROWS` rows). Rows of more than two dimensions are flattened. ``queries=None`` or
     ``queries is references``: self mode, every reference row among the others (itself excluded), as
     ``NearestNeighbors().fit(R).kneighbors()`` and ``imanifold neighbors`` without ``--query``.
 
     ``client``: a ``distributed.Client`` (default: the current one, else Dask's default scheduler). Tasks are
     (query block of ``query_block`` rows × reference shard); each loads only its rows (.npy files memory-mapped).
+    ``query_block=None``: :data:`QUERY_BLOCK_BYTES` of float32 rows, at least :data:`DEFAULT_QUERY_BLOCK` (21 399
+    rows at d = 784). Fewer, larger reference shards and larger query blocks cost less in all (each task prepares
+    its shard for the engine's search, and a shard's own k-th distance prunes less than the global one).
     ``strategy``: an exact strategy of ``NearestNeighbors`` (``"approx"`` is refused: its result depends on the
     shard). ``threads``: engine threads per task (default: all cores of the worker).
 
@@ -225,7 +296,8 @@ def kneighbors(queries, references, k: int, client=None, query_block: int = DEFA
 
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    if isinstance(query_block, bool) or not isinstance(query_block, (int, np.integer)) or query_block < 1:
+    if query_block is not None and (isinstance(query_block, bool) or not isinstance(query_block, (int, np.integer))
+                                    or query_block < 1):
         raise ValueError(f"query_block must be a positive integer, got {query_block!r}")
     if not isinstance(split_every, (int, np.integer)) or split_every < 2:
         raise ValueError(f"split_every must be an integer ≥ 2, got {split_every!r}")
@@ -235,6 +307,8 @@ def kneighbors(queries, references, k: int, client=None, query_block: int = DEFA
     self_mode = queries is None or queries is references
     refs, d = _sources(references, np.iinfo(np.int64).max, "references")
     n = sum(r[1] for r in refs)
+    if query_block is None:
+        query_block = max(DEFAULT_QUERY_BLOCK, QUERY_BLOCK_BYTES // (4 * d))
     if self_mode:
         qs, dq = _sources(references, int(query_block), "queries")
         if k >= n:
@@ -371,7 +445,7 @@ def _pca_entries(sources, d: int, specs: List[Tuple[int, str, bool]], bootstrap:
 
 def dimension(shards, estimators: Sequence[str] = ("mle", "twonn"), n_neighbors: Optional[int] = None,
               k_range: Optional[Tuple[int, int]] = None, bootstrap: int = _imanifold.DEFAULT_BOOTSTRAP,
-              seed: int = 0, client=None, query_block: int = DEFAULT_QUERY_BLOCK, threads: Optional[int] = None,
+              seed: int = 0, client=None, query_block: Optional[int] = None, threads: Optional[int] = None,
               split_every: int = DEFAULT_SPLIT_EVERY) -> Dict[str, Dict[str, Any]]:
     """Intrinsic dimension of rows held in shards, as :func:`imanifold.id.estimate` on the concatenated rows.
 
@@ -595,118 +669,96 @@ def score(reference, queries, methods: Optional[Sequence[str]] = None, k: int = 
     return out
 
 
-# ------------------------------------------------------------------------------------------------------- CLI
+# ------------------------------------------------------------------------------------------------------ render
+#
+# Engine-agnostic: `render_range` is one task (the library renders images [start, end) of the request into the
+# staging folder, the files `imanifold render` writes for them); the client stages the folder, maps the task over
+# the ranges, then completes it (`_imanifold.render_finish`: every image present, manifest.csv, render.json) and
+# renames it into place.
+
+#: Images rendered by one task unless ``range_size=`` says otherwise.
+DEFAULT_RENDER_RANGE = 1024
 
 
-def _write_atomically(out: pathlib.Path, arrays: dict) -> None:
-    """Writes ``name.npy`` files (``name.json`` for a value that is not an array) into a hidden sibling of ``out``,
-    then renames it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+def render_range(folder: str, request: dict, start: int, end: int, threads: Optional[int] = None) -> float:
+    """Renders images ``start:end`` of ``request`` (the keyword arguments of ``_imanifold.render_count``) into
+    ``folder``; returns the seconds spent. Rerunning it (a lost worker) rewrites the same bytes."""
+    return _imanifold.render_range(folder, start=int(start), end=int(end), threads=threads, **request)
+
+
+def render(scene: str, out, vary=(), n: int = 100, size=64, sampling: str = "random", seed: int = 0,
+           ssaa: int = 4, blur: float = 0.0, gray: bool = False, depth: bool = False, set: Sequence[str] = (),
+           client=None, range_size: int = DEFAULT_RENDER_RANGE, threads: Optional[int] = None) -> dict:
+    """Renders an image set of ``scene`` into the folder ``out`` by index ranges, one task per ``range_size``
+    images: the folder ``imanifold render`` writes with the same options, byte for byte (``images/NNNNNN.png``,
+    ``depth/NNNNNN.npy`` with ``depth``, ``manifest.csv``; ``render.json`` too, its timings and command line
+    aside). Each image depends only on the request and its index, so ranges render apart in any order.
+
+    ``scene``, ``vary``, ``n``, ``size``, ``sampling``, ``seed``, ``ssaa``, ``blur``, ``gray``, ``depth``: as
+    :func:`imanifold.render`; ``set``: parameter defaults ``NAME=VALUE`` (``imanifold render --set``).
+    images.npy and flow are not written here (``imanifold render`` writes them).
+
+    ``out`` must not exist or be an empty folder. The tasks write into a hidden staging sibling of ``out`` (the
+    workers must see the same file system); it is renamed into place once every image is there, and removed if
+    the run fails: no partial output. ``client``: as :func:`kneighbors`; ``threads``: rendering threads per task
+    (default: all cores of the worker). Returns the ``render.json`` written (a dict).
+    """
+    _require_dask()
+    import dask
+
+    if isinstance(vary, str):
+        vary = vary.split(",")
+    if isinstance(set, str):
+        set = set.split(",")
+    w, h = (size, size) if isinstance(size, (int, np.integer)) else size
+    if isinstance(range_size, bool) or not isinstance(range_size, (int, np.integer)) or range_size < 1:
+        raise ValueError(f"range_size must be a positive integer, got {range_size!r}")
+    request = dict(scene=os.fspath(scene), vary=[v.strip() for v in vary if v.strip()], n=int(n), width=int(w),
+                   height=int(h), sampling=str(sampling), seed=int(seed), ssaa=int(ssaa), blur=float(blur),
+                   gray=bool(gray), depth=bool(depth), set=[s.strip() for s in set if s.strip()])
+    total = _imanifold.render_count(**request)
+    if client is None:
+        try:
+            from distributed import get_client
+
+            client = get_client()
+        except (ImportError, ValueError):
+            client = None
+    stage = _imanifold.StagedDir(os.fspath(out))
+    folder = os.fspath(stage.path)
+    ranges = [(a, min(a + int(range_size), total)) for a in range(0, total, int(range_size))]
+    futures = []
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private
-        for name, a in arrays.items():
-            if isinstance(a, np.ndarray):
-                np.save(tmp / f"{name}.npy", a)
-            else:
-                (tmp / f"{name}.json").write_text(json.dumps(a, indent=1, default=_jsonable) + "\n")
-        os.rename(tmp, out)
+        t0 = time.perf_counter()
+        if client is None:  # one range after the other: each task renders on all cores
+            for a, b in ranges:
+                render_range(folder, request, a, b, threads)
+        else:
+            task = dask.delayed(render_range, pure=True)
+            futures = client.compute([task(folder, request, a, b, threads) for a, b in ranges])
+            client.gather(futures)
+        results = json.loads(_imanifold.render_finish(folder, render_seconds=time.perf_counter() - t0, **request))
+        stage.commit()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # Remove the staging folder first (ranges that start later refuse the missing folder), then wait for the
+        # ranges still running and remove what they wrote meanwhile: nothing is left behind.
+        stage.discard()
+        if futures:
+            from distributed import wait
+
+            try:
+                wait(futures)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
         raise
-
-
-def _jsonable(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+    return results
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m imanifold.dask", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    kn = sub.add_parser("kneighbors", help="exact kNN over .npy shards; writes indices.npy and distances.npy")
-    kn.add_argument("--references", nargs="+", required=True, help="a directory of .npy files, or .npy files")
-    kn.add_argument("--queries", nargs="+", help="as --references (default: the references, each row excluded "
-                    "from its own list)")
-    kn.add_argument("--k", type=int, required=True)
-    kn.add_argument("--scheduler", help="address of a running Dask scheduler (default: start a LocalCluster)")
-    kn.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: Dask's)")
-    kn.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
-    kn.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
-    dm = sub.add_parser("dimension", help="intrinsic dimension over .npy shards; writes results.json (the entries "
-                        "of imanifold.id.estimate)")
-    dm.add_argument("--shards", nargs="+", required=True, help="a directory of .npy files, or .npy files")
-    dm.add_argument("--estimators", nargs="+", default=["mle", "twonn"], help="estimator specs (default: mle twonn)")
-    dm.add_argument("--n-neighbors", type=int, default=None)
-    dm.add_argument("--bootstrap", type=int, default=_imanifold.DEFAULT_BOOTSTRAP)
-    dm.add_argument("--seed", type=int, default=0)
-    dm.add_argument("--scheduler", help="as for kneighbors")
-    dm.add_argument("--workers", type=int, default=None, help="as for kneighbors")
-    dm.add_argument("--query-block", type=int, default=DEFAULT_QUERY_BLOCK)
-    dm.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
-    sc = sub.add_parser("score", help="off-manifold scores of queries against a reference over .npy shards; writes "
-                        "one .npy per column (as imanifold.score returns)")
-    sc.add_argument("--reference", nargs="+", required=True, help="a directory of .npy files, or .npy files")
-    sc.add_argument("--queries", nargs="+", required=True, help="as --reference")
-    sc.add_argument("--methods", default="knn,tangent,lid", help="comma-separated: knn, tangent, lid")
-    sc.add_argument("--k", type=int, default=SCORE_DEFAULT_K)
-    sc.add_argument("--dim", default="auto")
-    sc.add_argument("--calibration", type=int, default=SCORE_DEFAULT_CALIBRATION)
-    sc.add_argument("--seed", type=int, default=0)
-    sc.add_argument("--scheduler", help="as for kneighbors")
-    sc.add_argument("--workers", type=int, default=None, help="as for kneighbors")
-    sc.add_argument("--query-block", type=int, default=DEFAULT_SCORE_BLOCK)
-    sc.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
-    a = p.parse_args(argv)
-    _require_dask()
-    from distributed import Client, LocalCluster
+    """``python -m imanifold.dask``: see ``python -m imanifold.dask --help``."""
+    from ._dask_cli import main as cli
 
-    out = pathlib.Path(a.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        print(f"error: --out {out}: exists and is not an empty folder", file=sys.stderr)
-        return 2
-    one = lambda v: v[0] if v is not None and len(v) == 1 else v  # noqa: E731
-    cluster = None
-    try:
-        if a.scheduler:
-            client = Client(a.scheduler)
-        else:
-            cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True)
-            client = Client(cluster)
-        with client:
-            if a.command == "score":
-                files = score(one(a.reference), one(a.queries), a.methods, k=a.k, dim=a.dim,
-                              calibration=a.calibration, seed=a.seed, client=client, query_block=a.query_block)
-            elif a.command == "dimension":
-                files = {"results": dimension(one(a.shards), a.estimators, n_neighbors=a.n_neighbors,
-                                              bootstrap=a.bootstrap, seed=a.seed, client=client,
-                                              query_block=a.query_block)}
-            else:
-                refs, queries = one(a.references), one(a.queries)
-                dist, ind = kneighbors(refs if queries is None else queries, refs, a.k, client=client,
-                                       query_block=a.query_block)
-                files = {"indices": ind, "distances": dist}
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        if cluster is not None:
-            cluster.close()
-    if out.exists():
-        out.rmdir()
-    _write_atomically(out, files)
-    if a.command == "score":
-        print(f"{out}: {len(files['nearest'])} queries, columns " + ", ".join(f for f in files if f[-4:] != "_pct"))
-    elif a.command == "dimension":
-        print(f"{out}: " + ", ".join(f"{k} {v['dimension']:.3f}" for k, v in files["results"].items()))
-    else:
-        print(f"{out}: {ind.shape[0]} × {ind.shape[1]} neighbours")
-    return 0
+    return cli(argv)
 
 
 if __name__ == "__main__":
