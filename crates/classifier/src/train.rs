@@ -8,6 +8,12 @@
 //! `certified_kappa` over the ramp share of the steps, then both stay ([`certified_schedule`]). A network trained so
 //! has few unstable ReLUs over such boxes, and IBP/CROWN can then certify most of them.
 //!
+//! Measured on 16×16 `shapes10` renders (2400 training images, the default architecture, release build, 2 shared
+//! cores): plain training (6 epochs, 5 s) reaches test accuracy 1.0 but no verifier certifies a single ε-box even at
+//! ε = 1/255; certified training at 2/255 (6 epochs, 18 s) keeps accuracy 1.0 and IBP certifies all 40 measured
+//! test boxes at 1/255 and 2/255; at 8/255 (10 epochs, 88 s) all at up to 4/255 and 38 of 40 at 8/255, where PGD
+//! flips every image of the plain model (`crates/stability/README.md` has the commands).
+//!
 //! Determinism: initial weights come from a ChaCha8 RNG seeded from the seed, the validation split and the batch
 //! order of every epoch too, so the same seed and data give the same model. candle's CPU kernels (gemm, im2col
 //! convolutions) split work across threads by output blocks, never by the summation index, so the result does not
