@@ -498,21 +498,29 @@ pub fn accuracy(model: &Classifier, x: ArrayView2<f32>, labels: &[usize]) -> Res
 
 /// Writes `training.csv` of a model folder, the format `imanifold classifier train` and the demo share: one row per
 /// epoch with columns `epoch`, `loss`, `train_accuracy`, `validation_accuracy` (empty without a validation split),
-/// `seconds`, `certified_eps` and `certified_accuracy` (see [`EpochStats`]; 0 and empty for plain training).
+/// `seconds`, and after certified training also `certified_eps` and `certified_accuracy` (see [`EpochStats`]).
 pub fn write_training_csv(path: &std::path::Path, report: &TrainReport) -> Result<()> {
+    let certified = report.epochs.iter().any(|e| e.certified_accuracy.is_some());
+    let mut header = vec!["epoch", "loss", "train_accuracy", "validation_accuracy", "seconds"];
+    if certified {
+        header.extend(["certified_eps", "certified_accuracy"]);
+    }
     output::write_csv(
         path,
-        &["epoch", "loss", "train_accuracy", "validation_accuracy", "seconds", "certified_eps", "certified_accuracy"],
+        &header,
         report.epochs.iter().map(|e| {
-            vec![
+            let mut row = vec![
                 e.epoch.to_string(),
                 output::fmt_f64(e.loss),
                 output::fmt_f64(e.train_accuracy),
                 e.validation_accuracy.map(output::fmt_f64).unwrap_or_default(),
                 output::fmt_f64(e.seconds),
-                output::fmt_f64(e.certified_eps),
-                e.certified_accuracy.map(output::fmt_f64).unwrap_or_default(),
-            ]
+            ];
+            if certified {
+                row.push(output::fmt_f64(e.certified_eps));
+                row.push(e.certified_accuracy.map(output::fmt_f64).unwrap_or_default());
+            }
+            row
         }),
     )?;
     Ok(())
@@ -570,8 +578,16 @@ mod tests {
         write_training_csv(&path, &report).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
+            "epoch,loss,train_accuracy,validation_accuracy,seconds\n1,0.5,0.75,0.5,1.25\n2,0.5,0.75,,1.25\n"
+        );
+        let mut certified = report.clone();
+        certified.epochs[1].certified_eps = 0.25;
+        certified.epochs[1].certified_accuracy = Some(0.5);
+        write_training_csv(&path, &certified).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
             "epoch,loss,train_accuracy,validation_accuracy,seconds,certified_eps,certified_accuracy\n\
-             1,0.5,0.75,0.5,1.25,0,\n2,0.5,0.75,,1.25,0,\n"
+             1,0.5,0.75,0.5,1.25,0,\n2,0.5,0.75,,1.25,0.25,0.5\n"
         );
     }
 }
