@@ -365,7 +365,8 @@ pub fn train(
         let (mut loss_sum, mut correct, mut n_certified, mut eps_now) = (0f64, 0usize, 0usize, 0f64);
         for batch in perm.chunks(opts.batch_size) {
             let progress = step as f64 / total_steps as f64;
-            let lr = opts.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+            // Written as before certified training existed, so that plain training gives the same weights.
+            let lr = opts.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total_steps as f64).cos());
             opt.set_learning_rate(lr);
             step += 1;
             let idx = Tensor::from_slice(batch, batch.len(), &Device::Cpu)?;
