@@ -75,6 +75,7 @@ pub mod evaluate;
 pub mod feature_scores;
 pub mod features;
 pub mod fool;
+pub mod ibp;
 pub mod images;
 pub mod labels;
 pub mod model;
@@ -91,10 +92,12 @@ pub use features::{feature_matrices, FeatureMatrices, FeatureSpec, Layer, LayerS
 pub use fool::{fool_run, write_fool_dir, Fooling};
 pub use labels::{resolve_classes, ClassLabels, DEFAULT_LABEL_COLUMN};
 pub use model::{
-    Architecture, Classifier, ConvSpec, ModelConfig, Normalization, TrainingInfo, DEFAULT_CHANNELS, DEFAULT_HIDDEN,
+    Architecture, CertifiedTraining, Classifier, ConvSpec, ModelConfig, Normalization, TrainingInfo, DEFAULT_CHANNELS,
+    DEFAULT_HIDDEN,
 };
 pub use train::{
-    train, EpochStats, TrainOptions, TrainReport, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE,
+    certified_schedule, train, EpochStats, TrainOptions, TrainReport, DEFAULT_BATCH_SIZE, DEFAULT_CERTIFIED_EPS,
+    DEFAULT_CERTIFIED_KAPPA, DEFAULT_CERTIFIED_RAMP, DEFAULT_CERTIFIED_WARMUP, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE,
     DEFAULT_VALIDATION_FRACTION, DEFAULT_WEIGHT_DECAY,
 };
 pub use training::{train_dataset, write_model_dir, Training};

@@ -117,6 +117,22 @@ pub struct TrainingInfo {
     /// Accuracy on the held-out validation split (`null` when there was none).
     pub validation_accuracy: Option<f64>,
     pub seconds: f64,
+    /// Certified (IBP) training settings; absent for plain training and in older config files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certified: Option<CertifiedTraining>,
+}
+
+/// Settings of certified (IBP) training, as recorded in a model's config (see [`crate::TrainOptions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CertifiedTraining {
+    /// Final L∞ radius of the training boxes, in [0, 1] pixel units.
+    pub eps: f64,
+    /// Final weight κ of the clean cross-entropy (the bound's gets 1 − κ).
+    pub kappa: f64,
+    /// Share of the training steps with plain training before the ramp.
+    pub warmup: f64,
+    /// Share of the training steps over which ε rises from 0 and κ falls from 1 to their final values.
+    pub ramp: f64,
 }
 
 /// Everything needed to rebuild the network around its weights (`config.json`).
@@ -316,6 +332,11 @@ impl Classifier {
         let inv_std = Tensor::from_slice(&inv, (1, c), &Device::Cpu)?;
         let params = params.iter().map(|p| p.detach()).collect();
         Ok(Classifier { config, params, mean, inv_std })
+    }
+
+    /// Parameters in file order (detached).
+    pub(crate) fn params(&self) -> &[Tensor] {
+        &self.params
     }
 
     pub(crate) fn mean_inv_std(&self) -> (&Tensor, &Tensor) {

@@ -70,10 +70,11 @@ fn json_string(v: &serde_json::Value) -> String {
 }
 
 /// Trains on the labelled images at `data` and writes the model folder `out` (as `imanifold classifier train`):
-/// returns the folder's results.json as a JSON string.
+/// returns the folder's results.json as a JSON string. `certified_eps` is the CLI's `--certified-eps` text (a
+/// number or a fraction such as `2/255`; `None`: plain training).
 #[pyfunction]
 #[pyo3(signature = (data, out, label_column, epochs, batch_size, learning_rate, weight_decay, validation, channels,
-                    hidden, input, threads=None))]
+                    hidden, certified_eps, certified_kappa, certified_warmup, certified_ramp, input, threads=None))]
 #[allow(clippy::too_many_arguments)] // the CLI's `classifier train` options
 fn classifier_train(
     py: Python<'_>,
@@ -87,9 +88,18 @@ fn classifier_train(
     validation: f64,
     channels: Vec<usize>,
     hidden: usize,
+    certified_eps: Option<&str>,
+    certified_kappa: f64,
+    certified_warmup: f64,
+    certified_ramp: f64,
     input: Input,
     threads: Option<usize>,
 ) -> PyResult<String> {
+    let certified_eps = match certified_eps {
+        Some(text) => adversarial::parse_eps_f64(text)
+            .map_err(|e| PyValueError::new_err(format!("certified_eps: {}", chain(&e))))?,
+        None => classifier::DEFAULT_CERTIFIED_EPS,
+    };
     let opts = TrainOptions {
         epochs,
         batch_size,
@@ -98,6 +108,10 @@ fn classifier_train(
         seed: input.seed,
         validation_fraction: validation,
         architecture: Architecture::from_channels(&channels, hidden),
+        certified_eps,
+        certified_kappa,
+        certified_warmup,
+        certified_ramp,
     };
     opts.validate().map_err(classifier_error)?;
     if out == data {
@@ -305,6 +319,9 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("validation", classifier::DEFAULT_VALIDATION_FRACTION)?;
     d.set_item("channels", classifier::DEFAULT_CHANNELS.to_vec())?;
     d.set_item("hidden", classifier::DEFAULT_HIDDEN)?;
+    d.set_item("certified_kappa", classifier::DEFAULT_CERTIFIED_KAPPA)?;
+    d.set_item("certified_warmup", classifier::DEFAULT_CERTIFIED_WARMUP)?;
+    d.set_item("certified_ramp", classifier::DEFAULT_CERTIFIED_RAMP)?;
     d.set_item("fool_classes", fool::ALL_CLASSES)?;
     d.set_item("fool_confidence", fool::DEFAULT_CONFIDENCE)?;
     d.set_item("fool_generations", fool::DEFAULT_CLI_GENERATIONS)?;

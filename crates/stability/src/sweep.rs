@@ -2,6 +2,10 @@
 //! the same resolution-independent network (global average pooling before the hidden layer) at each, measure the
 //! correctly classified test images, and fit `log P(stable)` against the number of input values `n = H·W·C`.
 //!
+//! With `certified_eps > 0` every network is trained with certified (IBP) training at that radius
+//! (`classifier::TrainOptions::certified_eps`, the other certified-training settings at their defaults), so that
+//! the verifier's lower end of the bracket is informative.
+//!
 //! Everything is in memory (renders are put on the 8-bit grid, as `imanifold render` PNGs load) and deterministic
 //! by seed: parameters are drawn with [`seeds::sub_seed`] streams, training and the measurement are deterministic
 //! at any thread count. [`run`] validates and measures; [`write`] is the one writer of the folder.
@@ -54,6 +58,8 @@ pub struct SweepOptions {
     /// The measurement at every size (its seed is the sweep's).
     pub stability: StabilityOptions,
     pub seed: u64,
+    /// Certified (IBP) training radius of every network; 0: plain training.
+    pub certified_eps: f64,
 }
 
 impl SweepOptions {
@@ -75,6 +81,7 @@ impl SweepOptions {
                 ..StabilityOptions::default()
             },
             seed,
+            certified_eps: classifier::DEFAULT_CERTIFIED_EPS,
         }
     }
 
@@ -99,6 +106,7 @@ impl SweepOptions {
             seed: self.seed,
             validation_fraction: 0.0,
             architecture: Architecture { pool: Pooling::Global, ..self.architecture.clone() },
+            certified_eps: self.certified_eps,
             ..TrainOptions::default()
         }
     }

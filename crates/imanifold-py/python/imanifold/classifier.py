@@ -24,12 +24,21 @@ def _input(gray, rgb, resize, limit, sample, seed, recursive) -> Dict[str, Any]:
             "seed": int(seed), "recursive": bool(recursive)}
 
 
+def _certified_eps(eps: Union[float, str, None]) -> Optional[str]:
+    # Passed as text and parsed by the CLI's parser (numbers and fractions); 0 means plain training.
+    if eps is None or (not isinstance(eps, str) and float(eps) == 0.0):
+        return None
+    return eps if isinstance(eps, str) else repr(float(eps))
+
+
 def train(data: PathLike, out: PathLike, label_column: str = _D["label_column"], epochs: int = _D["epochs"],
           batch_size: int = _D["batch_size"], learning_rate: float = _D["learning_rate"],
           weight_decay: float = _D["weight_decay"], validation: float = _D["validation"],
-          channels: Sequence[int] = tuple(_D["channels"]), hidden: int = _D["hidden"], gray: bool = False,
-          rgb: bool = False, resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None,
-          sample: Optional[int] = None, seed: int = 0, recursive: bool = False,
+          channels: Sequence[int] = tuple(_D["channels"]), hidden: int = _D["hidden"],
+          certified_eps: Union[float, str, None] = None, certified_kappa: float = _D["certified_kappa"],
+          certified_warmup: float = _D["certified_warmup"], certified_ramp: float = _D["certified_ramp"],
+          gray: bool = False, rgb: bool = False, resize: Optional[Tuple[int, int]] = None,
+          limit: Optional[int] = None, sample: Optional[int] = None, seed: int = 0, recursive: bool = False,
           threads: Optional[int] = None) -> Tuple[str, Dict[str, Any]]:
     """Trains a classifier on the labelled images at ``data`` and writes the model folder ``out``, as
     ``imanifold classifier train --data DATA --out OUT`` (same weights for the same data, options and seed).
@@ -42,6 +51,10 @@ def train(data: PathLike, out: PathLike, label_column: str = _D["label_column"],
         validation: fraction of the images held out for the validation accuracy.
         channels: convolution channels (3×3 kernels; the first layer stride 1, the others stride 2).
         hidden: width of the hidden fully connected layer.
+        certified_eps: certified (IBP) training in L∞ boxes of this radius, in [0, 1] pixel units (a number or a
+            fraction string such as ``"2/255"``), as ``--certified-eps``; ``None`` (or 0): plain training.
+        certified_kappa, certified_warmup, certified_ramp: final weight of the clean cross-entropy, share of the
+            steps trained plainly first, share over which the radius rises from 0 (``--certified-kappa`` etc.).
         gray, rgb, resize, limit, sample, recursive: the loaders' options (as :func:`imanifold.load`).
         seed: seed of the split, the initialisation and the batches (and of ``sample``).
         threads: worker threads (default: all cores; results do not depend on it).
@@ -56,6 +69,8 @@ def train(data: PathLike, out: PathLike, label_column: str = _D["label_column"],
     report = _imanifold.classifier_train(os.fspath(data), os.fspath(out), label_column, int(epochs),
                                          int(batch_size), float(learning_rate), float(weight_decay),
                                          float(validation), [int(c) for c in channels], int(hidden),
+                                         _certified_eps(certified_eps), float(certified_kappa),
+                                         float(certified_warmup), float(certified_ramp),
                                          _input(gray, rgb, resize, limit, sample, seed, recursive), threads=threads)
     return os.fspath(out), json.loads(report)
 

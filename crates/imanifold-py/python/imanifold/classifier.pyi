@@ -6,7 +6,9 @@ DEFAULTS: Dict[str, Any]
 
 def train(data: PathLike, out: PathLike, label_column: str = "label", epochs: int = 15, batch_size: int = 32,
           learning_rate: float = 0.002, weight_decay: float = 0.0001, validation: float = 0.2,
-          channels: Sequence[int] = (16, 32, 32), hidden: int = 64, gray: bool = False, rgb: bool = False,
+          channels: Sequence[int] = (16, 32, 32), hidden: int = 64,
+          certified_eps: Union[float, str, None] = None, certified_kappa: float = 0.5,
+          certified_warmup: float = 0.1, certified_ramp: float = 0.5, gray: bool = False, rgb: bool = False,
           resize: Optional[Tuple[int, int]] = None, limit: Optional[int] = None, sample: Optional[int] = None,
           seed: int = 0, recursive: bool = False, threads: Optional[int] = None) -> Tuple[str, Dict[str, Any]]: ...
 def evaluate(model: PathLike, data: PathLike, label_column: str = "label", gray: bool = False, rgb: bool = False,

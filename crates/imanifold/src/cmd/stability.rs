@@ -213,6 +213,10 @@ pub struct SweepArgs {
     /// Uniform points and random corners per image and ε (default: 50, quick 20).
     #[arg(long)]
     pub random_trials: Option<usize>,
+    /// Train every network with certified (IBP) training in L∞ boxes of this radius (a number or a fraction such
+    /// as 2/255; the other certified-training settings at `classifier train`'s defaults). Off when absent.
+    #[arg(long, value_parser = classifier::adversarial::parse_eps_f64)]
+    pub certified_eps: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[command(flatten)]
@@ -235,6 +239,9 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
     set(a.pgd_steps, &mut opts.stability.pgd_steps);
     set(a.pgd_restarts, &mut opts.stability.pgd_restarts);
     set(a.random_trials, &mut opts.stability.random_trials);
+    if let Some(e) = a.certified_eps {
+        opts.certified_eps = e;
+    }
     opts.validate()?;
     a.out.check()?;
     let mut results = output::Results::new("stability-sweep");
