@@ -35,6 +35,22 @@ def test_train_equals_cli(labelled, tmp_path):
         "validation_accuracy"]
 
 
+def test_certified_train_equals_cli(cli, labelled, tmp_path):
+    """certified_eps= (a fraction text or a float) trains the CLI's --certified-eps model, weight for weight."""
+    data, _ = labelled
+    subprocess.run([str(cli), "classifier", "train", "--data", str(data), *TINY, "--certified-eps", "2/255",
+                    "--quiet", "--out", str(tmp_path / "cli")], check=True)
+    for eps, name in (("2/255", "text"), (2 / 255, "float")):
+        classifier.train(data, tmp_path / name, epochs=2, channels=(4, 8), hidden=16, seed=3, threads=1,
+                         certified_eps=eps)
+        assert (tmp_path / name / "model.safetensors").read_bytes() == (tmp_path / "cli" / "model.safetensors").read_bytes()
+    report = json.loads((tmp_path / "text" / "results.json").read_text())
+    assert report["certified_training"]["eps"] == pytest.approx(2 / 255)
+    with pytest.raises(ValueError, match="certified"):
+        classifier.train(data, tmp_path / "bad", epochs=1, certified_eps=float("nan"))
+    assert not (tmp_path / "bad").exists()
+
+
 def test_evaluate_equals_cli(cli, labelled):
     data, model = labelled
     run = subprocess.run([str(cli), "classifier", "eval", "--model", str(model), "--data", str(data), "--json"],

@@ -137,6 +137,46 @@ fn bad_input_exits_2_and_writes_nothing() {
     let other = render(dir, "other", 5, 12, 3);
 
     let check = refused;
+    // Certified training: impossible budgets and schedules are refused before anything is written; a valid one
+    // records its settings and the certified accuracies.
+    let out = dir.join("cert");
+    for (flag, value, msg) in [
+        ("--certified-eps", "nan", "certified"),
+        ("--certified-eps", "2", "certified"),
+        ("--certified-kappa", "1.5", "certified kappa"),
+        ("--certified-warmup", "0.8", "certified"),
+    ] {
+        let mut args = vec!["classifier", "train", "--data", s(&train), "--out", s(&out), "--epochs", "1"];
+        if flag != "--certified-eps" {
+            args.extend(["--certified-eps", "2/255"]);
+        }
+        args.extend([flag, value]);
+        // Exit 2, one message line (clap's usage errors add a "For more information" hint), nothing written.
+        let o = common::run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let lines = err.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("For more information")).count();
+        assert_eq!((o.status.code(), lines), (Some(2), 1), "{args:?}: {err}");
+        assert!(err.contains(msg) && !err.contains("panicked"), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} left {}", out.display());
+    }
+    let v = ok(&[
+        "classifier",
+        "train",
+        "--data",
+        s(&train),
+        "--out",
+        s(&out),
+        "--epochs",
+        "2",
+        "--channels",
+        "4,4",
+        "--certified-eps",
+        "2/255",
+        "--json",
+    ]);
+    assert!((v["certified_training"]["eps"].as_f64().unwrap() - 2.0 / 255.0).abs() < 1e-12, "{v}");
+    let (header, _) = csv_rows(&out.join("training.csv"));
+    assert!(header.iter().any(|h| h.starts_with("certified")), "{header:?}");
     // Images of another size than the model's: the message says how to make them fit.
     let out = dir.join("adv");
     check(
