@@ -8,15 +8,14 @@ use std::path::{Path, PathBuf};
 use classifier::adversarial::{self, AttackOptions};
 use classifier::fool::{self, FoolOptions};
 use classifier::{Architecture, Classifier, ClassifierError, TrainOptions};
-use dataset::Dataset;
 use ndarray::Array2;
 use numpy::IntoPyArray;
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::load::load_options;
-use crate::{chain, compute, dataset_error};
+use crate::load::InputOptions;
+use crate::{chain, compute};
 
 fn classifier_error(e: ClassifierError) -> PyErr {
     let msg = chain(&e);
@@ -37,26 +36,6 @@ fn output_error(e: output::OutputError) -> PyErr {
     match e {
         output::OutputError::Destination { .. } => PyValueError::new_err(msg),
         _ => PyOSError::new_err(msg),
-    }
-}
-
-/// The CLI's input options of the data folder.
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct Input {
-    gray: bool,
-    rgb: bool,
-    resize: Option<(u32, u32)>,
-    limit: Option<usize>,
-    sample: Option<usize>,
-    seed: u64,
-    recursive: bool,
-}
-
-impl Input {
-    fn load(&self, path: &Path) -> PyResult<Dataset> {
-        let opts = load_options(self.gray, self.rgb, self.resize, self.limit, self.sample, self.seed, self.recursive)?;
-        dataset::load(path, &opts).map_err(dataset_error)
     }
 }
 
@@ -92,7 +71,7 @@ fn classifier_train(
     certified_kappa: f64,
     certified_warmup: f64,
     certified_ramp: f64,
-    input: Input,
+    input: InputOptions,
     threads: Option<usize>,
 ) -> PyResult<String> {
     let certified_eps = match certified_eps {
@@ -142,7 +121,7 @@ fn classifier_evaluate<'py>(
     model: PathBuf,
     data: PathBuf,
     label_column: &str,
-    input: Input,
+    input: InputOptions,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let net = load_model(&model)?;
@@ -247,7 +226,7 @@ fn classifier_attack<'py>(
     steps: usize,
     search_rounds: usize,
     random_trials: usize,
-    input: Input,
+    input: InputOptions,
     reference: Option<PathBuf>,
     tangent_k: usize,
     tangent_dim: Option<usize>,

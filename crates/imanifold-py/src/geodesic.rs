@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use dataset::{Column, Dataset, ImageShape, LoadOptions};
+use dataset::{Column, Dataset, ImageShape};
 use geodesic::{GeodesicDirOptions, GeodesicError, GeodesicOptions, Metric, Periodic};
 use ndarray::Array2;
 use numpy::{IntoPyArray, PyReadonlyArray2};
@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::load::load_options;
+use crate::load::InputOptions;
 use crate::{chain, compute, dataset_error, matrix};
 
 fn geodesic_error(e: GeodesicError) -> PyErr {
@@ -132,26 +132,18 @@ fn run<'py>(
 
 /// Geodesic distances of the collection at `path`, loaded with the CLI's input options (`imanifold geodesic PATH`).
 #[pyfunction]
-#[pyo3(signature = (path, opts, gray=false, rgb=false, resize=None, limit=None, sample=None, seed=0,
-                    recursive=false, threads=None))]
-#[allow(clippy::too_many_arguments)] // the CLI's input options
+#[pyo3(signature = (path, opts, input, threads=None))]
 fn geodesic_path<'py>(
     py: Python<'py>,
     path: PathBuf,
     opts: Opts,
-    gray: bool,
-    rgb: bool,
-    resize: Option<(u32, u32)>,
-    limit: Option<usize>,
-    sample: Option<usize>,
-    seed: u64,
-    recursive: bool,
+    input: InputOptions,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let options = opts.options()?;
-    let load: LoadOptions = load_options(gray, rgb, resize, limit, sample, seed, recursive)?;
+    let load = input.options()?;
     let mut results = output::Results::new("geodesic");
-    results.seed(seed);
+    results.seed(input.seed);
     let ds = compute(py, threads, || results.timed("load", || dataset::load(&path, &load)))?.map_err(dataset_error)?;
     run(py, ds, &options, results, threads)
 }

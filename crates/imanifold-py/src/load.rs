@@ -10,44 +10,56 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::{compute, dataset_error};
 
-/// The loaders' options from the CLI's input flags.
-pub(crate) fn load_options(
+/// The CLI's input options (`--gray`, `--rgb`, `--resize`, `--limit`, `--sample`, `--seed`, `--recursive`), passed
+/// from Python as one dict (`imanifold._util.input_options`): every binding that reads a collection takes them so.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub(crate) struct InputOptions {
     gray: bool,
     rgb: bool,
     resize: Option<(u32, u32)>,
     limit: Option<usize>,
     sample: Option<usize>,
-    seed: u64,
+    pub(crate) seed: u64,
     recursive: bool,
-) -> PyResult<LoadOptions> {
-    let color = match (gray, rgb) {
-        (true, true) => return Err(PyValueError::new_err("gray and rgb exclude each other")),
-        (true, false) => ColorMode::Gray,
-        (false, true) => ColorMode::Rgb,
-        (false, false) => ColorMode::Auto,
-    };
-    Ok(LoadOptions { color, resize, limit, sample, seed, recursive })
+}
+
+impl InputOptions {
+    /// The loaders' options.
+    pub(crate) fn options(&self) -> PyResult<LoadOptions> {
+        let color = match (self.gray, self.rgb) {
+            (true, true) => return Err(PyValueError::new_err("gray and rgb exclude each other")),
+            (true, false) => ColorMode::Gray,
+            (false, true) => ColorMode::Rgb,
+            (false, false) => ColorMode::Auto,
+        };
+        Ok(LoadOptions {
+            color,
+            resize: self.resize,
+            limit: self.limit,
+            sample: self.sample,
+            seed: self.seed,
+            recursive: self.recursive,
+        })
+    }
+
+    /// Loads the collection at `path` with these options.
+    pub(crate) fn load(&self, path: &std::path::Path) -> PyResult<dataset::Dataset> {
+        dataset::load(path, &self.options()?).map_err(dataset_error)
+    }
 }
 
 /// Reads an image folder, render output, .npy or MNIST IDX(.gz) file (`imanifold.load` wraps the dict in a
 /// `Dataset`): keys `data` (n × d float32), `image_shape` ((h, w, c) or None), `ids`, `columns`, `source`.
 #[pyfunction]
-#[pyo3(signature = (path, gray=false, rgb=false, resize=None, limit=None, sample=None, seed=0, recursive=false,
-                    threads=None))]
-#[allow(clippy::too_many_arguments)] // one argument per CLI input option
+#[pyo3(signature = (path, input, threads=None))]
 fn load<'py>(
     py: Python<'py>,
     path: PathBuf,
-    gray: bool,
-    rgb: bool,
-    resize: Option<(u32, u32)>,
-    limit: Option<usize>,
-    sample: Option<usize>,
-    seed: u64,
-    recursive: bool,
+    input: InputOptions,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let opts = load_options(gray, rgb, resize, limit, sample, seed, recursive)?;
+    let opts = input.options()?;
     let ds = compute(py, threads, || dataset::load(&path, &opts))?.map_err(dataset_error)?;
     let out = PyDict::new(py);
     let shape = ds.shape.map(|s| (s.height, s.width, s.channels));
@@ -70,20 +82,9 @@ fn load<'py>(
 /// ([`dataset::DecodeSpec`] of the first image): keys `files` (absolute paths in load order), `ids`, `columns`,
 /// `source`, `image_shape` (h, w, c) and `spec` (the arguments of `load_image_files` besides the files).
 #[pyfunction]
-#[pyo3(signature = (path, gray=false, rgb=false, resize=None, limit=None, sample=None, seed=0, recursive=false))]
-#[allow(clippy::too_many_arguments)] // one argument per CLI input option
-fn image_rows<'py>(
-    py: Python<'py>,
-    path: PathBuf,
-    gray: bool,
-    rgb: bool,
-    resize: Option<(u32, u32)>,
-    limit: Option<usize>,
-    sample: Option<usize>,
-    seed: u64,
-    recursive: bool,
-) -> PyResult<Bound<'py, PyDict>> {
-    let opts = load_options(gray, rgb, resize, limit, sample, seed, recursive)?;
+#[pyo3(signature = (path, input))]
+fn image_rows<'py>(py: Python<'py>, path: PathBuf, input: InputOptions) -> PyResult<Bound<'py, PyDict>> {
+    let opts = input.options()?;
     let (rows, spec) = py
         .detach(|| {
             let rows = dataset::list_image_rows(&path, &opts)?;

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _imanifold
+from ._util import input_options
 
 
 class Dataset:
@@ -73,6 +74,6 @@ def load(path: Union[str, os.PathLike], gray: bool = False, rgb: bool = False,
     Raises:
         FileNotFoundError / OSError: missing or unreadable files; ValueError: bad options or contents.
     """
-    d = _imanifold.load(os.fspath(path), gray=gray, rgb=rgb, resize=resize, limit=limit, sample=sample,
-                        seed=seed, recursive=recursive, threads=threads)
+    d = _imanifold.load(os.fspath(path), input_options(gray, rgb, resize, limit, sample, seed, recursive),
+                        threads=threads)
     return Dataset(d["data"], d["image_shape"], d["ids"], d["columns"], d["source"])

@@ -8,6 +8,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _imanifold
+from ._util import input_options
 
 DEFAULT_K: int = _imanifold.GEODESIC_DEFAULT_K
 DEFAULT_DIMS: int = _imanifold.GEODESIC_DEFAULT_DIMS
@@ -96,8 +97,9 @@ def geodesic(data, k: int = DEFAULT_K, metric: str = DEFAULT_METRIC, flow_method
         if isinstance(truth, Mapping):
             raise ValueError("truth as a dict of values is for in-memory data; for a path, name manifest columns")
         opts["truth"] = [t.strip() for t in truth.split(",") if t.strip()] if isinstance(truth, str) else list(truth)
-        out = _imanifold.geodesic_path(os.fspath(data), opts, gray=gray, rgb=rgb, resize=resize, limit=limit,
-                                       sample=sample, seed=seed, recursive=recursive, threads=threads)
+        out = _imanifold.geodesic_path(os.fspath(data), opts,
+                                       input_options(gray, rgb, resize, limit, sample, seed, recursive),
+                                       threads=threads)
     else:
         if truth and not isinstance(truth, Mapping):
             raise ValueError("for in-memory data, truth is a dict name → one value per image")

@@ -1,7 +1,18 @@
 """Input conversion shared by the wrappers."""
 from __future__ import annotations
 
+from typing import Any, Dict, Optional, Tuple
+
 import numpy as np
+
+
+def input_options(gray: bool = False, rgb: bool = False, resize: Optional[Tuple[int, int]] = None,
+                  limit: Optional[int] = None, sample: Optional[int] = None, seed: int = 0,
+                  recursive: bool = False) -> Dict[str, Any]:
+    """The CLI's input options (``--gray``, ``--rgb``, ``--resize``, ``--limit``, ``--sample``, ``--seed``,
+    ``--recursive``) as the dict every compiled function that reads a collection takes."""
+    return {"gray": bool(gray), "rgb": bool(rgb), "resize": None if resize is None else tuple(resize),
+            "limit": limit, "sample": sample, "seed": int(seed), "recursive": bool(recursive)}
 
 
 def as_matrix(X, what: str = "X") -> np.ndarray:

@@ -12,16 +12,12 @@ import os
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from . import _imanifold
+from ._util import input_options
 
 DEFAULTS: Dict[str, Any] = dict(_imanifold.CLASSIFIER_DEFAULTS)
 _D = DEFAULTS
 
 PathLike = Union[str, os.PathLike]
-
-
-def _input(gray, rgb, resize, limit, sample, seed, recursive) -> Dict[str, Any]:
-    return {"gray": bool(gray), "rgb": bool(rgb), "resize": resize, "limit": limit, "sample": sample,
-            "seed": int(seed), "recursive": bool(recursive)}
 
 
 def _certified_eps(eps: Union[float, str, None]) -> Optional[str]:
@@ -71,7 +67,7 @@ def train(data: PathLike, out: PathLike, label_column: str = _D["label_column"],
                                          float(validation), [int(c) for c in channels], int(hidden),
                                          _certified_eps(certified_eps), float(certified_kappa),
                                          float(certified_warmup), float(certified_ramp),
-                                         _input(gray, rgb, resize, limit, sample, seed, recursive), threads=threads)
+                                         input_options(gray, rgb, resize, limit, sample, seed, recursive), threads=threads)
     return os.fspath(out), json.loads(report)
 
 
@@ -91,7 +87,7 @@ def evaluate(model: PathLike, data: PathLike, label_column: str = _D["label_colu
         missing label column, unknown class; FileNotFoundError / OSError: missing or unreadable model or data.
     """
     out = _imanifold.classifier_evaluate(os.fspath(model), os.fspath(data), label_column,
-                                         _input(gray, rgb, resize, limit, sample, seed, recursive), threads=threads)
+                                         input_options(gray, rgb, resize, limit, sample, seed, recursive), threads=threads)
     out["report"] = json.loads(out["report"])
     out["accuracy"] = out["report"]["accuracy"]
     out["per_class"] = out["report"].get("per_class")
@@ -166,7 +162,7 @@ def attack(model: PathLike, data: PathLike, method: str, norm: str = _D["attack_
     """
     out = _imanifold.classifier_attack(os.fspath(model), os.fspath(data), label_column, method, norm, str(eps),
                                        int(steps), int(search_rounds), int(random_trials),
-                                       _input(gray, rgb, resize, limit, sample, seed, recursive),
+                                       input_options(gray, rgb, resize, limit, sample, seed, recursive),
                                        reference=None if reference is None else os.fspath(reference),
                                        tangent_k=int(tangent_k), tangent_dim=tangent_dim,
                                        confidence=None if confidence is None else float(confidence), threads=threads)

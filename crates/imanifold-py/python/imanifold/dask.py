@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _imanifold
+from ._util import input_options
 
 #: Fewest rows of a query block (one task's queries) when ``query_block=None`` …
 DEFAULT_QUERY_BLOCK = 4096
@@ -204,8 +205,7 @@ def image_folder(path, shard_rows: int = DEFAULT_IMAGE_SHARD, gray: bool = False
 
     if isinstance(shard_rows, bool) or not isinstance(shard_rows, (int, np.integer)) or shard_rows < 1:
         raise ValueError(f"shard_rows must be a positive integer, got {shard_rows!r}")
-    info = _imanifold.image_rows(os.fspath(path), gray=gray, rgb=rgb, resize=resize, limit=limit, sample=sample,
-                                 seed=seed, recursive=recursive)
+    info = _imanifold.image_rows(os.fspath(path), input_options(gray, rgb, resize, limit, sample, seed, recursive))
     files, (h, w, c) = info["files"], info["image_shape"]
     load = dask.delayed(load_images, pure=True)
     step = int(shard_rows)
