@@ -49,6 +49,18 @@ impl InputOptions {
     }
 }
 
+/// Manifest columns as a dict: numeric ones as float64 arrays, text ones as lists.
+fn columns_dict(py: Python<'_>, columns: Vec<(String, Column)>) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    for (name, col) in columns {
+        match col {
+            Column::Numeric(v) => out.set_item(name, v.into_pyarray(py))?,
+            Column::Text(v) => out.set_item(name, PyList::new(py, v)?)?,
+        }
+    }
+    Ok(out)
+}
+
 /// Reads an image folder, render output, .npy or MNIST IDX(.gz) file (`imanifold.load` wraps the dict in a
 /// `Dataset`): keys `data` (n × d float32), `image_shape` ((h, w, c) or None), `ids`, `columns`, `source`.
 #[pyfunction]
@@ -65,14 +77,7 @@ fn load<'py>(
     let shape = ds.shape.map(|s| (s.height, s.width, s.channels));
     out.set_item("image_shape", shape)?;
     out.set_item("ids", PyList::new(py, &ds.ids)?)?;
-    let columns = PyDict::new(py);
-    for (name, col) in ds.columns {
-        match col {
-            Column::Numeric(v) => columns.set_item(name, v.into_pyarray(py))?,
-            Column::Text(v) => columns.set_item(name, PyList::new(py, v)?)?,
-        }
-    }
-    out.set_item("columns", columns)?;
+    out.set_item("columns", columns_dict(py, ds.columns)?)?;
     out.set_item("source", ds.source.display().to_string())?;
     out.set_item("data", ds.data.into_pyarray(py))?;
     Ok(out)
@@ -96,14 +101,7 @@ fn image_rows<'py>(py: Python<'py>, path: PathBuf, input: InputOptions) -> PyRes
     let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string();
     out.set_item("files", PyList::new(py, rows.files.iter().map(abs))?)?;
     out.set_item("ids", PyList::new(py, &rows.ids)?)?;
-    let columns = PyDict::new(py);
-    for (name, col) in rows.columns {
-        match col {
-            Column::Numeric(v) => columns.set_item(name, v.into_pyarray(py))?,
-            Column::Text(v) => columns.set_item(name, PyList::new(py, v)?)?,
-        }
-    }
-    out.set_item("columns", columns)?;
+    out.set_item("columns", columns_dict(py, rows.columns)?)?;
     out.set_item("source", rows.source.display().to_string())?;
     let shape = spec.shape();
     out.set_item("image_shape", (shape.height, shape.width, shape.channels))?;

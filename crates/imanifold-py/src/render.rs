@@ -103,93 +103,79 @@ fn render<'py>(
     Ok((out.into_pyarray(py), names, values.into_pyarray(py), depths.map(|d| d.into_pyarray(py)), flows))
 }
 
-/// The scene (its defaults set by `set`, `NAME=VALUE` as `imanifold render --set`) and the request of a render by
-/// index ranges (images and, with `depth`, depth maps; no images.npy, no flow).
-#[allow(clippy::too_many_arguments)] // the CLI's `render` options
-fn range_request(
-    scene: &str,
+/// A render by index ranges, as `imanifold.dask.render` passes it: the CLI's `render` options in one dict (keys
+/// `scene`, `vary`, `n`, `width`, `height`, `sampling`, `seed`, `ssaa`, `blur`, `gray`, `depth`, `set`).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct RangeRequest {
+    scene: String,
     vary: Vec<String>,
     n: usize,
     width: usize,
     height: usize,
-    sampling: &str,
-    seed: u64,
-    ssaa: usize,
-    blur: f32,
-    gray: bool,
-    depth: bool,
-    set: &[String],
-) -> PyResult<(Scene, RenderRequest)> {
-    let sampling: Sampling = sampling.parse().map_err(|e: String| PyValueError::new_err(e))?;
-    let mut scene = Scene::load(scene).map_err(render_error)?;
-    scene_render::check_fixed_not_varied(set, &vary).map_err(render_error)?;
-    scene_render::apply_defaults(&mut scene, set).map_err(render_error)?;
-    let color = if gray { ColorMode::Gray } else { ColorMode::Rgb };
-    let options = RenderOptions { width, height, ssaa, blur, color, depth: false };
-    let request = RenderRequest {
-        vary,
-        n,
-        sampling,
-        seed,
-        options,
-        consecutive_flow: false,
-        flow_pairs: Vec::new(),
-        npy: false,
-        depth,
-        force: false,
-    };
-    Ok((scene, request))
-}
-
-/// Number of images of a render request ([`scene_render::render_count`]; raises for what `imanifold render`
-/// refuses).
-#[pyfunction]
-#[pyo3(signature = (scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, set=Vec::new()))]
-#[allow(clippy::too_many_arguments)] // the CLI's `render` options
-fn render_count(
-    scene: &str,
-    vary: Vec<String>,
-    n: usize,
-    width: usize,
-    height: usize,
-    sampling: &str,
+    sampling: String,
     seed: u64,
     ssaa: usize,
     blur: f32,
     gray: bool,
     depth: bool,
     set: Vec<String>,
-) -> PyResult<usize> {
-    let (scene, request) = range_request(scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, &set)?;
+}
+
+impl RangeRequest {
+    /// The scene (its defaults set by `set`, `NAME=VALUE` as `imanifold render --set`) and the library's request
+    /// (images and, with `depth`, depth maps; no images.npy, no flow).
+    fn resolve(self) -> PyResult<(Scene, RenderRequest)> {
+        let sampling: Sampling = self.sampling.parse().map_err(|e: String| PyValueError::new_err(e))?;
+        let mut scene = Scene::load(&self.scene).map_err(render_error)?;
+        scene_render::check_fixed_not_varied(&self.set, &self.vary).map_err(render_error)?;
+        scene_render::apply_defaults(&mut scene, &self.set).map_err(render_error)?;
+        let color = if self.gray { ColorMode::Gray } else { ColorMode::Rgb };
+        let options = RenderOptions {
+            width: self.width,
+            height: self.height,
+            ssaa: self.ssaa,
+            blur: self.blur,
+            color,
+            depth: false,
+        };
+        let request = RenderRequest {
+            vary: self.vary,
+            n: self.n,
+            sampling,
+            seed: self.seed,
+            options,
+            consecutive_flow: false,
+            flow_pairs: Vec::new(),
+            npy: false,
+            depth: self.depth,
+            force: false,
+        };
+        Ok((scene, request))
+    }
+}
+
+/// Number of images of a render request ([`scene_render::render_count`]; raises for what `imanifold render`
+/// refuses).
+#[pyfunction]
+fn render_count(request: RangeRequest) -> PyResult<usize> {
+    let (scene, request) = request.resolve()?;
     scene_render::render_count(&scene, &request).map_err(render_error)
 }
 
 /// Renders images `start..end` of a request into the folder `dir` ([`scene_render::render_range_to_dir`]): the
 /// files `imanifold render` writes for them. Returns the seconds spent.
 #[pyfunction]
-#[pyo3(signature = (dir, scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, start, end,
-                    set=Vec::new(), threads=None))]
-#[allow(clippy::too_many_arguments)] // the CLI's `render` options and the range
+#[pyo3(signature = (dir, request, start, end, threads=None))]
 fn render_range(
     py: Python<'_>,
     dir: PathBuf,
-    scene: &str,
-    vary: Vec<String>,
-    n: usize,
-    width: usize,
-    height: usize,
-    sampling: &str,
-    seed: u64,
-    ssaa: usize,
-    blur: f32,
-    gray: bool,
-    depth: bool,
+    request: RangeRequest,
     start: usize,
     end: usize,
-    set: Vec<String>,
     threads: Option<usize>,
 ) -> PyResult<f64> {
-    let (scene, request) = range_request(scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, &set)?;
+    let (scene, request) = request.resolve()?;
     compute(py, threads, || scene_render::render_range_to_dir(&dir, &scene, &request, start..end))?
         .map_err(render_error)
 }
@@ -197,27 +183,8 @@ fn render_range(
 /// Completes a folder rendered by `render_range` ([`scene_render::finish_range_dir`]: every image present,
 /// `manifest.csv`, `render.json`). Returns the `render.json` text.
 #[pyfunction]
-#[pyo3(signature = (dir, scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, render_seconds,
-                    set=Vec::new()))]
-#[allow(clippy::too_many_arguments)] // the CLI's `render` options and the time spent
-fn render_finish(
-    py: Python<'_>,
-    dir: PathBuf,
-    scene: &str,
-    vary: Vec<String>,
-    n: usize,
-    width: usize,
-    height: usize,
-    sampling: &str,
-    seed: u64,
-    ssaa: usize,
-    blur: f32,
-    gray: bool,
-    depth: bool,
-    render_seconds: f64,
-    set: Vec<String>,
-) -> PyResult<String> {
-    let (scene, request) = range_request(scene, vary, n, width, height, sampling, seed, ssaa, blur, gray, depth, &set)?;
+fn render_finish(py: Python<'_>, dir: PathBuf, request: RangeRequest, render_seconds: f64) -> PyResult<String> {
+    let (scene, request) = request.resolve()?;
     let summary = py.detach(|| scene_render::finish_range_dir(&dir, &scene, &request, render_seconds));
     Ok(summary.map_err(render_error)?.results.to_string())
 }

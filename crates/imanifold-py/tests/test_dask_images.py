@@ -167,10 +167,10 @@ def test_render_by_ranges_equals_imanifold_render(cli, client, tmp_path, i):
 def test_failed_render_leaves_nothing(client, tmp_path, monkeypatch):
     real = _imanifold.render_range
 
-    def fail_late(folder, start, end, **kw):
+    def fail_late(folder, request, start, end, threads=None):
         if start >= 20:
             raise OSError("disk full (simulated)")
-        return real(folder, start=start, end=end, **kw)
+        return real(folder, request, start, end, threads=threads)
 
     monkeypatch.setattr(_imanifold, "render_range", fail_late)
     with pytest.raises(OSError, match="simulated"):

@@ -681,9 +681,9 @@ DEFAULT_RENDER_RANGE = 1024
 
 
 def render_range(folder: str, request: dict, start: int, end: int, threads: Optional[int] = None) -> float:
-    """Renders images ``start:end`` of ``request`` (the keyword arguments of ``_imanifold.render_count``) into
+    """Renders images ``start:end`` of ``request`` (the dict ``_imanifold.render_count`` takes) into
     ``folder``; returns the seconds spent. Rerunning it (a lost worker) rewrites the same bytes."""
-    return _imanifold.render_range(folder, start=int(start), end=int(end), threads=threads, **request)
+    return _imanifold.render_range(folder, request, int(start), int(end), threads=threads)
 
 
 def render(scene: str, out, vary=(), n: int = 100, size=64, sampling: str = "random", seed: int = 0,
@@ -716,7 +716,7 @@ def render(scene: str, out, vary=(), n: int = 100, size=64, sampling: str = "ran
     request = dict(scene=os.fspath(scene), vary=[v.strip() for v in vary if v.strip()], n=int(n), width=int(w),
                    height=int(h), sampling=str(sampling), seed=int(seed), ssaa=int(ssaa), blur=float(blur),
                    gray=bool(gray), depth=bool(depth), set=[s.strip() for s in set if s.strip()])
-    total = _imanifold.render_count(**request)
+    total = _imanifold.render_count(request)
     if client is None:
         try:
             from distributed import get_client
@@ -737,7 +737,7 @@ def render(scene: str, out, vary=(), n: int = 100, size=64, sampling: str = "ran
             task = dask.delayed(render_range, pure=True)
             futures = client.compute([task(folder, request, a, b, threads) for a, b in ranges])
             client.gather(futures)
-        results = json.loads(_imanifold.render_finish(folder, render_seconds=time.perf_counter() - t0, **request))
+        results = json.loads(_imanifold.render_finish(folder, request, time.perf_counter() - t0))
         stage.commit()
     except BaseException:
         # Remove the staging folder first (ranges that start later refuse the missing folder), then wait for the
