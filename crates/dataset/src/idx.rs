@@ -140,7 +140,7 @@ pub(crate) fn load_idx(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
         columns.push(("label".to_string(), Column::Numeric(keep.iter().map(|&i| lb[i] as f64).collect())));
     }
     let ids = keep.iter().map(|i| format!("image {i}")).collect();
-    Ok(Dataset { data, shape: Some(shape), ids, columns, source: path.to_path_buf() })
+    Ok(Dataset { data: data.into(), shape: Some(shape), ids, columns, source: path.to_path_buf() })
 }
 
 /// `train-images-idx3-ubyte.gz` → `train-labels-idx1-ubyte.gz` (first existing spelling).

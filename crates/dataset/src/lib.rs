@@ -41,6 +41,9 @@ pub mod limits;
 mod npy;
 mod npy_header;
 pub mod pairs;
+mod rows;
+
+pub use rows::Rows;
 
 /// Errors of the loaders. Every variant names the file, row or value at fault.
 #[derive(Debug, thiserror::Error)]
@@ -141,8 +144,8 @@ impl Column {
 /// n × d matrix of f32 plus what is known about its rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    /// One row per image or point.
-    pub data: Array2<f32>,
+    /// One row per image or point (owned, or borrowed from a memory-mapped `.npy`: [`Rows`]).
+    pub data: Rows,
     /// Image shape when the rows are images (d = h·w·c).
     pub shape: Option<ImageShape>,
     /// Per-row identifier: file path relative to the source folder, or `row N`.
@@ -166,7 +169,7 @@ impl Dataset {
             }
         }
         let ids = (0..data.nrows()).map(|i| format!("row {i}")).collect();
-        Ok(Dataset { data, shape, ids, columns: Vec::new(), source: PathBuf::from("<memory>") })
+        Ok(Dataset { data: data.into(), shape, ids, columns: Vec::new(), source: PathBuf::from("<memory>") })
     }
     pub fn n(&self) -> usize {
         self.data.nrows()
@@ -185,7 +188,7 @@ impl Dataset {
     /// The rows `rows` (in that order), with their ids and metadata.
     pub fn select(&self, rows: &[usize]) -> Dataset {
         Dataset {
-            data: self.data.select(Axis(0), rows),
+            data: self.data.select(Axis(0), rows).into(),
             shape: self.shape,
             ids: rows.iter().map(|&r| self.ids[r].clone()).collect(),
             columns: self.columns.iter().map(|(n, c)| (n.clone(), c.select(rows))).collect(),
@@ -222,7 +225,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
             let dir = path.parent().unwrap_or(Path::new("."));
             let (data, shape) = decode_images_at(path, &rows, opts)?;
             let ids = vec![rel_name(dir, path)];
-            Dataset { data, shape: Some(shape), ids, columns: Vec::new(), source: path.to_path_buf() }
+            Dataset { data: data.into(), shape: Some(shape), ids, columns: Vec::new(), source: path.to_path_buf() }
         } else {
             return Err(DatasetError::UnknownFormat { path: path.to_path_buf() });
         }
@@ -267,8 +270,8 @@ pub fn select_rows(n: usize, opts: &LoadOptions) -> Vec<usize> {
 }
 
 fn check_finite(ds: &Dataset) -> Result<()> {
-    let bad =
-        ds.data.axis_iter(Axis(0)).into_par_iter().enumerate().find_first(|(_, r)| r.iter().any(|x| !x.is_finite()));
+    let data = ds.data.view();
+    let bad = data.axis_iter(Axis(0)).into_par_iter().enumerate().find_first(|(_, r)| r.iter().any(|x| !x.is_finite()));
     if let Some((row, r)) = bad {
         let (col, &value) = r.iter().enumerate().find(|(_, x)| !x.is_finite()).expect("non-finite exists");
         return Err(DatasetError::NonFinite { path: ds.source.clone(), row, id: ds.ids[row].clone(), col, value });
@@ -368,7 +371,7 @@ fn image_folder_rows(dir: &Path, opts: &LoadOptions) -> Result<ImageRows> {
 fn load_image_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let rows = image_folder_rows(dir, opts)?;
     let (data, shape) = decode_images_at(dir, &rows.files, opts)?;
-    Ok(Dataset { data, shape: Some(shape), ids: rows.ids, columns: rows.columns, source: rows.source })
+    Ok(Dataset { data: data.into(), shape: Some(shape), ids: rows.ids, columns: rows.columns, source: rows.source })
 }
 
 /// A manifest's columns other than `file`: name and cells as text.
@@ -485,7 +488,7 @@ fn load_manifest_folder(dir: &Path, opts: &LoadOptions) -> Result<Dataset> {
     } else {
         decode_images_at(dir, &rows.files, opts).map(|(d, s)| (d, Some(s)))?
     };
-    Ok(Dataset { data, shape, ids: rows.ids, columns: rows.columns, source: rows.source })
+    Ok(Dataset { data: data.into(), shape, ids: rows.ids, columns: rows.columns, source: rows.source })
 }
 
 /// Decodes images in parallel into rows. Sizes must agree (after `resize`). The memory needed is checked (after

@@ -2,13 +2,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ndarray::{Array2, ArrayD, ArrayViewD, Axis, IxDyn};
 use ndarray_npy::{ReadNpyExt, ViewNpyExt};
 use rayon::prelude::*;
 
 use crate::npy_header::{self, Dtype};
-use crate::{kept_count, limits, select_rows, ColorMode, Dataset, DatasetError, ImageShape, LoadOptions, Result};
+use crate::{kept_count, limits, select_rows, ColorMode, Dataset, DatasetError, ImageShape, LoadOptions, Result, Rows};
 
 /// A numeric array of one of the supported element types, borrowed from a memory map or owned.
 enum Any<'a> {
@@ -158,13 +159,19 @@ pub(crate) fn load_npy(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     }
     let n_keep = kept_count(shape[0], opts);
     let (needed, d_out) = rows_needed(n_keep, d, img, opts);
-    limits::check(path, needed, || limits::values(n_keep, d_out), &resize_hint(opts))?;
     let file =
         fs::File::open(path).map_err(|e| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() })?;
-    // SAFETY: the map is read-only and lives for this function; a concurrent truncation by another process is the
-    // usual mmap caveat (it would raise SIGBUS), accepted for input files.
+    // SAFETY: the map is read-only and is kept by the dataset when its rows are borrowed from it; a concurrent
+    // truncation by another process is the usual mmap caveat (it would raise SIGBUS), accepted for input files.
     let map = unsafe { memmap2::Mmap::map(&file) }
         .map_err(|e| DatasetError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let map = Arc::new(map);
+    if let Some(ds) = borrow_rows(path, opts, &map, header.dtype, shape[0], d, img) {
+        // Only the per-row names are allocated.
+        limits::check(path, limits::ROW_OVERHEAD * n_keep as u128, || limits::values(n_keep, d_out), "")?;
+        return Ok(ds);
+    }
+    limits::check(path, needed, || limits::values(n_keep, d_out), &resize_hint(opts))?;
     if let Some(view) = view_typed(&map[..], header.dtype) {
         return finish_npy(path, opts, &view);
     }
@@ -172,6 +179,38 @@ pub(crate) fn load_npy(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     limits::check(path, needed + header.data_bytes, || limits::values(n_keep, d_out), &resize_hint(opts))?;
     let read = read_typed(path, header.dtype)?;
     finish_npy(path, opts, &read)
+}
+
+/// The dataset over the mapped file itself, when its rows can be used as they are stored: float32, little-endian,
+/// C order, aligned, the kept rows a prefix (no `sample`), and image rows that need no colour conversion or resizing.
+fn borrow_rows(
+    path: &Path,
+    opts: &LoadOptions,
+    map: &Arc<memmap2::Mmap>,
+    dtype: Dtype,
+    n_total: usize,
+    d: usize,
+    img: Option<ImageShape>,
+) -> Option<Dataset> {
+    // `sample` keeps a scattered subset unless it asks for at least every row `limit` leaves ([`select_rows`]).
+    let n_lim = opts.limit.map_or(n_total, |l| l.min(n_total));
+    if dtype != Dtype::F32 || opts.sample.is_some_and(|s| s < n_lim) {
+        return None;
+    }
+    debug_assert_eq!(n_lim, kept_count(n_total, opts));
+    match img {
+        Some(s) if opts.resize.is_some() || target_channels(opts.color, s.channels) != s.channels => return None,
+        None if opts.resize.is_some() => return None,
+        _ => {}
+    }
+    let view = ArrayViewD::<f32>::view_npy(&map[..]).ok()?;
+    if !view.is_standard_layout() {
+        return None;
+    }
+    let offset = (view.as_ptr() as usize).checked_sub(map.as_ptr() as usize)?;
+    let data = Rows::mapped(map.clone(), offset, n_lim, d)?;
+    let ids = (0..n_lim).map(|i| format!("row {i}")).collect();
+    Some(Dataset { data, shape: img, ids, columns: Vec::new(), source: path.to_path_buf() })
 }
 
 /// What `--resize` allows, appended to a memory refusal when it is in use.
@@ -207,7 +246,7 @@ fn finish_npy(path: &Path, opts: &LoadOptions, arr: &Any<'_>) -> Result<Dataset>
     }
     let (data, shape) = adapt_images(data, img, opts, path)?;
     let ids = keep.iter().map(|i| format!("row {i}")).collect();
-    Ok(Dataset { data, shape, ids, columns: Vec::new(), source: path.to_path_buf() })
+    Ok(Dataset { data: data.into(), shape, ids, columns: Vec::new(), source: path.to_path_buf() })
 }
 
 fn target_channels(color: ColorMode, channels: usize) -> usize {

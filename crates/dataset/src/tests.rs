@@ -151,6 +151,49 @@ fn npy_matrices_of_every_dtype() {
 }
 
 #[test]
+fn float32_npy_rows_stay_mapped_unless_selected_or_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Array2::<f32>::from_shape_fn((7, 5), |(i, j)| (i * 5 + j) as f32 / 40.0);
+    let p = dir.path().join("m.npy");
+    ndarray_npy::write_npy(&p, &m).unwrap();
+    let whole = load(&p, &opts()).unwrap();
+    assert!(whole.data.is_mapped(), "a float32 C-order file is used in place");
+    assert_eq!(whole.data, m);
+    assert_eq!(whole.ids[6], "row 6");
+    let head = load(&p, &LoadOptions { limit: Some(3), ..opts() }).unwrap();
+    assert!(head.data.is_mapped(), "--limit keeps a prefix");
+    assert_eq!(head.data.view(), m.slice(ndarray::s![..3, ..]));
+    // `sample` of at least every row keeps them all, in order, so it may stay mapped too.
+    let all = load(&p, &LoadOptions { sample: Some(9), ..opts() }).unwrap();
+    assert!(all.data.is_mapped());
+    assert_eq!(all.data, m);
+    let some = load(&p, &LoadOptions { sample: Some(4), seed: 3, ..opts() }).unwrap();
+    assert!(!some.data.is_mapped(), "a scattered sample is copied");
+    let rows: Vec<usize> = some.ids.iter().map(|id| id[4..].parse().unwrap()).collect();
+    assert_eq!(some.data, m.select(Axis(0), &rows));
+    // The mapped and the copied path agree value for value with the read path of a float64 file.
+    ndarray_npy::write_npy(dir.path().join("m64.npy"), &m.mapv(f64::from)).unwrap();
+    let copied = load(&dir.path().join("m64.npy"), &opts()).unwrap();
+    assert!(!copied.data.is_mapped());
+    assert_eq!(copied.data, whole.data);
+    // Image stacks: mapped as they are, copied when a colour conversion or resizing is asked for.
+    let s = Array4::<f32>::from_shape_fn((2, 3, 4, 3), |(i, y, x, c)| (i + y + x + c) as f32 / 12.0);
+    ndarray_npy::write_npy(dir.path().join("s.npy"), &s).unwrap();
+    let rgb = load(&dir.path().join("s.npy"), &opts()).unwrap();
+    assert!(rgb.data.is_mapped());
+    assert_eq!(rgb.image(1).unwrap()[[2, 3, 1]], 7.0 / 12.0);
+    let gray = load(&dir.path().join("s.npy"), &LoadOptions { color: ColorMode::Gray, ..opts() }).unwrap();
+    assert!(!gray.data.is_mapped());
+    assert_eq!(gray.d(), 12);
+    // A NaN in a mapped file is refused as in a copied one.
+    let mut bad = m.clone();
+    bad[[5, 2]] = f32::NAN;
+    ndarray_npy::write_npy(dir.path().join("bad.npy"), &bad).unwrap();
+    let msg = load(&dir.path().join("bad.npy"), &opts()).unwrap_err().to_string();
+    assert!(msg.contains("row 5") && msg.contains("bad.npy"), "{msg}");
+}
+
+#[test]
 fn npy_image_stacks_and_nan() {
     let dir = tempfile::tempdir().unwrap();
     let s3 = Array3::<f32>::from_shape_fn((2, 3, 4), |(i, y, x)| (i + y + x) as f32 / 10.0);

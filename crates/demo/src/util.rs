@@ -84,7 +84,7 @@ pub use seeds::{stream as item_rng, sub_seed};
 pub fn read_image_rows(path: &Path) -> Result<Array2<f32>> {
     let ds = dataset::load(path, &dataset::LoadOptions::default())
         .map_err(|e| DemoError::Read { path: path.to_path_buf(), source: e.into() })?;
-    Ok(ds.data)
+    Ok(ds.data.into_owned())
 }
 
 /// `Some(x)` as a JSON number, non-finite and `None` as null.

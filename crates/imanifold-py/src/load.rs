@@ -79,7 +79,7 @@ fn load<'py>(
     out.set_item("ids", PyList::new(py, &ds.ids)?)?;
     out.set_item("columns", columns_dict(py, ds.columns)?)?;
     out.set_item("source", ds.source.display().to_string())?;
-    out.set_item("data", ds.data.into_pyarray(py))?;
+    out.set_item("data", ds.data.into_owned().into_pyarray(py))?;
     Ok(out)
 }
 

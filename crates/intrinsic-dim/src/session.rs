@@ -454,7 +454,18 @@ impl Session {
             });
         }
         let sources = duplicate_sources(data, &dups);
-        let (kept, dropped) = crate::drop_duplicates(data);
+        // Without duplicates the data is used as given (no copy: it may be a memory-mapped file).
+        let selected;
+        let kept = if dups.is_empty() {
+            data
+        } else {
+            let mut is_dup = vec![false; n_input];
+            dups.iter().for_each(|&i| is_dup[i] = true);
+            let keep: Vec<usize> = (0..n_input).filter(|&i| !is_dup[i]).collect();
+            selected = data.select(ndarray::Axis(0), &keep);
+            selected.view()
+        };
+        let dropped = dups;
         crate::validate(kept.view()).map_err(SessionError::Data)?;
         let n = kept.nrows();
         self.check_points(n)?;

@@ -5,7 +5,7 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use crate::kernel::{
-    approx_distances, centred, column_mean, contiguous, exact_d2, gemm_abs_error, gemm_error_factor, max_centred, pow2,
+    approx_distances, column_mean, contiguous, exact_d2, gemm_abs_error, gemm_error_factor, max_centred, pow2,
     scale_exponent, Scratch,
 };
 use crate::topk::{assemble, finish, Cand, TopBuf};
@@ -33,23 +33,58 @@ fn admit(approx: &[f64], r0: usize, top: &mut TopBuf, skip: Option<usize>) {
     }
 }
 
-/// Walks the references in blocks of `br` rows: for each block, `buf[i·w .. (i+1)·w]` receives query `i`'s inner
-/// products with the block's `w` rows (one f32 GEMM, sequential: the callers parallelise over query blocks), then
-/// `visit(r0, w, buf)` reads them.
-fn for_each_reference_block(
-    ref_c: &[f32],
-    n_ref: usize,
+/// The data's rows centred about `mean` and scaled by `2^s` (`kernel::centred`'s values), produced a block at a time so
+/// that the search never holds a centred copy of the whole matrix (the rows may be a memory-mapped file).
+struct Centring<'a> {
+    raw: &'a [f32],
     d: usize,
+    mean: &'a [f64],
+    scale: f64,
+}
+
+impl Centring<'_> {
+    /// Rows `r0..r1`, centred and scaled, into `out` (row-major, `(r1 − r0)·d` values).
+    fn rows_into(&self, r0: usize, r1: usize, out: &mut [f32]) {
+        let d = self.d;
+        for (o, r) in out.chunks_exact_mut(d).zip(self.raw[r0 * d..r1 * d].chunks_exact(d)) {
+            for ((o, &x), &mu) in o.iter_mut().zip(r).zip(self.mean) {
+                *o = ((x as f64 - mu) * self.scale) as f32;
+            }
+        }
+    }
+    /// Squared norms (f64) of every centred, scaled row, as `kernel::centred` computes them.
+    fn norms(&self) -> Vec<f64> {
+        self.raw
+            .par_chunks(self.d)
+            .map(|r| {
+                r.iter().zip(self.mean).fold(0.0f64, |s, (&x, &mu)| {
+                    let c = ((x as f64 - mu) * self.scale) as f32;
+                    s + c as f64 * c as f64
+                })
+            })
+            .collect()
+    }
+}
+
+/// Walks the references in blocks of `br` rows: for each block, centred into `rows` (scratch of `br·d` values),
+/// `buf[i·w .. (i+1)·w]` receives query `i`'s inner products with the block's `w` rows (one f32 GEMM, sequential:
+/// the callers parallelise over query blocks), then `visit(r0, w, buf)` reads them.
+#[allow(clippy::too_many_arguments)] // the GEMM's operands and scratch, each used once
+fn for_each_reference_block(
+    refs: &Centring<'_>,
+    n_ref: usize,
     br: usize,
     qb: MatRef<'_, f32>,
+    rows: &mut [f32],
     buf: &mut [f32],
     mut visit: impl FnMut(usize, usize, &[f32]),
 ) {
-    let m = qb.nrows();
+    let (m, d) = (qb.nrows(), refs.d);
     for r0 in (0..n_ref).step_by(br) {
         let r1 = (r0 + br).min(n_ref);
         let w = r1 - r0;
-        let rb = MatRef::from_row_major_slice(&ref_c[r0 * d..r1 * d], w, d);
+        refs.rows_into(r0, r1, &mut rows[..w * d]);
+        let rb = MatRef::from_row_major_slice(&rows[..w * d], w, d);
         // G (w × m, column-major): column i holds query i's inner products with this reference block.
         let g = MatMut::from_column_major_slice_mut(&mut buf[..w * m], w, m);
         faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f32, Par::Seq);
@@ -85,7 +120,9 @@ pub(crate) fn brute(
     let n_ref = reference.nrows();
     let n_q = query.nrows();
     let ref_raw = contiguous(reference);
-    let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
+    // In self mode the queries are the references (borrowed, never a second copy).
+    let q_raw: std::borrow::Cow<'_, [f32]> =
+        if self_mode { std::borrow::Cow::Borrowed(&ref_raw) } else { contiguous(query) };
     let mean = column_mean(&ref_raw, d);
     // The centred rows enter the GEMM times 2^s (0 for ordinary data), so that the expansion neither overflows nor
     // underflows f32 at any finite scale; every approximate quantity below is in those units, and an exact squared
@@ -97,13 +134,13 @@ pub(crate) fn brute(
     };
     let s = scale_exponent(max_abs);
     let sq = pow2(2 * s);
-    let (ref_c, ref_n2) = centred(&ref_raw, d, &mean, s);
-    // In self mode the queries are the centred references (borrowed: no second copy of the data).
-    let q_own = if self_mode { None } else { Some(centred(&q_raw, d, &mean, s)) };
-    let (q_c, q_n2): (&[f32], &[f64]) = match &q_own {
-        Some((c, n2)) => (c, n2),
-        None => (&ref_c, &ref_n2),
-    };
+    // The references are centred a block at a time (memory beyond the input: O(n) norms plus per-task blocks);
+    // the queries likewise, from the raw rows.
+    let refs = Centring { raw: &ref_raw, d, mean: &mean, scale: pow2(s) };
+    let queries = Centring { raw: &q_raw, d, mean: &mean, scale: pow2(s) };
+    let ref_n2 = refs.norms();
+    let q_own = if self_mode { None } else { Some(queries.norms()) };
+    let q_n2: &[f64] = q_own.as_deref().unwrap_or(&ref_n2);
     let max_ref_norm = ref_n2.iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
     let available = if self_mode { n_ref - 1 } else { n_ref };
     // Candidates kept per query before refinement: k plus a margin that absorbs the f32 rounding of the GEMM (wider
@@ -118,13 +155,16 @@ pub(crate) fn brute(
         .par_iter()
         .map(|&(q0, q1)| {
             let m = q1 - q0;
-            let qb = MatRef::from_row_major_slice(&q_c[q0 * d..q1 * d], m, d);
+            let mut q_rows = vec![0.0f32; m * d];
+            queries.rows_into(q0, q1, &mut q_rows);
+            let qb = MatRef::from_row_major_slice(&q_rows, m, d);
             let mut tops: Vec<TopBuf> = (0..m).map(|_| TopBuf::new(cap)).collect();
             let mut scratch = Scratch::take(br * m);
             let buf = scratch.as_mut_slice();
+            let mut ref_rows = vec![0.0f32; br * d];
             let mut approx = vec![0.0f64; br];
             let mut sample: Vec<f64> = Vec::with_capacity(br / 4 + 1);
-            for_each_reference_block(&ref_c, n_ref, d, br, qb, buf, |r0, w, buf| {
+            for_each_reference_block(&refs, n_ref, br, qb, &mut ref_rows, buf, |r0, w, buf| {
                 let r1 = r0 + w;
                 for (i, top) in tops.iter_mut().enumerate() {
                     let qi = q0 + i;
@@ -200,14 +240,15 @@ pub(crate) fn brute(
         .par_chunks(bq)
         .flat_map_iter(|chunk| {
             let m = chunk.len();
-            let mut qb_rows = Vec::with_capacity(m * d);
-            for &(qi, _) in chunk {
-                qb_rows.extend_from_slice(&q_c[qi * d..(qi + 1) * d]);
+            let mut qb_rows = vec![0.0f32; m * d];
+            for (o, &(qi, _)) in qb_rows.chunks_exact_mut(d).zip(chunk) {
+                queries.rows_into(qi, qi + 1, o);
             }
             let qb = MatRef::from_row_major_slice(&qb_rows, m, d);
             let mut lists: Vec<Vec<usize>> = vec![Vec::new(); m];
             let mut buf = vec![0.0f32; br * m];
-            for_each_reference_block(&ref_c, n_ref, d, br, qb, &mut buf, |r0, w, buf| {
+            let mut ref_rows = vec![0.0f32; br * d];
+            for_each_reference_block(&refs, n_ref, br, qb, &mut ref_rows, &mut buf, |r0, w, buf| {
                 for (i, &(qi, tau)) in chunk.iter().enumerate() {
                     let qn = q_n2[qi];
                     for (jj, &g) in buf[i * w..(i + 1) * w].iter().enumerate() {

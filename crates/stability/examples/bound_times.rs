@@ -27,8 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let net = Net::from_classifier(&model)?;
     let rows: Vec<(Vec<f64>, usize)> = ds
         .data
-        .rows()
-        .into_iter()
+        .view()
+        .outer_iter()
         .zip(labels)
         .map(|(r, l)| (r.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>(), l))
         .filter(|(x, l)| margin_of(&net.logits(x), *l).0 > 0.0)

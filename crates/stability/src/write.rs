@@ -58,7 +58,7 @@ pub fn measure(
         ));
     }
     let net = Net::from_classifier(model)?;
-    let rows: Vec<Vec<f64>> = ds.data.rows().into_iter().map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect();
+    let rows: Vec<Vec<f64>> = ds.data.view().outer_iter().map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect();
     let report = analyse(&net, &rows, &labels, opts, on_image)?;
     let logits = rows.iter().map(|x| net.logits(x)).collect();
     if report.n_correct == 0 {

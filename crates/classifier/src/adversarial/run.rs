@@ -80,7 +80,7 @@ fn attack_collection(
     if y.is_empty() {
         return Err(ClassifierError::NoImages { path: ds.source.clone() });
     }
-    let mut x = ds.data.clone();
+    let mut x = ds.data.to_owned();
     let mut grid_change = 0f32;
     x.iter_mut().for_each(|v| {
         let q = pixels::on_8bit_grid(*v);

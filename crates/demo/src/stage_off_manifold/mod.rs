@@ -156,7 +156,7 @@ fn render_naturals(scene: &Scene, cfg: &Config, ropts: &RenderOptions, dir: &Pat
     let (x_held, y_held) = render_labelled(scene, cfg.n_heldout, sub_seed(cfg.seed, 301), ropts, &dir.join("heldout"))?;
     let reference = Dataset {
         ids: (0..x_train.nrows()).map(scene_render::image_file).collect(),
-        data: x_train,
+        data: x_train.into(),
         shape: Some(off_manifold::ImageShape { height: side, width: side, channels: 3 }),
         columns: Vec::new(),
         source: dir.join("train"),

@@ -111,7 +111,7 @@ pub(super) fn build_queries(
         ids.iter().zip(&groups).map(|(f, g)| vec![f.clone(), g.clone()]),
     )?;
     let data = Dataset {
-        data: query,
+        data: query.into(),
         shape: Some(off_manifold::ImageShape { height: side, width: side, channels: 3 }),
         ids,
         columns: vec![("group".to_string(), Column::Text(groups.clone()))],
