@@ -38,7 +38,7 @@ impl Rows {
     pub(crate) fn mapped(map: Arc<memmap2::Mmap>, offset: usize, n: usize, d: usize) -> Option<Rows> {
         let bytes = n.checked_mul(d)?.checked_mul(std::mem::size_of::<f32>())?;
         let end = offset.checked_add(bytes)?;
-        let aligned = (map.as_ptr() as usize + offset) % std::mem::align_of::<f32>() == 0;
+        let aligned = (map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<f32>());
         (aligned && end <= map.len()).then_some(Rows { repr: Repr::Mapped { map, offset, n, d } })
     }
     /// A view of all rows.
