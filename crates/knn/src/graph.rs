@@ -356,3 +356,53 @@ fn select(pts: Points, p: u32, sorted: &[Hit], max: usize) -> Vec<Hit> {
     }
     kept
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: u64, len: usize) -> Vec<f32> {
+        let mut s = seed;
+        (0..len)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
+            })
+            .collect()
+    }
+
+    /// The vector path adds in the portable path's order: same bits, and close to an f64 reference.
+    #[test]
+    fn distance_paths_agree_bitwise() {
+        for len in [0, 1, 7, 31, 32, 33, 100, 128, 784] {
+            let (a, b) = (lcg(len as u64, len), lcg(len as u64 + 99, len));
+            let p = d2_portable(&a, &b);
+            assert_eq!(d2(&a, &b).to_bits(), p.to_bits(), "length {len}");
+            let exact: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+            assert!((p as f64 - exact).abs() <= 1e-5 * exact.max(1e-30), "length {len}: {p} vs {exact}");
+        }
+    }
+
+    /// On points of a line the graph links every point and a search returns the nearest points in order.
+    #[test]
+    fn search_on_a_line_finds_the_nearest_points() {
+        let n = 3000;
+        let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % n) as f32).collect();
+        let pts = Points { x: &x, m: 1, n };
+        let order: Vec<u32> = (0..n as u32).collect();
+        let g = Graph::build(pts, &order, 40);
+        assert!(g.degree.iter().all(|&c| c >= 1 && c as usize <= MAX_DEGREE));
+        assert_eq!(g.breadth_first().len(), n);
+        let mut sorted = g.breadth_first();
+        sorted.sort_unstable();
+        assert!(sorted.iter().enumerate().all(|(i, &v)| v as usize == i));
+        for target in [0.0f32, 1234.4, 2999.0] {
+            let hits = g.search(pts, &[target], &[g.entry], 16, None);
+            let mut want: Vec<(f32, u32)> = (0..n as u32).map(|j| ((x[j as usize] - target).powi(2), j)).collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let got: Vec<u32> = hits.iter().map(|h| h.id).collect();
+            let expect: Vec<u32> = want[..16].iter().map(|w| w.1).collect();
+            assert_eq!(got, expect, "target {target}");
+        }
+    }
+}
