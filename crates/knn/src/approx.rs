@@ -57,6 +57,9 @@ pub(crate) fn check_options(o: &KnnOptions) -> Result<(), KnnError> {
     Ok(())
 }
 
+/// One query's neighbour indices and distances.
+type Row = (Vec<usize>, Vec<f32>);
+
 /// The approximate k nearest reference rows of every query row (self excluded when `self_mode`), exact distances.
 pub(crate) fn search(
     reference: ArrayView2<f32>,
@@ -110,7 +113,7 @@ pub(crate) fn search(
     // A self-search visits the rows breadth first through the graph (neighbouring rows share candidates, which
     // then stay in cache); each row's answer is independent of the order.
     let visit: Vec<u32> = if self_mode { graph.breadth_first() } else { (0..q_rows.len() as u32).collect() };
-    let mut found: Vec<(u32, (Vec<usize>, Vec<f32>))> = visit
+    let mut found: Vec<(u32, Row)> = visit
         .par_iter()
         .map(|&iu| {
             let i = iu as usize;
@@ -127,7 +130,7 @@ pub(crate) fn search(
         })
         .collect();
     found.sort_unstable_by_key(|(i, _)| *i);
-    let rows: Vec<(Vec<usize>, Vec<f32>)> = found.into_iter().map(|(_, r)| r).collect();
+    let rows: Vec<Row> = found.into_iter().map(|(_, r)| r).collect();
     Ok(assemble(rows, query.nrows(), k))
 }
 
@@ -203,7 +206,7 @@ fn insertion_order(pts: Points, seed: u64) -> Vec<u32> {
     let norms: Vec<f32> = (0..n).into_par_iter().map(|i| graph::d2(pts.row(i), &zero)).collect();
     let first = (0..n).min_by(|&a, &b| norms[a].total_cmp(&norms[b]).then(a.cmp(&b))).unwrap_or(0);
     let mut rest: Vec<u32> = (0..n as u32).filter(|&i| i as usize != first).collect();
-    let mut rng = seeds::stream(seeds::sub_seed(seed, 0x6772_6170_68), 0);
+    let mut rng = seeds::stream(seeds::sub_seed(seed, 0x0067_7261_7068), 0);
     rest.shuffle(&mut rng);
     let mut order = Vec::with_capacity(n);
     order.push(first as u32);
