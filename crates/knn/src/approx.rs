@@ -1,36 +1,42 @@
-//! Approximate search ([`Strategy::Approx`](crate::Strategy::Approx)): a hierarchical navigable small-world graph
-//! (HNSW, M = 32, from the `instant-distance` crate) proposes the candidates; the engine returns them with exact
-//! distances and the exact engine's order.
+//! Approximate search ([`Strategy::Approx`](crate::Strategy::Approx)): a navigable proximity graph (HNSW's bottom
+//! layer, M = 32, degree bound 64, our own in `graph.rs`) proposes the candidates; the engine returns them with
+//! exact distances and the exact engine's order.
 //!
-//! * **Determinism.** The graph's layers come from a seeded generator ([`KnnOptions::seed`]) and the graph is built
-//!   inside a one-thread pool (the crate inserts points in parallel within a layer, which would make the graph depend
-//!   on the thread count); the queries then run in parallel, each a pure function of the graph. Same seed → same
-//!   neighbours whatever the thread count.
+//! * **Why our own graph.** `instant-distance` (HNSW) is deterministic only when built on one thread, and that build
+//!   dominated the run (33 s against faiss HNSW32's 9.7 s on Fashion-MNIST train); `hnsw_rs` is deterministic only
+//!   with its sequential insert and was no faster. The graph here is built in batches that each search the graph
+//!   frozen at the batch start, in parallel, and then link in a fixed order (see `graph.rs`): the construction uses
+//!   both cores and the graph is the same whatever the thread count. One layer suffices: a self-search starts at
+//!   the row's own node, a query at the point nearest the centroid.
+//! * **Determinism.** The insertion order is seeded ([`KnnOptions::seed`]); the principal basis is computed on one
+//!   thread, the mean and projection in fixed blocks; every search is a pure function of the graph. Same seed →
+//!   same neighbours whatever the thread count (tested with 1, 2 and 3 threads).
 //! * **Principal coordinates.** With [`KnnOptions::approx_dims`] = m < d, the graph is built and searched on the
 //!   rows' leading m principal coordinates (basis from a deterministic subsample, as the PCA-pruned search): image
 //!   collections have steep spectra, so the projected distances rank candidates almost as the full ones at a
-//!   fraction of the cost; the candidates are then re-ranked with exact full-dimensional distances.
-//! * **Exact distances.** Each query asks the graph for `max(ef_search, k + 1)` candidates; their distances are
-//!   recomputed exactly (f64 sums over the raw f32 rows, as in the exact engine) and the best `k` are kept in
-//!   (distance, index) order, ties to the smaller index. A query for which the graph returns too few candidates
-//!   (tiny or degenerate inputs) is answered by an exact scan.
+//!   fraction of the memory traffic; the candidates are then re-ranked with exact full-dimensional distances.
+//! * **Exact distances.** Each query's pool holds `max(ef_search, k + 1)` candidates; they are evaluated exactly
+//!   (f64 sums over the raw f32 rows, as in the exact engine) in the order of a lower bound of their distance
+//!   (projected distance plus the squared difference of the residual norms), stopping once the bound passes the
+//!   k-th exact distance; the best `k` are kept in (distance, index) order, ties to the smaller index. A query for
+//!   which the graph returns too few candidates (tiny or degenerate inputs) is answered by an exact scan.
+//! * **Cache order.** A self-search processes rows breadth first through the graph, so consecutive rows share
+//!   candidates and the raw rows they read stay in cache (results do not depend on this order).
+//! * **Memory.** Beyond the input: the n × m projected rows, n × 64 links (u32), n residual norms, the results.
 //! * **Recall.** [`recall`] measures recall@k on a seeded sample of query rows against the exact engine.
 
-use std::borrow::Cow;
-
 use faer::{Accum, Mat, MatRef, Par};
-use instant_distance::{Builder, Point, Search};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::seq::index::sample;
+use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
+use crate::graph::{self, Graph, Hit, Points};
 use crate::pruned::principal_basis;
-use crate::{
-    assemble, column_mean, contiguous, exact_d2, finish, Cand, KnnError, KnnOptions, Neighbors, Strategy, TopK,
-};
+use crate::{assemble, contiguous, exact_d2, finish, Cand, KnnError, KnnOptions, Neighbors, Strategy, TopK};
 
 /// Default candidate list size of a query ([`KnnOptions::ef_search`]).
-pub const DEFAULT_EF_SEARCH: usize = 64;
+pub const DEFAULT_EF_SEARCH: usize = 96;
 /// Default candidate list size while building the graph ([`KnnOptions::ef_construction`]).
 pub const DEFAULT_EF_CONSTRUCTION: usize = 40;
 /// Largest accepted `ef_search` / `ef_construction`.
@@ -42,27 +48,6 @@ pub const DEFAULT_APPROX_DIMS: usize = 128;
 /// Rows per projection GEMM (fixed, so that the projection does not depend on the thread count).
 const PROJECT_BLOCK: usize = 1024;
 
-/// One row as a point of the graph: squared Euclidean distance on the raw f32 values.
-#[derive(Clone, Copy)]
-struct Row<'a>(&'a [f32]);
-
-impl Point for Row<'_> {
-    fn distance(&self, other: &Self) -> f32 {
-        // Four independent accumulators let the compiler vectorise the loop.
-        let mut acc = [0.0f32; 8];
-        let (a, b) = (self.0.chunks_exact(8), other.0.chunks_exact(8));
-        let (ra, rb) = (a.remainder(), b.remainder());
-        for (x, y) in a.zip(b) {
-            for t in 0..8 {
-                let e = x[t] - y[t];
-                acc[t] += e * e;
-            }
-        }
-        let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
-        acc.iter().sum::<f32>() + tail
-    }
-}
-
 pub(crate) fn check_options(o: &KnnOptions) -> Result<(), KnnError> {
     for (name, v) in [("ef_search", o.ef_search), ("ef_construction", o.ef_construction)] {
         if v == 0 || v > MAX_EF {
@@ -71,6 +56,9 @@ pub(crate) fn check_options(o: &KnnOptions) -> Result<(), KnnError> {
     }
     Ok(())
 }
+
+/// One query's neighbour indices and distances.
+type Row = (Vec<usize>, Vec<f32>);
 
 /// The approximate k nearest reference rows of every query row (self excluded when `self_mode`), exact distances.
 pub(crate) fn search(
@@ -81,66 +69,158 @@ pub(crate) fn search(
     opts: &KnnOptions,
 ) -> Result<(Array2<usize>, Array2<f32>), KnnError> {
     let d = reference.ncols();
+    let n = reference.nrows();
+    if n > u32::MAX as usize {
+        return Err(KnnError::InvalidOption(format!("the approximate search takes at most {} rows", u32::MAX)));
+    }
     let r = contiguous(reference);
     let q = contiguous(query);
     let r_rows: Vec<&[f32]> = r.chunks_exact(d).collect();
+    let m_asked = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
+    // Coordinates the graph works in: the rows' leading principal coordinates about the mean (or all centred
+    // columns). Data of lower rank than asked for get as many coordinates as the basis has directions.
+    let mean = ordered_mean(&r, d);
+    let (r_graph, q_graph, m) = if m_asked < d {
+        // The basis on one thread: its parallel GEMMs could round differently with another thread count.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map_err(|e| KnnError::InvalidOption(format!("cannot start the basis thread: {e}")))?;
+        let basis = pool.install(|| principal_basis(&r, d, &mean, m_asked));
+        let m = basis.ncols();
+        let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
+        let rp = project(&r, d, &mean, basis.as_ref());
+        let qp = if self_mode { None } else { Some(project(&q, d, &mean, basis.as_ref())) };
+        (rp, qp, m)
+    } else {
+        let centre = |x: &[f32]| -> Vec<f32> {
+            x.chunks_exact(d).flat_map(|row| row.iter().zip(&mean).map(|(&v, &mu)| (v as f64 - mu) as f32)).collect()
+        };
+        (centre(&r), if self_mode { None } else { Some(centre(&q)) }, d)
+    };
+    let pts = Points { x: &r_graph, m, n };
+    let rho = residual_norms(&r, d, &mean, &r_graph, m);
+    let rho_q = match &q_graph {
+        Some(qg) => residual_norms(&q, d, &mean, qg, m),
+        None => rho.clone(),
+    };
+    let q_pts = q_graph.as_deref().map_or(pts, |x| Points { x, m, n: query.nrows() });
+    let order = insertion_order(pts, opts.seed);
+    let graph = Graph::build(pts, &order, opts.ef_construction);
     let want = k + usize::from(self_mode);
     let ef = opts.ef_search.max(want);
-    let builder = Builder::default().ef_construction(opts.ef_construction).ef_search(ef).seed(opts.seed);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .map_err(|e| KnnError::InvalidOption(format!("cannot start the graph-building thread: {e}")))?;
-    let m_asked = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
-    // Coordinates the graph works in: the raw rows, or their leading principal coordinates (computed on one
-    // thread: the basis's GEMMs would otherwise depend on the thread count). Data of lower rank than asked for
-    // get fewer coordinates (as many as the basis has directions).
-    let (r_graph, q_graph, m): (Cow<[f32]>, Cow<[f32]>, usize) = if m_asked < d {
-        pool.install(|| {
-            let mean = column_mean(&r, d);
-            let basis = principal_basis(&r, d, &mean, m_asked);
-            let m = basis.ncols();
-            let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
-            let rp = project(&r, d, &mean, basis.as_ref());
-            let qp = if self_mode { rp.clone() } else { project(&q, d, &mean, basis.as_ref()) };
-            (Cow::Owned(rp), Cow::Owned(qp), m)
-        })
-    } else {
-        (Cow::Borrowed(&r[..]), Cow::Borrowed(&q[..]), d)
-    };
-    let points: Vec<Row> = r_graph.chunks_exact(m).map(Row).collect();
-    let (graph, ids) = pool.install(|| builder.build_hnsw(points));
-    // The graph numbers points in its own (shuffled) order; map back to row indices.
-    let mut row_of = vec![0usize; ids.len()];
-    for (row, pid) in ids.iter().enumerate() {
-        row_of[pid.into_inner() as usize] = row;
-    }
     let q_rows: Vec<&[f32]> = q.chunks_exact(d).collect();
-    let rows: Vec<(Vec<usize>, Vec<f32>)> = q_graph
-        .par_chunks_exact(m)
-        .enumerate()
-        .map_init(Search::default, |s, (i, g)| {
-            let skip = if self_mode { Some(i) } else { None };
+    // A self-search visits the rows breadth first through the graph (neighbouring rows share candidates, which
+    // then stay in cache); each row's answer is independent of the order.
+    let visit: Vec<u32> = if self_mode { graph.breadth_first() } else { (0..q_rows.len() as u32).collect() };
+    let mut found: Vec<(u32, Row)> = visit
+        .par_iter()
+        .map(|&iu| {
+            let i = iu as usize;
             let x = q_rows[i];
-            let mut c: Vec<Cand> = graph
-                .search(&Row(g), s)
-                .map(|it| row_of[it.pid.into_inner() as usize])
-                .filter(|&j| Some(j) != skip)
-                .map(|j| Cand { d2: exact_d2(x, r_rows[j]), j })
-                .collect();
-            if c.len() < k {
-                c = scan(x, &r_rows, k, skip);
-            }
-            finish(c, k)
+            let pool = if self_mode {
+                graph.search(pts, pts.row(i), &[iu], ef, Some(iu))
+            } else {
+                graph.search(pts, q_pts.row(i), &[graph.entry], ef, None)
+            };
+            let skip = if self_mode { Some(i) } else { None };
+            let c =
+                if pool.len() < k { scan(x, &r_rows, k, skip) } else { rerank(x, rho_q[i], &r_rows, &rho, &pool, k) };
+            (iu, finish(c, k))
         })
         .collect();
+    found.sort_unstable_by_key(|(i, _)| *i);
+    let rows: Vec<Row> = found.into_iter().map(|(_, r)| r).collect();
     Ok(assemble(rows, query.nrows(), k))
+}
+
+/// Relative allowance on the lower bounds of the re-ranking (f32 rounding of the projection and the residuals).
+const BOUND_SLACK: f64 = 1e-3;
+
+/// The `k` best of the graph's candidates by exact distance. Each candidate's squared distance has the lower bound
+/// ‖P(x − y)‖² + (ρx − ρy)² (P the projection onto the principal coordinates, ρ the norm of a row's residual
+/// outside them: Pythagoras plus the reverse triangle inequality on the residuals); candidates are evaluated in
+/// the order of that bound and the evaluations stop once it exceeds the current k-th exact distance (with a
+/// rounding allowance): no later candidate could enter.
+fn rerank(x: &[f32], rho_x: f32, r_rows: &[&[f32]], rho: &[f32], pool: &[Hit], k: usize) -> Vec<Cand> {
+    let mut order: Vec<(f64, usize)> = pool
+        .iter()
+        .map(|h| {
+            let e = (rho_x - rho[h.id as usize]) as f64;
+            (h.d2 as f64 + e * e, h.id as usize)
+        })
+        .collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut top = TopK::new(k);
+    for (t, &(lb, j)) in order.iter().enumerate() {
+        if let Some(&(_, next)) = order.get(t + 1) {
+            graph::prefetch(r_rows[next]);
+        }
+        if lb > top.threshold() * (1.0 + BOUND_SLACK) {
+            break;
+        }
+        top.push(Cand { d2: exact_d2(x, r_rows[j]), j });
+    }
+    top.into_sorted()
+}
+
+/// Norm of each row's part outside the principal coordinates: √max(0, ‖x − μ‖² − ‖Px‖²).
+fn residual_norms(x: &[f32], d: usize, mean: &[f64], proj: &[f32], m: usize) -> Vec<f32> {
+    (0..x.len() / d)
+        .into_par_iter()
+        .map(|i| {
+            let row = &x[i * d..(i + 1) * d];
+            let full: f64 = row.iter().zip(mean).map(|(&v, &mu)| (v as f64 - mu) * (v as f64 - mu)).sum();
+            let inside: f64 = proj[i * m..(i + 1) * m].iter().map(|&v| v as f64 * v as f64).sum();
+            (full - inside).max(0.0).sqrt() as f32
+        })
+        .collect()
+}
+
+/// Column means of row-major `x` (n × d) summed in fixed blocks and a fixed order (thread-count independent).
+fn ordered_mean(x: &[f32], d: usize) -> Vec<f64> {
+    let n = x.len() / d;
+    let parts: Vec<Vec<f64>> = x
+        .par_chunks(d * PROJECT_BLOCK)
+        .map(|block| {
+            let mut s = vec![0.0f64; d];
+            for row in block.chunks_exact(d) {
+                s.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+            }
+            s
+        })
+        .collect();
+    let mut mean = vec![0.0f64; d];
+    for p in parts {
+        mean.iter_mut().zip(p).for_each(|(m, v)| *m += v);
+    }
+    mean.iter_mut().for_each(|m| *m /= n.max(1) as f64);
+    mean
+}
+
+/// Insertion order of the graph: the point nearest the centroid first (the entry of every search; ties to the
+/// smaller index), then the others in a seeded random order.
+fn insertion_order(pts: Points, seed: u64) -> Vec<u32> {
+    let n = pts.len();
+    let zero = vec![0.0f32; pts.m];
+    let norms: Vec<f32> = (0..n).into_par_iter().map(|i| graph::d2(pts.row(i), &zero)).collect();
+    let first = (0..n).min_by(|&a, &b| norms[a].total_cmp(&norms[b]).then(a.cmp(&b))).unwrap_or(0);
+    let mut rest: Vec<u32> = (0..n as u32).filter(|&i| i as usize != first).collect();
+    let mut rng = seeds::stream(seeds::sub_seed(seed, 0x0067_7261_7068), 0);
+    rest.shuffle(&mut rng);
+    let mut order = Vec::with_capacity(n);
+    order.push(first as u32);
+    order.extend(rest);
+    order
 }
 
 /// Row-major n × m principal coordinates of the rows of `x` (n × d, row-major) about `mean`.
 fn project(x: &[f32], d: usize, mean: &[f64], basis: MatRef<f32>) -> Vec<f32> {
     let m = basis.ncols();
     let mut out = vec![0.0f32; x.len() / d * m];
+    if m == 0 {
+        return out;
+    }
     out.par_chunks_mut(PROJECT_BLOCK * m).zip(x.par_chunks(PROJECT_BLOCK * d)).for_each(|(o, block)| {
         let rows = block.len() / d;
         let centred: Vec<f32> =

@@ -37,6 +37,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 mod approx;
+mod graph;
 pub mod bench;
 mod brute;
 mod duplicates;
