@@ -156,7 +156,7 @@ pub struct FashionArgs {
     pub k: usize,
     /// ef_search values of the approximate strategy (comma-separated); recall@k over all rows against the exact
     /// result.
-    #[arg(long, value_delimiter = ',', default_value = "64")]
+    #[arg(long, value_delimiter = ',', default_values_t = [knn::DEFAULT_EF_SEARCH])]
     pub ef_search: Vec<usize>,
     /// efSearch values of faiss HNSW (M = 32; comma-separated, one graph searched with each).
     #[arg(long, default_value = "16,32,64,128")]
