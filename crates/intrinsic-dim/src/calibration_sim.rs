@@ -16,11 +16,16 @@
 //!   are generated in order of distance, each kept if its point lies in the shape, until k are kept. Those are
 //!   exactly the k nearest points of the thinned process: no search radius, no bias.
 //!
-//! For the ball only the distance and the cosine t between the candidate's direction and x's position matter
-//! (|x + r u|² = ρ² + 2ρ r t + r²), t = z / √(z² + χ²_{d−1}), so a candidate costs O(1); for the cube a candidate
-//! needs its direction (d normal draws). A candidate closer than x's distance to the boundary is kept without
-//! drawing its direction. The cost per query is the number of candidates until k are kept: about k divided by
-//! the fraction of the k-th neighbour's ball inside the shape, independent of n.
+//! For the ball only the distance r matters for the thinning: a candidate lies in the ball with probability a(r),
+//! the fraction of the sphere of radius r around x inside the ball (a regularised incomplete beta function of the
+//! cosine bound), which decreases with r; adaptive thinning (next candidate at the rate a(r) of the last one, kept
+//! with probability a(r')/a(r)) then needs about k + O(1) candidates per query, whatever n and d. Measured: both
+//! statistics' values at one level (120 000 points, n = 60 000) in under 1 s from d = 1 to d = 70 on the loaded
+//! 2-core machine, 1.4 s at n = 10⁶, d = 70. For the cube a candidate needs its direction (d normal draws) and is
+//! rejected when outside, so the cost per query is k over the fraction of the k-th neighbour's ball inside the
+//! cube, which falls fast with d: the same measurement took 0.7 s at d = 10, 3.8 s at d = 15, 16 s at d = 20 and
+//! 129 s at d = 25 (`reference = cube` with many points and a high dimension: `calibration = exact` is then
+//! cheaper). A candidate closer than x's distance to the boundary is kept without any test.
 //!
 //! Queries are independent, so the statistics' standard errors follow from the per-query values. Queries come in
 //! blocks of [`BLOCK`], each from its own seeded stream: the result does not depend on the thread count.
@@ -112,7 +117,7 @@ impl Simulator {
             let e: f64 = Exp1.sample(rng);
             v += e / bound;
             let r = (v * self.scale).powf(self.inv_d);
-            if !(r <= outer) {
+            if r.is_nan() || r > outer {
                 // The process has fewer than k points in the ball (probability of order e^(−n)): repeat the
                 // farthest kept distance, or the diameter.
                 let fill = out.last().copied().filter(|_| kept > 0).unwrap_or(outer);
@@ -310,7 +315,13 @@ mod tests {
             let a: Vec<f64> = thinned.chunks_exact(k).map(|r| r[j]).collect();
             let b: Vec<f64> = direct.chunks_exact(k).map(|r| r[j]).collect();
             let se = (stats::std(&a).powi(2) / q as f64 + stats::std(&b).powi(2) / q as f64).sqrt();
-            assert!((stats::mean(&a) - stats::mean(&b)).abs() < 4.0 * se, "r{}: {} vs {}", j + 1, stats::mean(&a), stats::mean(&b));
+            assert!(
+                (stats::mean(&a) - stats::mean(&b)).abs() < 4.0 * se,
+                "r{}: {} vs {}",
+                j + 1,
+                stats::mean(&a),
+                stats::mean(&b)
+            );
         }
         let (ta, tb) = (twonn(&thinned, k, 0.1), twonn(&direct, k, 0.1));
         assert!((ta.0 - tb.0).abs() < 4.0 * ta.1.hypot(tb.1), "{ta:?} {tb:?}");

@@ -27,9 +27,13 @@ fn simulated_calibration_agrees_with_exact_samples() {
         for (base, k) in [(Base::TwoNn, 2), (Base::Mle, 5)] {
             // Four exact replicates against 20 000 simulated queries.
             let exact = statistic(base, k, reference, Calibration::Exact, 4).calibration(n, d, 11).unwrap();
-            let sim = statistic(base, k, reference, Calibration::Simulated, 20_000 / n + 1).calibration(n, d, 11).unwrap();
+            let sim =
+                statistic(base, k, reference, Calibration::Simulated, 20_000 / n + 1).calibration(n, d, 11).unwrap();
             let se = exact.1.hypot(sim.1);
-            let label = format!("{reference:?} n = {n} d = {d} {base:?}: exact {:.4} ± {:.4}, simulated {:.4} ± {:.4}", exact.0, exact.1, sim.0, sim.1);
+            let label = format!(
+                "{reference:?} n = {n} d = {d} {base:?}: exact {:.4} ± {:.4}, simulated {:.4} ± {:.4}",
+                exact.0, exact.1, sim.0, sim.1
+            );
             eprintln!("{label}");
             // Neighbouring sample points share distances, so the exact path's own error is somewhat above its
             // stated one: 4.5 combined standard errors.
