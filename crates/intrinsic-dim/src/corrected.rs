@@ -612,6 +612,34 @@ mod tests {
     }
 
     #[test]
+    fn auto_calibration_is_exact_up_to_the_threshold_and_simulated_above() {
+        let auto = Corrected::default();
+        assert_eq!(auto.method(EXACT_MAX_N), Method::Exact { replicates: 2 });
+        assert_eq!(auto.method(EXACT_MAX_N + 1), Method::Simulated { queries: 2 * (EXACT_MAX_N + 1) });
+        assert_eq!(auto.method(10_000_000), Method::Simulated { queries: SIM_MAX_QUERIES });
+        // Below the threshold the default is the exact calibration bit for bit.
+        let x = ball(700, 4, 6, 2);
+        let ctx = ctx_of(&x, 5, 1);
+        let exact = Corrected { calibration: Calibration::Exact, graph_test: false, ..Corrected::default() };
+        let e = Corrected { graph_test: false, ..Corrected::default() }.fit(&ctx).unwrap();
+        assert_eq!(exact.fit(&ctx).unwrap().dimension.to_bits(), e.dimension.to_bits());
+        assert_eq!(e.extra["twonn"]["extra"]["calibration"]["method"], "exact");
+    }
+
+    #[test]
+    fn calibration_noise_widens_the_interval_in_quadrature() {
+        let (lo, hi) = Corrected::widened(10.0, 9.7, 10.4, 0.1);
+        assert!(((10.0 - lo).powi(2) - (0.09 + (Z975 * 0.1).powi(2))).abs() < 1e-12);
+        assert!(((hi - 10.0).powi(2) - (0.16 + (Z975 * 0.1).powi(2))).abs() < 1e-12);
+        assert_eq!(Corrected::widened(10.0, 9.7, 10.4, 0.0), (9.7, 10.4));
+        // The standard error at the crossing: linear between the bracketing levels, the last one beyond.
+        let curve = [(1.0, 0.01), (1.9, 0.03), (2.7, 0.05)];
+        assert!((Corrected::se_at(&curve, 2.3) - 0.04).abs() < 1e-12);
+        assert_eq!(Corrected::se_at(&curve, 0.5), 0.01);
+        assert_eq!(Corrected::se_at(&curve, 3.0), 0.05);
+    }
+
+    #[test]
     fn graph_test_corrects_a_density_the_distance_statistics_misread() {
         // Mbeta (10-D, density diverging at the faces): calibrated TwoNN + MLE read ≈ 7, the graph test finds 10;
         // its interval is the bootstrapped decision.
@@ -678,6 +706,9 @@ mod tests {
         assert_eq!(build_spec("imanifold:base=mle").unwrap().params()["mix_k"], 0);
         assert_eq!(build_spec("imanifold:base=mle").unwrap().needs_k(), Some(20));
         assert!(build_spec("imanifold:mix_k=1").is_err());
+        assert_eq!(e.params()["calibration"], "auto");
+        assert_eq!(build_spec("imanifold:calibration=simulated").unwrap().params()["calibration"], "simulated");
+        assert!(build_spec("imanifold:calibration=fast").is_err());
         assert!(build_spec("imanifold:base=mle,mix_k=5").is_err());
         // The scale knob of the default is the MLE's k; of base = mle its n_neighbors.
         assert_eq!(e.at_scale(8).unwrap().params()["mix_k"], 8);
