@@ -1,10 +1,11 @@
 //! On-disk cache of the default estimator's calibration values, shared across runs.
 //!
-//! A calibration value c(d) is the base statistic averaged over seeded uniform reference samples; it depends only on
-//! the statistic (base and k), the sample size n, the dimension d, the seed, the reference shape, the number of
-//! replicates, and the code that draws and measures the samples. Each value is one small file named by all of
-//! those (the code by [`FORMAT`] and the crate version), holding the f64's bits in hex so that a cached value equals
-//! the computed one bit for bit. The cache is off unless a front end turns it on with [`set_dir`] (the CLI does, under
+//! A calibration value c(d) is the base statistic on seeded uniform reference samples (exact samples, or simulated
+//! query points, see [`crate::corrected::Calibration`]); it depends only on the statistic (base and k), the sample
+//! size n, the dimension d, the seed, the reference shape, the method and its budget (replicates of exact samples,
+//! or the number of simulated queries), and the code that draws and measures the samples. Each value and its
+//! standard error are one small file named by all of those (the code by [`FORMAT`] and the crate version), holding
+//! the f64s' bits in hex, one per line, so that a cached value equals the computed one bit for bit. The cache is off unless a front end turns it on with [`set_dir`] (the CLI does, under
 //! the user's cache directory); a missing, unreadable or corrupt entry is a miss, and a failed write leaves the run
 //! unaffected (the value is then only cached in memory). Entries are written to a temporary file and renamed, so a
 //! concurrent or interrupted run never leaves a half-written value behind.
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 /// Version of the calibration procedure; bump it when the sampling or the statistics change.
-pub const FORMAT: &str = "calibration-v1";
+pub const FORMAT: &str = "calibration-v2";
 
 fn dir_slot() -> &'static Mutex<Option<PathBuf>> {
     static DIR: OnceLock<Mutex<Option<PathBuf>>> = OnceLock::new();
@@ -47,31 +48,35 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 /// The file name of one calibration value: every input it depends on, spelled out.
-pub(crate) fn entry_name(statistic: &str, n: usize, d: usize, seed: u64, reference: &str, replicates: usize) -> String {
-    format!("{statistic}_n{n}_d{d}_seed{seed:016x}_{reference}_r{replicates}.f64")
+/// `method` names the calibration method and its budget (e.g. `exact-r2`, `simulated-q200000`).
+pub(crate) fn entry_name(statistic: &str, n: usize, d: usize, seed: u64, reference: &str, method: &str) -> String {
+    format!("{statistic}_n{n}_d{d}_seed{seed:016x}_{reference}_{method}.f64")
 }
 
-/// The cached value of an entry, if the cache is on and the entry is readable and well formed.
-pub(crate) fn get(name: &str) -> Option<f64> {
+/// The cached values of an entry, if the cache is on and the entry is readable and well formed.
+pub(crate) fn get(name: &str) -> Option<Vec<f64>> {
     let path = current_dir()?.join(name);
     read_entry(&path)
 }
 
-fn read_entry(path: &Path) -> Option<f64> {
+fn read_entry(path: &Path) -> Option<Vec<f64>> {
     let text = fs::read_to_string(path).ok()?;
-    let bits = u64::from_str_radix(text.trim(), 16).ok()?;
-    let v = f64::from_bits(bits);
-    v.is_finite().then_some(v)
+    let values = text
+        .lines()
+        .map(|l| u64::from_str_radix(l.trim(), 16).ok().map(f64::from_bits).filter(|v| v.is_finite()))
+        .collect::<Option<Vec<f64>>>()?;
+    (!values.is_empty()).then_some(values)
 }
 
-/// Stores a value (best effort: an error leaves the cache without this entry).
-pub(crate) fn put(name: &str, value: f64) {
+/// Stores values (best effort: an error leaves the cache without this entry).
+pub(crate) fn put(name: &str, values: &[f64]) {
     let Some(dir) = current_dir() else { return };
-    if !value.is_finite() || fs::create_dir_all(&dir).is_err() {
+    if values.is_empty() || values.iter().any(|v| !v.is_finite()) || fs::create_dir_all(&dir).is_err() {
         return;
     }
+    let text: String = values.iter().map(|v| format!("{:016x}\n", v.to_bits())).collect();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let ok = fs::write(&tmp, format!("{:016x}\n", value.to_bits())).is_ok() && fs::rename(&tmp, dir.join(name)).is_ok();
+    let ok = fs::write(&tmp, text).is_ok() && fs::rename(&tmp, dir.join(name)).is_ok();
     if !ok {
         let _ = fs::remove_file(&tmp);
     }
@@ -86,16 +91,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("imanifold-calcache-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         set_dir(Some(dir.clone()));
-        let name = entry_name("twonn", 2000, 7, 42, "ball", 2);
+        let name = entry_name("twonn", 2000, 7, 42, "ball", "exact-r2");
         assert_eq!(get(&name), None);
-        let v = 6.123_456_789_012_345_f64.next_up();
-        put(&name, v);
-        assert_eq!(get(&name).map(f64::to_bits), Some(v.to_bits()));
+        let v = [6.123_456_789_012_345_f64.next_up(), 0.0123];
+        put(&name, &v);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(get(&name).map(|g| bits(&g)), Some(bits(&v)));
+        // The method and its budget are part of the name: another budget is another entry.
+        assert_ne!(name, entry_name("twonn", 2000, 7, 42, "ball", "simulated-q4000"));
+        assert_eq!(get(&entry_name("twonn", 2000, 7, 42, "ball", "simulated-q4000")), None);
         // A corrupt entry is a miss, and is replaced by the next put.
         fs::write(current_dir().unwrap().join(&name), "not hex").unwrap();
         assert_eq!(get(&name), None);
-        put(&name, v);
-        assert_eq!(get(&name), Some(v));
+        put(&name, &v);
+        assert_eq!(get(&name), Some(v.to_vec()));
         // No temporary files are left behind.
         assert!(!current_dir().unwrap().join(format!(".{name}.{}.tmp", std::process::id())).exists());
         set_dir(None);

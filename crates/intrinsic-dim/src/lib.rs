@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 pub mod calibration_cache;
+mod calibration_sim;
 pub mod corrected;
 pub mod estimators;
 pub mod graph_test;
