@@ -181,7 +181,7 @@ MOM = _define("MOM", "mom", (), "Method of moments (Amsaleg et al. 2018; skdim M
 TLE = _define("TLE", "tle", ("epsilon",),
               "Tight local estimator (Amsaleg et al. 2019; skdim TLE), per point.", local=True)
 Imanifold = _define("Imanifold", "imanifold", ("base", "n_neighbors", "reference", "replicates", "random_state", "D",
-                                               "mix_k", "graph_test"),
+                                               "mix_k", "graph_test", "calibration"),
                     "imanifold's default estimator: a local quadratic-graph test where it is conclusive, else the "
                     "average of TwoNN-ML and MLE(k=5), each bias-corrected by calibration on uniform balls.")
 
