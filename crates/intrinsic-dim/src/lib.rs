@@ -35,6 +35,7 @@ pub mod graph_test;
 pub mod linalg;
 pub mod local_pca;
 pub mod moments;
+mod ritz;
 pub mod session;
 pub mod special;
 pub mod stats;

@@ -136,13 +136,14 @@ pub fn group_scatter(x: ArrayView2<f32>, mean: &[f64], groups: &[Vec<usize>]) ->
         .collect()
 }
 
-/// Spectrum (as [`spectrum`]) of the rows in the chosen groups, from their [`group_scatter`] sums.
-pub fn spectrum_of_groups(
+/// The centred scatter (d × d, not divided by n − 1, about the half's own mean when `center`) of the rows in the
+/// chosen groups, from their [`group_scatter`] sums, and the number of those rows.
+pub fn scatter_of_groups(
     scatter: &[(Mat<f64>, Vec<f64>)],
     sizes: &[usize],
     chosen: &[usize],
     center: bool,
-) -> Result<Vec<f64>, DimError> {
+) -> (Mat<f64>, usize) {
     let d = scatter[0].1.len();
     let mut c = Mat::<f64>::zeros(d, d);
     let mut sum = vec![0.0f64; d];
@@ -161,6 +162,18 @@ pub fn spectrum_of_groups(
             }
         }
     }
+    (c, n)
+}
+
+/// Spectrum (as [`spectrum`]) of the rows in the chosen groups, from their [`group_scatter`] sums.
+pub fn spectrum_of_groups(
+    scatter: &[(Mat<f64>, Vec<f64>)],
+    sizes: &[usize],
+    chosen: &[usize],
+    center: bool,
+) -> Result<Vec<f64>, DimError> {
+    let (c, n) = scatter_of_groups(scatter, sizes, chosen, center);
+    let d = c.nrows();
     let (mut vals, _) = sym_eigen(c.as_ref(), false)?;
     vals.truncate(n.min(d));
     let scale = if center { 1.0 / (n as f64 - 1.0).max(1.0) } else { 1.0 };

@@ -254,15 +254,123 @@ impl Pca {
         let data = ctx.data(self.name())?;
         let mean = if self.center { linalg::column_means(data) } else { vec![0.0; data.ncols()] };
         let scatter = linalg::group_scatter(data, &mean, &groups);
+        let basis = if self.ver == "FO" { self.fo_basis(&scatter, &sizes, seed)? } else { None };
         let fits = (0..b)
             .into_par_iter()
             .map(|r| {
                 let mut rng = crate::stats::rng(seed, r as u64);
                 let chosen = rand::seq::index::sample(&mut rng, HALF_GROUPS, HALF_GROUPS / 2).into_vec();
+                if let Some(w) = &basis {
+                    let (c, n) = linalg::scatter_of_groups(&scatter, &sizes, &chosen, self.center);
+                    if n >= c.nrows() {
+                        if let Some(count) = crate::ritz::count_above_relative(c.as_ref(), w.as_ref(), self.alpha_fo)? {
+                            return Ok(count as f64);
+                        }
+                    }
+                }
                 let ev = linalg::spectrum_of_groups(&scatter, &sizes, &chosen, self.center)?;
                 Ok(self.from_spectrum(&ev))
             })
             .collect::<Result<Vec<f64>, DimError>>()?;
-        Ok((fits, "each half is 8 of 16 random row groups whose scatter sums are computed once (no refit)"))
+        let how = if basis.is_some() {
+            "each half is 8 of 16 random row groups whose scatter sums are computed once (no refit); the \
+             Fukunaga–Olsen count of a half comes from a Rayleigh–Ritz projection on the leading subspace of all rows \
+             when its residual bound proves the count exact, else from the half's full spectrum"
+        } else {
+            "each half is 8 of 16 random row groups whose scatter sums are computed once (no refit)"
+        };
+        Ok((fits, how))
+    }
+
+    /// A basis for the halves' Fukunaga–Olsen counts ([`crate::ritz`]): the leading subspace of all rows' scatter,
+    /// of twice the count it certifies there plus 8 dimensions; `None` when no basis of at most d/4 columns
+    /// certifies the count of all rows (flat spectra: each half then takes its full spectrum).
+    fn fo_basis(
+        &self,
+        scatter: &[(faer::Mat<f64>, Vec<f64>)],
+        sizes: &[usize],
+        seed: u64,
+    ) -> Result<Option<faer::Mat<f64>>, DimError> {
+        let all: Vec<usize> = (0..scatter.len()).collect();
+        let (c, n) = linalg::scatter_of_groups(scatter, sizes, &all, self.center);
+        let d = c.nrows();
+        if n < d {
+            return Ok(None);
+        }
+        let mut p = 16;
+        while p <= d / 4 {
+            let basis_seed = seed ^ 0x5249_545a_0000_0000 ^ p as u64;
+            if let Some(w) = crate::ritz::leading_subspace(c.as_ref(), p, 6, basis_seed) {
+                if let Some(count) = crate::ritz::count_above_relative(c.as_ref(), w.as_ref(), self.alpha_fo)? {
+                    let want = (2 * count + 8).min(d / 2);
+                    if want <= p {
+                        return Ok(Some(w));
+                    }
+                    p = want;
+                    continue;
+                }
+            }
+            p *= 2;
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    fn fo(center: bool) -> Pca {
+        Pca {
+            local: false,
+            ver: "FO".into(),
+            alpha_ratio: 0.05,
+            alpha_fo: 0.05,
+            alpha_fan: 10.0,
+            beta_fan: 0.8,
+            p_fan: 0.95,
+            center,
+        }
+    }
+
+    #[test]
+    fn ritz_counts_of_halves_equal_their_full_spectra() {
+        // 2400 rows near a 6-D subspace of R^80 (one weak direction close to the 5 % threshold), plus noise: every
+        // half the certified path decides must give the count of its full spectrum, and most must be decided.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let (n, d, g) = (2400, 80, 6);
+        let z = Array2::<f64>::from_shape_fn((n, g), |_| StandardNormal.sample(&mut rng));
+        let a = Array2::<f64>::from_shape_fn((g, d), |(i, _)| {
+            let s: f64 = StandardNormal.sample(&mut rng);
+            s * if i == g - 1 { 0.25 } else { 1.0 }
+        });
+        let noise = Array2::<f64>::from_shape_fn((n, d), |_| {
+            let e: f64 = StandardNormal.sample(&mut rng);
+            0.02 * e
+        });
+        let x = (z.dot(&a) + noise).mapv(|v| v as f32);
+        let groups: Vec<Vec<usize>> = (0..HALF_GROUPS).map(|k| (k..n).step_by(HALF_GROUPS).collect()).collect();
+        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        for center in [true, false] {
+            let est = fo(center);
+            let mean = if center { linalg::column_means(x.view()) } else { vec![0.0; d] };
+            let scatter = linalg::group_scatter(x.view(), &mean, &groups);
+            let w = est.fo_basis(&scatter, &sizes, 9).unwrap().expect("a steep spectrum has a certifying basis");
+            let mut decided = 0;
+            for r in 0..40u64 {
+                let mut rng = crate::stats::rng(11, r);
+                let chosen = rand::seq::index::sample(&mut rng, HALF_GROUPS, HALF_GROUPS / 2).into_vec();
+                let full = est.from_spectrum(&linalg::spectrum_of_groups(&scatter, &sizes, &chosen, center).unwrap());
+                let (c, _) = linalg::scatter_of_groups(&scatter, &sizes, &chosen, center);
+                if let Some(count) = crate::ritz::count_above_relative(c.as_ref(), w.as_ref(), est.alpha_fo).unwrap() {
+                    assert_eq!(count as f64, full, "half {r}, center {center}");
+                    decided += 1;
+                }
+            }
+            assert!(decided >= 36, "only {decided} of 40 halves decided (center {center})");
+        }
     }
 }
