@@ -38,6 +38,7 @@ use rayon::prelude::*;
 
 mod approx;
 pub mod bench;
+mod blocks;
 mod brute;
 mod duplicates;
 mod kernel;

@@ -27,6 +27,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
+use crate::blocks::{compact_order, Blocks};
 use crate::{column_mean, contiguous, exact_d2, finish, Cand, KnnOptions, TopK};
 
 /// Largest number of principal coordinates used for the bound.
@@ -44,6 +45,13 @@ const SUBSAMPLE: usize = 1024;
 pub(crate) const REFERENCE_BLOCK: usize = 256;
 /// Relative slack on the lower bound, in units of (‖q‖² + ‖r‖²) of the centred rows.
 const SLACK: f64 = 1e-6;
+/// Principal coordinates of the second bound, evaluated for each candidate the first one admits before its exact
+/// distance: ‖x_q − x_r‖² ≥ Σ_{t < SECOND_DIMS} (p_qt − p_rt)² + (ρ'_q − ρ'_r)² with ρ' the residual norms outside
+/// these coordinates, at a quarter of the exact distance's cost on 784 columns.
+const SECOND_DIMS: usize = 192;
+/// Slack of the second bound: [`SLACK`] plus the rounding of its coordinates to f32 (each off by at most 2^-24 of
+/// its magnitude, so the sum of squared differences by at most ≈ 4·2^-24·(‖q‖² + ‖r‖²)).
+const SLACK2: f64 = SLACK + 8.0 / (1u64 << 24) as f64;
 
 // Unit costs (ns of one thread) of the cost model, fitted to CPU times of brute and pruned searches on 10 000 rows
 // (8-D subspace and power-law spectra in R^1024, isotropic noise in R^64 and R^1024), k = 10.
@@ -62,7 +70,8 @@ const REFINE_PER_CANDIDATE: f64 = 30.0;
 /// The blockwise search refines more candidates than the final bound admits (its early thresholds are looser).
 const REFINE_EXCESS: f64 = 1.5;
 
-/// Reference and query rows in principal coordinates (up to [`MAX_DIMS`] of them).
+/// Reference and query rows in principal coordinates (up to [`MAX_DIMS`] of them in f64 for the bound GEMM, and
+/// up to [`SECOND_DIMS`] in f32 for the second bound of the candidates).
 pub(crate) struct Prepared<'a> {
     d: usize,
     self_mode: bool,
@@ -74,6 +83,13 @@ pub(crate) struct Prepared<'a> {
     /// Empty in self mode (the reference arrays serve).
     q_p: Vec<f64>,
     q_n2: Vec<f64>,
+    /// Coordinates of the second bound (0: none, the first bound already uses every coordinate there is).
+    m2: usize,
+    ref_x: Vec<f32>,
+    ref_rho2: Vec<f64>,
+    /// Empty in self mode.
+    q_x: Vec<f32>,
+    q_rho2: Vec<f64>,
 }
 
 impl<'a> Prepared<'a> {
@@ -87,11 +103,34 @@ impl<'a> Prepared<'a> {
         let ref_raw = contiguous(reference);
         let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
         let mean = column_mean(&ref_raw, d);
-        let basis = principal_basis(&ref_raw, d, &mean, m_max.clamp(1, d));
-        let m_max = basis.ncols();
-        let (ref_p, ref_n2) = project(&ref_raw, d, &mean, basis.as_ref());
-        let (q_p, q_n2) = if self_mode { (Vec::new(), Vec::new()) } else { project(&q_raw, d, &mean, basis.as_ref()) };
-        Prepared { d, self_mode, ref_raw, q_raw, m_max, ref_p, ref_n2, q_p, q_n2 }
+        let m_max = m_max.clamp(1, d);
+        let basis = principal_basis(&ref_raw, d, &mean, m_max.max(SECOND_DIMS).min(d));
+        let m_max = m_max.min(basis.ncols());
+        let m2 = if basis.ncols() > m_max { basis.ncols() } else { 0 };
+        let r = project(&ref_raw, d, &mean, basis.as_ref(), m_max, m2);
+        let q = if self_mode { Projected::default() } else { project(&q_raw, d, &mean, basis.as_ref(), m_max, m2) };
+        Prepared {
+            d,
+            self_mode,
+            ref_raw,
+            q_raw,
+            m_max,
+            ref_p: r.p,
+            ref_n2: r.n2,
+            q_p: q.p,
+            q_n2: q.n2,
+            m2,
+            ref_x: r.x,
+            ref_rho2: r.rho2,
+            q_x: q.x,
+            q_rho2: q.rho2,
+        }
+    }
+
+    /// The query's second-bound coordinates and residual norm.
+    fn query_second(&self, qi: usize) -> (&[f32], f64) {
+        let (x, rho) = if self.self_mode { (&self.ref_x, &self.ref_rho2) } else { (&self.q_x, &self.q_rho2) };
+        (&x[qi * self.m2..(qi + 1) * self.m2], rho[qi])
     }
 
     fn n_ref(&self) -> usize {
@@ -126,6 +165,19 @@ struct Truncated {
     n2: Vec<f64>,
 }
 
+impl Truncated {
+    /// The rows in the order `order`.
+    fn permuted(&self, order: &[usize]) -> Truncated {
+        let m = self.m;
+        let mut p = Vec::with_capacity(self.p.len());
+        for &i in order {
+            p.extend_from_slice(&self.p[i * m..(i + 1) * m]);
+        }
+        let pick = |v: &[f64]| order.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        Truncated { m, p, pn: pick(&self.pn), rho: pick(&self.rho), n2: pick(&self.n2) }
+    }
+}
+
 fn truncate(p: &[f64], n2: &[f64], m_max: usize, m: usize) -> Truncated {
     let n = n2.len();
     let mut out = Vec::with_capacity(n * m);
@@ -140,27 +192,106 @@ fn truncate(p: &[f64], n2: &[f64], m_max: usize, m: usize) -> Truncated {
     Truncated { m, p: out, pn, rho, n2: n2.to_vec() }
 }
 
-/// Exact top-k lists of the query rows `rows`, by bounds over `q`/`r`'s coordinates.
-fn search_rows(prep: &Prepared, q: &Truncated, r: &Truncated, rows: &[usize], k: usize, br: usize) -> Vec<TopK> {
-    let (d, m, n_ref) = (prep.d, q.m, prep.n_ref());
-    let w_q = rows.len();
-    let mut q_rows = Vec::with_capacity(w_q * m);
-    for &qi in rows {
-        q_rows.extend_from_slice(&q.p[qi * m..(qi + 1) * m]);
+/// Counts of one search (sums over query blocks: independent of the thread count).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrunedStats {
+    /// (query, reference block) pairs, …
+    pub block_pairs: u64,
+    /// … of which the block bound did not exclude (their rows' bounds were evaluated).
+    pub visited_block_pairs: u64,
+    /// (query block, reference block) pairs, …
+    pub group_pairs: u64,
+    /// … of which at least one query visited the reference block (one bound GEMM each).
+    pub visited_group_pairs: u64,
+    /// Candidates of the first (per-pair) bound that the second bound excluded …
+    pub second_excluded: u64,
+    /// … and exact distances evaluated.
+    pub refined: u64,
+}
+
+impl PrunedStats {
+    fn add(&mut self, o: &PrunedStats) {
+        self.block_pairs += o.block_pairs;
+        self.visited_block_pairs += o.visited_block_pairs;
+        self.group_pairs += o.group_pairs;
+        self.visited_group_pairs += o.visited_group_pairs;
+        self.second_excluded += o.second_excluded;
+        self.refined += o.refined;
     }
-    let qb = MatRef::from_row_major_slice(&q_rows, w_q, m);
+}
+
+/// Reference rows in block order, with their coordinates permuted to match.
+struct Reference {
+    blocks: Blocks,
+    /// Coordinates of `blocks.order[pos]` at position `pos`.
+    r: Truncated,
+}
+
+impl Reference {
+    fn new(r: &Truncated, size: usize) -> Reference {
+        let blocks = Blocks::build(&r.p, r.m, &r.rho, &r.n2, size);
+        Reference { r: r.permuted(&blocks.order), blocks }
+    }
+}
+
+/// Exact top-k lists of the query rows `rows` (best when they are close to each other), by block bounds, then
+/// per-pair bounds over `q`'s coordinates against the reference blocks, nearest blocks first.
+fn search_rows(
+    prep: &Prepared,
+    q: &Truncated,
+    refs: &Reference,
+    rows: &[usize],
+    k: usize,
+    stats: &mut PrunedStats,
+) -> Vec<TopK> {
+    let (d, m, m2) = (prep.d, q.m, prep.m2);
+    let (blocks, r) = (&refs.blocks, &refs.r);
+    let (w_q, nb) = (rows.len(), blocks.len());
+    // Block bounds of every query, and the blocks ordered by their smallest bound over the queries.
+    let mut lbb = vec![0.0f64; w_q * nb];
+    for (out, &qi) in lbb.chunks_exact_mut(nb.max(1)).zip(rows) {
+        blocks.lower_bounds(&q.p[qi * m..(qi + 1) * m], q.rho[qi], q.n2[qi], SLACK, out);
+    }
+    let mut visit: Vec<(f64, usize)> =
+        (0..nb).map(|b| ((0..w_q).map(|i| lbb[i * nb + b]).fold(f64::INFINITY, f64::min), b)).collect();
+    visit.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    stats.block_pairs += (w_q * nb) as u64;
+    stats.group_pairs += nb as u64;
     let mut tops: Vec<TopK> = (0..w_q).map(|_| TopK::new(k)).collect();
+    let mut active: Vec<usize> = Vec::with_capacity(w_q);
+    let mut q_rows = Vec::with_capacity(w_q * m);
+    let br = blocks.span(0).len();
     let mut buf = vec![0.0f64; br * w_q];
     let mut order: Vec<(f64, usize)> = Vec::with_capacity(br);
     let mut lbs = vec![0.0f64; br];
-    for r0 in (0..n_ref).step_by(br) {
-        let r1 = (r0 + br).min(n_ref);
+    // Candidates waiting for their exact distance, per query: (second bound, row).
+    let mut pending: Vec<Vec<(f64, usize)>> = vec![Vec::new(); w_q];
+    for &(key, b) in &visit {
+        let worst = tops.iter().map(TopK::threshold).fold(f64::NEG_INFINITY, f64::max);
+        if key > worst {
+            break;
+        }
+        active.clear();
+        active.extend((0..w_q).filter(|&i| lbb[i * nb + b] <= tops[i].threshold()));
+        if active.is_empty() {
+            continue;
+        }
+        stats.visited_group_pairs += 1;
+        stats.visited_block_pairs += active.len() as u64;
+        q_rows.clear();
+        for &i in &active {
+            q_rows.extend_from_slice(&q.p[rows[i] * m..(rows[i] + 1) * m]);
+        }
+        let qb = MatRef::from_row_major_slice(&q_rows, active.len(), m);
+        let span = blocks.span(b);
+        let (r0, r1) = (span.start, span.end);
         let w = r1 - r0;
         let rb = MatRef::from_row_major_slice(&r.p[r0 * m..r1 * m], w, m);
-        let g = MatMut::from_column_major_slice_mut(&mut buf[..w * w_q], w, w_q);
+        let g = MatMut::from_column_major_slice_mut(&mut buf[..w * active.len()], w, active.len());
         faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f64, Par::Seq);
-        for ((i, top), &qi) in tops.iter_mut().enumerate().zip(rows) {
-            let col = &buf[i * w..(i + 1) * w];
+        for (a, &i) in active.iter().enumerate() {
+            let (qi, top) = (rows[i], &mut tops[i]);
+            let col = &buf[a * w..(a + 1) * w];
             let qv = &prep.q_raw[qi * d..(qi + 1) * d];
             let thr = top.threshold();
             order.clear();
@@ -171,40 +302,99 @@ fn search_rows(prep: &Prepared, q: &Truncated, r: &Truncated, rows: &[usize], k:
                 let dr = qr - rh;
                 *lb = (qpn + p - 2.0 * g).max(0.0) + dr * dr - SLACK * (qn2 + n2);
             }
-            if prep.self_mode && (r0..r1).contains(&qi) {
-                lbs[qi - r0] = f64::INFINITY;
-            }
-            for (jj, &lb) in lbs[..w].iter().enumerate() {
-                if lb <= thr {
-                    order.push((lb, r0 + jj));
+            for (&lb, &j) in lbs[..w].iter().zip(&blocks.order[r0..r1]) {
+                if lb <= thr && !(prep.self_mode && j == qi) {
+                    order.push((lb, j));
                 }
             }
-            let by_lb = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-            if top.len() < k && order.len() > 4 * k {
-                // No bound yet: refine the k best lower bounds first (partial selection, no full sort),
-                // then keep only the candidates that can still beat the k-th exact distance.
-                order.select_nth_unstable_by(k - 1, by_lb);
-                for &(_, j) in &order[..k] {
-                    top.push(Cand { d2: exact_d2(qv, &prep.ref_raw[j * d..(j + 1) * d]), j });
+            if top.len() < k {
+                // No bound yet: refine the k best lower bounds (partial selection, no full sort); the others wait.
+                if order.len() > k {
+                    order.select_nth_unstable_by(k - 1, by_lb);
                 }
-                let tau = top.threshold();
-                order.drain(..k);
-                order.retain(|&(lb, _)| lb <= tau);
+                let take = order.len().min(k);
+                for &(_, j) in &order[..take] {
+                    refine_exact(prep, qv, top, j, stats);
+                }
+                order.drain(..take);
+                if top.len() < k {
+                    continue;
+                }
             }
-            order.sort_unstable_by(by_lb);
+            // Second bound now, exact distances later (best first, when the query's threshold is tighter).
+            let thr = top.threshold();
+            let pend = &mut pending[i];
             for &(lb, j) in &order {
-                if lb > top.threshold() {
-                    break;
+                if lb > thr {
+                    continue;
                 }
-                top.push(Cand { d2: exact_d2(qv, &prep.ref_raw[j * d..(j + 1) * d]), j });
+                let lb2 = if m2 > 0 { second_bound(prep, qi, j) } else { lb };
+                if lb2 <= thr {
+                    pend.push((lb2, j));
+                } else {
+                    stats.second_excluded += 1;
+                }
+            }
+            if pend.len() >= pending_max() {
+                flush(prep, qv, top, pend, stats);
             }
         }
+    }
+    for ((top, pend), &qi) in tops.iter_mut().zip(&mut pending).zip(rows) {
+        flush(prep, &prep.q_raw[qi * d..(qi + 1) * d], top, pend, stats);
     }
     tops
 }
 
+fn by_lb(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+fn pending_max() -> usize {
+    std::env::var("PENDING").ok().and_then(|s| s.parse().ok()).unwrap_or(64)
+}
+
+#[inline]
+fn refine_exact(prep: &Prepared, qv: &[f32], top: &mut TopK, j: usize, stats: &mut PrunedStats) {
+    let d = prep.d;
+    stats.refined += 1;
+    top.push(Cand { d2: exact_d2(qv, &prep.ref_raw[j * d..(j + 1) * d]), j });
+}
+
+/// The second lower bound of the squared distance of query `qi` and reference row `j` (see [`SECOND_DIMS`]).
+#[inline]
+fn second_bound(prep: &Prepared, qi: usize, j: usize) -> f64 {
+    let m2 = prep.m2;
+    let (qx, qr2) = prep.query_second(qi);
+    let qn2 = if prep.self_mode { prep.ref_n2[qi] } else { prep.q_n2[qi] };
+    let dr = qr2 - prep.ref_rho2[j];
+    exact_d2(qx, &prep.ref_x[j * m2..(j + 1) * m2]) + dr * dr - SLACK2 * (qn2 + prep.ref_n2[j])
+}
+
+/// Exact distances of the waiting candidates, smallest bound first, until the bound exceeds the k-th distance.
+fn flush(prep: &Prepared, qv: &[f32], top: &mut TopK, pend: &mut Vec<(f64, usize)>, stats: &mut PrunedStats) {
+    pend.sort_unstable_by(by_lb);
+    for &(lb, j) in pend.iter() {
+        if lb > top.threshold() {
+            break;
+        }
+        refine_exact(prep, qv, top, j, stats);
+    }
+    pend.clear();
+}
+
 /// The search with the first `m` principal coordinates.
 pub(crate) fn search(prep: &Prepared, k: usize, m: usize, opts: &KnnOptions) -> (Array2<usize>, Array2<f32>) {
+    search_with_stats(prep, k, m, opts).0
+}
+
+/// [`search`], with its counts.
+pub(crate) fn search_with_stats(
+    prep: &Prepared,
+    k: usize,
+    m: usize,
+    opts: &KnnOptions,
+) -> ((Array2<usize>, Array2<f32>), PrunedStats) {
     let m = m.clamp(1, prep.m_max);
     let r = truncate(&prep.ref_p, &prep.ref_n2, prep.m_max, m);
     let (qp, qn2) = prep.query_coords();
@@ -218,12 +408,27 @@ pub(crate) fn search(prep: &Prepared, k: usize, m: usize, opts: &KnnOptions) -> 
     let n_q = prep.n_q();
     let bq = opts.query_block;
     let br = opts.reference_block.min(REFERENCE_BLOCK).min(prep.n_ref());
-    let blocks: Vec<Vec<usize>> = (0..n_q).step_by(bq).map(|s| (s..(s + bq).min(n_q)).collect()).collect();
-    let per_block: Vec<Vec<(Vec<usize>, Vec<f32>)>> = blocks
+    let refs = Reference::new(&r, br);
+    // Query blocks of nearby rows: the reference blocks themselves when they fit, else the queries' own split.
+    let q_order = if prep.self_mode && bq == br { refs.blocks.order.clone() } else { compact_order(&q.p, m, n_q, bq) };
+    let groups: Vec<&[usize]> = q_order.chunks(bq).collect();
+    let per_block: Vec<(Vec<(Vec<usize>, Vec<f32>)>, PrunedStats)> = groups
         .par_iter()
-        .map(|rows| search_rows(prep, q, &r, rows, k, br).into_iter().map(|t| finish(t.into_sorted(), k)).collect())
+        .map(|rows| {
+            let mut stats = PrunedStats::default();
+            let tops = search_rows(prep, q, &refs, rows, k, &mut stats);
+            (tops.into_iter().map(|t| finish(t.into_sorted(), k)).collect(), stats)
+        })
         .collect();
-    crate::assemble(per_block.into_iter().flatten(), n_q, k)
+    let mut stats = PrunedStats::default();
+    let mut out: Vec<(Vec<usize>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); n_q];
+    for (rows, (res, st)) in groups.iter().zip(per_block) {
+        stats.add(&st);
+        for (&qi, row) in rows.iter().zip(res) {
+            out[qi] = row;
+        }
+    }
+    (crate::assemble(out, n_q, k), stats)
 }
 
 /// What the planner decided.
@@ -252,6 +457,7 @@ pub(crate) fn plan(prep: &Prepared, k: usize, opts: &KnnOptions) -> Plan {
         &q_own
     };
     let br = opts.reference_block.min(REFERENCE_BLOCK).min(n_ref);
+    let refs = Reference::new(&r, br);
     let dims: Vec<usize> = CANDIDATE_DIMS.iter().copied().filter(|&m| m < m_max).chain([m_max]).collect();
     let pairs = n_q as f64 * n_ref as f64;
     let brute_cost = pairs * (BRUTE_PER_PAIR_DIM * d as f64 + BRUTE_PER_PAIR) * 1e-9;
@@ -299,7 +505,7 @@ pub(crate) fn plan(prep: &Prepared, k: usize, opts: &KnnOptions) -> Plan {
         chunks
             .par_iter()
             .flat_map_iter(|rows| {
-                let tops = search_rows(prep, q, &r, rows, k, br);
+                let tops = search_rows(prep, q, &refs, rows, k, &mut PrunedStats::default());
                 rows.iter().zip(tops).map(|(&qi, t)| count(qi, t.threshold())).collect::<Vec<_>>()
             })
             .collect()
@@ -412,12 +618,25 @@ fn orthonormal_columns(a: MatRef<f64>) -> Mat<f64> {
     Mat::from_fn(a.nrows(), basis.len(), |r, c| basis[c][r])
 }
 
-/// Principal coordinates (row-major n × m) and squared norms of the centred rows (f64).
-fn project(raw: &[f32], d: usize, mean: &[f64], basis: MatRef<f64>) -> (Vec<f64>, Vec<f64>) {
+/// Rows in principal coordinates.
+#[derive(Default)]
+struct Projected {
+    /// Row-major n × m_max (f64).
+    p: Vec<f64>,
+    /// Squared norms of the centred rows.
+    n2: Vec<f64>,
+    /// Row-major n × m2 (f32; empty when m2 = 0) and the residual norms outside those m2 coordinates.
+    x: Vec<f32>,
+    rho2: Vec<f64>,
+}
+
+/// Principal coordinates (the first `m_max` in f64, all `m2` of the basis in f32 when m2 > 0) and squared norms of
+/// the centred rows.
+fn project(raw: &[f32], d: usize, mean: &[f64], basis: MatRef<f64>, m_max: usize, m2: usize) -> Projected {
     let n = raw.len() / d;
     let m = basis.ncols();
     const ROWS: usize = 512;
-    let parts: Vec<(Vec<f64>, Vec<f64>)> = (0..n)
+    let parts: Vec<Projected> = (0..n)
         .step_by(ROWS)
         .collect::<Vec<_>>()
         .into_par_iter()
@@ -438,14 +657,23 @@ fn project(raw: &[f32], d: usize, mean: &[f64], basis: MatRef<f64>) -> (Vec<f64>
             let mut coords = vec![0.0f64; h * m];
             let p = MatMut::from_row_major_slice_mut(&mut coords, h, m);
             faer::linalg::matmul::matmul(p, Accum::Replace, xm, basis, 1.0, Par::Seq);
-            (coords, n2)
+            let mut out = Projected { n2, ..Default::default() };
+            for (row, &x2) in coords.chunks_exact(m).zip(&out.n2) {
+                out.p.extend_from_slice(&row[..m_max]);
+                if m2 > 0 {
+                    out.x.extend(row[..m2].iter().map(|&v| v as f32));
+                    out.rho2.push((x2 - row[..m2].iter().map(|v| v * v).sum::<f64>()).max(0.0).sqrt());
+                }
+            }
+            out
         })
         .collect();
-    let mut coords = Vec::with_capacity(n * m);
-    let mut n2 = Vec::with_capacity(n);
-    for (c, q) in parts {
-        coords.extend(c);
-        n2.extend(q);
+    let mut all = Projected::default();
+    for part in parts {
+        all.p.extend(part.p);
+        all.n2.extend(part.n2);
+        all.x.extend(part.x);
+        all.rho2.extend(part.rho2);
     }
-    (coords, n2)
+    all
 }
