@@ -42,6 +42,7 @@ mod blocks;
 mod brute;
 mod duplicates;
 mod kernel;
+mod principal;
 mod pruned;
 mod strategy;
 mod topk;
