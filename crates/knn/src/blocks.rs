@@ -186,7 +186,7 @@ fn principal_axis(idx: &[usize], p: &[f64], m: usize) -> Vec<f64> {
             next.iter_mut().zip(x).zip(&mean).for_each(|((v, x), mu)| *v += (x - mu) * s);
         }
         let norm = next.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if !(norm > 0.0) {
+        if norm.is_nan() || norm <= 0.0 {
             break;
         }
         axis.iter_mut().zip(&next).for_each(|(a, v)| *a = v / norm);

@@ -444,7 +444,8 @@ pub(crate) fn search_with_stats(
     let br = opts.reference_block.min(REFERENCE_BLOCK).min(prep.n_ref());
     let setup = Setup::new(prep, k, m, br);
     let groups = prep.query_groups(opts.query_block);
-    let per_block: Vec<(Vec<(Vec<usize>, Vec<f32>)>, PrunedStats)> = groups
+    type Rows = Vec<(Vec<usize>, Vec<f32>)>;
+    let per_block: Vec<(Rows, PrunedStats)> = groups
         .par_iter()
         .map(|rows| {
             let mut stats = PrunedStats::default();
