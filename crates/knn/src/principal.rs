@@ -107,7 +107,7 @@ fn cholesky(g: &Mat<f64>) -> Option<Mat<f64>> {
         for t in 0..j {
             djj -= l[(j, t)] * l[(j, t)];
         }
-        if !(djj > 1e-8 * scale) {
+        if djj.is_nan() || djj <= 1e-8 * scale {
             return None;
         }
         let ljj = djj.sqrt();
