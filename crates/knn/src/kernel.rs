@@ -98,6 +98,44 @@ fn bound_pass_portable(lbs: &mut [f64], g: &[f64], r: (&[f64], &[f64], &[f64]), 
     }
 }
 
+/// Σ (a_i − b_i)² in f32 (eight lanes, then a fixed reduction): the pruned search's second bound, whose slack covers
+/// the rounding. Compiled for AVX2 when the CPU has it.
+#[inline]
+pub(crate) fn sq_dist_f32(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { sq_dist_f32_avx2(a, b) };
+        }
+    }
+    sq_dist_f32_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sq_dist_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    sq_dist_f32_portable(a, b)
+}
+
+#[inline(always)]
+fn sq_dist_f32_portable(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let full = n / 8 * 8;
+    let mut s = [0.0f32; 8];
+    for (x, y) in a[..full].chunks_exact(8).zip(b[..full].chunks_exact(8)) {
+        for l in 0..8 {
+            let d = x[l] - y[l];
+            s[l] += d * d;
+        }
+    }
+    let mut total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    for (x, y) in a[full..n].iter().zip(&b[full..n]) {
+        total += (x - y) * (x - y);
+    }
+    total
+}
+
 /// Centred rows whose largest magnitude lies in `[2^-UNSCALED_EXP, 2^UNSCALED_EXP]` enter the f32 GEMM as they are;
 /// others are first multiplied by a power of two (see [`scale_exponent`]).
 const UNSCALED_EXP: i32 = 20;
@@ -482,6 +520,12 @@ mod tests {
                     }
                 }
             }
+            // The f32 sum is within its error allowance of the f64 one.
+            let f = sq_dist_f32(&a, &b) as f64;
+            let norms: f64 = a.iter().chain(&b).map(|&x| x as f64 * x as f64).sum();
+            let allowance = 2.0 * (len / 8 + 8) as f64 * f32::EPSILON as f64 * norms;
+            assert!((f - portable).abs() <= allowance, "length {len}: {f} vs {portable}");
+            assert_eq!(f.to_bits(), (sq_dist_f32_portable(&a, &b) as f64).to_bits(), "length {len}");
             if len > 2 * WITHIN_CHECK && portable > 0.0 {
                 assert_eq!(exact_d2_within(&a, &b, portable * 0.1), None, "length {len}");
             }

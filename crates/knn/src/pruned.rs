@@ -41,7 +41,7 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use crate::blocks::{compact_order, Blocks};
-use crate::kernel::{bound_pass, exact_d2_within};
+use crate::kernel::{bound_pass, exact_d2_within, sq_dist_f32};
 pub(crate) use crate::principal::principal_basis;
 use crate::principal::{project, Projected};
 use crate::{column_mean, contiguous, exact_d2, finish, Cand, KnnOptions, TopK};
@@ -67,6 +67,14 @@ const SECOND_DIMS: usize = 192;
 /// Slack of the second bound: [`SLACK`] plus the rounding of its coordinates to f32 (each off by at most 2^-24 of
 /// its magnitude, so the sum of squared differences by at most ≈ 4·2^-24·(‖q‖² + ‖r‖²)).
 const SLACK2: f64 = SLACK + 8.0 / (1u64 << 24) as f64;
+/// Slack of the second bound when its sum runs in f32 ([`sq_dist_f32`]): on top of [`SLACK2`], each of the eight
+/// lanes adds SECOND_DIMS / 8 terms, each term and the final reduction err by a few units of 2^-24, relative to the
+/// sum of squared differences, itself at most 2·(‖q‖² + ‖r‖²).
+const SLACK2_F32: f64 = SLACK2 + 2.0 * (SECOND_DIMS / 8 + 8) as f64 / (1u64 << 24) as f64;
+/// Absolute slack of the f32 sum (values in f32's subnormal range round absolutely, by at most 2^-150 each).
+const ABS_SLACK_F32: f64 = 1e-36;
+/// The f32 sum serves when every centred squared norm is at most this (no overflow of squares and sums).
+const F32_MAX_NORM2: f64 = 1e30;
 /// Waiting candidates of a query that trigger their exact refinement before the block visit ends.
 const PENDING: usize = 32;
 
@@ -119,6 +127,8 @@ pub(crate) struct Prepared<'a> {
     /// The queries' arrays, in query order (empty in self mode).
     q: Projected,
     q_rho: Vec<f64>,
+    /// The second bound sums in f32 (all norms small enough, see [`F32_MAX_NORM2`]).
+    f32_sums: bool,
 }
 
 fn residuals(p: &[f64], n2: &[f64], m: usize) -> Vec<f64> {
@@ -158,7 +168,24 @@ impl<'a> Prepared<'a> {
         drop(r);
         let q = if self_mode { Projected::default() } else { project(&q_raw, d, &mean, basis.as_ref(), m_max, m2) };
         let q_rho = residuals(&q.p, &q.n2, m_max);
-        Prepared { d, self_mode, ref_raw, q_raw, m_max, order, ref_p, ref_n2, ref_rho, m2, ref_x, ref_rho2, q, q_rho }
+        let f32_sums = ref_n2.iter().chain(&q.n2).all(|&x| x <= F32_MAX_NORM2);
+        Prepared {
+            d,
+            self_mode,
+            ref_raw,
+            q_raw,
+            m_max,
+            order,
+            ref_p,
+            ref_n2,
+            ref_rho,
+            m2,
+            ref_x,
+            ref_rho2,
+            q,
+            q_rho,
+            f32_sums,
+        }
     }
 
     fn n_ref(&self) -> usize {
@@ -208,8 +235,12 @@ impl<'a> Prepared<'a> {
             (&self.q.x, &self.q.rho2, &self.q.n2)
         };
         let dr = rho[row] - self.ref_rho2[pos];
-        exact_d2(&x[row * m2..(row + 1) * m2], &self.ref_x[pos * m2..(pos + 1) * m2]) + dr * dr
-            - SLACK2 * (n2[row] + self.ref_n2[pos])
+        let (a, b) = (&x[row * m2..(row + 1) * m2], &self.ref_x[pos * m2..(pos + 1) * m2]);
+        if self.f32_sums {
+            sq_dist_f32(a, b) as f64 + dr * dr - SLACK2_F32 * (n2[row] + self.ref_n2[pos]) - ABS_SLACK_F32
+        } else {
+            exact_d2(a, b) + dr * dr - SLACK2 * (n2[row] + self.ref_n2[pos])
+        }
     }
     /// Exact squared distance of query row `row` (raw `qv`) and reference position `pos`, into `top` (abandoned as
     /// soon as its partial sums exceed the k-th distance: then it cannot enter).
@@ -390,9 +421,12 @@ fn search_rows(s: &Setup, rows: &[usize], stats: &mut PrunedStats) -> Vec<TopK> 
             // Second bound now, exact distances later (best first, when the query's threshold is tighter).
             let thr = top.threshold();
             let pend = &mut pending[i];
-            for &(lb, pos) in &order {
+            for (c, &(lb, pos)) in order.iter().enumerate() {
                 if lb > thr {
                     continue;
+                }
+                if let Some(&(_, next)) = order.get(c + 1) {
+                    prefetch(&prep.ref_x[next * prep.m2..(next + 1) * prep.m2]);
                 }
                 let lb2 = if prep.m2 > 0 { prep.second_bound(qi, pos) } else { lb };
                 if lb2 <= thr {
@@ -412,6 +446,22 @@ fn search_rows(s: &Setup, rows: &[usize], stats: &mut PrunedStats) -> Vec<TopK> 
     tops
 }
 
+/// Asks the CPU to bring the start of a row into the cache (the rows of a candidate list are scattered; the hardware
+/// prefetcher follows a row once it has started).
+#[inline(always)]
+fn prefetch<T>(row: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(row);
+        let p = row.as_ptr() as *const i8;
+        for off in (0..bytes.min(256)).step_by(64) {
+            // SAFETY: a prefetch is a hint, never a memory access that can fault; the address lies within `row`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(off)) };
+        }
+    }
+}
+
 fn by_lb(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
 }
@@ -419,9 +469,13 @@ fn by_lb(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
 /// Exact distances of the waiting candidates, smallest bound first, until the bound exceeds the k-th distance.
 fn flush(prep: &Prepared, qv: &[f32], top: &mut TopK, pend: &mut Vec<(f64, usize)>, stats: &mut PrunedStats) {
     pend.sort_unstable_by(by_lb);
-    for &(lb, pos) in pend.iter() {
+    for (i, &(lb, pos)) in pend.iter().enumerate() {
         if lb > top.threshold() {
             break;
+        }
+        if let Some(&(_, next)) = pend.get(i + 1) {
+            let j = prep.order[next];
+            prefetch(&prep.ref_raw[j * prep.d..(j + 1) * prep.d]);
         }
         prep.refine(qv, pos, top, stats);
     }

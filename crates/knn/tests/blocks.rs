@@ -144,3 +144,17 @@ fn k_at_the_limit_and_tiny_blocks_equal_brute_force() {
         assert_eq!(knn_self_with(data.view(), 50, &opts).unwrap(), want, "{opts:?}");
     }
 }
+
+#[test]
+fn second_bound_holds_at_extreme_magnitudes() {
+    // 256 columns: the second bound (192 coordinates) is active. Scales from tiny (squares in f32's subnormal range)
+    // to huge (squared norms past the f32 sum's limit, where the f64 sum takes over).
+    let base = image_like(700, 4);
+    for scale in [2f32.powi(-100), 1e-20, 1e-3, 1e13, 1e17, 1e30] {
+        let data = base.mapv(|v| v * scale);
+        let want = brute(&data, 15);
+        for opts in pruned_options() {
+            assert_eq!(knn_self_with(data.view(), 15, &opts).unwrap(), want, "scale {scale:e} {opts:?}");
+        }
+    }
+}
