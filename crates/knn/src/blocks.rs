@@ -13,7 +13,7 @@
 //! below, minus the same relative slack as the per-pair bound (taken at the block's largest norm, so it covers each
 //! row's). A query skips a block whose bound exceeds its current k-th distance.
 
-/// Rows per power iteration chunk below which the split recursion stops running in parallel.
+/// Nodes with fewer rows are split sequentially (larger ones split their two halves in parallel).
 const PAR_ROWS: usize = 8192;
 /// Power iterations for each node's principal axis (only the compactness of the blocks depends on it).
 const POWER_STEPS: usize = 6;
