@@ -239,6 +239,31 @@ fn run_peer(
     Ok((v["seconds"].as_f64(), None))
 }
 
+pub use crate::pruned::PrunedStats;
+
+/// The PCA-pruned self-search (`opts.pruning_dims` principal coordinates, the planner's choice when 0) with its
+/// counts: how many (query, reference block) pairs the block bounds skipped and how many distances were refined.
+/// The neighbours are those of [`knn_self_with`] (for checking).
+pub fn pruned_self_stats(
+    data: ndarray::ArrayView2<f32>,
+    k: usize,
+    opts: &KnnOptions,
+) -> Result<(Array2<usize>, PrunedStats), KnnError> {
+    opts.check()?;
+    crate::check_matrix(data, "data")?;
+    if k == 0 {
+        return Err(KnnError::ZeroK);
+    }
+    if k >= data.nrows() {
+        return Err(KnnError::TooFewPoints { k, n: data.nrows(), available: data.nrows() - 1 });
+    }
+    let m_max = if opts.pruning_dims == 0 { crate::pruned::MAX_DIMS } else { opts.pruning_dims };
+    let prep = crate::pruned::Prepared::new(data, data, true, m_max);
+    let m = if opts.pruning_dims == 0 { crate::pruned::plan(&prep, k, opts).dims } else { opts.pruning_dims };
+    let ((indices, _), stats) = crate::pruned::search_with_stats(&prep, k, m, opts);
+    Ok((indices, stats))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,6 +64,78 @@ fn approx_distances_portable(out: &mut [f64], g: &[f32], ref_n2: &[f64], qn: f64
     }
 }
 
+/// `lbs[j] = max(0, qpn + pn[j] − 2·g[j]) + (qρ − ρ[j])² − slack·(qn2 + n2[j])`: the pruned search's lower bounds of
+/// one query against a reference block from the GEMM `g` of their coordinates (reference arrays `(pn, ρ, n2)`,
+/// query values `(qpn, qρ, qn2)`). Compiled for AVX2 when the CPU has it (a bound: only its validity matters, the
+/// rounding of either path is covered by the slack).
+#[inline]
+pub(crate) fn bound_pass(lbs: &mut [f64], g: &[f64], r: (&[f64], &[f64], &[f64]), q: (f64, f64, f64), slack: f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { bound_pass_avx2(lbs, g, r, q, slack) };
+        }
+    }
+    bound_pass_portable(lbs, g, r, q, slack)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn bound_pass_avx2(lbs: &mut [f64], g: &[f64], r: (&[f64], &[f64], &[f64]), q: (f64, f64, f64), slack: f64) {
+    bound_pass_portable(lbs, g, r, q, slack)
+}
+
+#[inline(always)]
+fn bound_pass_portable(lbs: &mut [f64], g: &[f64], r: (&[f64], &[f64], &[f64]), q: (f64, f64, f64), slack: f64) {
+    let (rpn, rr, rn2) = r;
+    let (qpn, qr, qn2) = q;
+    let w = lbs.len();
+    let (g, rpn, rr, rn2) = (&g[..w], &rpn[..w], &rr[..w], &rn2[..w]);
+    for j in 0..w {
+        let dr = qr - rr[j];
+        lbs[j] = (qpn + rpn[j] - 2.0 * g[j]).max(0.0) + dr * dr - slack * (qn2 + rn2[j]);
+    }
+}
+
+/// Σ (a_i − b_i)² in f32 (eight lanes, then a fixed reduction): the pruned search's second bound, whose slack covers
+/// the rounding. Compiled for AVX2 when the CPU has it.
+#[inline]
+pub(crate) fn sq_dist_f32(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { sq_dist_f32_avx2(a, b) };
+        }
+    }
+    sq_dist_f32_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sq_dist_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    sq_dist_f32_portable(a, b)
+}
+
+#[inline(always)]
+fn sq_dist_f32_portable(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let full = n / 8 * 8;
+    let mut s = [0.0f32; 8];
+    for (x, y) in a[..full].chunks_exact(8).zip(b[..full].chunks_exact(8)) {
+        for l in 0..8 {
+            let d = x[l] - y[l];
+            s[l] += d * d;
+        }
+    }
+    let mut total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    for (x, y) in a[full..n].iter().zip(&b[full..n]) {
+        total += (x - y) * (x - y);
+    }
+    total
+}
+
 /// Centred rows whose largest magnitude lies in `[2^-UNSCALED_EXP, 2^UNSCALED_EXP]` enter the f32 GEMM as they are;
 /// others are first multiplied by a power of two (see [`scale_exponent`]).
 const UNSCALED_EXP: i32 = 20;
@@ -168,6 +240,80 @@ fn exact_d2_portable(a: &[f32], b: &[f32]) -> f64 {
         }
     }
     reduce8(&s, &a[full..n], &b[full..n])
+}
+
+/// [`exact_d2`] when its value may be at most `limit`, bit for bit; `None` only when it certainly exceeds `limit`.
+/// The partial sums are checked every [`WITHIN_CHECK`] elements: each accumulator only grows (non-negative terms,
+/// monotone rounding) and so does the fixed reduction, so a partial reduction above `limit` proves the total is.
+#[inline]
+pub(crate) fn exact_d2_within(a: &[f32], b: &[f32], limit: f64) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { exact_d2_within_avx2(a, b, limit) };
+        }
+    }
+    exact_d2_within_portable(a, b, limit)
+}
+
+/// Elements between two checks of [`exact_d2_within`] (a multiple of 8).
+const WITHIN_CHECK: usize = 128;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn exact_d2_within_avx2(a: &[f32], b: &[f32], limit: f64) -> Option<f64> {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let full = n / 8 * 8;
+    let mut lo = _mm256_setzero_pd();
+    let mut hi = _mm256_setzero_pd();
+    let mut s = [0.0f64; 8];
+    let mut i = 0;
+    while i < full {
+        let stop = (i + WITHIN_CHECK).min(full);
+        while i < stop {
+            // SAFETY: i + 8 ≤ n, unaligned loads.
+            let (xa, xb) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(i)), _mm256_loadu_ps(b.as_ptr().add(i))) };
+            let d_lo =
+                _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xa)), _mm256_cvtps_pd(_mm256_castps256_ps128(xb)));
+            let d_hi = _mm256_sub_pd(
+                _mm256_cvtps_pd(_mm256_extractf128_ps(xa, 1)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps(xb, 1)),
+            );
+            lo = _mm256_add_pd(lo, _mm256_mul_pd(d_lo, d_lo));
+            hi = _mm256_add_pd(hi, _mm256_mul_pd(d_hi, d_hi));
+            i += 8;
+        }
+        // SAFETY: s has room for two vectors of four.
+        unsafe {
+            _mm256_storeu_pd(s.as_mut_ptr(), lo);
+            _mm256_storeu_pd(s.as_mut_ptr().add(4), hi);
+        }
+        if i < full && reduce8(&s, &[], &[]) > limit {
+            return None;
+        }
+    }
+    Some(reduce8(&s, &a[full..n], &b[full..n]))
+}
+
+#[inline(always)]
+fn exact_d2_within_portable(a: &[f32], b: &[f32], limit: f64) -> Option<f64> {
+    let n = a.len().min(b.len());
+    let full = n / 8 * 8;
+    let mut s = [0.0f64; 8];
+    for (c, (xc, yc)) in a[..full].chunks(WITHIN_CHECK).zip(b[..full].chunks(WITHIN_CHECK)).enumerate() {
+        if c > 0 && reduce8(&s, &[], &[]) > limit {
+            return None;
+        }
+        for (x, y) in xc.chunks_exact(8).zip(yc.chunks_exact(8)) {
+            for l in 0..8 {
+                let d = x[l] as f64 - y[l] as f64;
+                s[l] += d * d;
+            }
+        }
+    }
+    Some(reduce8(&s, &a[full..n], &b[full..n]))
 }
 
 /// The fixed reduction of the eight accumulators, then the remainder in order.
@@ -364,6 +510,25 @@ mod tests {
                 (0..len).map(|i| ((seeds::splitmix64(i as u64 + 99) >> 40) as f32 / 1e4) * 0.91 - 7.0).collect();
             let portable = exact_d2_portable(&a, &b);
             assert_eq!(exact_d2(&a, &b).to_bits(), portable.to_bits(), "length {len}");
+            // The early-exit variant: the same bits when it answers, and it answers whenever the value is within the
+            // limit; partial sums above the limit end it early.
+            for limit in [f64::INFINITY, portable, portable * 0.999, portable * 0.1, 0.0] {
+                for got in [exact_d2_within(&a, &b, limit), exact_d2_within_portable(&a, &b, limit)] {
+                    match got {
+                        Some(v) => assert_eq!(v.to_bits(), portable.to_bits(), "length {len} limit {limit}"),
+                        None => assert!(portable > limit, "length {len} limit {limit}"),
+                    }
+                }
+            }
+            // The f32 sum is within its error allowance of the f64 one.
+            let f = sq_dist_f32(&a, &b) as f64;
+            let norms: f64 = a.iter().chain(&b).map(|&x| x as f64 * x as f64).sum();
+            let allowance = 2.0 * (len / 8 + 8) as f64 * f32::EPSILON as f64 * norms;
+            assert!((f - portable).abs() <= allowance, "length {len}: {f} vs {portable}");
+            assert_eq!(f.to_bits(), (sq_dist_f32_portable(&a, &b) as f64).to_bits(), "length {len}");
+            if len > 2 * WITHIN_CHECK && portable > 0.0 {
+                assert_eq!(exact_d2_within(&a, &b, portable * 0.1), None, "length {len}");
+            }
             let naive: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
             let n2: Vec<f64> = b.iter().map(|&x| x as f64 * 0.37).collect();
             let (mut fast, mut slow) = (vec![0.0; len], vec![0.0; len]);

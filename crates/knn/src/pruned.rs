@@ -1,4 +1,4 @@
-//! Exact kNN with principal-coordinate lower bounds.
+//! Exact kNN with principal-coordinate lower bounds, skipping whole reference blocks.
 //!
 //! Let V (d × m) be an orthonormal basis of the leading principal directions (estimated on a deterministic subsample:
 //! any orthonormal basis keeps the bound valid, a good one makes it tight). For centred rows x, y with projections
@@ -6,74 +6,142 @@
 //!
 //! ‖x − y‖² = ‖p_x − p_y‖² + ‖(x − Vp_x) − (y − Vp_y)‖² ≥ ‖p_x − p_y‖² + (ρ_x − ρ_y)²  =: LB(x, y).
 //!
-//! LB for a query block against a reference block is one small f64 GEMM over m coordinates. Per query, candidates are
-//! visited in increasing LB order and refined exactly (the same f64 evaluation brute force uses, so the answers are
-//! bit-identical) until the next LB exceeds the current k-th exact distance. A small relative slack absorbs the f64
-//! rounding of the projection and of the residual norms.
+//! The reference rows are ordered into spatially compact blocks of [`REFERENCE_BLOCK`] rows (a recursive split along
+//! principal axes, see `blocks.rs`), and in self mode the query blocks are those same blocks. For each query block:
+//! 1. a ball/box bound of each query against each whole reference block (over [`MAX_DIMS`] coordinates); reference
+//!    blocks are visited in increasing order of their smallest bound over the query block, and a query skips a
+//!    block whose bound exceeds its current k-th distance (the visit stops when every query skips);
+//! 2. for the queries that visit a block, LB over the first m coordinates of every (query, row) pair by one small f64
+//!    GEMM;
+//! 3. for each candidate LB admits, a second, tighter bound over [`SECOND_DIMS`] coordinates (f32 coordinates and
+//!    sums, f64 sums for data beyond f32's safe range), and the candidates it admits wait, per query, for their
+//!    exact distance;
+//! 4. the waiting candidates are refined exactly (the same f64 evaluation brute force uses, so the answers are
+//!    bit-identical), smallest second bound first, until the next bound exceeds the k-th exact distance.
+//!
+//! A bound only excludes a row when it strictly exceeds the current k-th distance, which never increases, so every
+//! row of the answer (ties to the smaller index included) is refined whatever the visit order: the answer is that of
+//! brute force. A small relative slack absorbs the rounding of the projections, residual norms and sums. Query blocks
+//! run in parallel and each is searched sequentially, so nothing depends on the thread count.
 //!
 //! # Planning (how many coordinates, and whether pruning pays at all)
-//! The thread time of the search is `n_q · n_ref · (a·m + c)` for the bounds plus `n_q · C(m) · (e·d + f)` for the
-//! exact refinements, where `C(m)` is the mean number of candidates the bound with m coordinates cannot exclude.
-//! More coordinates make the bound tighter (fewer candidates) and its GEMM larger. [`plan`] measures `C(m)` for
-//! m ∈ {4, 8, 12, 16, 24, 32, 48} on [`PLAN_QUERIES`] evenly spaced queries (their exact k-th distance comes from
-//! the pruned search itself; it stops after 16 queries when not even 48 coordinates prune), and compares the
-//! cheapest prediction with brute force's `n_q · n_ref · (b·d + s)`. The unit costs are CPU times fitted on a
-//! 2-core x86-64 machine (faer's AVX-512 kernels, the crate's own loops compiled for baseline x86-64 with an AVX2
-//! refinement kernel); they only steer the choice — every strategy returns the same answer.
+//! The thread time of the search is modelled as `n_q · nb · M · z` for the block bounds (nb blocks, M = [`MAX_DIMS`]),
+//! `n_q · n_ref · V · (a·m + c)` for the pair bounds (V: fraction of (query, block) pairs visited),
+//! `n_q · C1(m) · (e2·m2 + f2)` for the second bounds and `n_q · C2 · (e·d + f)` for the exact refinements, where C1 and
+//! C2 are the mean numbers of candidates the first and second bounds cannot exclude. [`plan`] measures V, C1(m) for
+//! m ∈ {4, 8, 12, 16, 24, 32, 48} and C2 on [`PLAN_QUERIES`] queries (16 groups of 8 neighbouring rows; their exact
+//! k-th distances from the search itself, V, C1 and C2 at those distances, times fitted excess factors for the looser
+//! thresholds of the search), and compares the cheapest prediction with brute force's `n_q · n_ref · (b·d + s)`. The
+//! unit costs are CPU times fitted on a 2-core x86-64 machine (faer's AVX-512 kernels, the crate's own loops compiled
+//! for baseline x86-64 with AVX2 kernels); they only steer the choice — every strategy returns the same answer.
 
 use std::borrow::Cow;
 
-use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
+use crate::blocks::{compact_order, Blocks};
+use crate::kernel::{bound_pass, exact_d2_within, sq_dist_f32};
+pub(crate) use crate::principal::principal_basis;
+use crate::principal::{project, Projected};
 use crate::{column_mean, contiguous, exact_d2, finish, Cand, KnnOptions, TopK};
 
-/// Largest number of principal coordinates used for the bound.
+/// Largest number of principal coordinates used for the pair bound (and the number the block bounds use).
 pub(crate) const MAX_DIMS: usize = 48;
 /// Coordinate counts the planner considers.
 const CANDIDATE_DIMS: [usize; 7] = [4, 8, 12, 16, 24, 32, 48];
-/// Queries the planner measures.
+/// Queries the planner measures, in groups of [`PLAN_GROUP`] neighbouring rows.
 pub(crate) const PLAN_QUERIES: usize = 128;
-/// Rows of the subsample used to estimate the principal directions.
-const SUBSAMPLE: usize = 1024;
-/// Most reference rows per bound GEMM (fewer when [`KnnOptions::reference_block`] is smaller): the f64 bound
-/// block of a query block then stays in the L2 cache, and each query's threshold tightens after every 256 rows.
-/// On Fashion-MNIST train (60 000 × 784, k = 20, 48 coordinates) the search took 0.75× the CPU time with 256 rows
-/// as with 2048 (on its first 15 000 rows 0.6–0.7×; 128 rows no better, 512 in between).
+const PLAN_GROUP: usize = 8;
+/// Reference rows per block (fewer when [`KnnOptions::reference_block`] is smaller): the f64 bound block of a query
+/// block stays in the L2 cache, each query's threshold tightens after every block, and a block bound can skip it.
+/// On Fashion-MNIST train (60 000 × 784, k = 20, 48 coordinates, before the block bounds) 256 rows took 0.75× the
+/// CPU time of 2048 (128 no better, 512 in between).
 pub(crate) const REFERENCE_BLOCK: usize = 256;
-/// Relative slack on the lower bound, in units of (‖q‖² + ‖r‖²) of the centred rows.
+/// Relative slack on the lower bounds, in units of (‖q‖² + ‖r‖²) of the centred rows.
 const SLACK: f64 = 1e-6;
+/// Principal coordinates of the second bound, evaluated for each candidate the first one admits before its exact
+/// distance: ‖x_q − x_r‖² ≥ Σ_{t < SECOND_DIMS} (p_qt − p_rt)² + (ρ'_q − ρ'_r)² with ρ' the residual norms outside
+/// these coordinates. On Fashion-MNIST it cut the exact distances per query from 1485 to 344 (48 coordinates first).
+const SECOND_DIMS: usize = 192;
+/// Slack of the second bound: [`SLACK`] plus the rounding of its coordinates to f32 (each off by at most 2^-24 of
+/// its magnitude, so the sum of squared differences by at most ≈ 4·2^-24·(‖q‖² + ‖r‖²)).
+const SLACK2: f64 = SLACK + 8.0 / (1u64 << 24) as f64;
+/// Slack of the second bound when its sum runs in f32 ([`sq_dist_f32`]): on top of [`SLACK2`], each of the eight
+/// lanes adds SECOND_DIMS / 8 terms, each term and the final reduction err by a few units of 2^-24, relative to the
+/// sum of squared differences, itself at most 2·(‖q‖² + ‖r‖²).
+const SLACK2_F32: f64 = SLACK2 + 2.0 * (SECOND_DIMS / 8 + 8) as f64 / (1u64 << 24) as f64;
+/// Absolute slack of the f32 sum (values in f32's subnormal range round absolutely, by at most 2^-150 each).
+const ABS_SLACK_F32: f64 = 1e-36;
+/// The f32 sum serves when every centred squared norm is at most this (no overflow of squares and sums).
+const F32_MAX_NORM2: f64 = 1e30;
+/// Waiting candidates of a query that trigger their exact refinement before the block visit ends.
+const PENDING: usize = 32;
 
-// Unit costs (ns of one thread) of the cost model, fitted to CPU times of brute and pruned searches on 10 000 rows
-// (8-D subspace and power-law spectra in R^1024, isotropic noise in R^64 and R^1024), k = 10.
+// Unit costs (ns of one thread) of the cost model. Brute force: fitted to CPU times of brute and pruned searches on
+// 10 000 rows (8-D subspace and power-law spectra in R^1024, isotropic noise in R^64 and R^1024), k = 10. The
+// blockwise terms: fitted to Fashion-MNIST train (60 000 × 784, k = 20) and its first 15 000 rows.
 /// Brute force: f32 GEMM, per pair and dimension.
 const BRUTE_PER_PAIR_DIM: f64 = 0.022;
 /// Brute force: distance assembly and top-k admission test, per pair.
 const BRUTE_PER_PAIR: f64 = 3.3;
-/// Pruned: f64 GEMM of the bound, per pair and coordinate.
-const BOUND_PER_PAIR_DIM: f64 = 0.02;
-/// Pruned: bound assembly and filtering, per pair.
-const BOUND_PER_PAIR: f64 = 5.0;
+/// Block bounds, per (query, block) pair and coordinate.
+const BLOCK_PER_DIM: f64 = 0.5;
+/// Pruned: f64 GEMM of the pair bound, per visited pair and coordinate.
+const BOUND_PER_PAIR_DIM: f64 = 0.04;
+/// Pruned: bound assembly and filtering, per visited pair.
+const BOUND_PER_PAIR: f64 = 2.5;
+/// Second bound, per candidate and coordinate …
+const SECOND_PER_DIM: f64 = 0.2;
+/// … and per candidate.
+const SECOND_PER_CANDIDATE: f64 = 20.0;
 /// Pruned: exact refinement, per candidate and dimension …
-const REFINE_PER_DIM: f64 = 0.17;
+const REFINE_PER_DIM: f64 = 0.2;
 /// … and per candidate (ordering, bookkeeping).
 const REFINE_PER_CANDIDATE: f64 = 30.0;
-/// The blockwise search refines more candidates than the final bound admits (its early thresholds are looser).
-const REFINE_EXCESS: f64 = 1.5;
+/// The search visits more blocks and meets more candidates than the final thresholds admit (its early thresholds
+/// are looser): visited (query, block) pairs, first-bound and second-bound candidates over their counts at the final
+/// thresholds.
+const VISIT_EXCESS: f64 = 1.5;
+const FIRST_EXCESS: f64 = 1.5;
+const SECOND_EXCESS: f64 = 1.5;
 
-/// Reference and query rows in principal coordinates (up to [`MAX_DIMS`] of them).
+/// Reference and query rows in principal coordinates: up to [`MAX_DIMS`] in f64 for the pair bound GEMM, up to
+/// [`SECOND_DIMS`] in f32 for the second bound. The reference arrays are in block order (position `pos` holds row
+/// `order[pos]`); in self mode the queries are the reference positions.
 pub(crate) struct Prepared<'a> {
     d: usize,
     self_mode: bool,
     ref_raw: Cow<'a, [f32]>,
     q_raw: Cow<'a, [f32]>,
     m_max: usize,
+    order: Vec<usize>,
+    /// Reference coordinates (f64, n × m_max), squared norms, residual norms outside the m_max coordinates.
     ref_p: Vec<f64>,
     ref_n2: Vec<f64>,
-    /// Empty in self mode (the reference arrays serve).
-    q_p: Vec<f64>,
-    q_n2: Vec<f64>,
+    ref_rho: Vec<f64>,
+    /// Coordinates of the second bound (0: none, the first bound already uses every coordinate there is).
+    m2: usize,
+    ref_x: Vec<f32>,
+    ref_rho2: Vec<f64>,
+    /// The queries' arrays, in query order (empty in self mode).
+    q: Projected,
+    q_rho: Vec<f64>,
+    /// The second bound sums in f32 (all norms small enough, see [`F32_MAX_NORM2`]).
+    f32_sums: bool,
+}
+
+fn residuals(p: &[f64], n2: &[f64], m: usize) -> Vec<f64> {
+    p.chunks_exact(m).zip(n2).map(|(row, &x2)| (x2 - row.iter().map(|x| x * x).sum::<f64>()).max(0.0).sqrt()).collect()
+}
+
+fn permute<T: Copy>(v: &[T], order: &[usize], w: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(v.len());
+    for &i in order {
+        out.extend_from_slice(&v[i * w..(i + 1) * w]);
+    }
+    out
 }
 
 impl<'a> Prepared<'a> {
@@ -87,11 +155,38 @@ impl<'a> Prepared<'a> {
         let ref_raw = contiguous(reference);
         let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
         let mean = column_mean(&ref_raw, d);
-        let basis = principal_basis(&ref_raw, d, &mean, m_max.clamp(1, d));
-        let m_max = basis.ncols();
-        let (ref_p, ref_n2) = project(&ref_raw, d, &mean, basis.as_ref());
-        let (q_p, q_n2) = if self_mode { (Vec::new(), Vec::new()) } else { project(&q_raw, d, &mean, basis.as_ref()) };
-        Prepared { d, self_mode, ref_raw, q_raw, m_max, ref_p, ref_n2, q_p, q_n2 }
+        let m_max = m_max.clamp(1, d);
+        let basis = principal_basis(&ref_raw, d, &mean, m_max.max(SECOND_DIMS).min(d));
+        let m_max = m_max.min(basis.ncols());
+        let m2 = if basis.ncols() > m_max { basis.ncols() } else { 0 };
+        let r = project(&ref_raw, d, &mean, basis.as_ref(), m_max, m2);
+        let n = r.n2.len();
+        let order = compact_order(&r.p, m_max, n, REFERENCE_BLOCK.min(n));
+        let ref_p = permute(&r.p, &order, m_max);
+        let ref_n2 = permute(&r.n2, &order, 1);
+        let ref_rho = residuals(&ref_p, &ref_n2, m_max);
+        let (ref_x, ref_rho2) = (permute(&r.x, &order, m2), permute(&r.rho2, &order, usize::from(m2 > 0)));
+        drop(r);
+        let q = if self_mode { Projected::default() } else { project(&q_raw, d, &mean, basis.as_ref(), m_max, m2) };
+        let q_rho = residuals(&q.p, &q.n2, m_max);
+        let f32_sums = ref_n2.iter().chain(&q.n2).all(|&x| x <= F32_MAX_NORM2);
+        Prepared {
+            d,
+            self_mode,
+            ref_raw,
+            q_raw,
+            m_max,
+            order,
+            ref_p,
+            ref_n2,
+            ref_rho,
+            m2,
+            ref_x,
+            ref_rho2,
+            q,
+            q_rho,
+            f32_sums,
+        }
     }
 
     fn n_ref(&self) -> usize {
@@ -101,14 +196,61 @@ impl<'a> Prepared<'a> {
         if self.self_mode {
             self.n_ref()
         } else {
-            self.q_n2.len()
+            self.q.n2.len()
         }
     }
-    fn query_coords(&self) -> (&[f64], &[f64]) {
+    /// Query arrays: coordinates (m_max), squared norms, residual norms (self mode: the reference positions).
+    fn query_coords(&self) -> (&[f64], &[f64], &[f64]) {
         if self.self_mode {
-            (&self.ref_p, &self.ref_n2)
+            (&self.ref_p, &self.ref_n2, &self.ref_rho)
         } else {
-            (&self.q_p, &self.q_n2)
+            (&self.q.p, &self.q.n2, &self.q_rho)
+        }
+    }
+    /// The query's original index (the row of the answer).
+    fn query_index(&self, row: usize) -> usize {
+        if self.self_mode {
+            self.order[row]
+        } else {
+            row
+        }
+    }
+    fn query_raw(&self, row: usize) -> &[f32] {
+        let (d, qi) = (self.d, self.query_index(row));
+        &self.q_raw[qi * d..(qi + 1) * d]
+    }
+    /// Rows of the query arrays in groups of at most `size` neighbouring rows.
+    fn query_groups(&self, size: usize) -> Vec<Vec<usize>> {
+        let n_q = self.n_q();
+        let order = if self.self_mode { (0..n_q).collect() } else { compact_order(&self.q.p, self.m_max, n_q, size) };
+        order.chunks(size.max(1)).map(<[usize]>::to_vec).collect()
+    }
+    /// The second bound of the squared distance of query row `row` and reference position `pos`
+    /// (see [`SECOND_DIMS`]).
+    #[inline]
+    fn second_bound(&self, row: usize, pos: usize) -> f64 {
+        let m2 = self.m2;
+        let (x, rho, n2) = if self.self_mode {
+            (&self.ref_x, &self.ref_rho2, &self.ref_n2)
+        } else {
+            (&self.q.x, &self.q.rho2, &self.q.n2)
+        };
+        let dr = rho[row] - self.ref_rho2[pos];
+        let (a, b) = (&x[row * m2..(row + 1) * m2], &self.ref_x[pos * m2..(pos + 1) * m2]);
+        if self.f32_sums {
+            sq_dist_f32(a, b) as f64 + dr * dr - SLACK2_F32 * (n2[row] + self.ref_n2[pos]) - ABS_SLACK_F32
+        } else {
+            exact_d2(a, b) + dr * dr - SLACK2 * (n2[row] + self.ref_n2[pos])
+        }
+    }
+    /// Exact squared distance of query row `row` (raw `qv`) and reference position `pos`, into `top` (abandoned as
+    /// soon as its partial sums exceed the k-th distance: then it cannot enter).
+    #[inline]
+    fn refine(&self, qv: &[f32], pos: usize, top: &mut TopK, stats: &mut PrunedStats) {
+        let (d, j) = (self.d, self.order[pos]);
+        stats.refined += 1;
+        if let Some(d2) = exact_d2_within(qv, &self.ref_raw[j * d..(j + 1) * d], top.threshold()) {
+            top.push(Cand { d2, j });
         }
     }
 }
@@ -140,90 +282,241 @@ fn truncate(p: &[f64], n2: &[f64], m_max: usize, m: usize) -> Truncated {
     Truncated { m, p: out, pn, rho, n2: n2.to_vec() }
 }
 
-/// Exact top-k lists of the query rows `rows`, by bounds over `q`/`r`'s coordinates.
-fn search_rows(prep: &Prepared, q: &Truncated, r: &Truncated, rows: &[usize], k: usize, br: usize) -> Vec<TopK> {
-    let (d, m, n_ref) = (prep.d, q.m, prep.n_ref());
-    let w_q = rows.len();
-    let mut q_rows = Vec::with_capacity(w_q * m);
-    for &qi in rows {
-        q_rows.extend_from_slice(&q.p[qi * m..(qi + 1) * m]);
+/// Counts of one search (sums over query blocks: independent of the thread count).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrunedStats {
+    /// (query, reference block) pairs, …
+    pub block_pairs: u64,
+    /// … of which the block bound did not exclude (their rows' bounds were evaluated).
+    pub visited_block_pairs: u64,
+    /// (query block, reference block) pairs, …
+    pub group_pairs: u64,
+    /// … of which at least one query visited the reference block (one bound GEMM each).
+    pub visited_group_pairs: u64,
+    /// Candidates of the first (per-pair) bound that the second bound excluded …
+    pub second_excluded: u64,
+    /// … and exact distances evaluated.
+    pub refined: u64,
+}
+
+impl PrunedStats {
+    fn add(&mut self, o: &PrunedStats) {
+        self.block_pairs += o.block_pairs;
+        self.visited_block_pairs += o.visited_block_pairs;
+        self.group_pairs += o.group_pairs;
+        self.visited_group_pairs += o.visited_group_pairs;
+        self.second_excluded += o.second_excluded;
+        self.refined += o.refined;
     }
-    let qb = MatRef::from_row_major_slice(&q_rows, w_q, m);
+}
+
+/// Everything a search with m coordinates shares across query blocks.
+struct Setup<'p, 'a> {
+    prep: &'p Prepared<'a>,
+    k: usize,
+    q: Truncated,
+    /// `None` in self mode (`q` serves).
+    r: Option<Truncated>,
+    blocks: Blocks,
+}
+
+impl<'p, 'a> Setup<'p, 'a> {
+    fn new(prep: &'p Prepared<'a>, k: usize, m: usize, br: usize) -> Self {
+        let m = m.clamp(1, prep.m_max);
+        let r = truncate(&prep.ref_p, &prep.ref_n2, prep.m_max, m);
+        let blocks = Blocks::build(&prep.ref_p, prep.m_max, &prep.ref_rho, &prep.ref_n2, br.max(1));
+        if prep.self_mode {
+            Setup { prep, k, q: r, r: None, blocks }
+        } else {
+            let (qp, qn2, _) = prep.query_coords();
+            Setup { prep, k, q: truncate(qp, qn2, prep.m_max, m), r: Some(r), blocks }
+        }
+    }
+    fn r(&self) -> &Truncated {
+        self.r.as_ref().unwrap_or(&self.q)
+    }
+}
+
+/// Exact top-k lists of the query rows `rows` (best when they are close to each other); see the module docs.
+fn search_rows(s: &Setup, rows: &[usize], stats: &mut PrunedStats) -> Vec<TopK> {
+    let (prep, k, q, r, blocks) = (s.prep, s.k, &s.q, s.r(), &s.blocks);
+    let (m, m_max) = (q.m, prep.m_max);
+    let (w_q, nb) = (rows.len(), blocks.len());
+    // Block bounds of every query, and the blocks ordered by their smallest bound over the queries.
+    let (qp, qn2, qrho) = prep.query_coords();
+    let mut lbb = vec![0.0f64; w_q * nb];
+    for (out, &qi) in lbb.chunks_exact_mut(nb.max(1)).zip(rows) {
+        blocks.lower_bounds(&qp[qi * m_max..(qi + 1) * m_max], qrho[qi], qn2[qi], SLACK, out);
+    }
+    let mut visit: Vec<(f64, usize)> =
+        (0..nb).map(|b| ((0..w_q).map(|i| lbb[i * nb + b]).fold(f64::INFINITY, f64::min), b)).collect();
+    visit.sort_unstable_by(by_lb);
+    stats.block_pairs += (w_q * nb) as u64;
+    stats.group_pairs += nb as u64;
     let mut tops: Vec<TopK> = (0..w_q).map(|_| TopK::new(k)).collect();
+    let mut active: Vec<usize> = Vec::with_capacity(w_q);
+    let mut q_rows = Vec::with_capacity(w_q * m);
+    let br = blocks.span(0).len();
     let mut buf = vec![0.0f64; br * w_q];
     let mut order: Vec<(f64, usize)> = Vec::with_capacity(br);
     let mut lbs = vec![0.0f64; br];
-    for r0 in (0..n_ref).step_by(br) {
-        let r1 = (r0 + br).min(n_ref);
+    // Candidates waiting for their exact distance, per query: (second bound, position).
+    let mut pending: Vec<Vec<(f64, usize)>> = vec![Vec::new(); w_q];
+    for &(key, b) in &visit {
+        let worst = tops.iter().map(TopK::threshold).fold(f64::NEG_INFINITY, f64::max);
+        if key > worst {
+            break;
+        }
+        active.clear();
+        active.extend((0..w_q).filter(|&i| lbb[i * nb + b] <= tops[i].threshold()));
+        if active.is_empty() {
+            continue;
+        }
+        stats.visited_group_pairs += 1;
+        stats.visited_block_pairs += active.len() as u64;
+        q_rows.clear();
+        for &i in &active {
+            q_rows.extend_from_slice(&q.p[rows[i] * m..(rows[i] + 1) * m]);
+        }
+        let qb = MatRef::from_row_major_slice(&q_rows, active.len(), m);
+        let span = blocks.span(b);
+        let (r0, r1) = (span.start, span.end);
         let w = r1 - r0;
         let rb = MatRef::from_row_major_slice(&r.p[r0 * m..r1 * m], w, m);
-        let g = MatMut::from_column_major_slice_mut(&mut buf[..w * w_q], w, w_q);
+        let g = MatMut::from_column_major_slice_mut(&mut buf[..w * active.len()], w, active.len());
         faer::linalg::matmul::matmul(g, Accum::Replace, rb, qb.transpose(), 1.0f64, Par::Seq);
-        for ((i, top), &qi) in tops.iter_mut().enumerate().zip(rows) {
-            let col = &buf[i * w..(i + 1) * w];
-            let qv = &prep.q_raw[qi * d..(qi + 1) * d];
+        for (a, &i) in active.iter().enumerate() {
+            let (qi, top) = (rows[i], &mut tops[i]);
+            let qv = prep.query_raw(qi);
             let thr = top.threshold();
+            bound_pass(
+                &mut lbs[..w],
+                &buf[a * w..(a + 1) * w],
+                (&r.pn[r0..r1], &r.rho[r0..r1], &r.n2[r0..r1]),
+                (q.pn[qi], q.rho[qi], q.n2[qi]),
+                SLACK,
+            );
             order.clear();
-            // Branch-free pass (vectorises), then a filtering pass.
-            let (qpn, qr, qn2) = (q.pn[qi], q.rho[qi], q.n2[qi]);
-            let (rpn, rr, rn2) = (&r.pn[r0..r1], &r.rho[r0..r1], &r.n2[r0..r1]);
-            for ((((lb, &g), &p), &rh), &n2) in lbs[..w].iter_mut().zip(col).zip(rpn).zip(rr).zip(rn2) {
-                let dr = qr - rh;
-                *lb = (qpn + p - 2.0 * g).max(0.0) + dr * dr - SLACK * (qn2 + n2);
-            }
-            if prep.self_mode && (r0..r1).contains(&qi) {
-                lbs[qi - r0] = f64::INFINITY;
-            }
             for (jj, &lb) in lbs[..w].iter().enumerate() {
                 if lb <= thr {
                     order.push((lb, r0 + jj));
                 }
             }
-            let by_lb = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-            if top.len() < k && order.len() > 4 * k {
-                // No bound yet: refine the k best lower bounds first (partial selection, no full sort),
-                // then keep only the candidates that can still beat the k-th exact distance.
-                order.select_nth_unstable_by(k - 1, by_lb);
-                for &(_, j) in &order[..k] {
-                    top.push(Cand { d2: exact_d2(qv, &prep.ref_raw[j * d..(j + 1) * d]), j });
-                }
-                let tau = top.threshold();
-                order.drain(..k);
-                order.retain(|&(lb, _)| lb <= tau);
+            if prep.self_mode {
+                order.retain(|&(_, pos)| pos != qi);
             }
-            order.sort_unstable_by(by_lb);
-            for &(lb, j) in &order {
-                if lb > top.threshold() {
-                    break;
+            if top.len() < k {
+                // No bound yet: refine the k best lower bounds (partial selection, no full sort); the others wait.
+                if order.len() > k {
+                    order.select_nth_unstable_by(k - 1, by_lb);
                 }
-                top.push(Cand { d2: exact_d2(qv, &prep.ref_raw[j * d..(j + 1) * d]), j });
+                let take = order.len().min(k);
+                for &(_, pos) in &order[..take] {
+                    prep.refine(qv, pos, top, stats);
+                }
+                order.drain(..take);
+                if top.len() < k {
+                    continue;
+                }
+            }
+            // Second bound now, exact distances later (best first, when the query's threshold is tighter).
+            let thr = top.threshold();
+            let pend = &mut pending[i];
+            for (c, &(lb, pos)) in order.iter().enumerate() {
+                if lb > thr {
+                    continue;
+                }
+                if let Some(&(_, next)) = order.get(c + 1) {
+                    prefetch(&prep.ref_x[next * prep.m2..(next + 1) * prep.m2]);
+                }
+                let lb2 = if prep.m2 > 0 { prep.second_bound(qi, pos) } else { lb };
+                if lb2 <= thr {
+                    pend.push((lb2, pos));
+                } else {
+                    stats.second_excluded += 1;
+                }
+            }
+            if pend.len() >= PENDING {
+                flush(prep, qv, top, pend, stats);
             }
         }
+    }
+    for ((top, pend), &qi) in tops.iter_mut().zip(&mut pending).zip(rows) {
+        flush(prep, prep.query_raw(qi), top, pend, stats);
     }
     tops
 }
 
+/// Asks the CPU to bring the start of a row into the cache (the rows of a candidate list are scattered; the hardware
+/// prefetcher follows a row once it has started).
+#[inline(always)]
+fn prefetch<T>(row: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(row);
+        let p = row.as_ptr() as *const i8;
+        for off in (0..bytes.min(256)).step_by(64) {
+            // SAFETY: a prefetch is a hint, never a memory access that can fault; the address lies within `row`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(off)) };
+        }
+    }
+}
+
+fn by_lb(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+/// Exact distances of the waiting candidates, smallest bound first, until the bound exceeds the k-th distance.
+fn flush(prep: &Prepared, qv: &[f32], top: &mut TopK, pend: &mut Vec<(f64, usize)>, stats: &mut PrunedStats) {
+    pend.sort_unstable_by(by_lb);
+    for (i, &(lb, pos)) in pend.iter().enumerate() {
+        if lb > top.threshold() {
+            break;
+        }
+        if let Some(&(_, next)) = pend.get(i + 1) {
+            let j = prep.order[next];
+            prefetch(&prep.ref_raw[j * prep.d..(j + 1) * prep.d]);
+        }
+        prep.refine(qv, pos, top, stats);
+    }
+    pend.clear();
+}
+
 /// The search with the first `m` principal coordinates.
 pub(crate) fn search(prep: &Prepared, k: usize, m: usize, opts: &KnnOptions) -> (Array2<usize>, Array2<f32>) {
-    let m = m.clamp(1, prep.m_max);
-    let r = truncate(&prep.ref_p, &prep.ref_n2, prep.m_max, m);
-    let (qp, qn2) = prep.query_coords();
-    let q_own;
-    let q = if prep.self_mode {
-        &r
-    } else {
-        q_own = truncate(qp, qn2, prep.m_max, m);
-        &q_own
-    };
+    search_with_stats(prep, k, m, opts).0
+}
+
+/// [`search`], with its counts.
+pub(crate) fn search_with_stats(
+    prep: &Prepared,
+    k: usize,
+    m: usize,
+    opts: &KnnOptions,
+) -> ((Array2<usize>, Array2<f32>), PrunedStats) {
     let n_q = prep.n_q();
-    let bq = opts.query_block;
     let br = opts.reference_block.min(REFERENCE_BLOCK).min(prep.n_ref());
-    let blocks: Vec<Vec<usize>> = (0..n_q).step_by(bq).map(|s| (s..(s + bq).min(n_q)).collect()).collect();
-    let per_block: Vec<Vec<(Vec<usize>, Vec<f32>)>> = blocks
+    let setup = Setup::new(prep, k, m, br);
+    let groups = prep.query_groups(opts.query_block);
+    type Rows = Vec<(Vec<usize>, Vec<f32>)>;
+    let per_block: Vec<(Rows, PrunedStats)> = groups
         .par_iter()
-        .map(|rows| search_rows(prep, q, &r, rows, k, br).into_iter().map(|t| finish(t.into_sorted(), k)).collect())
+        .map(|rows| {
+            let mut stats = PrunedStats::default();
+            let tops = search_rows(&setup, rows, &mut stats);
+            (tops.into_iter().map(|t| finish(t.into_sorted(), k)).collect(), stats)
+        })
         .collect();
-    crate::assemble(per_block.into_iter().flatten(), n_q, k)
+    let mut stats = PrunedStats::default();
+    let mut out: Vec<(Vec<usize>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); n_q];
+    for (rows, (res, st)) in groups.iter().zip(per_block) {
+        stats.add(&st);
+        for (&row, res) in rows.iter().zip(res) {
+            out[prep.query_index(row)] = res;
+        }
+    }
+    (crate::assemble(out, n_q, k), stats)
 }
 
 /// What the planner decided.
@@ -236,27 +529,29 @@ pub(crate) struct Plan {
     pub brute_cost: f64,
 }
 
-/// Measures how many candidates survive the bound on a sample of queries and predicts the cost of the pruned search
-/// for each coordinate count and of brute force (see the module docs).
+/// What one sample query's final k-th distance admits: blocks, first-bound candidates per coordinate count, and
+/// second-bound candidates.
+struct Admitted {
+    blocks: usize,
+    first: Vec<usize>,
+    second: usize,
+}
+
+/// Measures what the bounds admit on a sample of queries and predicts the cost of the pruned search for each
+/// coordinate count and of brute force (see the module docs).
 pub(crate) fn plan(prep: &Prepared, k: usize, opts: &KnnOptions) -> Plan {
     let (n_q, n_ref, d, m_max) = (prep.n_q(), prep.n_ref(), prep.d, prep.m_max);
-    let s = n_q.min(PLAN_QUERIES);
-    let sample: Vec<usize> = (0..s).map(|i| i * n_q / s).collect();
-    let r = truncate(&prep.ref_p, &prep.ref_n2, m_max, m_max);
-    let (qp, qn2) = prep.query_coords();
-    let q_own;
-    let q = if prep.self_mode {
-        &r
-    } else {
-        q_own = truncate(qp, qn2, m_max, m_max);
-        &q_own
-    };
     let br = opts.reference_block.min(REFERENCE_BLOCK).min(n_ref);
+    let setup = Setup::new(prep, k, m_max, br);
+    let nb = setup.blocks.len();
     let dims: Vec<usize> = CANDIDATE_DIMS.iter().copied().filter(|&m| m < m_max).chain([m_max]).collect();
+    // 16 groups of neighbouring query rows, evenly spaced.
+    let groups = prep.query_groups(PLAN_GROUP);
+    let n_groups = PLAN_QUERIES.div_ceil(PLAN_GROUP).min(groups.len());
+    let sample: Vec<&Vec<usize>> = (0..n_groups).map(|g| &groups[g * groups.len() / n_groups]).collect();
     let pairs = n_q as f64 * n_ref as f64;
     let brute_cost = pairs * (BRUTE_PER_PAIR_DIM * d as f64 + BRUTE_PER_PAIR) * 1e-9;
-    let refine_cost = REFINE_EXCESS * (REFINE_PER_DIM * d as f64 + REFINE_PER_CANDIDATE) * 1e-9;
-    let bound_cost = |m: usize| pairs * (BOUND_PER_PAIR_DIM * m as f64 + BOUND_PER_PAIR) * 1e-9;
+    let (qp, qn2, _) = prep.query_coords();
     // Residual norms outside each candidate coordinate count, per row.
     let residuals = |p: &[f64], n2: &[f64]| -> Vec<Vec<f64>> {
         p.chunks_exact(m_max)
@@ -267,16 +562,19 @@ pub(crate) fn plan(prep: &Prepared, k: usize, opts: &KnnOptions) -> Plan {
             .collect()
     };
     let r_rho = residuals(&prep.ref_p, &prep.ref_n2);
-    // Candidates admitted by each bound, for one sample query (its exact k-th distance from the pruned search).
-    let count = |qi: usize, tau: f64| -> Vec<usize> {
+    let admitted = |qi: usize, tau: f64| -> Admitted {
         let qrow = &qp[qi * m_max..(qi + 1) * m_max];
         let q_rho = &residuals(qrow, &qn2[qi..qi + 1])[0];
-        let mut count = vec![0usize; dims.len()];
-        for (j, rrow) in prep.ref_p.chunks_exact(m_max).enumerate() {
-            if prep.self_mode && j == qi {
+        let (_, _, qrho) = prep.query_coords();
+        let mut lbb = vec![0.0f64; nb];
+        setup.blocks.lower_bounds(qrow, qrho[qi], qn2[qi], SLACK, &mut lbb);
+        let mut out =
+            Admitted { blocks: lbb.iter().filter(|&&lb| lb <= tau).count(), first: vec![0; dims.len()], second: 0 };
+        for (pos, rrow) in prep.ref_p.chunks_exact(m_max).enumerate() {
+            if prep.self_mode && pos == qi {
                 continue;
             }
-            let slack = SLACK * (qn2[qi] + prep.ref_n2[j]);
+            let slack = SLACK * (qn2[qi] + prep.ref_n2[pos]);
             let mut acc = 0.0;
             let mut c = 0;
             for (t, &m) in dims.iter().enumerate() {
@@ -285,167 +583,58 @@ pub(crate) fn plan(prep: &Prepared, k: usize, opts: &KnnOptions) -> Plan {
                     acc += diff * diff;
                     c += 1;
                 }
-                let dr = q_rho[t] - r_rho[j][t];
+                let dr = q_rho[t] - r_rho[pos][t];
                 if acc + dr * dr - slack > tau {
                     break;
                 }
-                count[t] += 1;
+                out.first[t] += 1;
+                if t + 1 == dims.len() && (prep.m2 == 0 || prep.second_bound(qi, pos) <= tau) {
+                    out.second += 1;
+                }
             }
         }
-        count
+        out
     };
-    let measure = |rows: &[usize]| -> Vec<Vec<usize>> {
-        let chunks: Vec<&[usize]> = rows.chunks(8).collect();
-        chunks
+    let measure = |groups: &[&Vec<usize>]| -> Vec<Admitted> {
+        groups
             .par_iter()
             .flat_map_iter(|rows| {
-                let tops = search_rows(prep, q, &r, rows, k, br);
-                rows.iter().zip(tops).map(|(&qi, t)| count(qi, t.threshold())).collect::<Vec<_>>()
+                let tops = search_rows(&setup, rows, &mut PrunedStats::default());
+                rows.iter().zip(tops).map(|(&qi, t)| admitted(qi, t.threshold())).collect::<Vec<_>>()
             })
             .collect()
     };
-    // Stage 1 on a few queries: when even all coordinates leave most rows as candidates (isotropic data), stop
-    // here instead of paying for hopeless pruned searches of the whole sample.
-    let first = s.min(16);
+    let mean = |a: &[Admitted], f: &dyn Fn(&Admitted) -> usize| {
+        a.iter().map(|x| f(x) as f64).sum::<f64>() / a.len().max(1) as f64
+    };
+    let cost = |a: &[Admitted], t: usize| -> f64 {
+        let block = n_q as f64 * nb as f64 * m_max as f64 * BLOCK_PER_DIM;
+        let visited = mean(a, &|x| x.blocks) / nb.max(1) as f64 * VISIT_EXCESS;
+        let first = pairs * visited.min(1.0) * (BOUND_PER_PAIR_DIM * dims[t] as f64 + BOUND_PER_PAIR);
+        let second = n_q as f64
+            * mean(a, &|x| x.first[t])
+            * FIRST_EXCESS
+            * (SECOND_PER_DIM * prep.m2 as f64 + SECOND_PER_CANDIDATE);
+        let exact =
+            n_q as f64 * mean(a, &|x| x.second) * SECOND_EXCESS * (REFINE_PER_DIM * d as f64 + REFINE_PER_CANDIDATE);
+        (block + first + second + exact) * 1e-9
+    };
+    // Stage 1 on two groups: when even all coordinates leave most rows as candidates (isotropic data), stop here
+    // instead of paying for hopeless pruned searches of the whole sample.
+    let first = sample.len().min(2);
     let mut counts = measure(&sample[..first]);
-    let mean_all = counts.iter().map(|c| c[dims.len() - 1] as f64).sum::<f64>() / first.max(1) as f64;
-    if bound_cost(m_max) + n_q as f64 * mean_all * refine_cost >= brute_cost {
-        return Plan { dims: m_max, pruned_cost: bound_cost(m_max) + n_q as f64 * mean_all * refine_cost, brute_cost };
+    let all = cost(&counts, dims.len() - 1);
+    if all >= brute_cost {
+        return Plan { dims: m_max, pruned_cost: all, brute_cost };
     }
     counts.extend(measure(&sample[first..]));
     let mut best = Plan { dims: m_max, pruned_cost: f64::INFINITY, brute_cost };
     for (t, &m) in dims.iter().enumerate() {
-        let mean_cands = counts.iter().map(|c| c[t] as f64).sum::<f64>() / s.max(1) as f64;
-        let cost = bound_cost(m) + n_q as f64 * mean_cands * refine_cost;
-        if cost < best.pruned_cost {
+        let c = cost(&counts, t);
+        if c < best.pruned_cost {
             best.dims = m;
-            best.pruned_cost = cost;
+            best.pruned_cost = c;
         }
     }
     best
-}
-
-/// Orthonormal d × m basis of the leading principal directions of an evenly spaced subsample (f64).
-pub(crate) fn principal_basis(raw: &[f32], d: usize, mean: &[f64], m: usize) -> Mat<f64> {
-    let n = raw.len() / d;
-    let s = n.min(SUBSAMPLE);
-    // s × d centred subsample, rows evenly spaced through the data (deterministic), row-major.
-    let mut rows = vec![0.0f64; s * d];
-    rows.par_chunks_mut(d).enumerate().for_each(|(i, out)| {
-        let src = &raw[(i * n / s) * d..(i * n / s + 1) * d];
-        out.iter_mut().zip(src).zip(mean).for_each(|((o, &x), &mu)| *o = x as f64 - mu);
-    });
-    let sample = MatRef::from_row_major_slice(&rows, s, d);
-    // Gram matrix (s × s); its leading eigenvectors U give V = Sᵀ U, the top right singular vectors of the sample.
-    let mut gram = Mat::<f64>::zeros(s, s);
-    faer::linalg::matmul::matmul(gram.as_mut(), Accum::Replace, sample, sample.transpose(), 1.0, Par::rayon(0));
-    // Leading eigenpairs by subspace iteration (block power method with `m + 8` vectors, Rayleigh–Ritz at the end):
-    // a full eigendecomposition of the s × s Gram matrix would cost more than the search it prepares. Accuracy is
-    // not critical (any orthonormal basis gives a valid bound), only tightness.
-    let p = (m + 8).min(s);
-    let mut q = Mat::<f64>::from_fn(s, p, |i, j| {
-        let h = seeds::splitmix64((i * p + j) as u64);
-        (h >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    });
-    for _ in 0..4 {
-        let mut y = Mat::<f64>::zeros(s, q.ncols());
-        faer::linalg::matmul::matmul(y.as_mut(), Accum::Replace, gram.as_ref(), q.as_ref(), 1.0, Par::rayon(0));
-        q = orthonormal_columns(y.as_ref());
-    }
-    let mut gq = Mat::<f64>::zeros(s, q.ncols());
-    faer::linalg::matmul::matmul(gq.as_mut(), Accum::Replace, gram.as_ref(), q.as_ref(), 1.0, Par::rayon(0));
-    let mut small = Mat::<f64>::zeros(q.ncols(), q.ncols());
-    faer::linalg::matmul::matmul(small.as_mut(), Accum::Replace, q.transpose(), gq.as_ref(), 1.0, Par::Seq);
-    let eig = if q.ncols() > 0 { small.self_adjoint_eigen(Side::Lower).ok() } else { None };
-    let basis = match eig {
-        Some(eig) => {
-            let u = eig.U();
-            let lambda = eig.S().column_vector();
-            let top = lambda.nrows();
-            let scale = lambda[top - 1].abs().max(f64::MIN_POSITIVE);
-            let keep: Vec<usize> =
-                (0..m.min(top)).map(|t| top - 1 - t).take_while(|&idx| lambda[idx] > scale * 1e-12).collect();
-            // Ritz vectors Q·U_keep, then Sᵀ(Q U_keep) by GEMMs, orthonormalised to f64 precision (the bound
-            // relies on it).
-            let uk = Mat::<f64>::from_fn(q.ncols(), keep.len(), |i, c| u[(i, keep[c])]);
-            let mut ritz = Mat::<f64>::zeros(s, keep.len());
-            faer::linalg::matmul::matmul(ritz.as_mut(), Accum::Replace, q.as_ref(), uk.as_ref(), 1.0, Par::Seq);
-            let mut v = Mat::<f64>::zeros(d, keep.len());
-            faer::linalg::matmul::matmul(
-                v.as_mut(),
-                Accum::Replace,
-                sample.transpose(),
-                ritz.as_ref(),
-                1.0,
-                Par::rayon(0),
-            );
-            orthonormal_columns(v.as_ref())
-        }
-        None => Mat::zeros(d, 0),
-    };
-    if basis.ncols() == 0 {
-        // Constant data: any unit vector is a valid (if useless) basis.
-        return Mat::from_fn(d, 1, |r, _| if r == 0 { 1.0 } else { 0.0 });
-    }
-    basis
-}
-
-/// Orthonormal basis of the column space of `a` (modified Gram–Schmidt, twice, so it is orthonormal to f64
-/// precision; dependent columns dropped).
-fn orthonormal_columns(a: MatRef<f64>) -> Mat<f64> {
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(a.ncols());
-    for c in 0..a.ncols() {
-        let mut v: Vec<f64> = a.col(c).iter().copied().collect();
-        let norm0 = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        for _ in 0..2 {
-            for b in &basis {
-                let dot: f64 = v.iter().zip(b).map(|(x, y)| x * y).sum();
-                v.iter_mut().zip(b).for_each(|(x, y)| *x -= dot * y);
-            }
-        }
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm > 1e-10 * norm0 && norm > 0.0 {
-            v.iter_mut().for_each(|x| *x /= norm);
-            basis.push(v);
-        }
-    }
-    Mat::from_fn(a.nrows(), basis.len(), |r, c| basis[c][r])
-}
-
-/// Principal coordinates (row-major n × m) and squared norms of the centred rows (f64).
-fn project(raw: &[f32], d: usize, mean: &[f64], basis: MatRef<f64>) -> (Vec<f64>, Vec<f64>) {
-    let n = raw.len() / d;
-    let m = basis.ncols();
-    const ROWS: usize = 512;
-    let parts: Vec<(Vec<f64>, Vec<f64>)> = (0..n)
-        .step_by(ROWS)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|r0| {
-            let r1 = (r0 + ROWS).min(n);
-            let h = r1 - r0;
-            let mut x = vec![0.0f64; h * d];
-            let mut n2 = Vec::with_capacity(h);
-            for (out, src) in x.chunks_exact_mut(d).zip(raw[r0 * d..r1 * d].chunks_exact(d)) {
-                let mut s = 0.0;
-                for ((o, &v), &mu) in out.iter_mut().zip(src).zip(mean) {
-                    *o = v as f64 - mu;
-                    s += *o * *o;
-                }
-                n2.push(s);
-            }
-            let xm = MatRef::from_row_major_slice(&x, h, d);
-            let mut coords = vec![0.0f64; h * m];
-            let p = MatMut::from_row_major_slice_mut(&mut coords, h, m);
-            faer::linalg::matmul::matmul(p, Accum::Replace, xm, basis, 1.0, Par::Seq);
-            (coords, n2)
-        })
-        .collect();
-    let mut coords = Vec::with_capacity(n * m);
-    let mut n2 = Vec::with_capacity(n);
-    for (c, q) in parts {
-        coords.extend(c);
-        n2.extend(q);
-    }
-    (coords, n2)
 }
