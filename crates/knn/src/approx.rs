@@ -288,7 +288,9 @@ pub fn recall(
     };
     rows.sort_unstable();
     let sub = q_all.select(Axis(0), &rows);
-    let exact_opts = KnnOptions { strategy: Strategy::Auto, ..KnnOptions::default() };
+    // Brute force for the sampled rows: exact like every exact strategy, and its memory stays O(block) however many
+    // reference rows there are (a pruned plan would hold principal coordinates of every reference row).
+    let exact_opts = KnnOptions { strategy: Strategy::Brute, ..KnnOptions::default() };
     let self_mode = query.is_none();
     let extra = usize::from(self_mode && k < reference.nrows());
     let exact = crate::knn_query_with(reference, sub.view(), k + extra, &exact_opts)?;
