@@ -37,11 +37,11 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 mod approx;
-mod graph;
 pub mod bench;
 mod blocks;
 mod brute;
 mod duplicates;
+mod graph;
 mod kernel;
 mod principal;
 mod pruned;

@@ -114,7 +114,13 @@ pub fn read_pairs(csv_path: &Path, reference: &Dataset, opts: &LoadOptions) -> R
     if !images.is_empty() {
         let (data, shape) = dataset::decode_images(&images, &opts)
             .map_err(load_error(format!("decoding the images named in {}", csv_path.display())))?;
-        let ds = Dataset { data: data.into(), shape: Some(shape), ids: vec![], columns: vec![], source: csv_path.to_path_buf() };
+        let ds = Dataset {
+            data: data.into(),
+            shape: Some(shape),
+            ids: vec![],
+            columns: vec![],
+            source: csv_path.to_path_buf(),
+        };
         check_same_size(reference, &ds)?;
         decoded = ds.data.into_owned();
         image_rows = images.iter().cloned().enumerate().map(|(i, p)| (p, i)).collect();
