@@ -608,15 +608,27 @@ struct RunRows {
 
 /// For each dropped duplicate row, the kept row it repeats (by exact bit pattern, −0 = +0).
 fn duplicate_sources(data: ArrayView2<f32>, dups: &[usize]) -> HashMap<usize, usize> {
-    let key = |i: usize| data.row(i).iter().map(|&x| (x + 0.0).to_bits()).collect::<Vec<u32>>();
-    let is_dup: HashSet<usize> = dups.iter().copied().collect();
-    let mut first: HashMap<Vec<u32>, usize> = HashMap::new();
-    for i in 0..data.nrows() {
-        if !is_dup.contains(&i) {
-            first.entry(key(i)).or_insert(i);
-        }
+    if dups.is_empty() {
+        return HashMap::new();
     }
-    dups.iter().filter_map(|&i| first.get(&key(i)).map(|&j| (i, j))).collect()
+    // Rows are found by a hash of their values (-0.0 as 0.0, as `knn::duplicate_rows`), then compared: memory
+    // O(n) whatever d (never a copy of the rows).
+    let hash = |i: usize| {
+        data.row(i)
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ (x + 0.0).to_bits() as u64).wrapping_mul(0x100_0000_01b3))
+    };
+    let is_dup: HashSet<usize> = dups.iter().copied().collect();
+    let mut kept_by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    for i in (0..data.nrows()).filter(|i| !is_dup.contains(i)) {
+        kept_by_hash.entry(hash(i)).or_default().push(i);
+    }
+    dups.iter()
+        .filter_map(|&i| {
+            let bucket = kept_by_hash.get(&hash(i))?;
+            bucket.iter().find(|&&j| data.row(j) == data.row(i)).map(|&j| (i, j))
+        })
+        .collect()
 }
 
 /// Per-point values of the kept rows back to input rows: kept rows in order, dropped duplicates take the value of
