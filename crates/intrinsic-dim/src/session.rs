@@ -3,7 +3,7 @@
 //! the data (duplicate rows, one kNN pass, every estimator, per-point values mapped back to the input rows, ID-vs-scale
 //! curves) → a typed [`DimReport`] → [`write_dim_dir`] (results.json, `pointwise_<label>.npy`, `scale_<label>.csv`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -444,7 +444,8 @@ impl Session {
     /// Runs every estimator and curve on `data` (one row per point).
     pub fn run(&self, data: ArrayView2<f32>, source: Source) -> Result<DimReport, SessionError> {
         let n_input = data.nrows();
-        let dups = knn::duplicate_rows(data);
+        let pairs = knn::duplicate_sources(data);
+        let dups: Vec<usize> = pairs.iter().map(|&(i, _)| i).collect();
         if !dups.is_empty() && self.opts.duplicates == Duplicates::Error {
             let shown: Vec<String> = dups.iter().take(5).map(|i| i.to_string()).collect();
             let more = if dups.len() > 5 { ", ..." } else { "" };
@@ -453,7 +454,7 @@ impl Session {
                 shown: format!("{}{more}", shown.join(", ")),
             });
         }
-        let sources = duplicate_sources(data, &dups);
+        let sources: HashMap<usize, usize> = pairs.into_iter().collect();
         // Without duplicates the data is used as given (no copy: it may be a memory-mapped file).
         let selected;
         let kept = if dups.is_empty() {
@@ -607,30 +608,6 @@ struct RunRows {
 }
 
 /// For each dropped duplicate row, the kept row it repeats (by exact bit pattern, −0 = +0).
-fn duplicate_sources(data: ArrayView2<f32>, dups: &[usize]) -> HashMap<usize, usize> {
-    if dups.is_empty() {
-        return HashMap::new();
-    }
-    // Rows are found by a hash of their values (-0.0 as 0.0, as `knn::duplicate_rows`), then compared: memory
-    // O(n) whatever d (never a copy of the rows).
-    let hash = |i: usize| {
-        data.row(i)
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ (x + 0.0).to_bits() as u64).wrapping_mul(0x100_0000_01b3))
-    };
-    let is_dup: HashSet<usize> = dups.iter().copied().collect();
-    let mut kept_by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
-    for i in (0..data.nrows()).filter(|i| !is_dup.contains(i)) {
-        kept_by_hash.entry(hash(i)).or_default().push(i);
-    }
-    dups.iter()
-        .filter_map(|&i| {
-            let bucket = kept_by_hash.get(&hash(i))?;
-            bucket.iter().find(|&&j| data.row(j) == data.row(i)).map(|&j| (i, j))
-        })
-        .collect()
-}
-
 /// Per-point values of the kept rows back to input rows: kept rows in order, dropped duplicates take the value of
 /// the row they repeat.
 fn expand_to_input(v: &[f64], n_input: usize, dropped: &[usize], sources: &HashMap<usize, usize>) -> Vec<f64> {

@@ -7,6 +7,13 @@ use rayon::prelude::*;
 
 /// Rows that exactly duplicate an earlier row (ascending). `-0.0` equals `0.0`.
 pub fn duplicate_rows(data: ArrayView2<f32>) -> Vec<usize> {
+    duplicate_sources(data).into_iter().map(|(i, _)| i).collect()
+}
+
+/// Each row that exactly duplicates an earlier row, with the first row of its values: (duplicate, source), by
+/// ascending duplicate. `-0.0` equals `0.0`. Memory O(n) whatever the row length (rows are found by a hash of
+/// their values, then compared).
+pub fn duplicate_sources(data: ArrayView2<f32>) -> Vec<(usize, usize)> {
     let hashes: Vec<u64> = (0..data.nrows())
         .into_par_iter()
         .map(|i| {
@@ -24,11 +31,23 @@ pub fn duplicate_rows(data: ArrayView2<f32>) -> Vec<usize> {
     let mut dups = Vec::new();
     for (i, h) in hashes.into_iter().enumerate() {
         let bucket = first_with_hash.entry(h).or_default();
-        if bucket.iter().any(|&j| data.row(j) == data.row(i)) {
-            dups.push(i);
-        } else {
-            bucket.push(i);
+        match bucket.iter().find(|&&j| data.row(j) == data.row(i)) {
+            Some(&j) => dups.push((i, j)),
+            None => bucket.push(i),
         }
     }
     dups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_name_the_first_row_of_the_same_values() {
+        let data =
+            ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0], [1.0, 2.0], [-0.0, 5.0], [3.0, 4.0], [0.0, 5.0], [1.0, 2.0]]);
+        assert_eq!(duplicate_sources(data.view()), vec![(2, 0), (4, 1), (5, 3), (6, 0)]);
+        assert_eq!(duplicate_rows(data.view()), vec![2, 4, 5, 6]);
+    }
 }

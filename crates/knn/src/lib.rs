@@ -52,7 +52,7 @@ mod tree;
 pub use approx::{
     recall, Recall, DEFAULT_APPROX_DIMS, DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_RECALL_SAMPLE, MAX_EF,
 };
-pub use duplicates::duplicate_rows;
+pub use duplicates::{duplicate_rows, duplicate_sources};
 pub use kernel::{exact_d2, PairwiseBlocks};
 pub use strategy::{
     plan, KnnOptions, PlanReport, Strategy, AUTO_MIN_DIMS, AUTO_MIN_GAIN, AUTO_MIN_ROWS, AUTO_TREE_LARGE_ROWS,
