@@ -178,6 +178,9 @@ pub struct FitContext<'a> {
     /// Bootstrap replicates for the intervals that need one (0 = no bootstrap interval; the default). Set it on
     /// the context before [`run`].
     pub bootstrap: usize,
+    /// The rows' scatter about their column means ([0]) and about zero ([1]), computed on first use
+    /// ([`FitContext::scatter`]) and shared by the PCA fits and their intervals.
+    scatter: [std::sync::Mutex<Option<std::sync::Arc<moments::Scatter>>>; 2],
 }
 
 impl<'a> FitContext<'a> {
@@ -240,7 +243,23 @@ impl<'a> FitContext<'a> {
         neighbors: Option<knn::Neighbors>,
         seed: u64,
     ) -> Self {
-        FitContext { data, n, ncols, neighbors, seed, bootstrap: 0 }
+        FitContext { data, n, ncols, neighbors, seed, bootstrap: 0, scatter: Default::default() }
+    }
+
+    /// The scatter of the data rows (Σ(x − mean)(x − mean)ᵀ, lower triangle) about their column means when
+    /// `center`, else about zero, by [`moments`]' canonical blocks and tree (so bit for bit what a sharded run
+    /// combines); computed once per context and shared by every estimator that asks (`estimator` names the one
+    /// asking when the rows are absent).
+    pub fn scatter(&self, estimator: &'static str, center: bool) -> Result<std::sync::Arc<moments::Scatter>, DimError> {
+        let data = self.data(estimator)?;
+        let mut slot = self.scatter[usize::from(!center)].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let mean = if center { moments::mean(&moments::column_sums(data)?) } else { vec![0.0; data.ncols()] };
+        let s = std::sync::Arc::new(moments::scatter(data, &mean)?);
+        *slot = Some(s.clone());
+        Ok(s)
     }
 
     /// The data rows, for estimators that read them (`estimator` names the one asking when they are absent).

@@ -69,7 +69,20 @@ pub(crate) fn count_above_relative(
 ) -> Result<Option<usize>, DimError> {
     let Some(q) = orthonormal(mul(c, basis)) else { return Ok(None) };
     let cq = mul(c, q.as_ref());
-    let mut a = mul(q.transpose(), cq.as_ref());
+    let trace_c: f64 = (0..c.nrows()).map(|i| c[(i, i)]).sum();
+    count_in_subspace(cq.as_ref(), q.as_ref(), trace_c, alpha)
+}
+
+/// [`count_above_relative`] from the product `cq` = C·Q on an orthonormal d × p basis `q` and trace(C) alone (no
+/// iteration step): the count is exact whenever it is returned, whatever the basis; a basis far from C's leading
+/// subspace only makes `None` (undecided) more likely.
+pub(crate) fn count_in_subspace(
+    cq: MatRef<'_, f64>,
+    q: MatRef<'_, f64>,
+    trace_c: f64,
+    alpha: f64,
+) -> Result<Option<usize>, DimError> {
+    let mut a = mul(q.transpose(), cq);
     let p = a.nrows();
     for i in 0..p {
         for j in 0..i {
@@ -79,11 +92,10 @@ pub(crate) fn count_above_relative(
         }
     }
     let (theta, _) = linalg::sym_eigen(a.as_ref(), false)?;
-    let residual = &cq - mul(q.as_ref(), a.as_ref());
+    let residual = cq - mul(q, a.as_ref());
     let rho = residual.norm_l2();
-    let trace_c: f64 = (0..c.nrows()).map(|i| c[(i, i)]).sum();
     let trace_a: f64 = (0..p).map(|i| a[(i, i)]).sum();
-    let slack = 512.0 * f64::EPSILON * trace_c.abs() * (c.nrows() as f64).sqrt();
+    let slack = 512.0 * f64::EPSILON * trace_c.abs() * (cq.nrows() as f64).sqrt();
     let rho = rho + slack;
     let delta = (trace_c - trace_a).max(0.0) + slack;
     let Some(&theta1) = theta.first() else { return Ok(None) };

@@ -185,6 +185,11 @@ impl Estimator for Pca {
     fn fit(&self, ctx: &FitContext) -> Result<Estimate, DimError> {
         let data = ctx.data(self.name())?;
         self.check_columns(data.ncols())?;
+        if data.nrows() >= data.ncols() {
+            // The context's scatter: formed once, shared with the half-sampling interval below.
+            let scatter = ctx.scatter(self.name(), self.center)?;
+            return Ok(self.estimate(&crate::moments::spectrum_from_scatter(&scatter, self.center)?));
+        }
         Ok(self.estimate(&linalg::spectrum(data, self.center)?))
     }
     fn fit_pointwise(&self, ctx: &FitContext, n_neighbors: usize) -> Result<Vec<f64>, DimError> {
@@ -235,12 +240,17 @@ const HALF_GROUP_BYTES: usize = 1 << 30;
 
 impl Pca {
     /// The spectrum estimate on `b` random halves without refitting the PCA: the rows are split once into
-    /// [`HALF_GROUPS`] random groups of (nearly) equal size, each group's scatter sums are computed once (one pass
-    /// over the data, the cost of one covariance), and each half — a random choice of half the groups — gets its
-    /// centred covariance from those sums and one eigendecomposition. Because the partition is uniformly random,
-    /// every half is marginally a uniformly random half of the rows, as in plain half-sampling; halves share the
-    /// partition (two halves overlap by whole groups), which leaves the expected overlap at n/4 as for independent
-    /// halves.
+    /// [`HALF_GROUPS`] random groups of (nearly) equal size, and each half is a random choice of half the groups.
+    /// Because the partition is uniformly random, every half is marginally a uniformly random half of the rows, as
+    /// in plain half-sampling; halves share the partition (two halves overlap by whole groups), which leaves the
+    /// expected overlap at n/4 as for independent halves.
+    ///
+    /// Fukunaga–Olsen (the default version): each group's product S_g·W with a basis W of the leading subspace of
+    /// all rows' scatter (the one the point fit formed) is computed once (4·n·d·p flops in all, far below one
+    /// scatter's n·d²), and a half's count comes from the Rayleigh–Ritz projection of its scatter on W
+    /// ([`crate::ritz::count_in_subspace`]), which is exact whenever its residual bound decides. Halves it leaves
+    /// undecided, and the other versions, get their full spectrum from the groups' d × d scatter sums (one pass over
+    /// the data, formed only when needed).
     fn grouped_halves(&self, ctx: &FitContext, b: usize, seed: u64) -> Result<(Vec<f64>, &'static str), DimError> {
         let n = ctx.n();
         let mut order: Vec<usize> = (0..n).collect();
@@ -251,52 +261,71 @@ impl Pca {
         }
         groups.iter_mut().for_each(|g| g.sort_unstable());
         let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
-        let data = ctx.data(self.name())?;
-        let mean = if self.center { linalg::column_means(data) } else { vec![0.0; data.ncols()] };
-        let scatter = linalg::group_scatter(data, &mean, &groups);
-        let basis = if self.ver == "FO" { self.fo_basis(&scatter, &sizes, seed)? } else { None };
-        let fits = (0..b)
-            .into_par_iter()
+        let halves: Vec<Vec<usize>> = (0..b)
             .map(|r| {
                 let mut rng = crate::stats::rng(seed, r as u64);
-                let chosen = rand::seq::index::sample(&mut rng, HALF_GROUPS, HALF_GROUPS / 2).into_vec();
-                if let Some(w) = &basis {
-                    let (c, n) = linalg::scatter_of_groups(&scatter, &sizes, &chosen, self.center);
-                    if n >= c.nrows() {
-                        if let Some(count) = crate::ritz::count_above_relative(c.as_ref(), w.as_ref(), self.alpha_fo)? {
-                            return Ok(count as f64);
-                        }
-                    }
-                }
-                let ev = linalg::spectrum_of_groups(&scatter, &sizes, &chosen, self.center)?;
-                Ok(self.from_spectrum(&ev))
+                rand::seq::index::sample(&mut rng, HALF_GROUPS, HALF_GROUPS / 2).into_vec()
             })
-            .collect::<Result<Vec<f64>, DimError>>()?;
-        let how = if basis.is_some() {
-            "each half is 8 of 16 random row groups whose scatter sums are computed once (no refit); the \
-             Fukunaga–Olsen count of a half comes from a Rayleigh–Ritz projection on the leading subspace of all rows \
-             when its residual bound proves the count exact, else from the half's full spectrum"
-        } else {
-            "each half is 8 of 16 random row groups whose scatter sums are computed once (no refit)"
+            .collect();
+        let data = ctx.data(self.name())?;
+        let mean = if self.center { linalg::column_means(data) } else { vec![0.0; data.ncols()] };
+        let basis =
+            if self.ver == "FO" { self.fo_basis(&*ctx.scatter(self.name(), self.center)?, seed)? } else { None };
+        let mut fits: Vec<Option<f64>> = vec![None; b];
+        if let Some(w) = &basis {
+            let parts = linalg::group_projections(data, &mean, &groups, w.as_ref());
+            fits = halves
+                .par_iter()
+                .map(|chosen| {
+                    let (cw, trace, half_n) =
+                        linalg::projection_of_groups(&parts, &sizes, chosen, w.as_ref(), self.center);
+                    if half_n < data.ncols() {
+                        return Ok(None);
+                    }
+                    let count = crate::ritz::count_in_subspace(cw.as_ref(), w.as_ref(), trace, self.alpha_fo)?;
+                    Ok(count.map(|c| c as f64))
+                })
+                .collect::<Result<Vec<Option<f64>>, DimError>>()?;
+        }
+        let undecided: Vec<usize> = (0..b).filter(|&r| fits[r].is_none()).collect();
+        if !undecided.is_empty() {
+            let scatter = linalg::group_scatter(data, &mean, &groups);
+            let full = undecided
+                .par_iter()
+                .map(|&r| {
+                    Ok(self.from_spectrum(&linalg::spectrum_of_groups(&scatter, &sizes, &halves[r], self.center)?))
+                })
+                .collect::<Result<Vec<f64>, DimError>>()?;
+            for (&r, v) in undecided.iter().zip(full) {
+                fits[r] = Some(v);
+            }
+        }
+        let how = match (&basis, undecided.len()) {
+            (Some(_), 0) => {
+                "each half is 8 of 16 random row groups (no refit); its Fukunaga–Olsen count comes from the \
+                 Rayleigh–Ritz projection of its scatter on the leading subspace of all rows, whose residual bound \
+                 proved every count exact"
+            }
+            (Some(_), _) => {
+                "each half is 8 of 16 random row groups (no refit); its Fukunaga–Olsen count comes from the \
+                 Rayleigh–Ritz projection of its scatter on the leading subspace of all rows when the residual bound \
+                 proves it exact, else from the half's full spectrum (from the groups' scatter sums)"
+            }
+            (None, _) => "each half is 8 of 16 random row groups whose scatter sums are computed once (no refit)",
         };
-        Ok((fits, how))
+        Ok((fits.into_iter().map(|v| v.expect("every half is fitted")).collect(), how))
     }
 
     /// A basis for the halves' Fukunaga–Olsen counts ([`crate::ritz`]): the leading subspace of all rows' scatter,
     /// of twice the count it certifies there plus 8 dimensions; `None` when no basis of at most d/4 columns
     /// certifies the count of all rows (flat spectra: each half then takes its full spectrum).
-    fn fo_basis(
-        &self,
-        scatter: &[(faer::Mat<f64>, Vec<f64>)],
-        sizes: &[usize],
-        seed: u64,
-    ) -> Result<Option<faer::Mat<f64>>, DimError> {
-        let all: Vec<usize> = (0..scatter.len()).collect();
-        let (c, n) = linalg::scatter_of_groups(scatter, sizes, &all, self.center);
-        let d = c.nrows();
-        if n < d {
+    fn fo_basis(&self, scatter: &crate::moments::Scatter, seed: u64) -> Result<Option<faer::Mat<f64>>, DimError> {
+        let d = scatter.lower.ncols();
+        if scatter.rows < d {
             return Ok(None);
         }
+        let lower = &scatter.lower;
+        let c = faer::Mat::<f64>::from_fn(d, d, |i, j| if i >= j { lower[[i, j]] } else { lower[[j, i]] });
         let mut p = 16;
         while p <= d / 4 {
             let basis_seed = seed ^ 0x5249_545a_0000_0000 ^ p as u64;
@@ -357,15 +386,27 @@ mod tests {
         for center in [true, false] {
             let est = fo(center);
             let mean = if center { linalg::column_means(x.view()) } else { vec![0.0; d] };
+            let all = crate::moments::scatter(x.view(), &mean).unwrap();
+            let w = est.fo_basis(&all, 9).unwrap().expect("a steep spectrum has a certifying basis");
             let scatter = linalg::group_scatter(x.view(), &mean, &groups);
-            let w = est.fo_basis(&scatter, &sizes, 9).unwrap().expect("a steep spectrum has a certifying basis");
+            let parts = linalg::group_projections(x.view(), &mean, &groups, w.as_ref());
             let mut decided = 0;
             for r in 0..40u64 {
                 let mut rng = crate::stats::rng(11, r);
                 let chosen = rand::seq::index::sample(&mut rng, HALF_GROUPS, HALF_GROUPS / 2).into_vec();
                 let full = est.from_spectrum(&linalg::spectrum_of_groups(&scatter, &sizes, &chosen, center).unwrap());
-                let (c, _) = linalg::scatter_of_groups(&scatter, &sizes, &chosen, center);
-                if let Some(count) = crate::ritz::count_above_relative(c.as_ref(), w.as_ref(), est.alpha_fo).unwrap() {
+                // The projection from the groups' thin products equals the half's scatter times W.
+                let (c, half_n) = linalg::scatter_of_groups(&scatter, &sizes, &chosen, center);
+                let (cw, trace, n_h) = linalg::projection_of_groups(&parts, &sizes, &chosen, w.as_ref(), center);
+                assert_eq!(half_n, n_h);
+                let direct = &c * &w;
+                let scale = direct.norm_l2();
+                assert!((&direct - &cw).norm_l2() <= 1e-10 * scale, "C_h·W from the groups, half {r}");
+                let trace_c: f64 = (0..d).map(|i| c[(i, i)]).sum();
+                assert!((trace - trace_c).abs() <= 1e-10 * trace_c.abs(), "trace from the groups, half {r}");
+                if let Some(count) =
+                    crate::ritz::count_in_subspace(cw.as_ref(), w.as_ref(), trace, est.alpha_fo).unwrap()
+                {
                     assert_eq!(count as f64, full, "half {r}, center {center}");
                     decided += 1;
                 }
