@@ -271,6 +271,8 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     add(&["adversarial", "--model", &ms, "--data", &cs, "--method", "magic"], "magic");
     add(&["bench", "knn", "--shape", "100000000x100000", "--k", "2"], "100000000x100000");
     add(&["bench", "knn", "--shape", "1x5"], "1x5");
+    add(&["bench", "dim", "--estimator", "nope"], "nope");
+    add(&["bench", "dim", "--k", "0"], "k");
     // Wrong acceptances.
     add(&["dim", &goods, "--k", "99999999999"], "99999999999");
     add(&["dim", &goods, "--estimator", "nope"], "nope");

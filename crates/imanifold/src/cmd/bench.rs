@@ -2,7 +2,8 @@
 //! brute-force search) and, when a peer Python is available, scikit-learn's brute-force NearestNeighbors, all in
 //! the same run (see `knn::bench`). `imanifold bench fashion-mnist`: the same engine on a real image collection
 //! (every strategy, faiss exact and HNSW, the approximate search's recall and effect on MLE and TwoNN, and the
-//! default estimator's time against its kNN). Timings are wall-clock, best of `--repeat`; quote ratios, not absolute
+//! default estimator's time against its kNN). `imanifold bench dim`: `dim` against scikit-dimension (`bench_dim`).
+//! Timings are wall-clock, best of `--repeat`; quote ratios, not absolute
 //! figures.
 
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ pub enum What {
     /// Fashion-MNIST train: every kNN strategy, faiss (exact and HNSW), the approximate search's recall and its
     /// effect on MLE and TwoNN, and the default estimator's time against its kNN (cold and warm calibration cache).
     FashionMnist(FashionArgs),
+    /// `dim` with its default intervals against scikit-dimension on the same data (default: 10 000 × 1024 points
+    /// near an 8-D subspace; mle, twonn, lpca, k = 20).
+    Dim(super::bench_dim::DimArgs),
 }
 
 #[derive(Debug, ClapArgs)]
@@ -61,7 +65,7 @@ pub struct KnnArgs {
     pub out: OutArgs,
 }
 
-fn parse_nd(s: &str) -> Result<(usize, usize), String> {
+pub(super) fn parse_nd(s: &str) -> Result<(usize, usize), String> {
     let (n, d) = s.split_once('x').ok_or_else(|| format!("`{s}` is not NxD"))?;
     let n = n.parse().map_err(|_| format!("`{s}`: bad N"))?;
     let d = d.parse().map_err(|_| format!("`{s}`: bad D"))?;
@@ -75,6 +79,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     match a.what {
         What::Knn(k) => run_knn(k),
         What::FashionMnist(f) => run_fashion(f),
+        What::Dim(d) => super::bench_dim::run(d),
     }
 }
 
@@ -225,7 +230,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// The run with the best wall time of `repeat` (at least one): its wall and CPU seconds, and the last result.
-fn best_of<T>(repeat: usize, mut f: impl FnMut() -> T) -> ((f64, f64), T) {
+pub(super) fn best_of<T>(repeat: usize, mut f: impl FnMut() -> T) -> ((f64, f64), T) {
     let mut best = (f64::INFINITY, 0.0);
     let mut out = None;
     for _ in 0..repeat.max(1) {

@@ -2,6 +2,7 @@
 
 pub mod adversarial;
 pub mod bench;
+pub mod bench_dim;
 pub mod classifier;
 pub mod common;
 pub mod demo;
