@@ -91,6 +91,19 @@ pub enum ColorMode {
     Rgb,
 }
 
+impl ColorMode {
+    /// The mode of the front ends' `gray` / `rgb` switches (neither: [`ColorMode::Auto`]); `None` when both are set,
+    /// which every front end refuses.
+    pub fn from_switches(gray: bool, rgb: bool) -> Option<ColorMode> {
+        match (gray, rgb) {
+            (true, true) => None,
+            (true, false) => Some(ColorMode::Gray),
+            (false, true) => Some(ColorMode::Rgb),
+            (false, false) => Some(ColorMode::Auto),
+        }
+    }
+}
+
 /// Options shared by every command that reads a collection.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LoadOptions {

@@ -27,12 +27,8 @@ pub(crate) struct InputOptions {
 impl InputOptions {
     /// The loaders' options.
     pub(crate) fn options(&self) -> PyResult<LoadOptions> {
-        let color = match (self.gray, self.rgb) {
-            (true, true) => return Err(PyValueError::new_err("gray and rgb exclude each other")),
-            (true, false) => ColorMode::Gray,
-            (false, true) => ColorMode::Rgb,
-            (false, false) => ColorMode::Auto,
-        };
+        let color = ColorMode::from_switches(self.gray, self.rgb)
+            .ok_or_else(|| PyValueError::new_err("gray and rgb exclude each other"))?;
         Ok(LoadOptions {
             color,
             resize: self.resize,

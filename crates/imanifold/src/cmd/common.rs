@@ -34,13 +34,8 @@ pub struct InputArgs {
 
 impl InputArgs {
     pub fn options(&self) -> LoadOptions {
-        let color = if self.gray {
-            ColorMode::Gray
-        } else if self.rgb {
-            ColorMode::Rgb
-        } else {
-            ColorMode::Auto
-        };
+        // clap refuses --gray with --rgb (`conflicts_with`), so both cannot reach here.
+        let color = ColorMode::from_switches(self.gray, self.rgb).unwrap_or_default();
         LoadOptions {
             color,
             resize: self.resize,
