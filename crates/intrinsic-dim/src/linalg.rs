@@ -107,6 +107,25 @@ fn mirror_lower(c: &mut Mat<f64>) {
     }
 }
 
+/// The rows `rows` of `x` minus `mean` in blocks of at most [`XTX_BLOCK`] rows, in order, each handed to `each` as a
+/// row-major f64 matrix; returns Σ (x − mean) over the rows (summed row by row in order).
+fn centred_blocks(x: ArrayView2<f32>, mean: &[f64], rows: &[usize], mut each: impl FnMut(MatRef<'_, f64>)) -> Vec<f64> {
+    let d = x.ncols();
+    let mut sum = vec![0.0f64; d];
+    let mut block = Vec::with_capacity(XTX_BLOCK.min(rows.len()) * d);
+    for chunk in rows.chunks(XTX_BLOCK) {
+        block.clear();
+        for &i in chunk {
+            block.extend(x.row(i).iter().zip(mean).map(|(&v, &m)| v as f64 - m));
+        }
+        for y in block.chunks(d) {
+            sum.iter_mut().zip(y).for_each(|(s, &v)| *s += v);
+        }
+        each(MatRef::from_row_major_slice(&block, chunk.len(), d));
+    }
+    sum
+}
+
 /// Scatter sums of row groups, for half-sampling without refitting: for each group (a list of row indices),
 /// Σ y·yᵀ (d × d, full) and Σ y (d), with y = x − mean. A half made of whole groups then has the centred scatter
 /// Σ_g Σy·yᵀ − n_h·ȳ·ȳᵀ (ȳ = Σ_g Σy / n_h) at the cost of a few d × d additions. Groups run in parallel, each
@@ -117,19 +136,7 @@ pub fn group_scatter(x: ArrayView2<f32>, mean: &[f64], groups: &[Vec<usize>]) ->
         .par_iter()
         .map(|rows| {
             let mut c = Mat::<f64>::zeros(d, d);
-            let mut sum = vec![0.0f64; d];
-            let mut block = Vec::with_capacity(XTX_BLOCK.min(rows.len()) * d);
-            for chunk in rows.chunks(XTX_BLOCK) {
-                block.clear();
-                for &i in chunk {
-                    block.extend(x.row(i).iter().zip(mean).map(|(&v, &m)| v as f64 - m));
-                }
-                for y in block.chunks(d) {
-                    sum.iter_mut().zip(y).for_each(|(s, &v)| *s += v);
-                }
-                let xb = MatRef::from_row_major_slice(&block, chunk.len(), d);
-                add_lower_gram(c.as_mut(), xb);
-            }
+            let sum = centred_blocks(x, mean, rows, |yb| add_lower_gram(c.as_mut(), yb));
             mirror_lower(&mut c);
             (c, sum)
         })
@@ -152,23 +159,15 @@ pub fn group_projections(
         .par_iter()
         .map(|rows| {
             let mut sw = Mat::<f64>::zeros(d, p);
-            let mut sum = vec![0.0f64; d];
             let mut trace = 0.0f64;
-            let mut block = Vec::with_capacity(XTX_BLOCK.min(rows.len()) * d);
-            for chunk in rows.chunks(XTX_BLOCK) {
-                block.clear();
-                for &i in chunk {
-                    block.extend(x.row(i).iter().zip(mean).map(|(&v, &m)| v as f64 - m));
+            let sum = centred_blocks(x, mean, rows, |yb| {
+                for r in 0..yb.nrows() {
+                    trace += (0..d).map(|j| yb[(r, j)] * yb[(r, j)]).sum::<f64>();
                 }
-                for y in block.chunks(d) {
-                    sum.iter_mut().zip(y).for_each(|(s, &v)| *s += v);
-                    trace += y.iter().map(|v| v * v).sum::<f64>();
-                }
-                let yb = MatRef::from_row_major_slice(&block, chunk.len(), d);
-                let mut yw = Mat::<f64>::zeros(chunk.len(), p);
+                let mut yw = Mat::<f64>::zeros(yb.nrows(), p);
                 faer::linalg::matmul::matmul(yw.as_mut(), Accum::Replace, yb, w, 1.0, Par::Seq);
                 faer::linalg::matmul::matmul(sw.as_mut(), Accum::Add, yb.transpose(), yw.as_ref(), 1.0, Par::Seq);
-            }
+            });
             GroupProjection { sw, sum, trace }
         })
         .collect()
