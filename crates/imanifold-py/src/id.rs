@@ -110,7 +110,7 @@ fn fit_pw<'py>(
 /// `--k`, bootstrap intervals, scale curves over `k_range`). Returns JSON: a list of entries with `label`.
 #[pyfunction]
 #[pyo3(signature = (x, estimators, n_neighbors=None, k_range=None, bootstrap=DEFAULT_BOOTSTRAP, seed=0,
-                    threads=None))]
+                    threads=None, knn_strategy="auto"))]
 #[allow(clippy::too_many_arguments)] // the CLI's `dim` options
 fn estimate(
     py: Python<'_>,
@@ -121,27 +121,31 @@ fn estimate(
     bootstrap: usize,
     seed: u64,
     threads: Option<usize>,
+    knn_strategy: &str,
 ) -> PyResult<String> {
+    let strategy: knn::Strategy = knn_strategy.parse().map_err(PyValueError::new_err)?;
     let scales = match k_range {
         None => None,
         Some((a, b)) => {
             Some(Scales::from_str(&format!("{a}:{b}")).map_err(|e| PyValueError::new_err(format!("k_range: {e}")))?)
         }
     };
-    let opts = DimOptions { estimators, k: n_neighbors, scales, bootstrap, seed, ..DimOptions::default() };
+    let knn = knn::KnnOptions { strategy, seed, ..Default::default() };
+    let opts = DimOptions { estimators, k: n_neighbors, scales, bootstrap, seed, knn, ..DimOptions::default() };
     let session = Session::new(&opts).map_err(|e| value_error(&e))?;
     let data = matrix(&x);
     let report = compute(py, threads, || session.run(data, Source::default()))?.map_err(|e| value_error(&e))?;
     Ok(Value::Array(entries(&report)).to_string())
 }
 
-/// The report's estimator entries with the run's context (`duplicates_dropped`, `k_neighbors_computed`) and, with
+/// The report's estimator entries with the run's context (`duplicates_dropped`, `k_neighbors_computed`, `knn`) and, with
 /// curves, each estimator's `scale` (columns `k`, `dimension`, `ci_low`, `ci_high`; null without a scale parameter).
 pub(crate) fn entries(report: &DimReport) -> Vec<Value> {
     let mut entries = report.estimate_entries();
     for e in &mut entries {
         e["duplicates_dropped"] = json!(report.dropped.len());
         e["k_neighbors_computed"] = json!(report.k_computed);
+        e["knn"] = report.knn_entry();
     }
     for (e, c) in entries.iter_mut().zip(&report.curves) {
         e["scale"] = match &c.points {

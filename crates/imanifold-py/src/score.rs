@@ -10,13 +10,19 @@ use pyo3::types::PyDict;
 
 use crate::{compute, matrix, value_error};
 
+/// The kNN options of `score` (the CLI's `--knn-strategy`, seeded by the run's seed).
+fn knn_options(strategy: &str, seed: u64) -> PyResult<knn::KnnOptions> {
+    let strategy: knn::Strategy = strategy.parse().map_err(PyValueError::new_err)?;
+    Ok(knn::KnnOptions { strategy, seed, ..Default::default() })
+}
+
 /// Scores every row of `query` against `reference` (rows are images of `image_shape` (h, w, c) when given, which
 /// the `tangent` and `flow` scores need): a dict score name → float64 values, `<name>_pct` → percentiles among the
 /// reference's leave-one-out values, `nearest` (int64 reference row) and `nearest_distance`.
 #[pyfunction]
 #[pyo3(signature = (reference, query, methods, k, dim, calibration, flow_method, seed, image_shape=None,
                     threads=None, flow_neighbors=off_manifold::DEFAULT_FLOW_NEIGHBORS,
-                    flow_calibration=off_manifold::DEFAULT_FLOW_CALIBRATION))]
+                    flow_calibration=off_manifold::DEFAULT_FLOW_CALIBRATION, knn_strategy="auto"))]
 #[allow(clippy::too_many_arguments)] // the CLI's `score` options
 fn score<'py>(
     py: Python<'py>,
@@ -32,6 +38,7 @@ fn score<'py>(
     threads: Option<usize>,
     flow_neighbors: usize,
     flow_calibration: usize,
+    knn_strategy: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let methods: MethodList = methods.parse().map_err(|e| value_error(&e))?;
     let dim: DimChoice = dim.parse().map_err(|e| value_error(&e))?;
@@ -45,7 +52,7 @@ fn score<'py>(
         flow_neighbors,
         flow_calibration,
         seed,
-        ..ScoreOptions::default()
+        knn: knn_options(knn_strategy, seed)?,
     };
     let shape = image_shape.map(|(height, width, channels)| ImageShape { height, width, channels });
     // The arrays are read in place (no copy for C-contiguous float32): the library's scoring call on views, the
@@ -70,7 +77,8 @@ fn score<'py>(
 /// float64 values, `LAYER.SCORE_pct` → percentiles, and `report` (JSON text: layers, methods, the groups' AUROCs and
 /// the combination when `groups` is given).
 #[pyfunction]
-#[pyo3(signature = (reference, query, features, methods, k, dim, calibration, seed, groups=None, threads=None, mahalanobis_noise=0.0))]
+#[pyo3(signature = (reference, query, features, methods, k, dim, calibration, seed, groups=None, threads=None,
+                    mahalanobis_noise=0.0, knn_strategy="auto"))]
 #[allow(clippy::too_many_arguments)] // the CLI's `score --features` options
 fn score_features<'py>(
     py: Python<'py>,
@@ -85,6 +93,7 @@ fn score_features<'py>(
     groups: Option<Vec<String>>,
     threads: Option<usize>,
     mahalanobis_noise: f64,
+    knn_strategy: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     use off_manifold::features::FeatureOptions;
     let spec: classifier::FeatureSpec = features.parse().map_err(|e| value_error(&e))?;
@@ -95,7 +104,9 @@ fn score_features<'py>(
         None => off_manifold::Method::FEATURES.to_vec(),
     };
     let dim: DimChoice = dim.parse().map_err(|e| value_error(&e))?;
-    let opts = FeatureOptions { methods, k, dim, calibration, seed, mahalanobis_noise, ..FeatureOptions::default() };
+    let knn = knn_options(knn_strategy, seed)?;
+    let opts =
+        FeatureOptions { methods, k, dim, calibration, seed, mahalanobis_noise, knn, ..FeatureOptions::default() };
     let (reference, query) = (matrix(&reference), matrix(&query));
     let n_query = query.nrows();
     let run = || -> Result<off_manifold::features::FeatureReport, String> {

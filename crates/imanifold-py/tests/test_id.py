@@ -8,6 +8,7 @@ import pytest
 
 import imanifold
 import imanifold.id as iid
+from conftest import cube_in_20
 
 # skdim's ESS is pure Python (C(k, 2) simplices per point): compare at k = 20 to keep the test short.
 FIT_KW = {"ESS": {"n_neighbors": 20}}
@@ -161,3 +162,26 @@ def test_no_copy_for_float32_c_contiguous(datasets):
 def test_panic_becomes_runtime_error():
     with pytest.raises(RuntimeError, match=r"\(a Rust panic\): debug_panic was called"):
         imanifold._imanifold.debug_panic()
+
+
+def test_estimate_knn_strategy_equals_cli(cli, tmp_path):
+    # The CLI's --knn-strategy: the approximate search gives the CLI's values and reports its recall; an exact
+    # strategy reports none; an unknown one is refused.
+    X = cube_in_20(2500, seed=4)
+    npy = tmp_path / "x.npy"
+    np.save(npy, X)
+    names = ["mle", "twonn"]
+    theirs = run_cli(cli, npy, tmp_path / "out", names, ["--k", "10", "--knn-strategy", "approx", "--seed", "2"])
+    with open(tmp_path / "out" / "results.json") as f:
+        knn = json.load(f)["knn"]
+    ours = iid.estimate(X, names, n_neighbors=10, seed=2, knn_strategy="approx")
+    for label, t in theirs.items():
+        assert ours[label]["dimension"] == t["dimension"], label
+        assert ours[label]["ci95"] == pytest.approx(tuple(t["ci95"]), rel=1e-12), label
+        assert ours[label]["knn"] == knn
+    assert knn["strategy"] == "approx" and 0.9 <= knn["recall_at_k"] <= 1.0
+    exact = iid.estimate(X, names, n_neighbors=10, seed=2, knn_strategy="pruned")
+    assert exact["mle"]["knn"] == {"strategy": "pruned"}
+    assert exact["mle"]["dimension"] == pytest.approx(ours["mle"]["dimension"], rel=0.01)
+    with pytest.raises(ValueError, match="psychic"):
+        iid.estimate(X, names, knn_strategy="psychic")

@@ -25,6 +25,25 @@ def test_score_equals_cli(cli, datasets, tmp_path):
     assert got["nearest"].shape == (len(query),)
 
 
+def test_score_knn_strategy_equals_cli(cli, tmp_path):
+    # --knn-strategy approx: the same columns as the CLI's on the same data and seed.
+    rng = np.random.default_rng(5)
+    ref = np.ascontiguousarray(rng.uniform(size=(2000, 4)) @ rng.normal(size=(4, 16)), dtype=np.float32)
+    query = np.ascontiguousarray(ref[:100] + rng.normal(scale=0.3, size=(100, 16)), dtype=np.float32)
+    np.save(tmp_path / "ref.npy", ref)
+    np.save(tmp_path / "query.npy", query)
+    out = tmp_path / "out"
+    subprocess.run([str(cli), "score", "--reference", str(tmp_path / "ref.npy"), "--query", str(tmp_path / "query.npy"),
+                    "--methods", "knn,lid", "--k", "10", "--seed", "3", "--knn-strategy", "approx", "--quiet",
+                    "--out", str(out)], check=True)
+    got = imanifold.score(ref, query, methods="knn,lid", k=10, seed=3, knn_strategy="approx")
+    for name in ["knn_kth", "knn_mean", "lid"]:
+        np.testing.assert_array_equal(got[name], np.load(out / f"{name}.npy"))
+        np.testing.assert_array_equal(got[f"{name}_pct"], np.load(out / f"{name}_pct.npy"))
+    with pytest.raises(ValueError, match="psychic"):
+        imanifold.score(ref, query, knn_strategy="psychic")
+
+
 def test_score_bad_inputs_raise(datasets):
     X = datasets["ball5_in_12"]
     with pytest.raises(ValueError):

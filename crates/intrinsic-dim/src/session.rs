@@ -641,6 +641,19 @@ pub fn mean_interval(values: &[f64], seed: u64) -> (f64, Option<(f64, f64)>) {
 }
 
 impl DimReport {
+    /// The kNN search of the run: its strategy and, for `approx`, the recall measured against exact search
+    /// (results.json `knn`; every Python entry's `knn`).
+    pub fn knn_entry(&self) -> Value {
+        let mut entry = json!({"strategy": self.knn.strategy.to_string()});
+        if let Some(r) = &self.knn_recall {
+            entry["recall_at_k"] = json!(r.recall);
+            entry["min_row_recall"] = json!(r.min_row_recall);
+            entry["sampled_queries"] = json!(r.sampled);
+            entry["ef_search"] = json!(self.knn.ef_search);
+        }
+        entry
+    }
+
     /// The results.json entry of every estimator.
     pub fn estimate_entries(&self) -> Vec<Value> {
         self.estimates
@@ -695,14 +708,7 @@ pub fn write_dim_dir(dir: &Path, report: &DimReport, mut results: output::Result
     if let Some(s) = report.timings.scale {
         results.timing("scale", s);
     }
-    let mut knn_entry = json!({"strategy": report.knn.strategy.to_string()});
-    if let Some(r) = &report.knn_recall {
-        knn_entry["recall_at_k"] = json!(r.recall);
-        knn_entry["min_row_recall"] = json!(r.min_row_recall);
-        knn_entry["sampled_queries"] = json!(r.sampled);
-        knn_entry["ef_search"] = json!(report.knn.ef_search);
-    }
-    results.set("knn", knn_entry);
+    results.set("knn", report.knn_entry());
     results
         .set("input", &report.source.name)
         .set("n_input", report.n_input)

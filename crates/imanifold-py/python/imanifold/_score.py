@@ -22,7 +22,8 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
           features: Optional[Union[str, os.PathLike]] = None, groups: Optional[Sequence[str]] = None,
           threads: Optional[int] = None, mahalanobis_noise: float = 0.0,
           flow_neighbors: int = _imanifold.SCORE_DEFAULT_FLOW_NEIGHBORS,
-          flow_calibration: int = _imanifold.SCORE_DEFAULT_FLOW_CALIBRATION) -> Dict[str, Any]:
+          flow_calibration: int = _imanifold.SCORE_DEFAULT_FLOW_CALIBRATION, knn_strategy: str = "auto"
+          ) -> Dict[str, Any]:
     """Off-manifold scores of every row of ``query`` against ``reference``, as ``imanifold score --reference R
     --query Q`` (same numbers for the same data and seed).
 
@@ -50,6 +51,8 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
         mahalanobis_noise: with ``features``, Lee et al.'s input pre-processing for the ``mahalanobis`` score: the
             step (pixel units, images in [0, 1]) each calibration and query image takes towards its nearest class at
             each layer before it is scored (``imanifold score --mahalanobis-noise``); 0 scores the images as given.
+        knn_strategy: the kNN search of the reference (``--knn-strategy``): ``"auto"``, ``"brute"``, ``"pruned"``,
+            ``"tree"`` (exact) or ``"approx"`` (graph candidates re-ranked by exact distances, for large references).
 
     Returns:
         dict: each score column's float64 values (``knn`` gives ``knn_kth`` and ``knn_mean``) and ``<score>_pct`` (percentile among the reference's leave-one-out
@@ -67,7 +70,8 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
         out = _imanifold.score_features(as_matrix(reference, "reference"), as_matrix(query, "query"),
                                         os.fspath(features), methods, int(k), str(dim), int(calibration), int(seed),
                                         groups=None if groups is None else [str(g) for g in groups], threads=threads,
-                                        mahalanobis_noise=float(mahalanobis_noise))
+                                        mahalanobis_noise=float(mahalanobis_noise),
+                                        knn_strategy=str(knn_strategy))
         out["report"] = json.loads(out["report"])
         return out
     if groups is not None:
@@ -78,4 +82,5 @@ def score(reference, query, methods: Optional[Union[str, Sequence[str]]] = None,
         methods = "knn,tangent,lid"
     return _imanifold.score(as_matrix(reference, "reference"), as_matrix(query, "query"), methods, int(k), str(dim),
                             int(calibration), flow_method, int(seed), image_shape=image_shape, threads=threads,
-                            flow_neighbors=int(flow_neighbors), flow_calibration=int(flow_calibration))
+                            flow_neighbors=int(flow_neighbors), flow_calibration=int(flow_calibration),
+                            knn_strategy=str(knn_strategy))

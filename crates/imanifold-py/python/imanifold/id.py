@@ -191,7 +191,7 @@ ESTIMATORS = {c.__name__: c for c in (lPCA, MLE, TwoNN, GRIDE, CorrInt, DANCo, E
 
 def estimate(X, estimators: Sequence[str] = ("imanifold",), n_neighbors: Optional[int] = None,
              k_range: Optional[Tuple[int, int]] = None, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
-             threads: Optional[int] = None) -> Dict[str, Dict[str, Any]]:
+             threads: Optional[int] = None, knn_strategy: str = "auto") -> Dict[str, Dict[str, Any]]:
     """Several estimators on one kNN pass, as ``imanifold dim`` (same numbers for the same seed).
 
     Args:
@@ -207,16 +207,21 @@ def estimate(X, estimators: Sequence[str] = ("imanifold",), n_neighbors: Optiona
         bootstrap: replicates of the intervals that are not analytic (0: none).
         seed: seed of every random choice.
         threads: worker threads (default: all cores).
+        knn_strategy: the kNN search (the CLI's ``--knn-strategy``): ``"auto"``, ``"brute"``, ``"pruned"``,
+            ``"tree"`` (exact, the same neighbours) or ``"approx"`` (graph candidates re-ranked by exact distances,
+            for large collections; its recall on a sample of rows is reported in each entry's ``knn``).
 
     Returns:
-        dict label → {estimator, params, dimension, ci95, ci_method, seconds, extra, label, ...}; the label is the
-        estimator name, suffixed ``_2``, ``_3`` when an estimator is requested again.
+        dict label → {estimator, params, dimension, ci95, ci_method, seconds, extra, label, knn, ...}; the label is
+        the estimator name, suffixed ``_2``, ``_3`` when an estimator is requested again; ``knn`` is results.json's
+        (``strategy``, and ``recall_at_k``, ``min_row_recall``, ``sampled_queries``, ``ef_search`` with ``approx``).
     """
     if isinstance(estimators, str):
         estimators = [estimators]
     X = as_matrix(X)
     entries = json.loads(_imanifold.estimate(X, list(estimators), n_neighbors=n_neighbors, k_range=k_range,
-                                             bootstrap=bootstrap, seed=seed, threads=threads))
+                                             bootstrap=bootstrap, seed=seed, threads=threads,
+                                             knn_strategy=str(knn_strategy)))
     out = {}
     for e in entries:
         e["dimension"] = _num(e["dimension"])
