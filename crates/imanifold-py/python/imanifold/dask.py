@@ -483,7 +483,9 @@ def dimension(shards, estimators: Sequence[str] = ("mle", "twonn"), n_neighbors:
     pca = [(i, s, p["center"]) for i, (s, p) in enumerate(zip(specs, plan["pca"])) if p is not None]
     if pca:
         for i, e in _pca_entries(sources, d, pca, bootstrap, client).items():
-            e.update(duplicates_dropped=0, k_neighbors_computed=plan["k_computed"])
+            # The table's entries carry the run's kNN entry: the sharded search is exact with strategy "auto", as
+            # :func:`imanifold.id.estimate`'s default reports it.
+            e.update(duplicates_dropped=0, k_neighbors_computed=plan["k_computed"], knn={"strategy": "auto"})
             if k_range is not None:
                 e["scale"] = None
             entries[i] = e
