@@ -22,6 +22,7 @@ NOTEBOOKS = [
     "02_flow_geodesics.ipynb",
     "03_off_manifold_and_fooling.ipynb",
     "04_stability.ipynb",
+    "05_large_collections.ipynb",
 ]
 
 

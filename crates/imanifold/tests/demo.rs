@@ -1,7 +1,7 @@
 //! `imanifold demo --quick` end to end through the binary: every figure of the story in results.json (checked
 //! against the ground truth where there is one), a self-contained report whose links all resolve, and, when
 //! IMANIFOLD_NOTEBOOK_PY names a Python with notebooks/requirements.txt and the imanifold Python package installed
-//! (`.ci/run` sets it), the four notebooks run on it.
+//! (`.ci/run` sets it), the five notebooks run on it.
 
 mod common;
 
