@@ -25,6 +25,9 @@
 //! * **Memory.** Beyond the input: the n × m projected rows, n × 64 links (u32), n residual norms, the results.
 //! * **Recall.** [`recall`] measures recall@k on a seeded sample of query rows against the exact engine.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::seq::index::sample;
@@ -60,78 +63,124 @@ pub(crate) fn check_options(o: &KnnOptions) -> Result<(), KnnError> {
 /// One query's neighbour indices and distances.
 type Row = (Vec<usize>, Vec<f32>);
 
-/// The approximate k nearest reference rows of every query row (self excluded when `self_mode`), exact distances.
-pub(crate) fn search(
-    reference: ArrayView2<f32>,
-    query: ArrayView2<f32>,
-    k: usize,
+/// The approximate search's structures, built once: the graph on the reference rows' principal coordinates (or
+/// centred columns), the queries' coordinates and every row's residual norm. [`Prepared::search_rows`] then answers
+/// any block of query rows; each row's answer depends only on the graph, not on the blocks.
+pub(crate) struct Prepared<'a> {
+    d: usize,
+    n: usize,
     self_mode: bool,
-    opts: &KnnOptions,
-) -> Result<(Array2<usize>, Array2<f32>), KnnError> {
-    let d = reference.ncols();
-    let n = reference.nrows();
-    if n > u32::MAX as usize {
-        return Err(KnnError::InvalidOption(format!("the approximate search takes at most {} rows", u32::MAX)));
-    }
-    let r = contiguous(reference);
-    let q = contiguous(query);
-    let r_rows: Vec<&[f32]> = r.chunks_exact(d).collect();
-    let m_asked = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
-    // Coordinates the graph works in: the rows' leading principal coordinates about the mean (or all centred
-    // columns). Data of lower rank than asked for get as many coordinates as the basis has directions.
-    let mean = ordered_mean(&r, d);
-    let (r_graph, q_graph, m) = if m_asked < d {
-        // The basis on one thread: its parallel GEMMs could round differently with another thread count.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .map_err(|e| KnnError::InvalidOption(format!("cannot start the basis thread: {e}")))?;
-        let basis = pool.install(|| principal_basis(&r, d, &mean, m_asked));
-        let m = basis.ncols();
-        let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
-        let rp = project(&r, d, &mean, basis.as_ref());
-        let qp = if self_mode { None } else { Some(project(&q, d, &mean, basis.as_ref())) };
-        (rp, qp, m)
-    } else {
-        let centre = |x: &[f32]| -> Vec<f32> {
-            x.chunks_exact(d).flat_map(|row| row.iter().zip(&mean).map(|(&v, &mu)| (v as f64 - mu) as f32)).collect()
-        };
-        (centre(&r), if self_mode { None } else { Some(centre(&q)) }, d)
-    };
-    let pts = Points { x: &r_graph, m, n };
-    let rho = residual_norms(&r, d, &mean, &r_graph, m);
-    let rho_q = match &q_graph {
-        Some(qg) => residual_norms(&q, d, &mean, qg, m),
-        None => rho.clone(),
-    };
-    let q_pts = q_graph.as_deref().map_or(pts, |x| Points { x, m, n: query.nrows() });
-    let order = insertion_order(pts, opts.seed);
-    let graph = Graph::build(pts, &order, opts.ef_construction);
-    let want = k + usize::from(self_mode);
-    let ef = opts.ef_search.max(want);
-    let q_rows: Vec<&[f32]> = q.chunks_exact(d).collect();
-    // A self-search visits the rows breadth first through the graph (neighbouring rows share candidates, which
-    // then stay in cache); each row's answer is independent of the order.
-    let visit: Vec<u32> = if self_mode { graph.breadth_first() } else { (0..q_rows.len() as u32).collect() };
-    let mut found: Vec<(u32, Row)> = visit
-        .par_iter()
-        .map(|&iu| {
-            let i = iu as usize;
-            let x = q_rows[i];
-            let pool = if self_mode {
-                graph.search(pts, pts.row(i), &[iu], ef, Some(iu))
-            } else {
-                graph.search(pts, q_pts.row(i), &[graph.entry], ef, None)
+    r: Cow<'a, [f32]>,
+    /// Raw query rows (`None` in self mode: the reference rows).
+    q: Option<Cow<'a, [f32]>>,
+    m: usize,
+    r_graph: Vec<f32>,
+    q_graph: Option<Vec<f32>>,
+    rho: Vec<f32>,
+    rho_q: Option<Vec<f32>>,
+    graph: Graph,
+    /// Self mode: each row's rank in a breadth-first walk of the graph (the visiting order, see the module docs).
+    rank: Vec<u32>,
+    ef_search: usize,
+}
+
+impl<'a> Prepared<'a> {
+    /// Builds the graph of `reference` (see the module docs); `query` is `None` for a self-search.
+    pub(crate) fn new(
+        reference: ArrayView2<'a, f32>,
+        query: Option<ArrayView2<'a, f32>>,
+        opts: &KnnOptions,
+    ) -> Result<Self, KnnError> {
+        let d = reference.ncols();
+        let n = reference.nrows();
+        if n > u32::MAX as usize {
+            return Err(KnnError::InvalidOption(format!("the approximate search takes at most {} rows", u32::MAX)));
+        }
+        let self_mode = query.is_none();
+        let r = contiguous(reference);
+        let q = query.map(contiguous);
+        let m_asked = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
+        // Coordinates the graph works in: the rows' leading principal coordinates about the mean (or all centred
+        // columns). Data of lower rank than asked for get as many coordinates as the basis has directions.
+        let mean = ordered_mean(&r, d);
+        let (r_graph, q_graph, m) = if m_asked < d {
+            // The basis on one thread: its parallel GEMMs could round differently with another thread count.
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .map_err(|e| KnnError::InvalidOption(format!("cannot start the basis thread: {e}")))?;
+            let basis = pool.install(|| principal_basis(&r, d, &mean, m_asked));
+            let m = basis.ncols();
+            let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
+            let rp = project(&r, d, &mean, basis.as_ref());
+            let qp = q.as_deref().map(|q| project(q, d, &mean, basis.as_ref()));
+            (rp, qp, m)
+        } else {
+            let centre = |x: &[f32]| -> Vec<f32> {
+                x.chunks_exact(d)
+                    .flat_map(|row| row.iter().zip(&mean).map(|(&v, &mu)| (v as f64 - mu) as f32))
+                    .collect()
             };
-            let skip = if self_mode { Some(i) } else { None };
-            let c =
-                if pool.len() < k { scan(x, &r_rows, k, skip) } else { rerank(x, rho_q[i], &r_rows, &rho, &pool, k) };
-            (iu, finish(c, k))
-        })
-        .collect();
-    found.sort_unstable_by_key(|(i, _)| *i);
-    let rows: Vec<Row> = found.into_iter().map(|(_, r)| r).collect();
-    Ok(assemble(rows, query.nrows(), k))
+            (centre(&r), q.as_deref().map(centre), d)
+        };
+        let pts = Points { x: &r_graph, m, n };
+        let rho = residual_norms(&r, d, &mean, &r_graph, m);
+        let rho_q = match (&q, &q_graph) {
+            (Some(q), Some(qg)) => Some(residual_norms(q, d, &mean, qg, m)),
+            _ => None,
+        };
+        let order = insertion_order(pts, opts.seed);
+        let graph = Graph::build(pts, &order, opts.ef_construction);
+        drop(order);
+        let mut rank = Vec::new();
+        if self_mode {
+            rank = vec![0u32; n];
+            for (t, &i) in graph.breadth_first().iter().enumerate() {
+                rank[i as usize] = t as u32;
+            }
+        }
+        Ok(Prepared { d, n, self_mode, r, q, m, r_graph, q_graph, rho, rho_q, graph, rank, ef_search: opts.ef_search })
+    }
+
+    /// The approximate `k` nearest reference rows (self excluded in self mode) of the query rows `rows`, exact
+    /// distances, in row order.
+    pub(crate) fn search_rows(&self, rows: Range<usize>, k: usize) -> (Array2<usize>, Array2<f32>) {
+        let (d, m, self_mode) = (self.d, self.m, self.self_mode);
+        let r_rows: Vec<&[f32]> = self.r.chunks_exact(d).collect();
+        let q_raw: &[f32] = self.q.as_deref().unwrap_or(&self.r);
+        let pts = Points { x: &self.r_graph, m, n: self.n };
+        let q_pts = self.q_graph.as_deref().map_or(pts, |x| Points { x, m, n: q_raw.len() / d });
+        let rho_q = self.rho_q.as_deref().unwrap_or(&self.rho);
+        let want = k + usize::from(self_mode);
+        let ef = self.ef_search.max(want);
+        // A self-search visits the rows breadth first through the graph (neighbouring rows share candidates, which
+        // then stay in cache); each row's answer is independent of the order.
+        let mut visit: Vec<u32> = (rows.start as u32..rows.end as u32).collect();
+        if self_mode {
+            visit.sort_unstable_by_key(|&i| self.rank[i as usize]);
+        }
+        let mut found: Vec<(u32, Row)> = visit
+            .par_iter()
+            .map(|&iu| {
+                let i = iu as usize;
+                let x = &q_raw[i * d..(i + 1) * d];
+                let pool = if self_mode {
+                    self.graph.search(pts, pts.row(i), &[iu], ef, Some(iu))
+                } else {
+                    self.graph.search(pts, q_pts.row(i), &[self.graph.entry], ef, None)
+                };
+                let skip = if self_mode { Some(i) } else { None };
+                let c = if pool.len() < k {
+                    scan(x, &r_rows, k, skip)
+                } else {
+                    rerank(x, rho_q[i], &r_rows, &self.rho, &pool, k)
+                };
+                (iu, finish(c, k))
+            })
+            .collect();
+        found.sort_unstable_by_key(|(i, _)| *i);
+        assemble(found.into_iter().map(|(_, r)| r), rows.len(), k)
+    }
 }
 
 /// Relative allowance on the lower bounds of the re-ranking (f32 rounding of the projection and the residuals).
@@ -278,8 +327,13 @@ pub fn recall(
     if sample_size == 0 {
         return Err(KnnError::InvalidOption("the recall sample must have at least one row".into()));
     }
-    let k = found.k();
-    let n_q = q_all.nrows();
+    let rows = recall_rows(q_all.nrows(), sample_size, seed);
+    let got = found.indices.select(Axis(0), &rows);
+    recall_of(reference, query, &rows, got.view())
+}
+
+/// The query rows [`recall`] samples (sorted): `sample_size` rows of `n_q` drawn with `seed`, or all of them.
+pub(crate) fn recall_rows(n_q: usize, sample_size: usize, seed: u64) -> Vec<usize> {
     let mut rows: Vec<usize> = if sample_size >= n_q {
         (0..n_q).collect()
     } else {
@@ -287,7 +341,20 @@ pub fn recall(
         sample(&mut rng, n_q, sample_size).into_vec()
     };
     rows.sort_unstable();
-    let sub = q_all.select(Axis(0), &rows);
+    rows
+}
+
+/// Recall@k of the neighbour lists `got` (row t: the search's answer for query row `rows[t]`) against the exact
+/// engine.
+pub(crate) fn recall_of(
+    reference: ArrayView2<f32>,
+    query: Option<ArrayView2<f32>>,
+    rows: &[usize],
+    got: ArrayView2<usize>,
+) -> Result<Recall, KnnError> {
+    let k = got.ncols();
+    let q_all = query.unwrap_or(reference);
+    let sub = q_all.select(Axis(0), rows);
     // Brute force for the sampled rows: exact like every exact strategy, and its memory stays O(block) however many
     // reference rows there are (a pruned plan would hold principal coordinates of every reference row).
     let exact_opts = KnnOptions { strategy: Strategy::Brute, ..KnnOptions::default() };
@@ -300,7 +367,7 @@ pub fn recall(
         .map(|(t, &i)| {
             let truth: Vec<usize> =
                 exact.indices.row(t).iter().copied().filter(|&j| !(self_mode && j == i)).take(k).collect();
-            let got = found.indices.row(i);
+            let got = got.row(t);
             truth.iter().filter(|j| got.iter().any(|g| g == *j)).count() as f64 / truth.len().max(1) as f64
         })
         .collect();
