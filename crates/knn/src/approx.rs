@@ -22,7 +22,8 @@
 //!   which the graph returns too few candidates (tiny or degenerate inputs) is answered by an exact scan.
 //! * **Cache order.** A self-search processes rows breadth first through the graph, so consecutive rows share
 //!   candidates and the raw rows they read stay in cache (results do not depend on this order).
-//! * **Memory.** Beyond the input: the n × m projected rows, n × 64 links (u32), n residual norms, the results.
+//! * **Memory.** Beyond the input: the n × m projected rows, n × 64 links (u32), n residual norms, the results (one
+//!   block of them when searched a block at a time with [`Search`](crate::Search)).
 //! * **Recall.** [`recall`] measures recall@k on a seeded sample of query rows against the exact engine.
 
 use std::borrow::Cow;

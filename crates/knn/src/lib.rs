@@ -25,6 +25,12 @@
 //! * **k-d tree** ([`Strategy::Tree`]) for low-dimensional data, where brute force spends its time selecting rather
 //!   than multiplying: exact box bounds with a rounding allowance, the same exact distances, the same answer.
 //!
+//! # Blocks of rows
+//! [`Search`] prepares a search once (inputs checked, strategy chosen, its structures built) and answers any block
+//! of query rows; a row's answer does not depend on the blocks, so [`knn_self_with`] / [`knn_query_with`] are one
+//! block of every row and the `neighbors` command ([`command`]) writes each block of results as it is found,
+//! holding one block instead of the n × k tables.
+//!
 //! # Scale
 //! Every strategy is exact for finite f32 data of any magnitude (1e-45 … 3.4e38): the centred rows enter the f32
 //! GEMM multiplied by a power of two that brings their largest magnitude near 1 (exact; ordinary data, largest

@@ -86,13 +86,14 @@ impl<T: NpyElement> NpyWriter<T> {
         let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
         let io = |source| OutputError::Io { path: path.to_path_buf(), source };
         let mut file = BufWriter::with_capacity(1 << 20, fs::File::create(&tmp).map_err(io)?);
+        let row_len: usize = shape[1..].iter().product();
         let mut w = NpyWriter {
             path: path.to_path_buf(),
             tmp,
             file: None,
-            row_len: shape[1..].iter().product(),
+            row_len,
             rows: shape[0],
-            written: 0,
+            written: if row_len == 0 { shape[0] } else { 0 },
             bytes: Vec::new(),
             _t: PhantomData,
         };
@@ -123,7 +124,11 @@ impl<T: NpyElement> NpyWriter<T> {
 
     fn append_iter(&mut self, count: usize, values: impl Iterator<Item = T>) -> Result<()> {
         let encode = |message: String| OutputError::Encode { path: self.path.clone(), message };
-        if self.row_len == 0 || count % self.row_len != 0 {
+        if self.row_len == 0 {
+            // Rows of no values: the header says everything (every row counts as written from the start).
+            return if count == 0 { Ok(()) } else { Err(encode(format!("{count} values for rows of no values"))) };
+        }
+        if !count.is_multiple_of(self.row_len) {
             return Err(encode(format!("{count} values are not whole rows of {} values", self.row_len)));
         }
         let new_rows = count / self.row_len;
@@ -237,5 +242,11 @@ mod tests {
         let w = NpyWriter::<i64>::create(&p, &[3, 1]).unwrap();
         drop(w);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "a dropped writer left its file");
+        // Rows of no values: complete from the start.
+        let mut w = NpyWriter::<f32>::create(&p, &[5, 0]).unwrap();
+        w.append(&[]).unwrap();
+        assert!(w.append(&[1.0]).is_err());
+        w.finish().unwrap();
+        assert_eq!(ndarray_npy::read_npy::<_, Array2<f32>>(&p).unwrap().dim(), (5, 0));
     }
 }
