@@ -65,8 +65,8 @@ pub(crate) fn check_options(o: &KnnOptions) -> Result<(), KnnError> {
 type Row = (Vec<usize>, Vec<f32>);
 
 /// The approximate search's structures, built once: the graph on the reference rows' principal coordinates (or
-/// centred columns), the queries' coordinates and every row's residual norm. [`Prepared::search_rows`] then answers
-/// any block of query rows; each row's answer depends only on the graph, not on the blocks.
+/// centred columns) and their residual norms. [`Prepared::search_rows`] then answers any block of query rows,
+/// projecting only that block's queries; each row's answer depends only on the graph, not on the blocks.
 pub(crate) struct Prepared<'a> {
     d: usize,
     n: usize,
@@ -75,10 +75,11 @@ pub(crate) struct Prepared<'a> {
     /// Raw query rows (`None` in self mode: the reference rows).
     q: Option<Cow<'a, [f32]>>,
     m: usize,
+    mean: Vec<f64>,
+    /// d × m principal basis (`None`: the graph works on all centred columns).
+    basis: Option<Mat<f32>>,
     r_graph: Vec<f32>,
-    q_graph: Option<Vec<f32>>,
     rho: Vec<f32>,
-    rho_q: Option<Vec<f32>>,
     graph: Graph,
     /// Self mode: each row's rank in a breadth-first walk of the graph (the visiting order, see the module docs).
     rank: Vec<u32>,
@@ -104,7 +105,7 @@ impl<'a> Prepared<'a> {
         // Coordinates the graph works in: the rows' leading principal coordinates about the mean (or all centred
         // columns). Data of lower rank than asked for get as many coordinates as the basis has directions.
         let mean = ordered_mean(&r, d);
-        let (r_graph, q_graph, m) = if m_asked < d {
+        let (r_graph, basis, m) = if m_asked < d {
             // The basis on one thread: its parallel GEMMs could round differently with another thread count.
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(1)
@@ -114,22 +115,12 @@ impl<'a> Prepared<'a> {
             let m = basis.ncols();
             let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
             let rp = project(&r, d, &mean, basis.as_ref());
-            let qp = q.as_deref().map(|q| project(q, d, &mean, basis.as_ref()));
-            (rp, qp, m)
+            (rp, Some(basis), m)
         } else {
-            let centre = |x: &[f32]| -> Vec<f32> {
-                x.chunks_exact(d)
-                    .flat_map(|row| row.iter().zip(&mean).map(|(&v, &mu)| (v as f64 - mu) as f32))
-                    .collect()
-            };
-            (centre(&r), q.as_deref().map(centre), d)
+            (centre(&r, d, &mean), None, d)
         };
         let pts = Points { x: &r_graph, m, n };
         let rho = residual_norms(&r, d, &mean, &r_graph, m);
-        let rho_q = match (&q, &q_graph) {
-            (Some(q), Some(qg)) => Some(residual_norms(q, d, &mean, qg, m)),
-            _ => None,
-        };
         let order = insertion_order(pts, opts.seed);
         let graph = Graph::build(pts, &order, opts.ef_construction);
         drop(order);
@@ -140,7 +131,7 @@ impl<'a> Prepared<'a> {
                 rank[i as usize] = t as u32;
             }
         }
-        Ok(Prepared { d, n, self_mode, r, q, m, r_graph, q_graph, rho, rho_q, graph, rank, ef_search: opts.ef_search })
+        Ok(Prepared { d, n, self_mode, r, q, m, mean, basis, r_graph, rho, graph, rank, ef_search: opts.ef_search })
     }
 
     /// The approximate `k` nearest reference rows (self excluded in self mode) of the query rows `rows`, exact
@@ -150,8 +141,22 @@ impl<'a> Prepared<'a> {
         let r_rows: Vec<&[f32]> = self.r.chunks_exact(d).collect();
         let q_raw: &[f32] = self.q.as_deref().unwrap_or(&self.r);
         let pts = Points { x: &self.r_graph, m, n: self.n };
-        let q_pts = self.q_graph.as_deref().map_or(pts, |x| Points { x, m, n: q_raw.len() / d });
-        let rho_q = self.rho_q.as_deref().unwrap_or(&self.rho);
+        // A query block's coordinates and residual norms, computed over the whole projection blocks that cover it
+        // (each projection block is one fixed GEMM: the coordinates are those of a projection of every query).
+        let (q0, q1) = if self_mode {
+            (0, 0)
+        } else {
+            (rows.start / PROJECT_BLOCK * PROJECT_BLOCK, rows.end.div_ceil(PROJECT_BLOCK).saturating_mul(PROJECT_BLOCK))
+        };
+        let q1 = q1.min(q_raw.len() / d);
+        let q_block = &q_raw[q0 * d..q1.max(q0) * d];
+        let q_graph = match &self.basis {
+            _ if self_mode => Vec::new(),
+            Some(b) => project(q_block, d, &self.mean, b.as_ref()),
+            None => centre(q_block, d, &self.mean),
+        };
+        let rho_block = if self_mode { Vec::new() } else { residual_norms(q_block, d, &self.mean, &q_graph, m) };
+        let q_pts = Points { x: &q_graph, m, n: q_graph.len() / m.max(1) };
         let want = k + usize::from(self_mode);
         let ef = self.ef_search.max(want);
         // A self-search visits the rows breadth first through the graph (neighbouring rows share candidates, which
@@ -168,13 +173,14 @@ impl<'a> Prepared<'a> {
                 let pool = if self_mode {
                     self.graph.search(pts, pts.row(i), &[iu], ef, Some(iu))
                 } else {
-                    self.graph.search(pts, q_pts.row(i), &[self.graph.entry], ef, None)
+                    self.graph.search(pts, q_pts.row(i - q0), &[self.graph.entry], ef, None)
                 };
                 let skip = if self_mode { Some(i) } else { None };
+                let rho_x = if self_mode { self.rho[i] } else { rho_block[i - q0] };
                 let c = if pool.len() < k {
                     scan(x, &r_rows, k, skip)
                 } else {
-                    rerank(x, rho_q[i], &r_rows, &self.rho, &pool, k)
+                    rerank(x, rho_x, &r_rows, &self.rho, &pool, k)
                 };
                 (iu, finish(c, k))
             })
@@ -212,6 +218,11 @@ fn rerank(x: &[f32], rho_x: f32, r_rows: &[&[f32]], rho: &[f32], pool: &[Hit], k
         top.push(Cand { d2: exact_d2(x, r_rows[j]), j });
     }
     top.into_sorted()
+}
+
+/// The rows of `x` (n × d, row-major) centred about `mean`, in f32.
+fn centre(x: &[f32], d: usize, mean: &[f64]) -> Vec<f32> {
+    x.chunks_exact(d).flat_map(|row| row.iter().zip(mean).map(|(&v, &mu)| (v as f64 - mu) as f32)).collect()
 }
 
 /// Norm of each row's part outside the principal coordinates: √max(0, ‖x − μ‖² − ‖Px‖²).

@@ -208,3 +208,28 @@ fn the_search_answers_any_rows_and_refuses_others() {
     assert_eq!(s.rows(5..5).unwrap().n(), 0);
     assert!(matches!(s.rows(100..121), Err(KnnError::InvalidOption(_))));
 }
+
+/// Query blocks that straddle the approximate search's projection blocks (1024 rows): each block projects only its
+/// own queries, and the answers stay those of one projection of every query.
+#[test]
+fn approximate_query_blocks_across_projection_blocks_equal_the_whole_search() {
+    let reference = data(500, 9);
+    let query = data(2600, 10);
+    for (approx_dims, block_rows) in [(8, 700), (8, 1024), (0, 333), (8, 1)] {
+        let o = NeighborsOptions { approx_dims, ..opts(6, Strategy::Approx, block_rows) };
+        let want = in_memory(reference.view(), Some(query.view()), &o);
+        let mut indices = Array2::<usize>::zeros((0, 6));
+        let mut distances = Array2::<f32>::zeros((0, 6));
+        in_pool(2, || {
+            knn::command::run(reference.view(), Some(query.view()), &o, |b| {
+                assert_eq!(b.first_row, indices.nrows());
+                indices.append(ndarray::Axis(0), b.indices.view()).unwrap();
+                distances.append(ndarray::Axis(0), b.distances.view()).unwrap();
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert_eq!(indices, want.indices, "approx_dims {approx_dims}, block {block_rows}");
+        assert_eq!(distances.mapv(f32::to_bits), want.distances.mapv(f32::to_bits));
+    }
+}
