@@ -13,8 +13,12 @@ type Pair<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<i64>>);
 
 /// The `k` nearest rows of `reference` for every row of `query` (`query=None`: every reference row among the
 /// others, itself excluded). Returns (distances float32, indices int64), nearest first, ties by smaller index.
+/// `ef_search`, `ef_construction`, `approx_dims` and `seed` steer `strategy="approx"` (the `neighbors` command's
+/// `--ef-search`, `--ef-construction`, `--approx-dims`, `--seed`; same values, same neighbours).
 #[pyfunction]
-#[pyo3(signature = (reference, query, k, strategy="auto", threads=None))]
+#[pyo3(signature = (reference, query, k, strategy="auto", threads=None, ef_search=knn::DEFAULT_EF_SEARCH,
+                    ef_construction=knn::DEFAULT_EF_CONSTRUCTION, approx_dims=knn::DEFAULT_APPROX_DIMS, seed=0))]
+#[allow(clippy::too_many_arguments)] // the Python signature
 fn kneighbors<'py>(
     py: Python<'py>,
     reference: PyReadonlyArray2<'py, f32>,
@@ -22,9 +26,19 @@ fn kneighbors<'py>(
     k: usize,
     strategy: &str,
     threads: Option<usize>,
+    ef_search: usize,
+    ef_construction: usize,
+    approx_dims: usize,
+    seed: u64,
 ) -> PyResult<Pair<'py>> {
-    let opts =
-        KnnOptions { strategy: strategy.parse::<Strategy>().map_err(PyValueError::new_err)?, ..KnnOptions::default() };
+    let opts = KnnOptions {
+        strategy: strategy.parse::<Strategy>().map_err(PyValueError::new_err)?,
+        ef_search,
+        ef_construction,
+        approx_dims,
+        seed,
+        ..KnnOptions::default()
+    };
     let r = matrix(&reference);
     let q = query.as_ref().map(matrix);
     let nb = compute(py, threads, || match q {
@@ -83,6 +97,9 @@ fn exact_sq_distances<'py>(
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("KNN_DEFAULT_EF_SEARCH", knn::DEFAULT_EF_SEARCH)?;
+    m.add("KNN_DEFAULT_EF_CONSTRUCTION", knn::DEFAULT_EF_CONSTRUCTION)?;
+    m.add("KNN_DEFAULT_APPROX_DIMS", knn::DEFAULT_APPROX_DIMS)?;
     m.add_function(wrap_pyfunction!(kneighbors, m)?)?;
     m.add_function(wrap_pyfunction!(exact_sq_distances, m)?)
 }

@@ -22,8 +22,12 @@
 //!   which the graph returns too few candidates (tiny or degenerate inputs) is answered by an exact scan.
 //! * **Cache order.** A self-search processes rows breadth first through the graph, so consecutive rows share
 //!   candidates and the raw rows they read stay in cache (results do not depend on this order).
-//! * **Memory.** Beyond the input: the n × m projected rows, n × 64 links (u32), n residual norms, the results.
+//! * **Memory.** Beyond the input: the n × m projected rows, n × 64 links (u32), n residual norms, the results (one
+//!   block of them when searched a block at a time with [`Search`](crate::Search)).
 //! * **Recall.** [`recall`] measures recall@k on a seeded sample of query rows against the exact engine.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
@@ -60,78 +64,130 @@ pub(crate) fn check_options(o: &KnnOptions) -> Result<(), KnnError> {
 /// One query's neighbour indices and distances.
 type Row = (Vec<usize>, Vec<f32>);
 
-/// The approximate k nearest reference rows of every query row (self excluded when `self_mode`), exact distances.
-pub(crate) fn search(
-    reference: ArrayView2<f32>,
-    query: ArrayView2<f32>,
-    k: usize,
+/// The approximate search's structures, built once: the graph on the reference rows' principal coordinates (or
+/// centred columns) and their residual norms. [`Prepared::search_rows`] then answers any block of query rows,
+/// projecting only that block's queries; each row's answer depends only on the graph, not on the blocks.
+pub(crate) struct Prepared<'a> {
+    d: usize,
+    n: usize,
     self_mode: bool,
-    opts: &KnnOptions,
-) -> Result<(Array2<usize>, Array2<f32>), KnnError> {
-    let d = reference.ncols();
-    let n = reference.nrows();
-    if n > u32::MAX as usize {
-        return Err(KnnError::InvalidOption(format!("the approximate search takes at most {} rows", u32::MAX)));
-    }
-    let r = contiguous(reference);
-    let q = contiguous(query);
-    let r_rows: Vec<&[f32]> = r.chunks_exact(d).collect();
-    let m_asked = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
-    // Coordinates the graph works in: the rows' leading principal coordinates about the mean (or all centred
-    // columns). Data of lower rank than asked for get as many coordinates as the basis has directions.
-    let mean = ordered_mean(&r, d);
-    let (r_graph, q_graph, m) = if m_asked < d {
-        // The basis on one thread: its parallel GEMMs could round differently with another thread count.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .map_err(|e| KnnError::InvalidOption(format!("cannot start the basis thread: {e}")))?;
-        let basis = pool.install(|| principal_basis(&r, d, &mean, m_asked));
-        let m = basis.ncols();
-        let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
-        let rp = project(&r, d, &mean, basis.as_ref());
-        let qp = if self_mode { None } else { Some(project(&q, d, &mean, basis.as_ref())) };
-        (rp, qp, m)
-    } else {
-        let centre = |x: &[f32]| -> Vec<f32> {
-            x.chunks_exact(d).flat_map(|row| row.iter().zip(&mean).map(|(&v, &mu)| (v as f64 - mu) as f32)).collect()
+    r: Cow<'a, [f32]>,
+    /// Raw query rows (`None` in self mode: the reference rows).
+    q: Option<Cow<'a, [f32]>>,
+    m: usize,
+    mean: Vec<f64>,
+    /// d × m principal basis (`None`: the graph works on all centred columns).
+    basis: Option<Mat<f32>>,
+    r_graph: Vec<f32>,
+    rho: Vec<f32>,
+    graph: Graph,
+    /// Self mode: each row's rank in a breadth-first walk of the graph (the visiting order, see the module docs).
+    rank: Vec<u32>,
+    ef_search: usize,
+}
+
+impl<'a> Prepared<'a> {
+    /// Builds the graph of `reference` (see the module docs); `query` is `None` for a self-search.
+    pub(crate) fn new(
+        reference: ArrayView2<'a, f32>,
+        query: Option<ArrayView2<'a, f32>>,
+        opts: &KnnOptions,
+    ) -> Result<Self, KnnError> {
+        let d = reference.ncols();
+        let n = reference.nrows();
+        if n > u32::MAX as usize {
+            return Err(KnnError::InvalidOption(format!("the approximate search takes at most {} rows", u32::MAX)));
+        }
+        let self_mode = query.is_none();
+        let r = contiguous(reference);
+        let q = query.map(contiguous);
+        let m_asked = if opts.approx_dims == 0 { d } else { opts.approx_dims.min(d) };
+        // Coordinates the graph works in: the rows' leading principal coordinates about the mean (or all centred
+        // columns). Data of lower rank than asked for get as many coordinates as the basis has directions.
+        let mean = ordered_mean(&r, d);
+        let (r_graph, basis, m) = if m_asked < d {
+            // The basis on one thread: its parallel GEMMs could round differently with another thread count.
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .map_err(|e| KnnError::InvalidOption(format!("cannot start the basis thread: {e}")))?;
+            let basis = pool.install(|| principal_basis(&r, d, &mean, m_asked));
+            let m = basis.ncols();
+            let basis = Mat::<f32>::from_fn(d, m, |i, j| basis[(i, j)] as f32);
+            let rp = project(&r, d, &mean, basis.as_ref());
+            (rp, Some(basis), m)
+        } else {
+            (centre(&r, d, &mean), None, d)
         };
-        (centre(&r), if self_mode { None } else { Some(centre(&q)) }, d)
-    };
-    let pts = Points { x: &r_graph, m, n };
-    let rho = residual_norms(&r, d, &mean, &r_graph, m);
-    let rho_q = match &q_graph {
-        Some(qg) => residual_norms(&q, d, &mean, qg, m),
-        None => rho.clone(),
-    };
-    let q_pts = q_graph.as_deref().map_or(pts, |x| Points { x, m, n: query.nrows() });
-    let order = insertion_order(pts, opts.seed);
-    let graph = Graph::build(pts, &order, opts.ef_construction);
-    let want = k + usize::from(self_mode);
-    let ef = opts.ef_search.max(want);
-    let q_rows: Vec<&[f32]> = q.chunks_exact(d).collect();
-    // A self-search visits the rows breadth first through the graph (neighbouring rows share candidates, which
-    // then stay in cache); each row's answer is independent of the order.
-    let visit: Vec<u32> = if self_mode { graph.breadth_first() } else { (0..q_rows.len() as u32).collect() };
-    let mut found: Vec<(u32, Row)> = visit
-        .par_iter()
-        .map(|&iu| {
-            let i = iu as usize;
-            let x = q_rows[i];
-            let pool = if self_mode {
-                graph.search(pts, pts.row(i), &[iu], ef, Some(iu))
-            } else {
-                graph.search(pts, q_pts.row(i), &[graph.entry], ef, None)
-            };
-            let skip = if self_mode { Some(i) } else { None };
-            let c =
-                if pool.len() < k { scan(x, &r_rows, k, skip) } else { rerank(x, rho_q[i], &r_rows, &rho, &pool, k) };
-            (iu, finish(c, k))
-        })
-        .collect();
-    found.sort_unstable_by_key(|(i, _)| *i);
-    let rows: Vec<Row> = found.into_iter().map(|(_, r)| r).collect();
-    Ok(assemble(rows, query.nrows(), k))
+        let pts = Points { x: &r_graph, m, n };
+        let rho = residual_norms(&r, d, &mean, &r_graph, m);
+        let order = insertion_order(pts, opts.seed);
+        let graph = Graph::build(pts, &order, opts.ef_construction);
+        drop(order);
+        let mut rank = Vec::new();
+        if self_mode {
+            rank = vec![0u32; n];
+            for (t, &i) in graph.breadth_first().iter().enumerate() {
+                rank[i as usize] = t as u32;
+            }
+        }
+        Ok(Prepared { d, n, self_mode, r, q, m, mean, basis, r_graph, rho, graph, rank, ef_search: opts.ef_search })
+    }
+
+    /// The approximate `k` nearest reference rows (self excluded in self mode) of the query rows `rows`, exact
+    /// distances, in row order.
+    pub(crate) fn search_rows(&self, rows: Range<usize>, k: usize) -> (Array2<usize>, Array2<f32>) {
+        let (d, m, self_mode) = (self.d, self.m, self.self_mode);
+        let r_rows: Vec<&[f32]> = self.r.chunks_exact(d).collect();
+        let q_raw: &[f32] = self.q.as_deref().unwrap_or(&self.r);
+        let pts = Points { x: &self.r_graph, m, n: self.n };
+        // A query block's coordinates and residual norms, computed over the whole projection blocks that cover it
+        // (each projection block is one fixed GEMM: the coordinates are those of a projection of every query).
+        let (q0, q1) = if self_mode {
+            (0, 0)
+        } else {
+            (rows.start / PROJECT_BLOCK * PROJECT_BLOCK, rows.end.div_ceil(PROJECT_BLOCK).saturating_mul(PROJECT_BLOCK))
+        };
+        let q1 = q1.min(q_raw.len() / d);
+        let q_block = &q_raw[q0 * d..q1.max(q0) * d];
+        let q_graph = match &self.basis {
+            _ if self_mode => Vec::new(),
+            Some(b) => project(q_block, d, &self.mean, b.as_ref()),
+            None => centre(q_block, d, &self.mean),
+        };
+        let rho_block = if self_mode { Vec::new() } else { residual_norms(q_block, d, &self.mean, &q_graph, m) };
+        let q_pts = Points { x: &q_graph, m, n: q_graph.len() / m.max(1) };
+        let want = k + usize::from(self_mode);
+        let ef = self.ef_search.max(want);
+        // A self-search visits the rows breadth first through the graph (neighbouring rows share candidates, which
+        // then stay in cache); each row's answer is independent of the order.
+        let mut visit: Vec<u32> = (rows.start as u32..rows.end as u32).collect();
+        if self_mode {
+            visit.sort_unstable_by_key(|&i| self.rank[i as usize]);
+        }
+        let mut found: Vec<(u32, Row)> = visit
+            .par_iter()
+            .map(|&iu| {
+                let i = iu as usize;
+                let x = &q_raw[i * d..(i + 1) * d];
+                let pool = if self_mode {
+                    self.graph.search(pts, pts.row(i), &[iu], ef, Some(iu))
+                } else {
+                    self.graph.search(pts, q_pts.row(i - q0), &[self.graph.entry], ef, None)
+                };
+                let skip = if self_mode { Some(i) } else { None };
+                let rho_x = if self_mode { self.rho[i] } else { rho_block[i - q0] };
+                let c = if pool.len() < k {
+                    scan(x, &r_rows, k, skip)
+                } else {
+                    rerank(x, rho_x, &r_rows, &self.rho, &pool, k)
+                };
+                (iu, finish(c, k))
+            })
+            .collect();
+        found.sort_unstable_by_key(|(i, _)| *i);
+        assemble(found.into_iter().map(|(_, r)| r), rows.len(), k)
+    }
 }
 
 /// Relative allowance on the lower bounds of the re-ranking (f32 rounding of the projection and the residuals).
@@ -162,6 +218,11 @@ fn rerank(x: &[f32], rho_x: f32, r_rows: &[&[f32]], rho: &[f32], pool: &[Hit], k
         top.push(Cand { d2: exact_d2(x, r_rows[j]), j });
     }
     top.into_sorted()
+}
+
+/// The rows of `x` (n × d, row-major) centred about `mean`, in f32.
+fn centre(x: &[f32], d: usize, mean: &[f64]) -> Vec<f32> {
+    x.chunks_exact(d).flat_map(|row| row.iter().zip(mean).map(|(&v, &mu)| (v as f64 - mu) as f32)).collect()
 }
 
 /// Norm of each row's part outside the principal coordinates: √max(0, ‖x − μ‖² − ‖Px‖²).
@@ -278,8 +339,13 @@ pub fn recall(
     if sample_size == 0 {
         return Err(KnnError::InvalidOption("the recall sample must have at least one row".into()));
     }
-    let k = found.k();
-    let n_q = q_all.nrows();
+    let rows = recall_rows(q_all.nrows(), sample_size, seed);
+    let got = found.indices.select(Axis(0), &rows);
+    recall_of(reference, query, &rows, got.view())
+}
+
+/// The query rows [`recall`] samples (sorted): `sample_size` rows of `n_q` drawn with `seed`, or all of them.
+pub(crate) fn recall_rows(n_q: usize, sample_size: usize, seed: u64) -> Vec<usize> {
     let mut rows: Vec<usize> = if sample_size >= n_q {
         (0..n_q).collect()
     } else {
@@ -287,7 +353,20 @@ pub fn recall(
         sample(&mut rng, n_q, sample_size).into_vec()
     };
     rows.sort_unstable();
-    let sub = q_all.select(Axis(0), &rows);
+    rows
+}
+
+/// Recall@k of the neighbour lists `got` (row t: the search's answer for query row `rows[t]`) against the exact
+/// engine.
+pub(crate) fn recall_of(
+    reference: ArrayView2<f32>,
+    query: Option<ArrayView2<f32>>,
+    rows: &[usize],
+    got: ArrayView2<usize>,
+) -> Result<Recall, KnnError> {
+    let k = got.ncols();
+    let q_all = query.unwrap_or(reference);
+    let sub = q_all.select(Axis(0), rows);
     // Brute force for the sampled rows: exact like every exact strategy, and its memory stays O(block) however many
     // reference rows there are (a pruned plan would hold principal coordinates of every reference row).
     let exact_opts = KnnOptions { strategy: Strategy::Brute, ..KnnOptions::default() };
@@ -300,7 +379,7 @@ pub fn recall(
         .map(|(t, &i)| {
             let truth: Vec<usize> =
                 exact.indices.row(t).iter().copied().filter(|&j| !(self_mode && j == i)).take(k).collect();
-            let got = found.indices.row(i);
+            let got = got.row(t);
             truth.iter().filter(|j| got.iter().any(|g| g == *j)).count() as f64 / truth.len().max(1) as f64
         })
         .collect();

@@ -260,7 +260,8 @@ pub fn pruned_self_stats(
     let m_max = if opts.pruning_dims == 0 { crate::pruned::MAX_DIMS } else { opts.pruning_dims };
     let prep = crate::pruned::Prepared::new(data, data, true, m_max);
     let m = if opts.pruning_dims == 0 { crate::pruned::plan(&prep, k, opts).dims } else { opts.pruning_dims };
-    let ((indices, _), stats) = crate::pruned::search_with_stats(&prep, k, m, opts);
+    let setup = crate::pruned::setup(&prep, k, m, opts);
+    let ((indices, _), stats) = crate::pruned::search_with_stats(&prep, &setup, 0..data.nrows(), opts);
     Ok((indices, stats))
 }
 

@@ -1,4 +1,7 @@
-//! The brute-force search (blocked GEMM, exact refinement, certificate and second pass) and the k-d tree entry.
+//! The brute-force search (blocked GEMM, exact refinement, certificate and second pass).
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2};
@@ -9,7 +12,7 @@ use crate::kernel::{
     scale_exponent, Scratch,
 };
 use crate::topk::{assemble, finish, Cand, TopBuf};
-use crate::{tree, KnnOptions};
+use crate::KnnOptions;
 
 /// One query's answer: neighbour indices and distances.
 type Row = (Vec<usize>, Vec<f32>);
@@ -92,56 +95,63 @@ fn for_each_reference_block(
     }
 }
 
-pub(crate) fn tree_search(
-    reference: ArrayView2<f32>,
-    query: ArrayView2<f32>,
-    k: usize,
+/// Everything brute force computes once for all query rows: the centring, the scale exponent, the rows' squared
+/// norms. [`Brute::search_rows`] then answers any block of query rows (each row's answer is the exact one, whatever
+/// the blocks).
+pub(crate) struct Brute<'a> {
+    d: usize,
     self_mode: bool,
-) -> (Array2<usize>, Array2<f32>) {
-    let d = reference.ncols();
-    let ref_raw = contiguous(reference);
-    let t = tree::Tree::build(&ref_raw, d);
-    let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
-    let rows = t.search(&q_raw, k, self_mode);
-    let n_q = rows.len();
-    assemble(rows, n_q, k)
+    ref_raw: Cow<'a, [f32]>,
+    /// Raw query rows (`None` in self mode: the reference rows, never a second copy).
+    q_own: Option<Cow<'a, [f32]>>,
+    mean: Vec<f64>,
+    s: i32,
+    ref_n2: Vec<f64>,
+    q_n2: Option<Vec<f64>>,
+    max_ref_norm: f64,
+}
+
+impl<'a> Brute<'a> {
+    pub(crate) fn new(reference: ArrayView2<'a, f32>, query: Option<ArrayView2<'a, f32>>) -> Self {
+        let d = reference.ncols();
+        let ref_raw = contiguous(reference);
+        let q_own = query.map(contiguous);
+        let mean = column_mean(&ref_raw, d);
+        // The centred rows enter the GEMM times 2^s (0 for ordinary data), so that the expansion neither overflows
+        // nor underflows f32 at any finite scale; every approximate quantity below is in those units, and an exact
+        // squared distance enters a comparison with them times `sq` = 4^s (exact: a power of two).
+        let max_abs = match &q_own {
+            None => max_centred(&ref_raw, d, &mean),
+            Some(q) => max_centred(&ref_raw, d, &mean).max(max_centred(q, d, &mean)),
+        };
+        let s = scale_exponent(max_abs);
+        // The references are centred a block at a time (memory beyond the input: O(n) norms plus per-task blocks);
+        // the queries likewise, from the raw rows.
+        let ref_n2 = Centring { raw: &ref_raw, d, mean: &mean, scale: pow2(s) }.norms();
+        let q_n2 = q_own.as_deref().map(|q| Centring { raw: q, d, mean: &mean, scale: pow2(s) }.norms());
+        let max_ref_norm = ref_n2.iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
+        Brute { d, self_mode: q_own.is_none(), ref_raw, q_own, mean, s, ref_n2, q_n2, max_ref_norm }
+    }
+
+    /// The exact `k` nearest reference rows of the query rows `rows` (self excluded in self mode), in row order.
+    pub(crate) fn search_rows(&self, rows: Range<usize>, k: usize, opts: &KnnOptions) -> (Array2<usize>, Array2<f32>) {
+        brute(self, rows, k, opts)
+    }
 }
 
 // One function on purpose: the blocked pass, the certificate and the exact rescan share per-query candidate
 // buffers and bounds that would otherwise travel through a state struct (~170 lines).
-pub(crate) fn brute(
-    reference: ArrayView2<f32>,
-    query: ArrayView2<f32>,
-    k: usize,
-    self_mode: bool,
-    opts: &KnnOptions,
-) -> (Array2<usize>, Array2<f32>) {
-    let d = reference.ncols();
-    let n_ref = reference.nrows();
-    let n_q = query.nrows();
-    let ref_raw = contiguous(reference);
-    // In self mode the queries are the references (borrowed, never a second copy).
-    let q_raw: std::borrow::Cow<'_, [f32]> =
-        if self_mode { std::borrow::Cow::Borrowed(&ref_raw) } else { contiguous(query) };
-    let mean = column_mean(&ref_raw, d);
-    // The centred rows enter the GEMM times 2^s (0 for ordinary data), so that the expansion neither overflows nor
-    // underflows f32 at any finite scale; every approximate quantity below is in those units, and an exact squared
-    // distance enters a comparison with them times `sq` = 4^s (exact: a power of two).
-    let max_abs = if self_mode {
-        max_centred(&ref_raw, d, &mean)
-    } else {
-        max_centred(&ref_raw, d, &mean).max(max_centred(&q_raw, d, &mean))
-    };
-    let s = scale_exponent(max_abs);
+fn brute(p: &Brute<'_>, range: Range<usize>, k: usize, opts: &KnnOptions) -> (Array2<usize>, Array2<f32>) {
+    let (d, self_mode, s) = (p.d, p.self_mode, p.s);
+    let ref_raw: &[f32] = &p.ref_raw;
+    let n_ref = ref_raw.len() / d;
+    let q_raw: &[f32] = p.q_own.as_deref().unwrap_or(ref_raw);
     let sq = pow2(2 * s);
-    // The references are centred a block at a time (memory beyond the input: O(n) norms plus per-task blocks);
-    // the queries likewise, from the raw rows.
-    let refs = Centring { raw: &ref_raw, d, mean: &mean, scale: pow2(s) };
-    let queries = Centring { raw: &q_raw, d, mean: &mean, scale: pow2(s) };
-    let ref_n2 = refs.norms();
-    let q_own = if self_mode { None } else { Some(queries.norms()) };
-    let q_n2: &[f64] = q_own.as_deref().unwrap_or(&ref_n2);
-    let max_ref_norm = ref_n2.iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
+    let refs = Centring { raw: ref_raw, d, mean: &p.mean, scale: pow2(s) };
+    let queries = Centring { raw: q_raw, d, mean: &p.mean, scale: pow2(s) };
+    let ref_n2: &[f64] = &p.ref_n2;
+    let q_n2: &[f64] = p.q_n2.as_deref().unwrap_or(ref_n2);
+    let max_ref_norm = p.max_ref_norm;
     let available = if self_mode { n_ref - 1 } else { n_ref };
     // Candidates kept per query before refinement: k plus a margin that absorbs the f32 rounding of the GEMM (wider
     // in high dimension, where the rounding is larger; the certificate catches any shortfall).
@@ -149,8 +159,9 @@ pub(crate) fn brute(
     let err_factor = gemm_error_factor(d);
     let bq = opts.query_block;
     let br = opts.reference_block.min(n_ref);
+    let (first, n_q) = (range.start, range.len());
 
-    let blocks: Vec<(usize, usize)> = (0..n_q).step_by(bq).map(|s| (s, (s + bq).min(n_q))).collect();
+    let blocks: Vec<(usize, usize)> = range.clone().step_by(bq).map(|s| (s, (s + bq).min(range.end))).collect();
     let per_block: Vec<Vec<Result<Row, f64>>> = blocks
         .par_iter()
         .map(|&(q0, q1)| {
@@ -227,11 +238,11 @@ pub(crate) fn brute(
     // those queries, keeping every row whose approximate distance is within the error bound of the k-th refined one.
     let mut rows: Vec<Option<(Vec<usize>, Vec<f32>)>> = Vec::with_capacity(n_q);
     let mut failing: Vec<(usize, f64)> = Vec::new();
-    for (qi, r) in per_block.into_iter().flatten().enumerate() {
+    for (t, r) in per_block.into_iter().flatten().enumerate() {
         match r {
             Ok(v) => rows.push(Some(v)),
             Err(tau) => {
-                failing.push((qi, tau));
+                failing.push((first + t, tau));
                 rows.push(None);
             }
         }
@@ -273,7 +284,7 @@ pub(crate) fn brute(
         })
         .collect();
     for (qi, v) in redone {
-        rows[qi] = Some(v);
+        rows[qi - first] = Some(v);
     }
 
     assemble(rows.into_iter().map(|r| r.expect("every query answered by one of the two passes")), n_q, k)

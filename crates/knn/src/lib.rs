@@ -25,6 +25,12 @@
 //! * **k-d tree** ([`Strategy::Tree`]) for low-dimensional data, where brute force spends its time selecting rather
 //!   than multiplying: exact box bounds with a rounding allowance, the same exact distances, the same answer.
 //!
+//! # Blocks of rows
+//! [`Search`] prepares a search once (inputs checked, strategy chosen, its structures built) and answers any block
+//! of query rows; a row's answer does not depend on the blocks, so [`knn_self_with`] / [`knn_query_with`] are one
+//! block of every row and the `neighbors` command ([`command`]) writes each block of results as it is found,
+//! holding one block instead of the n × k tables.
+//!
 //! # Scale
 //! Every strategy is exact for finite f32 data of any magnitude (1e-45 … 3.4e38): the centred rows enter the f32
 //! GEMM multiplied by a power of two that brings their largest magnitude near 1 (exact; ordinary data, largest
@@ -33,6 +39,8 @@
 //! own units: a search whose neighbour distance exceeds float32's range (3.4e38) is refused with
 //! [`KnnError::DistanceOverflow`] rather than answered with +inf.
 
+use std::ops::Range;
+
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
@@ -40,6 +48,7 @@ mod approx;
 pub mod bench;
 mod blocks;
 mod brute;
+pub mod command;
 mod duplicates;
 mod graph;
 mod kernel;
@@ -119,19 +128,8 @@ pub fn knn_query(reference: ArrayView2<f32>, query: ArrayView2<f32>, k: usize) -
 
 /// [`knn_self`] with explicit options.
 pub fn knn_self_with(data: ArrayView2<f32>, k: usize, opts: &KnnOptions) -> Result<Neighbors, KnnError> {
-    opts.check()?;
-    check_matrix(data, "data")?;
-    let n = data.nrows();
-    if k == 0 {
-        return Err(KnnError::ZeroK);
-    }
-    if k >= n {
-        return Err(KnnError::TooFewPoints { k, n, available: n - 1 });
-    }
-    let duplicate_rows = duplicate_rows(data).len();
-    let (indices, distances) = search(data, data, k, true, opts)?;
-    check_distances(&indices, &distances, "data", &[data])?;
-    Ok(Neighbors { indices, distances, duplicate_rows })
+    let search = Search::new(data, None, k, opts)?;
+    search.rows(0..search.n_query())
 }
 
 /// [`knn_query`] with explicit options.
@@ -141,22 +139,160 @@ pub fn knn_query_with(
     k: usize,
     opts: &KnnOptions,
 ) -> Result<Neighbors, KnnError> {
-    opts.check()?;
-    check_matrix(reference, "reference")?;
-    check_matrix(query, "query")?;
-    if query.ncols() != reference.ncols() {
-        return Err(KnnError::DimensionMismatch { query: query.ncols(), reference: reference.ncols() });
+    let search = Search::new(reference, Some(query), k, opts)?;
+    search.rows(0..search.n_query())
+}
+
+/// A search prepared once — inputs checked, the strategy chosen, its structures built (centring and norms, the
+/// principal coordinates and blocks, the k-d tree or the approximate graph) — that answers any block of query rows
+/// with [`Search::rows`]. Each row's answer does not depend on the blocks: searching the rows in consecutive blocks
+/// gives, bit for bit, [`knn_self_with`] / [`knn_query_with`] (which are one block of every row), so a caller can
+/// write each block's result as it comes and hold one block at a time instead of the whole n × k tables.
+pub struct Search<'a> {
+    k: usize,
+    opts: KnnOptions,
+    n_query: usize,
+    what: &'static str,
+    data: [Option<ArrayView2<'a, f32>>; 2],
+    duplicate_rows: usize,
+    engine: Engine<'a>,
+}
+
+enum Engine<'a> {
+    Brute(brute::Brute<'a>),
+    Tree { tree: tree::Tree, queries: std::borrow::Cow<'a, [f32]> },
+    Pruned { prep: Box<pruned::Prepared<'a>>, setup: Box<pruned::Setup> },
+    Approx(Box<approx::Prepared<'a>>),
+}
+
+impl<'a> Search<'a> {
+    /// Checks the inputs and prepares the search of the `k` nearest `reference` rows of every `query` row, or, with
+    /// `query` = `None`, of every reference row among the others (self excluded).
+    pub fn new(
+        reference: ArrayView2<'a, f32>,
+        query: Option<ArrayView2<'a, f32>>,
+        k: usize,
+        opts: &KnnOptions,
+    ) -> Result<Self, KnnError> {
+        opts.check()?;
+        let self_mode = query.is_none();
+        check_matrix(reference, if self_mode { "data" } else { "reference" })?;
+        let n = reference.nrows();
+        if let Some(q) = query {
+            check_matrix(q, "query")?;
+            if q.ncols() != reference.ncols() {
+                return Err(KnnError::DimensionMismatch { query: q.ncols(), reference: reference.ncols() });
+            }
+        }
+        if k == 0 {
+            return Err(KnnError::ZeroK);
+        }
+        let available = if self_mode { n - 1 } else { n };
+        if k > available {
+            return Err(KnnError::TooFewPoints { k, n, available });
+        }
+        let duplicate_rows = duplicate_rows(reference).len();
+        let engine = Engine::new(reference, query, k, opts)?;
+        Ok(Search {
+            k,
+            opts: *opts,
+            n_query: query.map_or(n, |q| q.nrows()),
+            what: if self_mode { "data" } else { "query" },
+            data: [Some(reference), query],
+            duplicate_rows,
+            engine,
+        })
     }
-    if k == 0 {
-        return Err(KnnError::ZeroK);
+
+    /// Number of query rows (the reference rows in a self-search).
+    pub fn n_query(&self) -> usize {
+        self.n_query
     }
-    if k > reference.nrows() {
-        return Err(KnnError::TooFewPoints { k, n: reference.nrows(), available: reference.nrows() });
+
+    /// Number of neighbours per row.
+    pub fn k(&self) -> usize {
+        self.k
     }
-    let duplicate_rows = duplicate_rows(reference).len();
-    let (indices, distances) = search(reference, query, k, false, opts)?;
-    check_distances(&indices, &distances, "query", &[reference, query])?;
-    Ok(Neighbors { indices, distances, duplicate_rows })
+
+    /// Reference rows that exactly duplicate an earlier reference row.
+    pub fn duplicate_rows(&self) -> usize {
+        self.duplicate_rows
+    }
+
+    /// The neighbours of the query rows `rows` (row `t` of the result: query row `rows.start + t`). Fails with
+    /// [`KnnError::DistanceOverflow`] (naming the query row) when a distance exceeds float32's range, and with
+    /// [`KnnError::InvalidOption`] for rows beyond [`Search::n_query`].
+    pub fn rows(&self, rows: Range<usize>) -> Result<Neighbors, KnnError> {
+        if rows.start > rows.end || rows.end > self.n_query {
+            return Err(KnnError::InvalidOption(format!(
+                "rows {}..{} of a query of {} rows",
+                rows.start, rows.end, self.n_query
+            )));
+        }
+        let (k, opts) = (self.k, &self.opts);
+        let (indices, distances) = match &self.engine {
+            Engine::Brute(b) => b.search_rows(rows.clone(), k, opts),
+            Engine::Tree { tree, queries } => {
+                let d = self.data[0].map_or(1, |r| r.ncols());
+                let found = tree.search(&queries[rows.start * d..rows.end * d], k, self.data[1].is_none(), rows.start);
+                assemble(found, rows.len(), k)
+            }
+            Engine::Pruned { prep, setup } => pruned::search_range(prep, setup, rows.clone(), opts),
+            Engine::Approx(a) => a.search_rows(rows.clone(), k),
+        };
+        let data: Vec<ArrayView2<f32>> = self.data.iter().flatten().copied().collect();
+        check_distances(&indices, &distances, self.what, rows.start, &data)?;
+        Ok(Neighbors { indices, distances, duplicate_rows: self.duplicate_rows })
+    }
+}
+
+impl<'a> Engine<'a> {
+    fn new(
+        reference: ArrayView2<'a, f32>,
+        query: Option<ArrayView2<'a, f32>>,
+        k: usize,
+        opts: &KnnOptions,
+    ) -> Result<Self, KnnError> {
+        let self_mode = query.is_none();
+        let q_view = query.unwrap_or(reference);
+        let tree = || {
+            let queries = contiguous(q_view);
+            let tree = match query {
+                None => tree::Tree::build(&queries, reference.ncols()),
+                Some(_) => tree::Tree::build(&contiguous(reference), reference.ncols()),
+            };
+            Engine::Tree { tree, queries }
+        };
+        let pruned = |prep: pruned::Prepared<'a>, m: usize| {
+            let setup = pruned::setup(&prep, k, m, opts);
+            Engine::Pruned { prep: Box::new(prep), setup: Box::new(setup) }
+        };
+        Ok(match opts.strategy {
+            Strategy::Approx => Engine::Approx(Box::new(approx::Prepared::new(reference, query, opts)?)),
+            Strategy::Brute => Engine::Brute(brute::Brute::new(reference, query)),
+            Strategy::Tree => tree(),
+            Strategy::PcaPruned => {
+                let m_max = if opts.pruning_dims == 0 { pruned::MAX_DIMS } else { opts.pruning_dims };
+                let prep = pruned::Prepared::new(reference, q_view, self_mode, m_max);
+                let m = if opts.pruning_dims == 0 { pruned::plan(&prep, k, opts).dims } else { opts.pruning_dims };
+                pruned(prep, m)
+            }
+            Strategy::Auto => match strategy::auto_path(reference.nrows(), reference.ncols()) {
+                strategy::AutoPath::Tree => tree(),
+                strategy::AutoPath::Brute => Engine::Brute(brute::Brute::new(reference, query)),
+                strategy::AutoPath::Planned => {
+                    let prep = pruned::Prepared::new(reference, q_view, self_mode, pruned::MAX_DIMS);
+                    let plan = pruned::plan(&prep, k, opts);
+                    if strategy::plan_prunes(&plan) {
+                        pruned(prep, plan.dims)
+                    } else {
+                        drop(prep);
+                        Engine::Brute(brute::Brute::new(reference, query))
+                    }
+                }
+            },
+        })
+    }
 }
 
 pub(crate) fn check_matrix(m: ArrayView2<f32>, what: &'static str) -> Result<(), KnnError> {
@@ -176,51 +312,16 @@ pub(crate) fn check_matrix(m: ArrayView2<f32>, what: &'static str) -> Result<(),
 
 /// Refuses a result whose distances overflow float32 (possible only for data beyond ~1e38 / √d, where distances
 /// cannot be returned as [`Neighbors::distances`]); indices and order are exact even then, but a distance of +inf
-/// would mislead every consumer.
+/// would mislead every consumer. `first` is the query row of the result's first row.
 fn check_distances(
     indices: &Array2<usize>,
     distances: &Array2<f32>,
     what: &'static str,
+    first: usize,
     data: &[ArrayView2<f32>],
 ) -> Result<(), KnnError> {
     let Some(pos) = distances.iter().position(|x| x.is_infinite()) else { return Ok(()) };
     let (row, col) = (pos / distances.ncols(), pos % distances.ncols());
     let max_abs = data.iter().flat_map(|m| m.iter()).fold(0.0f32, |a, &x| a.max(x.abs()));
-    Err(KnnError::DistanceOverflow { what, row, neighbor: indices[(row, col)], max_abs })
-}
-
-fn search(
-    reference: ArrayView2<f32>,
-    query: ArrayView2<f32>,
-    k: usize,
-    self_mode: bool,
-    opts: &KnnOptions,
-) -> Result<(Array2<usize>, Array2<f32>), KnnError> {
-    if opts.strategy == Strategy::Approx {
-        return approx::search(reference, query, k, self_mode, opts);
-    }
-    Ok(match opts.strategy {
-        Strategy::Brute => brute::brute(reference, query, k, self_mode, opts),
-        Strategy::Tree => brute::tree_search(reference, query, k, self_mode),
-        Strategy::PcaPruned => {
-            let m_max = if opts.pruning_dims == 0 { pruned::MAX_DIMS } else { opts.pruning_dims };
-            let prep = pruned::Prepared::new(reference, query, self_mode, m_max);
-            let m = if opts.pruning_dims == 0 { pruned::plan(&prep, k, opts).dims } else { opts.pruning_dims };
-            pruned::search(&prep, k, m, opts)
-        }
-        Strategy::Auto => match strategy::auto_path(reference.nrows(), reference.ncols()) {
-            strategy::AutoPath::Tree => brute::tree_search(reference, query, k, self_mode),
-            strategy::AutoPath::Brute => brute::brute(reference, query, k, self_mode, opts),
-            strategy::AutoPath::Planned => {
-                let prep = pruned::Prepared::new(reference, query, self_mode, pruned::MAX_DIMS);
-                let plan = pruned::plan(&prep, k, opts);
-                if strategy::plan_prunes(&plan) {
-                    pruned::search(&prep, k, plan.dims, opts)
-                } else {
-                    brute::brute(reference, query, k, self_mode, opts)
-                }
-            }
-        },
-        Strategy::Approx => unreachable!("handled above"),
-    })
+    Err(KnnError::DistanceOverflow { what, row: first + row, neighbor: indices[(row, col)], max_abs })
 }

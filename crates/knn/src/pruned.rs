@@ -36,6 +36,7 @@
 //! for baseline x86-64 with AVX2 kernels); they only steer the choice — every strategy returns the same answer.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2};
@@ -114,9 +115,12 @@ pub(crate) struct Prepared<'a> {
     d: usize,
     self_mode: bool,
     ref_raw: Cow<'a, [f32]>,
-    q_raw: Cow<'a, [f32]>,
+    /// Raw query rows (`None` in self mode: the reference rows).
+    q_own: Option<Cow<'a, [f32]>>,
     m_max: usize,
     order: Vec<usize>,
+    /// Self mode: the position of each row in `order` (empty in query mode).
+    pos_of: Vec<usize>,
     /// Reference coordinates (f64, n × m_max), squared norms, residual norms outside the m_max coordinates.
     ref_p: Vec<f64>,
     ref_n2: Vec<f64>,
@@ -153,7 +157,7 @@ impl<'a> Prepared<'a> {
     ) -> Self {
         let d = reference.ncols();
         let ref_raw = contiguous(reference);
-        let q_raw = if self_mode { ref_raw.clone() } else { contiguous(query) };
+        let q_own = if self_mode { None } else { Some(contiguous(query)) };
         let mean = column_mean(&ref_raw, d);
         let m_max = m_max.clamp(1, d);
         let basis = principal_basis(&ref_raw, d, &mean, m_max.max(SECOND_DIMS).min(d));
@@ -167,16 +171,25 @@ impl<'a> Prepared<'a> {
         let ref_rho = residuals(&ref_p, &ref_n2, m_max);
         let (ref_x, ref_rho2) = (permute(&r.x, &order, m2), permute(&r.rho2, &order, usize::from(m2 > 0)));
         drop(r);
-        let q = if self_mode { Projected::default() } else { project(&q_raw, d, &mean, basis.as_ref(), m_max, m2) };
+        let q = match &q_own {
+            None => Projected::default(),
+            Some(q) => project(q, d, &mean, basis.as_ref(), m_max, m2),
+        };
+        let mut pos_of = Vec::new();
+        if self_mode {
+            pos_of = vec![0; n];
+            order.iter().enumerate().for_each(|(pos, &i)| pos_of[i] = pos);
+        }
         let q_rho = residuals(&q.p, &q.n2, m_max);
         let f32_sums = ref_n2.iter().chain(&q.n2).all(|&x| x <= F32_MAX_NORM2);
         Prepared {
             d,
             self_mode,
             ref_raw,
-            q_raw,
+            q_own,
             m_max,
             order,
+            pos_of,
             ref_p,
             ref_n2,
             ref_rho,
@@ -217,12 +230,29 @@ impl<'a> Prepared<'a> {
     }
     fn query_raw(&self, row: usize) -> &[f32] {
         let (d, qi) = (self.d, self.query_index(row));
-        &self.q_raw[qi * d..(qi + 1) * d]
+        let raw: &[f32] = self.q_own.as_deref().unwrap_or(&self.ref_raw);
+        &raw[qi * d..(qi + 1) * d]
     }
     /// Rows of the query arrays in groups of at most `size` neighbouring rows.
     fn query_groups(&self, size: usize) -> Vec<Vec<usize>> {
-        let n_q = self.n_q();
-        let order = if self.self_mode { (0..n_q).collect() } else { compact_order(&self.q.p, self.m_max, n_q, size) };
+        self.query_groups_in(0..self.n_q(), size)
+    }
+    /// Rows of the query arrays holding the queries `rows`, in groups of at most `size` neighbouring rows (self
+    /// mode: their positions in block order; query mode: a compact order of their coordinates).
+    fn query_groups_in(&self, rows: Range<usize>, size: usize) -> Vec<Vec<usize>> {
+        let order: Vec<usize> = if self.self_mode {
+            if rows.len() == self.n_q() {
+                (0..self.n_q()).collect()
+            } else {
+                let mut pos: Vec<usize> = self.pos_of[rows].to_vec();
+                pos.sort_unstable();
+                pos
+            }
+        } else {
+            let m = self.m_max;
+            let p = &self.q.p[rows.start * m..rows.end * m];
+            compact_order(p, m, rows.len(), size).into_iter().map(|i| rows.start + i).collect()
+        };
         order.chunks(size.max(1)).map(<[usize]>::to_vec).collect()
     }
     /// The second bound of the squared distance of query row `row` and reference position `pos`
@@ -311,8 +341,7 @@ impl PrunedStats {
 }
 
 /// Everything a search with m coordinates shares across query blocks.
-struct Setup<'p, 'a> {
-    prep: &'p Prepared<'a>,
+pub(crate) struct Setup {
     k: usize,
     q: Truncated,
     /// `None` in self mode (`q` serves).
@@ -320,16 +349,16 @@ struct Setup<'p, 'a> {
     blocks: Blocks,
 }
 
-impl<'p, 'a> Setup<'p, 'a> {
-    fn new(prep: &'p Prepared<'a>, k: usize, m: usize, br: usize) -> Self {
+impl Setup {
+    fn new(prep: &Prepared, k: usize, m: usize, br: usize) -> Self {
         let m = m.clamp(1, prep.m_max);
         let r = truncate(&prep.ref_p, &prep.ref_n2, prep.m_max, m);
         let blocks = Blocks::build(&prep.ref_p, prep.m_max, &prep.ref_rho, &prep.ref_n2, br.max(1));
         if prep.self_mode {
-            Setup { prep, k, q: r, r: None, blocks }
+            Setup { k, q: r, r: None, blocks }
         } else {
             let (qp, qn2, _) = prep.query_coords();
-            Setup { prep, k, q: truncate(qp, qn2, prep.m_max, m), r: Some(r), blocks }
+            Setup { k, q: truncate(qp, qn2, prep.m_max, m), r: Some(r), blocks }
         }
     }
     fn r(&self) -> &Truncated {
@@ -338,8 +367,8 @@ impl<'p, 'a> Setup<'p, 'a> {
 }
 
 /// Exact top-k lists of the query rows `rows` (best when they are close to each other); see the module docs.
-fn search_rows(s: &Setup, rows: &[usize], stats: &mut PrunedStats) -> Vec<TopK> {
-    let (prep, k, q, r, blocks) = (s.prep, s.k, &s.q, s.r(), &s.blocks);
+fn search_rows(prep: &Prepared, s: &Setup, rows: &[usize], stats: &mut PrunedStats) -> Vec<TopK> {
+    let (k, q, r, blocks) = (s.k, &s.q, s.r(), &s.blocks);
     let (m, m_max) = (q.m, prep.m_max);
     let (w_q, nb) = (rows.len(), blocks.len());
     // Block bounds of every query, and the blocks ordered by their smallest bound over the queries.
@@ -483,28 +512,37 @@ fn flush(prep: &Prepared, qv: &[f32], top: &mut TopK, pend: &mut Vec<(f64, usize
     pend.clear();
 }
 
-/// The search with the first `m` principal coordinates.
-pub(crate) fn search(prep: &Prepared, k: usize, m: usize, opts: &KnnOptions) -> (Array2<usize>, Array2<f32>) {
-    search_with_stats(prep, k, m, opts).0
+/// The structures of a search with the first `m` principal coordinates, built once for every block of query rows.
+pub(crate) fn setup(prep: &Prepared, k: usize, m: usize, opts: &KnnOptions) -> Setup {
+    let br = opts.reference_block.min(REFERENCE_BLOCK).min(prep.n_ref());
+    Setup::new(prep, k, m, br)
 }
 
-/// [`search`], with its counts.
+/// The search of the query rows `rows` (in row order; each row's answer is the exact one, whatever the blocks).
+pub(crate) fn search_range(
+    prep: &Prepared,
+    setup: &Setup,
+    rows: Range<usize>,
+    opts: &KnnOptions,
+) -> (Array2<usize>, Array2<f32>) {
+    search_with_stats(prep, setup, rows, opts).0
+}
+
+/// [`search_range`], with its counts.
 pub(crate) fn search_with_stats(
     prep: &Prepared,
-    k: usize,
-    m: usize,
+    setup: &Setup,
+    range: Range<usize>,
     opts: &KnnOptions,
 ) -> ((Array2<usize>, Array2<f32>), PrunedStats) {
-    let n_q = prep.n_q();
-    let br = opts.reference_block.min(REFERENCE_BLOCK).min(prep.n_ref());
-    let setup = Setup::new(prep, k, m, br);
-    let groups = prep.query_groups(opts.query_block);
+    let (k, first, n_q) = (setup.k, range.start, range.len());
+    let groups = prep.query_groups_in(range, opts.query_block);
     type Rows = Vec<(Vec<usize>, Vec<f32>)>;
     let per_block: Vec<(Rows, PrunedStats)> = groups
         .par_iter()
         .map(|rows| {
             let mut stats = PrunedStats::default();
-            let tops = search_rows(&setup, rows, &mut stats);
+            let tops = search_rows(prep, setup, rows, &mut stats);
             (tops.into_iter().map(|t| finish(t.into_sorted(), k)).collect(), stats)
         })
         .collect();
@@ -513,7 +551,7 @@ pub(crate) fn search_with_stats(
     for (rows, (res, st)) in groups.iter().zip(per_block) {
         stats.add(&st);
         for (&row, res) in rows.iter().zip(res) {
-            out[prep.query_index(row)] = res;
+            out[prep.query_index(row) - first] = res;
         }
     }
     (crate::assemble(out, n_q, k), stats)
@@ -599,7 +637,7 @@ pub(crate) fn plan(prep: &Prepared, k: usize, opts: &KnnOptions) -> Plan {
         groups
             .par_iter()
             .flat_map_iter(|rows| {
-                let tops = search_rows(&setup, rows, &mut PrunedStats::default());
+                let tops = search_rows(prep, &setup, rows, &mut PrunedStats::default());
                 rows.iter().zip(tops).map(|(&qi, t)| admitted(qi, t.threshold())).collect::<Vec<_>>()
             })
             .collect()

@@ -141,8 +141,9 @@ impl Tree {
         top
     }
 
-    /// Exact k nearest reference rows of every query row (self excluded in self mode).
-    pub(crate) fn search(&self, query: &[f32], k: usize, self_mode: bool) -> Vec<(Vec<usize>, Vec<f32>)> {
+    /// Exact k nearest reference rows of every query row (self excluded in self mode, where `query` holds the rows
+    /// from reference row `first` on).
+    pub(crate) fn search(&self, query: &[f32], k: usize, self_mode: bool, first: usize) -> Vec<(Vec<usize>, Vec<f32>)> {
         let d = self.d;
         query
             .par_chunks(d * 64)
@@ -153,7 +154,7 @@ impl Tree {
                     .chunks_exact(d)
                     .enumerate()
                     .map(|(i, q)| {
-                        let qi = b * 64 + i;
+                        let qi = first + b * 64 + i;
                         let top = self.query_one(q, k, self_mode.then_some(qi), &mut stack);
                         finish(top.into_sorted(), k)
                     })

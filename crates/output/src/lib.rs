@@ -2,7 +2,7 @@
 //!
 //! * Every file is written atomically: to a temporary file in the destination folder, then renamed, so a crash or
 //!   an error never leaves a half-written result behind.
-//! * Arrays go to `.npy`, tables to CSV with a header row, summaries to `results.json` with
+//! * Arrays go to `.npy` (whole, or a block of rows at a time with [`NpyWriter`]), tables to CSV with a header row, summaries to `results.json` with
 //!   `"schema": "imanifold/<command>/v1"`, the toolkit version, the command line, the seed and timings.
 //! * Progress bars are drawn only when stderr is a terminal and the user did not ask for `--quiet`.
 
@@ -17,7 +17,9 @@ use ndarray_npy::{WritableElement, WriteNpyExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+mod npy_stream;
 mod staged;
+pub use npy_stream::{npy_header, NpyElement, NpyWriter};
 pub use staged::{check_destination, remove_stale_stages, write_dir, Existing, StagedDir};
 
 /// Errors raised while writing results.

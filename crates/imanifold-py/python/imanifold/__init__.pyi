@@ -28,9 +28,15 @@ class NearestNeighbors:
     n_neighbors: int
     strategy: str
     threads: Optional[int]
+    ef_search: int
+    ef_construction: int
+    approx_dims: int
+    seed: int
     n_samples_fit_: int
     n_features_in_: int
-    def __init__(self, n_neighbors: int = 5, strategy: str = "auto", threads: Optional[int] = None) -> None: ...
+    def __init__(self, n_neighbors: int = 5, strategy: str = "auto", threads: Optional[int] = None,
+                 ef_search: int = ..., ef_construction: int = ..., approx_dims: int = ...,
+                 seed: int = 0) -> None: ...
     def fit(self, X: npt.ArrayLike, y: object = None) -> "NearestNeighbors": ...
     def kneighbors(self, X: Optional[npt.ArrayLike] = None, n_neighbors: Optional[int] = None,
                    return_distance: bool = True

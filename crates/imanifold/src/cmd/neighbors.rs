@@ -1,12 +1,13 @@
 //! `imanifold neighbors INPUT --k K --out DIR [--query Q] [--strategy S]`: kNN with the shared engine (exact, or
-//! approximate with its recall measured on sampled queries).
+//! approximate with its recall measured on sampled queries), through `knn::command` (the results are written to the
+//! output folder block by block as they are found).
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args as ClapArgs;
-use knn::{KnnOptions, Strategy};
-use serde_json::json;
+use knn::command::{self, NeighborsOptions, NeighborsRun};
+use knn::Strategy;
 
 use super::common::{InputArgs, OutArgs};
 
@@ -15,7 +16,7 @@ pub struct Args {
     /// Reference collection (anything the loaders read).
     pub input: PathBuf,
     /// Number of neighbours.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = command::DEFAULT_K)]
     pub k: usize,
     /// Query collection: find each query's k nearest INPUT rows (self is not excluded).
     #[arg(long)]
@@ -46,17 +47,17 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    if a.k == 0 {
-        bail!("--k must be at least 1");
-    }
-    if a.recall_sample == 0 {
-        bail!("--recall-sample must be at least 1");
-    }
-    for (name, v) in [("--ef-search", a.ef_search), ("--ef-construction", a.ef_construction)] {
-        if v == 0 || v > knn::MAX_EF {
-            bail!("{name} must be in 1..={} (got {v})", knn::MAX_EF);
-        }
-    }
+    let opts = NeighborsOptions {
+        k: a.k,
+        strategy: a.strategy,
+        ef_search: a.ef_search,
+        ef_construction: a.ef_construction,
+        approx_dims: a.approx_dims,
+        recall_sample: a.recall_sample,
+        seed: a.input_args.seed,
+        block_rows: 0,
+    };
+    opts.validate()?;
     let query = a.query.as_deref().unwrap_or(&a.input);
     a.out.check_inputs(&[&a.input, query])?;
     let mut results = output::Results::new("neighbors");
@@ -66,54 +67,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Some(q) => Some(results.timed("load_query", || a.input_args.load(q))?),
         None => None,
     };
-    let opts = KnnOptions {
-        strategy: a.strategy,
-        ef_search: a.ef_search,
-        ef_construction: a.ef_construction,
-        approx_dims: a.approx_dims,
-        seed: a.input_args.seed,
-        ..Default::default()
-    };
-    let nb = results
-        .timed("knn", || match &query {
-            Some(q) => knn::knn_query_with(reference.data.view(), q.data.view(), a.k, &opts),
-            None => knn::knn_self_with(reference.data.view(), a.k, &opts),
-        })
-        .with_context(|| format!("k nearest neighbours of {}", a.input.display()))?;
-    if !a.strategy.is_exact() {
-        let q = query.as_ref().map(|q| q.data.view());
-        let r = results
-            .timed("recall", || knn::recall(reference.data.view(), q, &nb, a.recall_sample, a.input_args.seed))
-            .context("measuring the recall of the approximate search")?;
-        results.set(
-            "recall",
-            json!({"recall_at_k": r.recall, "min_row_recall": r.min_row_recall, "sampled_queries": r.sampled,
-                   "ef_search": a.ef_search, "ef_construction": opts.ef_construction,
-                   "approx_dims": a.approx_dims}),
-        );
-    }
-    let kth: Vec<f32> = nb.distances.column(a.k - 1).to_vec();
-    let mean_kth = kth.iter().map(|&x| x as f64).sum::<f64>() / kth.len() as f64;
-    results
-        .set("mode", if query.is_some() { "query" } else { "self" })
-        .set("n_reference", reference.n())
-        .set("n_query", nb.n())
-        .set("d", reference.d())
-        .set("k", a.k)
-        .set("strategy", a.strategy.to_string())
-        .set("duplicate_rows", nb.duplicate_rows)
-        .set("mean_kth_distance", mean_kth)
-        .set("files", json!({"indices": "indices.npy", "distances": "distances.npy"}));
-    if nb.duplicate_rows > 0 {
+    let context = || format!("k nearest neighbours of {}", a.input.display());
+    let run =
+        NeighborsRun::new(reference.data.view(), query.as_ref().map(|q| q.data.view()), &opts).with_context(context)?;
+    let (report, v) = a.out.write(|dir| command::write_neighbors_dir(dir, run, results).with_context(context))?;
+    if report.duplicate_rows > 0 {
         eprintln!(
             "warning: {} reference row(s) duplicate an earlier row: some neighbour distances are zero",
-            nb.duplicate_rows
+            report.duplicate_rows
         );
     }
-    let v = a.out.write(|dir| {
-        output::write_npy(&dir.join("indices.npy"), &nb.indices.mapv(|i| i as i64))?;
-        output::write_npy(&dir.join("distances.npy"), &nb.distances)?;
-        Ok(results.write(dir)?)
-    })?;
     a.out.print(&v)
 }
