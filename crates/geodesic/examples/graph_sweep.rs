@@ -5,7 +5,7 @@
 //! the kNN → last graph) and diagnostics.
 //!
 //! `cargo run --release -p geodesic --example graph_sweep -- [set=SCENE:PARAM:N:SIZE:K:SEED ...]
-//! [graphs=knn,verified,relative] [ratio=R] [fb=F] [cf=C] [margin=M] [floor=F] [closure_margin=M] [detour=D] [dump]`:
+//! [graphs=knn,verified,relative] [method=FLOW] [lambda=L] [ratio=R] [fb=F] [cf=C] [margin=M] [floor=F] [closure_margin=M] [detour=D] [dump]`:
 //! `PARAM` may name several parameters joined by `+` (`yaw+pitch`: truth distance √Σ Δ², full-circle angles
 //! periodic, distances from every 50th view). Without `set=` the 26 sets of the sweep (turntable spin and yaw, room camera yaw; n 60–300, 32–64 px, k 6–10).
 //! `scale=NAME:S` divides the differences of parameter NAME by S in the truth distance (`--truth-scale NAME=S`;
@@ -16,7 +16,8 @@
 //! units added as they are) and against the range-matched truth (each parameter's full range counts as the first's).
 //! `transform=NAME:log|inverse` puts ln(value) or 1/value of parameter NAME into the truth instead of the value
 //! (the flow scale follows through the derivative at the scene default).
-//! `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`: the [`VerifyOptions`] of the verified and
+//! `method=` the optical-flow method of every graph (default the geodesic default), `lambda=` the photometric
+//! weight λ. `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`: the [`VerifyOptions`] of the verified and
 //! relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual ratio, margin,
 //! forward–backward error, kNN edge, verified). The images are rendered gray and quantised to 8 bits, as
 //! `imanifold render --gray --sampling random` writes them.
@@ -126,6 +127,8 @@ fn main() {
     let mut scales: Vec<(String, f64)> = Vec::new();
     let mut flow_scales = false;
     let mut transforms: Vec<(String, String)> = Vec::new();
+    let mut flow_method: optical_flow::FlowMethod = geodesic::default_flow_params().method;
+    let mut lambda = geodesic::DEFAULT_PHOTOMETRIC_WEIGHT;
     for a in std::env::args().skip(1) {
         match a.split_once('=') {
             Some(("set", v)) => specs.push(SetSpec::parse(v)),
@@ -139,6 +142,8 @@ fn main() {
                 let (name, s) = v.split_once(':').expect("scale=NAME:S");
                 scales.push((name.into(), s.parse().unwrap()));
             }
+            Some(("method", v)) => flow_method = v.parse().unwrap(),
+            Some(("lambda", v)) => lambda = v.parse().unwrap(),
             Some(("graphs", v)) => graphs = v.split(',').map(|g| g.parse().unwrap()).collect(),
             Some(("ratio", v)) => verify.max_residual_ratio = v.parse().unwrap(),
             Some(("fb", v)) => verify.max_fb_error = v.parse().unwrap(),
@@ -147,6 +152,7 @@ fn main() {
             Some(("floor", v)) => verify.relative_floor = v.parse().unwrap(),
             Some(("closure_margin", v)) => verify.closure_margin = v.parse().unwrap(),
             Some(("detour", v)) => verify.closure_detour = v.parse().unwrap(),
+            Some(("ends", v)) => verify.end_candidates = v.parse().unwrap(),
             _ if a == "dump" => dump = true,
             _ => panic!("unknown argument {a}"),
         }
@@ -155,7 +161,7 @@ fn main() {
     if specs.is_empty() {
         specs = SWEEP.iter().map(|s| SetSpec::parse(s)).collect();
     }
-    println!("{verify:?}");
+    println!("{verify:?}; flow {flow_method}, λ {lambda}");
     print!("{:<28}", "set");
     for g in &graphs {
         print!(" {:>8}", g.name());
@@ -240,6 +246,8 @@ fn main() {
             sources: several.then(|| (0..s.n).step_by(50).collect()),
             dims: if several { 0 } else { geodesic::DEFAULT_DIMS },
             verify,
+            flow_method: flow_method.clone(),
+            photometric_weight: lambda,
             ..GeodesicOptions::default()
         };
         let reports: Vec<geodesic::GeodesicReport> = graphs
@@ -322,9 +330,10 @@ fn main() {
             warn.join(",")
         );
         if dump {
+            let used: std::collections::HashSet<(usize, usize)> = b.edges.iter().map(|e| (e.i, e.j)).collect();
             for c in &b.graph.candidates {
                 println!(
-                    "  {:>4} {:>4} dtrue {:>6.1} rms {:>6.2} ratio {:>5.3} margin {:>6.3} fb {:>6.3} {}{} w {:.4}",
+                    "  {:>4} {:>4} dtrue {:>6.1} rms {:>6.2} ratio {:>5.3} margin {:>6.3} fb {:>6.3} {}{}{} w {:.4}",
                     c.i,
                     c.j,
                     dtrue(c.i, c.j),
@@ -334,6 +343,7 @@ fn main() {
                     c.measure.fb_error,
                     if c.knn { "k" } else { "-" },
                     if c.verified { "v" } else { "-" },
+                    if used.contains(&(c.i, c.j)) { "U" } else { "-" },
                     c.weight,
                 );
             }

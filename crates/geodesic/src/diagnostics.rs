@@ -224,6 +224,7 @@ pub fn graph_json(report: &crate::GeodesicReport) -> serde_json::Value {
         "components_after": g.components_after,
         "knn_edges": g.candidates.iter().filter(|c| c.knn).count(),
         "closures": pairs(&g.closures),
+        "end_candidates": pairs(&g.end_candidates),
         "thresholds": g.thresholds.map(|t| json!({
             "candidate_factor": t.candidate_factor,
             "max_residual_ratio": output::json_f64(t.max_residual_ratio),

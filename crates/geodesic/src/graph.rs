@@ -40,7 +40,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use ndarray::{Array2, ArrayView2, ArrayView3};
-use optical_flow::{FlowEstimator, FlowParams};
+use optical_flow::{FlowEstimator, FlowParams, PreparedFrame};
 use rayon::prelude::*;
 
 use crate::{Edge, GeodesicError, Result};
@@ -117,6 +117,8 @@ pub struct VerifyOptions {
     pub relative_floor: f64,
     pub closure_margin: f64,
     pub closure_detour: f64,
+    /// Relative graph: measure extra candidates between the ends of the components (see the module docs).
+    pub end_candidates: bool,
 }
 
 impl Default for VerifyOptions {
@@ -129,6 +131,7 @@ impl Default for VerifyOptions {
             relative_floor: DEFAULT_RELATIVE_FLOOR,
             closure_margin: DEFAULT_CLOSURE_MARGIN,
             closure_detour: DEFAULT_CLOSURE_DETOUR,
+            end_candidates: true,
         }
     }
 }
@@ -220,6 +223,8 @@ pub struct GraphDecisions {
     pub components_after: usize,
     /// Candidates added to close a sampling gap (relative graph): (i, j).
     pub closures: Vec<(usize, usize)>,
+    /// Extra candidates measured between the ends of the components (relative graph, see the module docs): (i, j).
+    pub end_candidates: Vec<(usize, usize)>,
     /// The thresholds used (`None` for the kNN graph).
     pub thresholds: Option<VerifyOptions>,
 }
@@ -232,12 +237,27 @@ pub fn measure_pairs(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<FlowMeasure>> {
     let est = FlowEstimator::new(params.clone())?;
-    let prepared: Vec<_> = frames
+    let prepared = prepare_all(&est, frames)?;
+    measure_prepared(pairs, frames, &est, &prepared, progress)
+}
+
+fn prepare_all(est: &FlowEstimator, frames: &[Array2<f32>]) -> Result<Vec<PreparedFrame>> {
+    frames
         .par_iter()
         .enumerate()
         .map(|(i, f)| est.prepare_named(f.view(), &format!("image {i}")))
         .collect::<std::result::Result<_, _>>()
-        .map_err(GeodesicError::FlowParams)?;
+        .map_err(GeodesicError::FlowParams)
+}
+
+/// [`measure_pairs`] on frames already prepared by `est`.
+fn measure_prepared(
+    pairs: &[(usize, usize)],
+    frames: &[Array2<f32>],
+    est: &FlowEstimator,
+    prepared: &[PreparedFrame],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<FlowMeasure>> {
     pairs
         .par_iter()
         .map(|&(i, j)| {
@@ -349,6 +369,7 @@ pub fn verified_graph(
         components_before,
         components_after,
         closures: Vec::new(),
+        end_candidates: Vec::new(),
         thresholds: Some(*verify),
     };
     Ok((edges, decisions))
@@ -433,26 +454,28 @@ pub fn relative_graph(
     verify.validate()?;
     let n = data.nrows();
     let candidate_k = (k * verify.candidate_factor).min(n.saturating_sub(1)).max(k);
-    let info = relative_candidates(data, k, candidate_k)?;
+    let mut info = relative_candidates(data, k, candidate_k)?;
     let pairs: Vec<(usize, usize)> = info.iter().map(|c| (c.0, c.1)).collect();
     progress.start(pairs.len() as u64);
-    let measures = measure_pairs(&pairs, frames, params, &|d| progress.inc(d))?;
-    let mut candidates: Vec<Candidate> = info
-        .iter()
-        .zip(&measures)
-        .map(|(&(i, j, _, knn), m)| Candidate {
-            i,
-            j,
-            measure: *m,
-            weight: m.rms + photometric_weight * m.residual,
-            verified: false,
-            knn,
-            margin: 0.0,
-        })
-        .collect();
+    let est = FlowEstimator::new(params.clone())?;
+    let prepared = prepare_all(&est, frames)?;
+    let measures = measure_prepared(&pairs, frames, &est, &prepared, &|d| progress.inc(d))?;
+    let candidate = |(i, j, knn): (usize, usize, bool), m: &FlowMeasure| Candidate {
+        i,
+        j,
+        measure: *m,
+        weight: m.rms + photometric_weight * m.residual,
+        verified: false,
+        knn,
+        margin: 0.0,
+    };
+    let mut candidates: Vec<Candidate> =
+        info.iter().zip(&measures).map(|(&(i, j, _, knn), m)| candidate((i, j, knn), m)).collect();
     set_margins(n, &mut candidates);
+    let test =
+        |c: &Candidate| c.measure.residual_ratio() <= verify.relative_floor || c.margin <= verify.relative_margin;
     for c in candidates.iter_mut() {
-        c.verified = c.measure.residual_ratio() <= verify.relative_floor || c.margin <= verify.relative_margin;
+        c.verified = test(c);
     }
     let mut used: Vec<bool> = candidates.iter().map(|c| c.knn && c.verified).collect();
     let mut uf = petgraph::unionfind::UnionFind::<usize>::new(n);
@@ -461,6 +484,33 @@ pub fn relative_graph(
     }
     let count = |uf: &petgraph::unionfind::UnionFind<usize>| (0..n).filter(|&v| uf.find(v) == v).count();
     let components_before = count(&uf);
+    // End candidates: pairs between the ends of the components, where a sampling gap leaves them open.
+    let end_candidates = if verify.end_candidates {
+        let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+        for (c, _) in candidates.iter().zip(&used).filter(|(_, u)| **u) {
+            adj[c.i].push((c.j, c.weight));
+            adj[c.j].push((c.i, c.weight));
+        }
+        let known: std::collections::HashSet<(usize, usize)> = pairs.iter().copied().collect();
+        let extra = end_pairs(&end_regions(&adj, (k / 2).max(2), END_COMPONENTS), &known);
+        progress.start(extra.len() as u64);
+        let m = measure_prepared(&extra, frames, &est, &prepared, &|d| progress.inc(d))?;
+        for (&(i, j), m) in extra.iter().zip(&m) {
+            let d = data.row(i).iter().zip(data.row(j)).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
+            info.push((i, j, d, false));
+            let mut c = candidate((i, j, false), m);
+            let best_i = best_ratio(&candidates, i);
+            let best_j = best_ratio(&candidates, j);
+            c.margin = c.measure.residual_ratio() - best_i.max(best_j);
+            c.verified = test(&c);
+            candidates.push(c);
+            used.push(false);
+        }
+        extra
+    } else {
+        Vec::new()
+    };
+    let is_end: Vec<bool> = (0..candidates.len()).map(|c| c >= pairs.len()).collect();
     // Bridges (Kruskal): candidates that pass the test first, then by margin.
     let mut order: Vec<usize> = (0..candidates.len()).filter(|&c| !used[c]).collect();
     order.sort_by(|&a, &b| {
@@ -480,8 +530,13 @@ pub fn relative_graph(
         adj[c.i].push((c.j, c.weight));
         adj[c.j].push((c.i, c.weight));
     }
-    let mut eligible: Vec<usize> =
-        (0..candidates.len()).filter(|&c| !used[c] && candidates[c].margin <= verify.closure_margin).collect();
+    // An end candidate closes with the margin of a kept edge: it joins two ends, which a look-alike rarely does.
+    let mut eligible: Vec<usize> = (0..candidates.len())
+        .filter(|&c| {
+            let bound = if is_end[c] { verify.relative_margin } else { verify.closure_margin };
+            !used[c] && candidates[c].margin <= bound
+        })
+        .collect();
     eligible.sort_by(|&a, &b| {
         let (x, y) = (&candidates[a], &candidates[b]);
         x.weight.total_cmp(&y.weight).then((x.i, x.j).cmp(&(y.i, y.j)))
@@ -521,9 +576,104 @@ pub fn relative_graph(
         components_before,
         components_after,
         closures,
+        end_candidates,
         thresholds: Some(*verify),
     };
     Ok((edges, decisions))
+}
+
+/// The smallest residual ratio of the kNN candidates at node `v` (∞ without one).
+fn best_ratio(candidates: &[Candidate], v: usize) -> f64 {
+    candidates
+        .iter()
+        .filter(|c| c.knn && (c.i == v || c.j == v))
+        .map(|c| c.measure.residual_ratio())
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Components whose ends get end candidates: the largest this many.
+pub const END_COMPONENTS: usize = 4;
+
+/// Shortest-path distances from `s` over `adj` (+∞ where unreachable).
+fn distances_from(adj: &[Vec<(usize, f64)>], s: usize) -> Vec<f64> {
+    use std::cmp::Reverse;
+    let mut dist = vec![f64::INFINITY; adj.len()];
+    dist[s] = 0.0;
+    // Non-negative finite f64 order like their bit patterns.
+    let mut heap = std::collections::BinaryHeap::from([Reverse((0.0f64.to_bits(), s))]);
+    while let Some(Reverse((bits, v))) = heap.pop() {
+        let d = f64::from_bits(bits);
+        if d > dist[v] {
+            continue;
+        }
+        for &(u, w) in &adj[v] {
+            let nd = d + w;
+            if nd < dist[u] {
+                dist[u] = nd;
+                heap.push(Reverse((nd.to_bits(), u)));
+            }
+        }
+    }
+    dist
+}
+
+/// The end regions of the `components` largest components of the graph `adj`: the two ends of an approximate
+/// diameter (double sweep: the node farthest from the component's smallest node, then the node farthest from that
+/// one), each with its nearest nodes by graph distance, `size` nodes in all; a one-node component is one region.
+/// On a circle that a sampling gap opened into an arc, the ends of the arc are the two sides of the gap.
+fn end_regions(adj: &[Vec<(usize, f64)>], size: usize, components: usize) -> Vec<Vec<usize>> {
+    let n = adj.len();
+    let mut seen = vec![false; n];
+    let mut comps: Vec<Vec<usize>> = Vec::new();
+    for s in 0..n {
+        if seen[s] {
+            continue;
+        }
+        let d = distances_from(adj, s);
+        let members: Vec<usize> = (0..n).filter(|&v| d[v].is_finite()).collect();
+        members.iter().for_each(|&v| seen[v] = true);
+        comps.push(members);
+    }
+    // Largest first; ties by smallest member (the scan order).
+    comps.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    comps.truncate(components);
+    let farthest =
+        |d: &[f64], members: &[usize]| members.iter().copied().fold(members[0], |b, v| if d[v] > d[b] { v } else { b });
+    let mut regions = Vec::new();
+    for members in comps {
+        if members.len() == 1 {
+            regions.push(members);
+            continue;
+        }
+        let a = farthest(&distances_from(adj, members[0]), &members);
+        let da = distances_from(adj, a);
+        let b = farthest(&da, &members);
+        for d in [da, distances_from(adj, b)] {
+            let mut near = members.clone();
+            near.sort_by(|&x, &y| d[x].total_cmp(&d[y]).then(x.cmp(&y)));
+            near.truncate(size);
+            regions.push(near);
+        }
+    }
+    regions
+}
+
+/// Pairs (i < j) of nodes in two different end regions, sorted, without the `known` pairs.
+fn end_pairs(regions: &[Vec<usize>], known: &std::collections::HashSet<(usize, usize)>) -> Vec<(usize, usize)> {
+    let mut out = std::collections::BTreeSet::new();
+    for (r, a) in regions.iter().enumerate() {
+        for b in &regions[r + 1..] {
+            for &x in a {
+                for &y in b {
+                    let p = (x.min(y), x.max(y));
+                    if x != y && !known.contains(&p) {
+                        out.insert(p);
+                    }
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 type Pairs = Vec<(usize, usize)>;
