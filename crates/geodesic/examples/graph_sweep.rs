@@ -153,6 +153,7 @@ fn main() {
             Some(("closure_margin", v)) => verify.closure_margin = v.parse().unwrap(),
             Some(("detour", v)) => verify.closure_detour = v.parse().unwrap(),
             Some(("ends", v)) => verify.end_candidates = v.parse().unwrap(),
+            Some(("end_global", v)) => verify.end_global_init = v.parse().unwrap(),
             _ if a == "dump" => dump = true,
             _ => panic!("unknown argument {a}"),
         }

@@ -119,6 +119,10 @@ pub struct VerifyOptions {
     pub closure_detour: f64,
     /// Relative graph: measure extra candidates between the ends of the components (see the module docs).
     pub end_candidates: bool,
+    /// Measure the end candidates also with the DIS flow started from the pair's global translations
+    /// ([`optical_flow::DisParams::global_init`]) and keep, per pair, the measurement with the smaller residual ratio
+    /// (other flow methods measure them once, as they are).
+    pub end_global_init: bool,
 }
 
 impl Default for VerifyOptions {
@@ -132,6 +136,7 @@ impl Default for VerifyOptions {
             closure_margin: DEFAULT_CLOSURE_MARGIN,
             closure_detour: DEFAULT_CLOSURE_DETOUR,
             end_candidates: true,
+            end_global_init: true,
         }
     }
 }
@@ -225,6 +230,8 @@ pub struct GraphDecisions {
     pub closures: Vec<(usize, usize)>,
     /// Extra candidates measured between the ends of the components (relative graph, see the module docs): (i, j).
     pub end_candidates: Vec<(usize, usize)>,
+    /// For each end candidate, the flow method whose measurement was kept.
+    pub end_flow: Vec<String>,
     /// The thresholds used (`None` for the kNN graph).
     pub thresholds: Option<VerifyOptions>,
 }
@@ -370,6 +377,7 @@ pub fn verified_graph(
         components_after,
         closures: Vec::new(),
         end_candidates: Vec::new(),
+        end_flow: Vec::new(),
         thresholds: Some(*verify),
     };
     Ok((edges, decisions))
@@ -485,7 +493,8 @@ pub fn relative_graph(
     let count = |uf: &petgraph::unionfind::UnionFind<usize>| (0..n).filter(|&v| uf.find(v) == v).count();
     let components_before = count(&uf);
     // End candidates: pairs between the ends of the components, where a sampling gap leaves them open.
-    let end_candidates = if verify.end_candidates {
+    let (mut end_candidates, mut end_flow) = (Vec::new(), Vec::new());
+    if verify.end_candidates {
         let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
         for (c, _) in candidates.iter().zip(&used).filter(|(_, u)| **u) {
             adj[c.i].push((c.j, c.weight));
@@ -493,23 +502,19 @@ pub fn relative_graph(
         }
         let known: std::collections::HashSet<(usize, usize)> = pairs.iter().copied().collect();
         let extra = end_pairs(&end_regions(&adj, (k / 2).max(2), END_COMPONENTS), &known);
-        progress.start(extra.len() as u64);
-        let m = measure_prepared(&extra, frames, &est, &prepared, &|d| progress.inc(d))?;
-        for (&(i, j), m) in extra.iter().zip(&m) {
+        let measured = measure_end_pairs(&extra, frames, (&est, &prepared), verify, progress)?;
+        for (&(i, j), (m, method)) in extra.iter().zip(measured) {
             let d = data.row(i).iter().zip(data.row(j)).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
             info.push((i, j, d, false));
-            let mut c = candidate((i, j, false), m);
-            let best_i = best_ratio(&candidates, i);
-            let best_j = best_ratio(&candidates, j);
-            c.margin = c.measure.residual_ratio() - best_i.max(best_j);
+            let mut c = candidate((i, j, false), &m);
+            c.margin = c.measure.residual_ratio() - best_ratio(&candidates, i).max(best_ratio(&candidates, j));
             c.verified = test(&c);
             candidates.push(c);
             used.push(false);
+            end_flow.push(method);
         }
-        extra
-    } else {
-        Vec::new()
-    };
+        end_candidates = extra;
+    }
     let is_end: Vec<bool> = (0..candidates.len()).map(|c| c >= pairs.len()).collect();
     // Bridges (Kruskal): candidates that pass the test first, then by margin.
     let mut order: Vec<usize> = (0..candidates.len()).filter(|&c| !used[c]).collect();
@@ -577,9 +582,59 @@ pub fn relative_graph(
         components_after,
         closures,
         end_candidates,
+        end_flow,
         thresholds: Some(*verify),
     };
     Ok((edges, decisions))
+}
+
+/// Flow measurements of the end pairs: with the graph's flow (`same`: estimator and prepared frames) and, when
+/// [`VerifyOptions::end_global_init`] gives another method, also with the globally initialised flow; each pair keeps
+/// the measurement with the smaller residual ratio (the flow that explains it better), with its method's name.
+fn measure_end_pairs(
+    pairs: &[(usize, usize)],
+    frames: &[Array2<f32>],
+    same: (&FlowEstimator, &[PreparedFrame]),
+    verify: &VerifyOptions,
+    progress: &dyn crate::Progress,
+) -> Result<Vec<(FlowMeasure, String)>> {
+    let method = &same.0.params().method;
+    let global = end_flow_method(method, verify);
+    let twice = global != *method;
+    progress.start(pairs.len() as u64 * if twice { 2 } else { 1 });
+    let plain = measure_prepared(pairs, frames, same.0, same.1, &|d| progress.inc(d))?;
+    if !twice {
+        return Ok(plain.into_iter().map(|m| (m, method.name())).collect());
+    }
+    // Only the frames at an end are prepared again.
+    let mut nodes: Vec<usize> = pairs.iter().flat_map(|&(i, j)| [i, j]).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let local = |v: usize| nodes.binary_search(&v).expect("a node of the pairs");
+    let sub: Vec<Array2<f32>> = nodes.iter().map(|&v| frames[v].clone()).collect();
+    let sub_pairs: Vec<(usize, usize)> = pairs.iter().map(|&(i, j)| (local(i), local(j))).collect();
+    let est = FlowEstimator::new(FlowParams::new(global.clone()))?;
+    let prepared = prepare_all(&est, &sub)?;
+    let moved = measure_prepared(&sub_pairs, &sub, &est, &prepared, &|d| progress.inc(d)).map_err(|e| match e {
+        GeodesicError::Flow { i, j, source } => GeodesicError::Flow { i: nodes[i], j: nodes[j], source },
+        e => e,
+    })?;
+    Ok(plain
+        .into_iter()
+        .zip(moved)
+        .map(|(p, g)| if g.residual_ratio() < p.residual_ratio() { (g, global.name()) } else { (p, method.name()) })
+        .collect())
+}
+
+/// The flow method of the end candidates: `method` with the global initialisation when `verify` asks for it and the
+/// method is DIS.
+pub fn end_flow_method(method: &optical_flow::FlowMethod, verify: &VerifyOptions) -> optical_flow::FlowMethod {
+    match method {
+        optical_flow::FlowMethod::Dis(p) if verify.end_global_init => {
+            optical_flow::FlowMethod::Dis(optical_flow::DisParams { global_init: true, ..*p })
+        }
+        m => m.clone(),
+    }
 }
 
 /// The smallest residual ratio of the kNN candidates at node `v` (∞ without one).
