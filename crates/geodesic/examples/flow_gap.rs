@@ -11,6 +11,10 @@ use optical_flow::{FlowEstimator, FlowParams};
 use rayon::prelude::*;
 use scene_render::{render_set, ColorMode, RenderOptions, Sampling, Scene};
 
+/// One pair: true angle, measured and true symmetrised RMS flow (px), mean endpoint error over valid pixels, residual
+/// ratio, RMS residual, and the residual ratio over the pixels whose flow stays inside the frame.
+struct PairRow(f64, f64, f64, f64, f64, f64, f64);
+
 fn rms(f: &ndarray::Array3<f32>) -> f64 {
     let n = (f.len() / 2).max(1) as f64;
     (f.iter().map(|&x| x as f64 * x as f64).sum::<f64>() / n).sqrt()
@@ -80,12 +84,15 @@ fn main() {
         }
         let pairs: Vec<(usize, usize)> =
             (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).filter(|&(i, j)| ang(i, j) <= max).collect();
-        // (angle, measured rms, true rms, mean EPE over valid pixels, residual ratio, residual)
-        let rows: Vec<(f64, f64, f64, f64, f64, f64, f64)> = pairs
+        let flow_ns = std::sync::atomic::AtomicU64::new(0);
+        let rows: Vec<PairRow> = pairs
             .par_iter()
             .map(|&(i, j)| {
+                let t0 = std::time::Instant::now();
                 let fwd = est.flow(&prepared[i], &prepared[j]).unwrap();
                 let bwd = est.flow(&prepared[j], &prepared[i]).unwrap();
+                let ns = t0.elapsed().as_nanos() as u64;
+                flow_ns.fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
                 let tf = scene_render::true_flow(&scene, &ps[i], &ps[j], &opts).unwrap();
                 let tb = scene_render::true_flow(&scene, &ps[j], &ps[i], &opts).unwrap();
                 let (mut e, mut c) = (0.0f64, 0usize);
@@ -128,10 +135,11 @@ fn main() {
                     (frames[i].iter().zip(frames[j].iter()).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>()
                         / frames[i].len() as f64)
                         .sqrt();
-                (ang(i, j), measured, truth, e / c.max(1) as f64, r / plain, r, r_in / plain)
+                PairRow(ang(i, j), measured, truth, e / c.max(1) as f64, r / plain, r, r_in / plain)
             })
             .collect();
-        println!("{s}: {} pairs within {max}°", rows.len());
+        let ms = flow_ns.into_inner() as f64 / 1e6 / (2 * rows.len()).max(1) as f64;
+        println!("{s}: {} pairs within {max}°; {ms:.2} ms per flow (thread time)", rows.len());
         println!(
             "  {:>9} {:>5} {:>8} {:>8} {:>7} {:>7} {:>9} {:>9}",
             "angle", "pairs", "true px", "meas px", "ratio", "EPE", "res ratio", "in-frame"
@@ -139,8 +147,7 @@ fn main() {
         let step = if max > 60.0 { 15.0 } else { 5.0 };
         let mut lo = 0.0;
         while lo < max {
-            let mut b: Vec<&(f64, f64, f64, f64, f64, f64, f64)> =
-                rows.iter().filter(|r| r.0 >= lo && r.0 < lo + step).collect();
+            let mut b: Vec<&PairRow> = rows.iter().filter(|r| r.0 >= lo && r.0 < lo + step).collect();
             if !b.is_empty() {
                 b.sort_by(|x, y| (x.1 / x.2).total_cmp(&(y.1 / y.2)));
                 let med = |v: Vec<f64>| {
@@ -165,7 +172,7 @@ fn main() {
         }
         // Geodesics over the graph of all pairs within `max` (chosen with the truth), for several weights.
         let sources: Vec<usize> = (0..n).collect();
-        let geo = |wt: &dyn Fn(&(f64, f64, f64, f64, f64, f64, f64)) -> f64| {
+        let geo = |wt: &dyn Fn(&PairRow) -> f64| {
             let edges: Vec<geodesic::Edge> = pairs
                 .iter()
                 .zip(&rows)

@@ -2,7 +2,7 @@
 //! with the true angle distance (on the circle) for each graph construction (kNN, verified, relative) and for
 //! Euclidean-graph geodesics, the flow-stage time of each graph over the kNN graph's, and the last graph's
 //! decisions (kNN edges dropped, bridges, closures, components before bridging, edges joining views > 45° apart in
-//! the kNN → last graph) and diagnostics.
+//! the kNN → last graph, end candidates / those whose globally initialised flow was kept) and diagnostics.
 //!
 //! `cargo run --release -p geodesic --example graph_sweep -- [set=SCENE:PARAM:N:SIZE:K:SEED ...]
 //! [graphs=knn,verified,relative] [method=FLOW] [lambda=L] [ratio=R] [fb=F] [cf=C] [margin=M] [floor=F] [closure_margin=M] [detour=D] [dump]`:
@@ -172,8 +172,8 @@ fn main() {
         print!(" {:>8}", format!("t_{}", g.name()));
     }
     println!(
-        " {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5}  warnings (last graph)",
-        "t_knn", "drop", "brid", "clos", "comp", "short", "eig2/1"
+        " {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5} {:>7}  warnings (last graph)",
+        "t_knn", "drop", "brid", "clos", "comp", "short", "eig2/1", "ends/g"
     );
     let mut rows: Vec<Row> = Vec::new();
     let mut euclid = Vec::new();
@@ -319,7 +319,7 @@ fn main() {
             print!(" {:>8.2}", flow_t(r) / flow_t(&reports[0]));
         }
         println!(
-            " {:>6.2} {:>4} {:>4} {:>4} {:>4} {:>2}→{:<2} {:>6.3}  {}",
+            " {:>6.2} {:>4} {:>4} {:>4} {:>4} {:>2}→{:<2} {:>6.3} {:>7}  {}",
             flow_t(&reports[0]),
             b.graph.dropped.len(),
             b.graph.bridges.len() + b.graph.verified_bridges.len(),
@@ -328,6 +328,11 @@ fn main() {
             shortcuts(&reports[0]),
             shortcuts(b),
             eig.get(1).copied().unwrap_or(0.0) / eig[0],
+            format!(
+                "{}/{}",
+                b.graph.end_candidates.len(),
+                b.graph.end_flow.iter().filter(|m| m.ends_with("global")).count()
+            ),
             warn.join(",")
         );
         if dump {

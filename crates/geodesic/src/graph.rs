@@ -20,6 +20,15 @@
 //!    sampled at random opens into a line); the cheapest such candidate is added, and the search repeats until none
 //!    is left. The margin bound of a closure is stricter than that of a kept edge, because a look-alike shortcut has
 //!    the same long detour; only a pair the flow explains as well as the ends' best edges closes a loop.
+//! 5. **End candidates** (module `ends`; before the bridges, [`VerifyOptions::end_candidates`]): a gap that no
+//!    candidate crosses (its two sides are 26–34 ranks apart in pixel distance on sparse room circles) leaves the
+//!    circle an arc, or splits it into arcs, whose ends are the sides of the gaps. The ends of the largest components
+//!    (double sweep of shortest paths), each with its k/2 nearest nodes by graph distance, give extra candidates:
+//!    every pair between two end regions. Each is measured with the graph's flow and, with
+//!    [`VerifyOptions::end_global_init`], also with DIS started from the pair's global translations (across a gap the
+//!    views move by a sizeable fraction of the frame, which plain DIS underestimates by about half); the measurement
+//!    with the smaller residual ratio is kept. End candidates bridge like the others and close a gap under the keep
+//!    margin (`relative_margin`) with the same detour test: they join two ends, which a look-alike rarely is.
 //!
 //! The **verified** graph ([`GraphKind::Verified`]) takes candidate edges from the symmetrised kNN graph with
 //! `candidate_factor · k` neighbours and measures the optical flow of each in both directions. A candidate is
@@ -43,6 +52,7 @@ use ndarray::{Array2, ArrayView2, ArrayView3};
 use optical_flow::{FlowEstimator, FlowParams, PreparedFrame};
 use rayon::prelude::*;
 
+use crate::ends::{best_ratio, end_pairs, end_regions, measure_end_pairs, END_COMPONENTS};
 use crate::{Edge, GeodesicError, Result};
 
 /// How the graph is built (names `relative`, `verified`, `knn`).
@@ -248,7 +258,7 @@ pub fn measure_pairs(
     measure_prepared(pairs, frames, &est, &prepared, progress)
 }
 
-fn prepare_all(est: &FlowEstimator, frames: &[Array2<f32>]) -> Result<Vec<PreparedFrame>> {
+pub(crate) fn prepare_all(est: &FlowEstimator, frames: &[Array2<f32>]) -> Result<Vec<PreparedFrame>> {
     frames
         .par_iter()
         .enumerate()
@@ -258,7 +268,7 @@ fn prepare_all(est: &FlowEstimator, frames: &[Array2<f32>]) -> Result<Vec<Prepar
 }
 
 /// [`measure_pairs`] on frames already prepared by `est`.
-fn measure_prepared(
+pub(crate) fn measure_prepared(
     pairs: &[(usize, usize)],
     frames: &[Array2<f32>],
     est: &FlowEstimator,
@@ -450,6 +460,7 @@ fn within(adj: &[Vec<(usize, f64)>], s: usize, t: usize, limit: f64) -> bool {
 
 /// The relative graph of `data` (rows) / `frames` (the same images, gray) with k neighbours (see the module docs):
 /// the edges used, flow-weighted with λ = `photometric_weight`, sorted by (i, j), and the decisions.
+// Over 120 lines: the stages (test, end candidates, bridges, closures) share the candidate list and its flags.
 pub fn relative_graph(
     data: ArrayView2<f32>,
     frames: &[Array2<f32>],
@@ -586,149 +597,6 @@ pub fn relative_graph(
         thresholds: Some(*verify),
     };
     Ok((edges, decisions))
-}
-
-/// Flow measurements of the end pairs: with the graph's flow (`same`: estimator and prepared frames) and, when
-/// [`VerifyOptions::end_global_init`] gives another method, also with the globally initialised flow; each pair keeps
-/// the measurement with the smaller residual ratio (the flow that explains it better), with its method's name.
-fn measure_end_pairs(
-    pairs: &[(usize, usize)],
-    frames: &[Array2<f32>],
-    same: (&FlowEstimator, &[PreparedFrame]),
-    verify: &VerifyOptions,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<(FlowMeasure, String)>> {
-    let method = &same.0.params().method;
-    let global = end_flow_method(method, verify);
-    let twice = global != *method;
-    progress.start(pairs.len() as u64 * if twice { 2 } else { 1 });
-    let plain = measure_prepared(pairs, frames, same.0, same.1, &|d| progress.inc(d))?;
-    if !twice {
-        return Ok(plain.into_iter().map(|m| (m, method.name())).collect());
-    }
-    // Only the frames at an end are prepared again.
-    let mut nodes: Vec<usize> = pairs.iter().flat_map(|&(i, j)| [i, j]).collect();
-    nodes.sort_unstable();
-    nodes.dedup();
-    let local = |v: usize| nodes.binary_search(&v).expect("a node of the pairs");
-    let sub: Vec<Array2<f32>> = nodes.iter().map(|&v| frames[v].clone()).collect();
-    let sub_pairs: Vec<(usize, usize)> = pairs.iter().map(|&(i, j)| (local(i), local(j))).collect();
-    let est = FlowEstimator::new(FlowParams::new(global.clone()))?;
-    let prepared = prepare_all(&est, &sub)?;
-    let moved = measure_prepared(&sub_pairs, &sub, &est, &prepared, &|d| progress.inc(d)).map_err(|e| match e {
-        GeodesicError::Flow { i, j, source } => GeodesicError::Flow { i: nodes[i], j: nodes[j], source },
-        e => e,
-    })?;
-    Ok(plain
-        .into_iter()
-        .zip(moved)
-        .map(|(p, g)| if g.residual_ratio() < p.residual_ratio() { (g, global.name()) } else { (p, method.name()) })
-        .collect())
-}
-
-/// The flow method of the end candidates: `method` with the global initialisation when `verify` asks for it and the
-/// method is DIS.
-pub fn end_flow_method(method: &optical_flow::FlowMethod, verify: &VerifyOptions) -> optical_flow::FlowMethod {
-    match method {
-        optical_flow::FlowMethod::Dis(p) if verify.end_global_init => {
-            optical_flow::FlowMethod::Dis(optical_flow::DisParams { global_init: true, ..*p })
-        }
-        m => m.clone(),
-    }
-}
-
-/// The smallest residual ratio of the kNN candidates at node `v` (∞ without one).
-fn best_ratio(candidates: &[Candidate], v: usize) -> f64 {
-    candidates
-        .iter()
-        .filter(|c| c.knn && (c.i == v || c.j == v))
-        .map(|c| c.measure.residual_ratio())
-        .fold(f64::INFINITY, f64::min)
-}
-
-/// Components whose ends get end candidates: the largest this many.
-pub const END_COMPONENTS: usize = 4;
-
-/// Shortest-path distances from `s` over `adj` (+∞ where unreachable).
-fn distances_from(adj: &[Vec<(usize, f64)>], s: usize) -> Vec<f64> {
-    use std::cmp::Reverse;
-    let mut dist = vec![f64::INFINITY; adj.len()];
-    dist[s] = 0.0;
-    // Non-negative finite f64 order like their bit patterns.
-    let mut heap = std::collections::BinaryHeap::from([Reverse((0.0f64.to_bits(), s))]);
-    while let Some(Reverse((bits, v))) = heap.pop() {
-        let d = f64::from_bits(bits);
-        if d > dist[v] {
-            continue;
-        }
-        for &(u, w) in &adj[v] {
-            let nd = d + w;
-            if nd < dist[u] {
-                dist[u] = nd;
-                heap.push(Reverse((nd.to_bits(), u)));
-            }
-        }
-    }
-    dist
-}
-
-/// The end regions of the `components` largest components of the graph `adj`: the two ends of an approximate
-/// diameter (double sweep: the node farthest from the component's smallest node, then the node farthest from that
-/// one), each with its nearest nodes by graph distance, `size` nodes in all; a one-node component is one region.
-/// On a circle that a sampling gap opened into an arc, the ends of the arc are the two sides of the gap.
-fn end_regions(adj: &[Vec<(usize, f64)>], size: usize, components: usize) -> Vec<Vec<usize>> {
-    let n = adj.len();
-    let mut seen = vec![false; n];
-    let mut comps: Vec<Vec<usize>> = Vec::new();
-    for s in 0..n {
-        if seen[s] {
-            continue;
-        }
-        let d = distances_from(adj, s);
-        let members: Vec<usize> = (0..n).filter(|&v| d[v].is_finite()).collect();
-        members.iter().for_each(|&v| seen[v] = true);
-        comps.push(members);
-    }
-    // Largest first; ties by smallest member (the scan order).
-    comps.sort_by_key(|c| std::cmp::Reverse(c.len()));
-    comps.truncate(components);
-    let farthest =
-        |d: &[f64], members: &[usize]| members.iter().copied().fold(members[0], |b, v| if d[v] > d[b] { v } else { b });
-    let mut regions = Vec::new();
-    for members in comps {
-        if members.len() == 1 {
-            regions.push(members);
-            continue;
-        }
-        let a = farthest(&distances_from(adj, members[0]), &members);
-        let da = distances_from(adj, a);
-        let b = farthest(&da, &members);
-        for d in [da, distances_from(adj, b)] {
-            let mut near = members.clone();
-            near.sort_by(|&x, &y| d[x].total_cmp(&d[y]).then(x.cmp(&y)));
-            near.truncate(size);
-            regions.push(near);
-        }
-    }
-    regions
-}
-
-/// Pairs (i < j) of nodes in two different end regions, sorted, without the `known` pairs.
-fn end_pairs(regions: &[Vec<usize>], known: &std::collections::HashSet<(usize, usize)>) -> Vec<(usize, usize)> {
-    let mut out = std::collections::BTreeSet::new();
-    for (r, a) in regions.iter().enumerate() {
-        for b in &regions[r + 1..] {
-            for &x in a {
-                for &y in b {
-                    let p = (x.min(y), x.max(y));
-                    if x != y && !known.contains(&p) {
-                        out.insert(p);
-                    }
-                }
-            }
-        }
-    }
-    out.into_iter().collect()
 }
 
 type Pairs = Vec<(usize, usize)>;
