@@ -17,9 +17,10 @@
 //! `transform=NAME:log|inverse` puts ln(value) or 1/value of parameter NAME into the truth instead of the value
 //! (the flow scale follows through the derivative at the scene default).
 //! `method=` the optical-flow method of every graph (default the geodesic default), `lambda=` the photometric
-//! weight λ. `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`: the [`VerifyOptions`] of the verified and
-//! relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual ratio, margin,
-//! forward–backward error, kNN edge, verified). The images are rendered gray and quantised to 8 bits, as
+//! weight λ. `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`, `ends=true|false` (end candidates),
+//! `end_global=true|false` (their flow also started from global translations), `end_margin`: the [`VerifyOptions`]
+//! of the verified and relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual
+//! ratio, margin, forward–backward error, kNN edge, verified, used). The images are rendered gray and quantised to 8 bits, as
 //! `imanifold render --gray --sampling random` writes them.
 
 use geodesic::graph::VerifyOptions;
@@ -154,6 +155,7 @@ fn main() {
             Some(("detour", v)) => verify.closure_detour = v.parse().unwrap(),
             Some(("ends", v)) => verify.end_candidates = v.parse().unwrap(),
             Some(("end_global", v)) => verify.end_global_init = v.parse().unwrap(),
+            Some(("end_margin", v)) => verify.end_margin = v.parse().unwrap(),
             _ if a == "dump" => dump = true,
             _ => panic!("unknown argument {a}"),
         }

@@ -240,6 +240,7 @@ pub fn graph_json(report: &crate::GeodesicReport) -> serde_json::Value {
             "closure_detour": output::json_f64(t.closure_detour),
             "end_candidates": t.end_candidates,
             "end_global_init": t.end_global_init,
+            "end_margin": output::json_f64(t.end_margin),
         })),
         "diagnostics": {
             "eigenvalue_ratio": d.eigenvalue_ratio.map(output::json_f64),

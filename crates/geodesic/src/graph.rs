@@ -28,7 +28,7 @@
 //!    [`VerifyOptions::end_global_init`], also with DIS started from the pair's global translations (across a gap the
 //!    views move by a sizeable fraction of the frame, which plain DIS underestimates by about half); the measurement
 //!    with the smaller residual ratio is kept. End candidates bridge like the others and close a gap under the keep
-//!    margin (`relative_margin`) with the same detour test: they join two ends, which a look-alike rarely is.
+//!    margin (`end_margin`, 0.2) with the same detour test: they join two ends, which a look-alike rarely is.
 //!
 //! The **verified** graph ([`GraphKind::Verified`]) takes candidate edges from the symmetrised kNN graph with
 //! `candidate_factor · k` neighbours and measures the optical flow of each in both directions. A candidate is
@@ -113,11 +113,14 @@ pub const DEFAULT_RELATIVE_FLOOR: f64 = 0.5;
 /// Largest margin of a loop-closing candidate of the relative graph.
 pub const DEFAULT_CLOSURE_MARGIN: f64 = 0.1;
 
+/// Largest margin of an end candidate (between the ends of the components) that closes a gap.
+pub const DEFAULT_END_MARGIN: f64 = 0.2;
+
 /// Graph detour / flow weight above which a candidate of the relative graph closes a gap.
 pub const DEFAULT_CLOSURE_DETOUR: f64 = 5.0;
 
 /// Thresholds of the verified graphs (`candidate_factor` for both; the ratio and forward–backward bounds for
-/// [`GraphKind::Verified`]; margins, floor and detour for [`GraphKind::Relative`]).
+/// [`GraphKind::Verified`]; margins, floor, detour and end candidates for [`GraphKind::Relative`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VerifyOptions {
     pub candidate_factor: usize,
@@ -133,6 +136,8 @@ pub struct VerifyOptions {
     /// ([`optical_flow::DisParams::global_init`]) and keep, per pair, the measurement with the smaller residual ratio
     /// (other flow methods measure them once, as they are).
     pub end_global_init: bool,
+    /// Largest margin of an end candidate that closes a gap.
+    pub end_margin: f64,
 }
 
 impl Default for VerifyOptions {
@@ -147,6 +152,7 @@ impl Default for VerifyOptions {
             closure_detour: DEFAULT_CLOSURE_DETOUR,
             end_candidates: true,
             end_global_init: true,
+            end_margin: DEFAULT_END_MARGIN,
         }
     }
 }
@@ -169,6 +175,7 @@ impl VerifyOptions {
             ("relative margin", self.relative_margin),
             ("relative floor", self.relative_floor),
             ("closure margin", self.closure_margin),
+            ("end margin", self.end_margin),
         ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return Err(GeodesicError::Param(format!("{name} must be ≥ 0, got {v}")));
@@ -549,7 +556,7 @@ pub fn relative_graph(
     // An end candidate closes with the margin of a kept edge: it joins two ends, which a look-alike rarely does.
     let mut eligible: Vec<usize> = (0..candidates.len())
         .filter(|&c| {
-            let bound = if is_end[c] { verify.relative_margin } else { verify.closure_margin };
+            let bound = if is_end[c] { verify.end_margin } else { verify.closure_margin };
             !used[c] && candidates[c].margin <= bound
         })
         .collect();

@@ -159,6 +159,7 @@ fn end_candidates_close_the_open_room_circle() {
     assert_eq!(json["end_candidates"].as_array().unwrap().len(), g.end_candidates.len());
     assert_eq!(json["end_candidates"][0][2], g.end_flow[0].as_str());
     assert_eq!(json["thresholds"]["end_global_init"], true);
+    assert_eq!(json["thresholds"]["end_margin"], 0.2);
 }
 
 /// On true arcs (room camera yaw and turntable spin within ±60°) the ends are far apart: no end candidate closes
