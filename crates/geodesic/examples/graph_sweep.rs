@@ -2,10 +2,10 @@
 //! with the true angle distance (on the circle) for each graph construction (kNN, verified, relative) and for
 //! Euclidean-graph geodesics, the flow-stage time of each graph over the kNN graph's, and the last graph's
 //! decisions (kNN edges dropped, bridges, closures, components before bridging, edges joining views > 45° apart in
-//! the kNN → last graph) and diagnostics.
+//! the kNN → last graph, end candidates / those whose globally initialised flow was kept) and diagnostics.
 //!
 //! `cargo run --release -p geodesic --example graph_sweep -- [set=SCENE:PARAM:N:SIZE:K:SEED ...]
-//! [graphs=knn,verified,relative] [ratio=R] [fb=F] [cf=C] [margin=M] [floor=F] [closure_margin=M] [detour=D] [dump]`:
+//! [graphs=knn,verified,relative] [method=FLOW] [lambda=L] [ratio=R] [fb=F] [cf=C] [margin=M] [floor=F] [closure_margin=M] [detour=D] [dump]`:
 //! `PARAM` may name several parameters joined by `+` (`yaw+pitch`: truth distance √Σ Δ², full-circle angles
 //! periodic, distances from every 50th view). Without `set=` the 26 sets of the sweep (turntable spin and yaw, room camera yaw; n 60–300, 32–64 px, k 6–10).
 //! `scale=NAME:S` divides the differences of parameter NAME by S in the truth distance (`--truth-scale NAME=S`;
@@ -16,9 +16,11 @@
 //! units added as they are) and against the range-matched truth (each parameter's full range counts as the first's).
 //! `transform=NAME:log|inverse` puts ln(value) or 1/value of parameter NAME into the truth instead of the value
 //! (the flow scale follows through the derivative at the scene default).
-//! `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`: the [`VerifyOptions`] of the verified and
-//! relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual ratio, margin,
-//! forward–backward error, kNN edge, verified). The images are rendered gray and quantised to 8 bits, as
+//! `method=` the optical-flow method of every graph (default the geodesic default), `lambda=` the photometric
+//! weight λ. `ratio`, `fb`, `cf`, `margin`, `floor`, `closure_margin`, `detour`, `ends=true|false` (end candidates),
+//! `end_global=true|false` (their flow also started from global translations), `end_margin`: the [`VerifyOptions`]
+//! of the verified and relative graphs; `dump` prints every candidate edge of the last graph (true Δ angle, residual
+//! ratio, margin, forward–backward error, kNN edge, verified, used). The images are rendered gray and quantised to 8 bits, as
 //! `imanifold render --gray --sampling random` writes them.
 
 use geodesic::graph::VerifyOptions;
@@ -126,6 +128,8 @@ fn main() {
     let mut scales: Vec<(String, f64)> = Vec::new();
     let mut flow_scales = false;
     let mut transforms: Vec<(String, String)> = Vec::new();
+    let mut flow_method: optical_flow::FlowMethod = geodesic::default_flow_params().method;
+    let mut lambda = geodesic::DEFAULT_PHOTOMETRIC_WEIGHT;
     for a in std::env::args().skip(1) {
         match a.split_once('=') {
             Some(("set", v)) => specs.push(SetSpec::parse(v)),
@@ -139,6 +143,8 @@ fn main() {
                 let (name, s) = v.split_once(':').expect("scale=NAME:S");
                 scales.push((name.into(), s.parse().unwrap()));
             }
+            Some(("method", v)) => flow_method = v.parse().unwrap(),
+            Some(("lambda", v)) => lambda = v.parse().unwrap(),
             Some(("graphs", v)) => graphs = v.split(',').map(|g| g.parse().unwrap()).collect(),
             Some(("ratio", v)) => verify.max_residual_ratio = v.parse().unwrap(),
             Some(("fb", v)) => verify.max_fb_error = v.parse().unwrap(),
@@ -147,6 +153,9 @@ fn main() {
             Some(("floor", v)) => verify.relative_floor = v.parse().unwrap(),
             Some(("closure_margin", v)) => verify.closure_margin = v.parse().unwrap(),
             Some(("detour", v)) => verify.closure_detour = v.parse().unwrap(),
+            Some(("ends", v)) => verify.end_candidates = v.parse().unwrap(),
+            Some(("end_global", v)) => verify.end_global_init = v.parse().unwrap(),
+            Some(("end_margin", v)) => verify.end_margin = v.parse().unwrap(),
             _ if a == "dump" => dump = true,
             _ => panic!("unknown argument {a}"),
         }
@@ -155,7 +164,7 @@ fn main() {
     if specs.is_empty() {
         specs = SWEEP.iter().map(|s| SetSpec::parse(s)).collect();
     }
-    println!("{verify:?}");
+    println!("{verify:?}; flow {flow_method}, λ {lambda}");
     print!("{:<28}", "set");
     for g in &graphs {
         print!(" {:>8}", g.name());
@@ -165,8 +174,8 @@ fn main() {
         print!(" {:>8}", format!("t_{}", g.name()));
     }
     println!(
-        " {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5}  warnings (last graph)",
-        "t_knn", "drop", "brid", "clos", "comp", "short", "eig2/1"
+        " {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5} {:>7}  warnings (last graph)",
+        "t_knn", "drop", "brid", "clos", "comp", "short", "eig2/1", "ends/g"
     );
     let mut rows: Vec<Row> = Vec::new();
     let mut euclid = Vec::new();
@@ -240,6 +249,8 @@ fn main() {
             sources: several.then(|| (0..s.n).step_by(50).collect()),
             dims: if several { 0 } else { geodesic::DEFAULT_DIMS },
             verify,
+            flow_method: flow_method.clone(),
+            photometric_weight: lambda,
             ..GeodesicOptions::default()
         };
         let reports: Vec<geodesic::GeodesicReport> = graphs
@@ -310,7 +321,7 @@ fn main() {
             print!(" {:>8.2}", flow_t(r) / flow_t(&reports[0]));
         }
         println!(
-            " {:>6.2} {:>4} {:>4} {:>4} {:>4} {:>2}→{:<2} {:>6.3}  {}",
+            " {:>6.2} {:>4} {:>4} {:>4} {:>4} {:>2}→{:<2} {:>6.3} {:>7}  {}",
             flow_t(&reports[0]),
             b.graph.dropped.len(),
             b.graph.bridges.len() + b.graph.verified_bridges.len(),
@@ -319,12 +330,18 @@ fn main() {
             shortcuts(&reports[0]),
             shortcuts(b),
             eig.get(1).copied().unwrap_or(0.0) / eig[0],
+            format!(
+                "{}/{}",
+                b.graph.end_candidates.len(),
+                b.graph.end_flow.iter().filter(|m| m.ends_with("global")).count()
+            ),
             warn.join(",")
         );
         if dump {
+            let used: std::collections::HashSet<(usize, usize)> = b.edges.iter().map(|e| (e.i, e.j)).collect();
             for c in &b.graph.candidates {
                 println!(
-                    "  {:>4} {:>4} dtrue {:>6.1} rms {:>6.2} ratio {:>5.3} margin {:>6.3} fb {:>6.3} {}{} w {:.4}",
+                    "  {:>4} {:>4} dtrue {:>6.1} rms {:>6.2} ratio {:>5.3} margin {:>6.3} fb {:>6.3} {}{}{} w {:.4}",
                     c.i,
                     c.j,
                     dtrue(c.i, c.j),
@@ -334,6 +351,7 @@ fn main() {
                     c.measure.fb_error,
                     if c.knn { "k" } else { "-" },
                     if c.verified { "v" } else { "-" },
+                    if used.contains(&(c.i, c.j)) { "U" } else { "-" },
                     c.weight,
                 );
             }

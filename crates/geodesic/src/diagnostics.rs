@@ -224,6 +224,12 @@ pub fn graph_json(report: &crate::GeodesicReport) -> serde_json::Value {
         "components_after": g.components_after,
         "knn_edges": g.candidates.iter().filter(|c| c.knn).count(),
         "closures": pairs(&g.closures),
+        "end_candidates": g
+            .end_candidates
+            .iter()
+            .zip(&g.end_flow)
+            .map(|(&(i, j), m)| json!([i, j, m]))
+            .collect::<Vec<_>>(),
         "thresholds": g.thresholds.map(|t| json!({
             "candidate_factor": t.candidate_factor,
             "max_residual_ratio": output::json_f64(t.max_residual_ratio),
@@ -232,6 +238,9 @@ pub fn graph_json(report: &crate::GeodesicReport) -> serde_json::Value {
             "relative_floor": output::json_f64(t.relative_floor),
             "closure_margin": output::json_f64(t.closure_margin),
             "closure_detour": output::json_f64(t.closure_detour),
+            "end_candidates": t.end_candidates,
+            "end_global_init": t.end_global_init,
+            "end_margin": output::json_f64(t.end_margin),
         })),
         "diagnostics": {
             "eigenvalue_ratio": d.eigenvalue_ratio.map(output::json_f64),

@@ -20,6 +20,15 @@
 //!    sampled at random opens into a line); the cheapest such candidate is added, and the search repeats until none
 //!    is left. The margin bound of a closure is stricter than that of a kept edge, because a look-alike shortcut has
 //!    the same long detour; only a pair the flow explains as well as the ends' best edges closes a loop.
+//! 5. **End candidates** (module `ends`; before the bridges, [`VerifyOptions::end_candidates`]): a gap that no
+//!    candidate crosses (its two sides are 26–34 ranks apart in pixel distance on sparse room circles) leaves the
+//!    circle an arc, or splits it into arcs, whose ends are the sides of the gaps. The ends of the largest components
+//!    (double sweep of shortest paths), each with its k/2 nearest nodes by graph distance, give extra candidates:
+//!    every pair between two end regions. Each is measured with the graph's flow and, with
+//!    [`VerifyOptions::end_global_init`], also with DIS started from the pair's global translations (across a gap the
+//!    views move by a sizeable fraction of the frame, which plain DIS underestimates by about half); the measurement
+//!    with the smaller residual ratio is kept. End candidates bridge like the others and close a gap under the keep
+//!    margin (`end_margin`, 0.2) with the same detour test: they join two ends, which a look-alike rarely is.
 //!
 //! The **verified** graph ([`GraphKind::Verified`]) takes candidate edges from the symmetrised kNN graph with
 //! `candidate_factor · k` neighbours and measures the optical flow of each in both directions. A candidate is
@@ -40,9 +49,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use ndarray::{Array2, ArrayView2, ArrayView3};
-use optical_flow::{FlowEstimator, FlowParams};
+use optical_flow::{FlowEstimator, FlowParams, PreparedFrame};
 use rayon::prelude::*;
 
+use crate::ends::{best_ratio, end_pairs, end_regions, measure_end_pairs, END_COMPONENTS};
 use crate::{Edge, GeodesicError, Result};
 
 /// How the graph is built (names `relative`, `verified`, `knn`).
@@ -103,11 +113,14 @@ pub const DEFAULT_RELATIVE_FLOOR: f64 = 0.5;
 /// Largest margin of a loop-closing candidate of the relative graph.
 pub const DEFAULT_CLOSURE_MARGIN: f64 = 0.1;
 
+/// Largest margin of an end candidate (between the ends of the components) that closes a gap.
+pub const DEFAULT_END_MARGIN: f64 = 0.2;
+
 /// Graph detour / flow weight above which a candidate of the relative graph closes a gap.
 pub const DEFAULT_CLOSURE_DETOUR: f64 = 5.0;
 
 /// Thresholds of the verified graphs (`candidate_factor` for both; the ratio and forward–backward bounds for
-/// [`GraphKind::Verified`]; margins, floor and detour for [`GraphKind::Relative`]).
+/// [`GraphKind::Verified`]; margins, floor, detour and end candidates for [`GraphKind::Relative`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VerifyOptions {
     pub candidate_factor: usize,
@@ -117,6 +130,14 @@ pub struct VerifyOptions {
     pub relative_floor: f64,
     pub closure_margin: f64,
     pub closure_detour: f64,
+    /// Relative graph: measure extra candidates between the ends of the components (see the module docs).
+    pub end_candidates: bool,
+    /// Measure the end candidates also with the DIS flow started from the pair's global translations
+    /// ([`optical_flow::DisParams::global_init`]) and keep, per pair, the measurement with the smaller residual ratio
+    /// (other flow methods measure them once, as they are).
+    pub end_global_init: bool,
+    /// Largest margin of an end candidate that closes a gap.
+    pub end_margin: f64,
 }
 
 impl Default for VerifyOptions {
@@ -129,6 +150,9 @@ impl Default for VerifyOptions {
             relative_floor: DEFAULT_RELATIVE_FLOOR,
             closure_margin: DEFAULT_CLOSURE_MARGIN,
             closure_detour: DEFAULT_CLOSURE_DETOUR,
+            end_candidates: true,
+            end_global_init: true,
+            end_margin: DEFAULT_END_MARGIN,
         }
     }
 }
@@ -151,6 +175,7 @@ impl VerifyOptions {
             ("relative margin", self.relative_margin),
             ("relative floor", self.relative_floor),
             ("closure margin", self.closure_margin),
+            ("end margin", self.end_margin),
         ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return Err(GeodesicError::Param(format!("{name} must be ≥ 0, got {v}")));
@@ -220,6 +245,10 @@ pub struct GraphDecisions {
     pub components_after: usize,
     /// Candidates added to close a sampling gap (relative graph): (i, j).
     pub closures: Vec<(usize, usize)>,
+    /// Extra candidates measured between the ends of the components (relative graph, see the module docs): (i, j).
+    pub end_candidates: Vec<(usize, usize)>,
+    /// For each end candidate, the flow method whose measurement was kept.
+    pub end_flow: Vec<String>,
     /// The thresholds used (`None` for the kNN graph).
     pub thresholds: Option<VerifyOptions>,
 }
@@ -232,12 +261,27 @@ pub fn measure_pairs(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<FlowMeasure>> {
     let est = FlowEstimator::new(params.clone())?;
-    let prepared: Vec<_> = frames
+    let prepared = prepare_all(&est, frames)?;
+    measure_prepared(pairs, frames, &est, &prepared, progress)
+}
+
+pub(crate) fn prepare_all(est: &FlowEstimator, frames: &[Array2<f32>]) -> Result<Vec<PreparedFrame>> {
+    frames
         .par_iter()
         .enumerate()
         .map(|(i, f)| est.prepare_named(f.view(), &format!("image {i}")))
         .collect::<std::result::Result<_, _>>()
-        .map_err(GeodesicError::FlowParams)?;
+        .map_err(GeodesicError::FlowParams)
+}
+
+/// [`measure_pairs`] on frames already prepared by `est`.
+pub(crate) fn measure_prepared(
+    pairs: &[(usize, usize)],
+    frames: &[Array2<f32>],
+    est: &FlowEstimator,
+    prepared: &[PreparedFrame],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<FlowMeasure>> {
     pairs
         .par_iter()
         .map(|&(i, j)| {
@@ -349,6 +393,8 @@ pub fn verified_graph(
         components_before,
         components_after,
         closures: Vec::new(),
+        end_candidates: Vec::new(),
+        end_flow: Vec::new(),
         thresholds: Some(*verify),
     };
     Ok((edges, decisions))
@@ -421,6 +467,7 @@ fn within(adj: &[Vec<(usize, f64)>], s: usize, t: usize, limit: f64) -> bool {
 
 /// The relative graph of `data` (rows) / `frames` (the same images, gray) with k neighbours (see the module docs):
 /// the edges used, flow-weighted with λ = `photometric_weight`, sorted by (i, j), and the decisions.
+// Over 120 lines: the stages (test, end candidates, bridges, closures) share the candidate list and its flags.
 pub fn relative_graph(
     data: ArrayView2<f32>,
     frames: &[Array2<f32>],
@@ -433,26 +480,28 @@ pub fn relative_graph(
     verify.validate()?;
     let n = data.nrows();
     let candidate_k = (k * verify.candidate_factor).min(n.saturating_sub(1)).max(k);
-    let info = relative_candidates(data, k, candidate_k)?;
+    let mut info = relative_candidates(data, k, candidate_k)?;
     let pairs: Vec<(usize, usize)> = info.iter().map(|c| (c.0, c.1)).collect();
     progress.start(pairs.len() as u64);
-    let measures = measure_pairs(&pairs, frames, params, &|d| progress.inc(d))?;
-    let mut candidates: Vec<Candidate> = info
-        .iter()
-        .zip(&measures)
-        .map(|(&(i, j, _, knn), m)| Candidate {
-            i,
-            j,
-            measure: *m,
-            weight: m.rms + photometric_weight * m.residual,
-            verified: false,
-            knn,
-            margin: 0.0,
-        })
-        .collect();
+    let est = FlowEstimator::new(params.clone())?;
+    let prepared = prepare_all(&est, frames)?;
+    let measures = measure_prepared(&pairs, frames, &est, &prepared, &|d| progress.inc(d))?;
+    let candidate = |(i, j, knn): (usize, usize, bool), m: &FlowMeasure| Candidate {
+        i,
+        j,
+        measure: *m,
+        weight: m.rms + photometric_weight * m.residual,
+        verified: false,
+        knn,
+        margin: 0.0,
+    };
+    let mut candidates: Vec<Candidate> =
+        info.iter().zip(&measures).map(|(&(i, j, _, knn), m)| candidate((i, j, knn), m)).collect();
     set_margins(n, &mut candidates);
+    let test =
+        |c: &Candidate| c.measure.residual_ratio() <= verify.relative_floor || c.margin <= verify.relative_margin;
     for c in candidates.iter_mut() {
-        c.verified = c.measure.residual_ratio() <= verify.relative_floor || c.margin <= verify.relative_margin;
+        c.verified = test(c);
     }
     let mut used: Vec<bool> = candidates.iter().map(|c| c.knn && c.verified).collect();
     let mut uf = petgraph::unionfind::UnionFind::<usize>::new(n);
@@ -461,6 +510,30 @@ pub fn relative_graph(
     }
     let count = |uf: &petgraph::unionfind::UnionFind<usize>| (0..n).filter(|&v| uf.find(v) == v).count();
     let components_before = count(&uf);
+    // End candidates: pairs between the ends of the components, where a sampling gap leaves them open.
+    let (mut end_candidates, mut end_flow) = (Vec::new(), Vec::new());
+    if verify.end_candidates {
+        let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+        for (c, _) in candidates.iter().zip(&used).filter(|(_, u)| **u) {
+            adj[c.i].push((c.j, c.weight));
+            adj[c.j].push((c.i, c.weight));
+        }
+        let known: std::collections::HashSet<(usize, usize)> = pairs.iter().copied().collect();
+        let extra = end_pairs(&end_regions(&adj, (k / 2).max(2), END_COMPONENTS), &known);
+        let measured = measure_end_pairs(&extra, frames, (&est, &prepared), verify, progress)?;
+        for (&(i, j), (m, method)) in extra.iter().zip(measured) {
+            let d = data.row(i).iter().zip(data.row(j)).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
+            info.push((i, j, d, false));
+            let mut c = candidate((i, j, false), &m);
+            c.margin = c.measure.residual_ratio() - best_ratio(&candidates, i).max(best_ratio(&candidates, j));
+            c.verified = test(&c);
+            candidates.push(c);
+            used.push(false);
+            end_flow.push(method);
+        }
+        end_candidates = extra;
+    }
+    let is_end: Vec<bool> = (0..candidates.len()).map(|c| c >= pairs.len()).collect();
     // Bridges (Kruskal): candidates that pass the test first, then by margin.
     let mut order: Vec<usize> = (0..candidates.len()).filter(|&c| !used[c]).collect();
     order.sort_by(|&a, &b| {
@@ -480,8 +553,13 @@ pub fn relative_graph(
         adj[c.i].push((c.j, c.weight));
         adj[c.j].push((c.i, c.weight));
     }
-    let mut eligible: Vec<usize> =
-        (0..candidates.len()).filter(|&c| !used[c] && candidates[c].margin <= verify.closure_margin).collect();
+    // An end candidate closes with the margin of a kept edge: it joins two ends, which a look-alike rarely does.
+    let mut eligible: Vec<usize> = (0..candidates.len())
+        .filter(|&c| {
+            let bound = if is_end[c] { verify.end_margin } else { verify.closure_margin };
+            !used[c] && candidates[c].margin <= bound
+        })
+        .collect();
     eligible.sort_by(|&a, &b| {
         let (x, y) = (&candidates[a], &candidates[b]);
         x.weight.total_cmp(&y.weight).then((x.i, x.j).cmp(&(y.i, y.j)))
@@ -521,6 +599,8 @@ pub fn relative_graph(
         components_before,
         components_after,
         closures,
+        end_candidates,
+        end_flow,
         thresholds: Some(*verify),
     };
     Ok((edges, decisions))

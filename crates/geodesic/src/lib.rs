@@ -4,7 +4,8 @@
 //!    when j is among i's k nearest or i among j's. With the flow metric the default ([`GraphKind::Relative`],
 //!    module [`graph`]) then drops kNN edges the flow explains much worse than their ends' best edges (shortcuts
 //!    between look-alike views), bridges components and closes sampling gaps with verified candidates from a
-//!    larger k; [`GraphKind::Knn`] keeps the plain kNN graph.
+//!    larger k and from the ends of its components (measured also with a globally initialised flow);
+//!    [`GraphKind::Knn`] keeps the plain kNN graph.
 //! 2. **Edge weights.** [`EdgeMetric::Euclidean`]: the pixel distance. [`EdgeMetric::Flow`]: the length of the camera
 //!    motion that maps one image onto the other, measured by dense optical flow (the `optical-flow` crate):
 //!
@@ -43,6 +44,7 @@
 
 pub mod diagnostics;
 mod dir;
+mod ends;
 mod from_dataset;
 pub mod graph;
 pub mod path;

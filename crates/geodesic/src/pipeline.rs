@@ -386,6 +386,8 @@ pub fn run(input: GeodesicInput, options: &GeodesicOptions, progress: &dyn Progr
         components_before: components,
         components_after: components,
         closures: Vec::new(),
+        end_candidates: Vec::new(),
+        end_flow: Vec::new(),
         thresholds: None,
     });
     let distances = timed(&mut timings, "dijkstra", || crate::shortest_paths(n, &edges, sources))?;

@@ -26,6 +26,10 @@ pub struct DisParams {
     /// Finest level at which the variational refinement runs (≤ `finest_scale`): the levels below `finest_scale`
     /// down to this one get the upsampled flow refined variationally, without patch search.
     pub variational_finest_scale: usize,
+    /// Start the patch search of the coarsest level also from a global translation found by exhaustive search on
+    /// a coarser level (module `global`): each patch starts from whichever of its initial vector and the global
+    /// one fits it better. Follows motions beyond the reach of the pyramid (a sizeable fraction of a small frame).
+    pub global_init: bool,
 }
 
 impl DisParams {
@@ -33,6 +37,13 @@ impl DisParams {
     /// accurate than the default on smooth warps of photographs, and about 4× slower.
     pub fn fine() -> DisParams {
         DisParams { finest_scale: 0, variational_finest_scale: 0, ..DisParams::default() }
+    }
+
+    /// [`DisParams::fine`] with [`DisParams::global_init`]: the patch search also starts from the global
+    /// translation of the pair, so shifts of a quarter to a third of a 32–64 px frame are followed (`dis-fine` stops
+    /// near one patch, 5–10 px, whatever the true shift).
+    pub fn global() -> DisParams {
+        DisParams { global_init: true, ..DisParams::fine() }
     }
 
     /// The parameters of OpenCV's `DISOPTICAL_FLOW_PRESET_MEDIUM`.
@@ -46,6 +57,7 @@ impl DisParams {
             spatial_propagation: true,
             variational: VariationalParams::default(),
             variational_finest_scale: 1,
+            global_init: false,
         }
     }
 
@@ -80,6 +92,17 @@ pub(crate) fn dis_scales(w: usize, h: usize, p: &DisParams) -> (usize, usize) {
     let b = (w.min(h) as f64 / ps).log2().floor();
     let coarsest = a.min(b).max(0.0) as usize;
     (p.finest_scale.min(coarsest), coarsest)
+}
+
+/// Last (coarsest) pyramid level a frame must provide: the coarsest of the patch search, or the level of the
+/// global translation search when [`DisParams::global_init`] is on.
+pub(crate) fn last_level(w: usize, h: usize, p: &DisParams) -> usize {
+    let coarsest = dis_scales(w, h, p).1;
+    if p.global_init {
+        coarsest.max(crate::global::search_level(w, h))
+    } else {
+        coarsest
+    }
 }
 
 /// First pyramid level a frame must provide: the finer of the patch-search and refinement levels.
@@ -261,6 +284,7 @@ fn search_level<const PS: usize>(
     u: &Plane,
     v: &Plane,
     p: &DisParams,
+    extra: &[[f32; 2]],
 ) -> (Vec<usize>, Vec<usize>, Vec<[f32; 2]>) {
     let (w, h) = (i0.img.w, i0.img.h);
     let ps = PS;
@@ -303,8 +327,21 @@ fn search_level<const PS: usize>(
                 let (px, py) = (xs[i], ys[j]);
                 let pi = info[k];
                 let mut start = s[k];
+                let mut start_ssd = None;
+                if pass == 0 && !extra.is_empty() {
+                    let mut best = search.eval(px, py, start[0], start[1], pi.sgx, pi.sgy).0;
+                    for g in extra {
+                        let c = search.eval(px, py, g[0], g[1], pi.sgx, pi.sgy).0;
+                        if c < best {
+                            best = c;
+                            start = *g;
+                        }
+                    }
+                    start_ssd = Some(best);
+                }
                 if p.spatial_propagation {
-                    let mut best_ssd = search.eval(px, py, start[0], start[1], pi.sgx, pi.sgy).0;
+                    let mut best_ssd =
+                        start_ssd.unwrap_or_else(|| search.eval(px, py, start[0], start[1], pi.sgx, pi.sgy).0);
                     let (ni, nj) = if forward {
                         (i.checked_sub(1), j.checked_sub(1))
                     } else {
@@ -399,12 +436,19 @@ fn densify<const PS: usize>(i0: &Level, i1: &Level, xs: &[usize], ys: &[usize], 
 
 /// Patch search and densification on one level, monomorphised for the patch size (the inner loops then have a
 /// fixed trip count and vectorise).
-fn search_and_densify(i0: &Level, i1: &Level, u: &Plane, v: &Plane, p: &DisParams) -> (Plane, Plane) {
+fn search_and_densify(
+    i0: &Level,
+    i1: &Level,
+    u: &Plane,
+    v: &Plane,
+    p: &DisParams,
+    extra: &[[f32; 2]],
+) -> (Plane, Plane) {
     macro_rules! run {
         ($($n:literal)*) => {
             match p.patch_size {
                 $($n => {
-                    let (xs, ys, s) = search_level::<$n>(i0, i1, u, v, p);
+                    let (xs, ys, s) = search_level::<$n>(i0, i1, u, v, p, extra);
                     densify::<$n>(i0, i1, &xs, &ys, &s)
                 })*
                 other => unreachable!("patch size {other} is rejected by FlowParams::validate"),
@@ -429,6 +473,14 @@ pub(crate) fn dis_flow(
     let top = &levels0[coarsest - first];
     let mut u = Plane::zeros(top.img.w, top.img.h);
     let mut v = Plane::zeros(top.img.w, top.img.h);
+    // The global translation, searched on the levels from the coarsest prepared one down to `coarsest`.
+    let global = if p.global_init {
+        let a: Vec<&Plane> = levels0[coarsest - first..].iter().map(|l| &l.img).collect();
+        let b: Vec<&Plane> = levels1[coarsest - first..].iter().map(|l| &l.img).collect();
+        crate::global::global_shifts(&a, &b)
+    } else {
+        Vec::new()
+    };
     for l in (finest..=coarsest).rev() {
         let i0 = &levels0[l - first];
         let i1 = &levels1[l - first];
@@ -436,7 +488,7 @@ pub(crate) fn dis_flow(
             u = upscale_flow(&u, i0.img.w, i0.img.h, 2.0);
             v = upscale_flow(&v, i0.img.w, i0.img.h, 2.0);
         }
-        let (du, dv) = search_and_densify(i0, i1, &u, &v, p);
+        let (du, dv) = search_and_densify(i0, i1, &u, &v, p, if l == coarsest { &global } else { &[] });
         u = du;
         v = dv;
         variational::refine(&i0.img, &i1.img, &mut u, &mut v, &p.variational);

@@ -23,7 +23,9 @@
 //!   search with spatial propagation, densification, variational refinement. `dis-medium` and `dis-fast` use the
 //!   parameters of OpenCV's MEDIUM and FAST presets; the default `dis` is MEDIUM with a softer smoothness penalty
 //!   ([`DisParams::default`]); `dis-fine` ([`DisParams::fine`]) solves down to full resolution (more accurate,
-//!   about 4× slower).
+//!   about 4× slower); `dis-global` ([`DisParams::global`]) is `dis-fine` whose patch search also starts from the
+//!   pair's global translation (exhaustive search on a coarse level), for shifts of a sizeable fraction of a small
+//!   frame.
 //! * [`FlowMethod::Variational`]: pure coarse-to-fine variational flow (the refinement energy alone, no patch
 //!   search); smoother, slower, weaker on large motions.
 //! * With the cargo feature `opencv`: OpenCV's DIS (presets MEDIUM and FAST) and Farneback, as references.
@@ -39,6 +41,7 @@ use rayon::prelude::*;
 
 pub mod batch;
 mod dis;
+mod global;
 pub mod interpolate;
 mod io;
 mod metrics;
@@ -157,7 +160,7 @@ impl Default for CoarseToFineParams {
 
 /// Method names accepted by [`FlowMethod::from_name`] in this build.
 pub fn method_names() -> Vec<&'static str> {
-    let mut v = vec!["dis", "dis-medium", "dis-fast", "dis-fine", "variational"];
+    let mut v = vec!["dis", "dis-medium", "dis-fast", "dis-fine", "dis-global", "variational"];
     if cfg!(feature = "opencv") {
         v.extend(["opencv-dis-medium", "opencv-dis-fast", "opencv-farneback"]);
     }
@@ -172,6 +175,7 @@ impl FlowMethod {
             "dis-medium" => FlowMethod::Dis(DisParams::medium()),
             "dis-fast" => FlowMethod::Dis(DisParams::fast()),
             "dis-fine" => FlowMethod::Dis(DisParams::fine()),
+            "dis-global" => FlowMethod::Dis(DisParams::global()),
             "variational" => FlowMethod::Variational(CoarseToFineParams::default()),
             #[cfg(feature = "opencv")]
             "opencv-dis-medium" => FlowMethod::OpencvDis(OpencvDisPreset::Medium),
@@ -196,6 +200,7 @@ impl FlowMethod {
             FlowMethod::Dis(p) if *p == DisParams::medium() => "dis-medium".into(),
             FlowMethod::Dis(p) if *p == DisParams::fast() => "dis-fast".into(),
             FlowMethod::Dis(p) if *p == DisParams::fine() => "dis-fine".into(),
+            FlowMethod::Dis(p) if *p == DisParams::global() => "dis-global".into(),
             FlowMethod::Dis(_) => "dis-custom".into(),
             FlowMethod::Variational(p) if *p == CoarseToFineParams::default() => "variational".into(),
             FlowMethod::Variational(_) => "variational-custom".into(),
@@ -369,7 +374,7 @@ impl FlowEstimator {
         check_frame(what, &frame, method.min_size(), &method.name())?;
         let (h, w) = frame.dim();
         let (first, last) = match method {
-            FlowMethod::Dis(p) => (dis::first_level(w, h, p), dis::dis_scales(w, h, p).1),
+            FlowMethod::Dis(p) => (dis::first_level(w, h, p), dis::last_level(w, h, p)),
             FlowMethod::Variational(p) => (0, variational_coarsest(w, h, p)),
             #[cfg(feature = "opencv")]
             _ => (0, 0),
@@ -427,8 +432,9 @@ impl FlowEstimator {
             FlowMethod::Dis(p) => {
                 let (finest, coarsest) = dis::dis_scales(w, h, p);
                 let first = dis::first_level(w, h, p);
-                check_prepared(frame1, first, coarsest)?;
-                check_prepared(frame2, first, coarsest)?;
+                let last = dis::last_level(w, h, p);
+                check_prepared(frame1, first, last)?;
+                check_prepared(frame2, first, last)?;
                 dis::dis_flow(&frame1.levels, &frame2.levels, frame1.first, finest, coarsest, p, w, h)
             }
             FlowMethod::Variational(p) => {

@@ -28,8 +28,9 @@ pub struct Args {
     /// Output: the flow .npy for one pair (written once the flow is computed), the output folder in batch mode.
     #[arg(long)]
     pub out: PathBuf,
-    /// Method: dis (default: DIS with OpenCV's MEDIUM parameters), dis-fast, dis-fine, variational, and with the
-    /// `opencv` build feature opencv-dis-medium, opencv-dis-fast, opencv-farneback.
+    /// Method: dis (default: DIS with OpenCV's MEDIUM parameters), dis-fast, dis-fine, dis-global (dis-fine also
+    /// started from the pair's global translations, for large motions), variational, and with the `opencv` build
+    /// feature opencv-dis-medium, opencv-dis-fast, opencv-farneback.
     #[arg(long, default_value = optical_flow::DEFAULT_METHOD)]
     pub method: FlowMethod,
     /// Middlebury colour-wheel PNG of the flow (one pair).
