@@ -20,15 +20,20 @@ struct Set {
 
 fn circle(scene: &str, param: &'static str, n: usize, size: usize, seed: u64) -> Set {
     let scene = Scene::builtin(scene).unwrap();
-    let pi = scene.param_index(param).unwrap();
     let params = scene_render::sample_parameters(&scene, &[param.to_string()], n, Sampling::Random, seed).unwrap();
+    gray_set(&scene, param, &params, size)
+}
+
+/// The gray renders of `params` (quantised to 8 bits, as a folder of PNGs would be), one row per image.
+fn gray_set(scene: &Scene, param: &'static str, params: &[scene_render::Params], size: usize) -> Set {
+    let pi = scene.param_index(param).unwrap();
     let opts = RenderOptions { color: ColorMode::Gray, ..RenderOptions::square(size) };
-    let frames: Vec<Array2<f32>> = render_set(&scene, &params, &opts)
+    let frames: Vec<Array2<f32>> = render_set(scene, params, &opts)
         .unwrap()
         .iter()
         .map(|r| r.image.index_axis(Axis(2), 0).mapv(pixels::on_8bit_grid))
         .collect();
-    let data = Array2::from_shape_fn((n, size * size), |(i, p)| frames[i][[p / size, p % size]]);
+    let data = Array2::from_shape_fn((params.len(), size * size), |(i, p)| frames[i][[p / size, p % size]]);
     Set { frames, data, angle: params.iter().map(|p| p.values[pi]).collect(), param }
 }
 
@@ -123,14 +128,7 @@ fn arc(scene: &str, param: &'static str, n: usize, size: usize, seed: u64, half:
     for p in params.iter_mut() {
         p.values[pi] *= half / 180.0;
     }
-    let opts = RenderOptions { color: ColorMode::Gray, ..RenderOptions::square(size) };
-    let frames: Vec<Array2<f32>> = render_set(&sc, &params, &opts)
-        .unwrap()
-        .iter()
-        .map(|r| r.image.index_axis(Axis(2), 0).mapv(pixels::on_8bit_grid))
-        .collect();
-    let data = Array2::from_shape_fn((n, size * size), |(i, p)| frames[i][[p / size, p % size]]);
-    Set { frames, data, angle: params.iter().map(|p| p.values[pi]).collect(), param }
+    gray_set(&sc, param, &params, size)
 }
 
 /// The room circle of the first test has a 32.8° sampling gap (views 18 and 8) that no kNN edge or mutual candidate
