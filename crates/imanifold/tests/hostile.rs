@@ -273,6 +273,7 @@ fn hostile_inputs_are_refused_and_inputs_untouched() {
     add(&["bench", "knn", "--shape", "1x5"], "1x5");
     add(&["bench", "dim", "--estimator", "nope"], "nope");
     add(&["bench", "dim", "--k", "0"], "k");
+    add(&["bench", "dim", "--shape", "100000000x100000"], "100000000");
     // Wrong acceptances.
     add(&["dim", &goods, "--k", "99999999999"], "99999999999");
     add(&["dim", &goods, "--estimator", "nope"], "nope");

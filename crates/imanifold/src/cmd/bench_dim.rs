@@ -69,11 +69,17 @@ pub fn run(a: DimArgs) -> anyhow::Result<()> {
     };
     // Estimators and options are checked before any data is made or read.
     let session = Session::new(&opts)?;
-    let scratch = tempfile::tempdir().context("creating a scratch folder")?;
+    if a.file.is_none() {
+        check_memory(a.shape.0, a.shape.1, a.k, "--shape")?;
+    }
     let data = match &a.file {
         Some(f) => dataset::load(f, &dataset::LoadOptions::default())?.data.view().to_owned(),
         None => BenchData::Subspace.generate(a.shape.0, a.shape.1, 0.0, a.seed),
     };
+    if let Some(f) = &a.file {
+        check_memory(data.nrows(), data.ncols(), a.k, &f.display().to_string())?;
+    }
+    let scratch = tempfile::tempdir().context("creating a scratch folder")?;
     // The peer reads the same float32 rows from a scratch .npy, whatever the input's format.
     let path = scratch.path().join("rows.npy");
     output::write_npy(&path, &data)?;
@@ -112,6 +118,19 @@ pub fn run(a: DimArgs) -> anyhow::Result<()> {
     drop(scratch);
     let value = a.out.write(|dir| Ok(results.write(dir)?))?;
     a.out.print(&value)
+}
+
+/// Refuses, with the figures, a run whose rows, kNN search and PCA scatters (the context's, the 16 half-sampling
+/// groups', a half's) would not fit in the available memory.
+fn check_memory(n: usize, d: usize, k: usize, what: &str) -> anyhow::Result<()> {
+    let (n128, d128) = (n as u128, d as u128);
+    let needed = knn::bench::memory_needed(n, d, k) + 18 * d128 * d128 * 8 + n128 * d128 * 4;
+    let available = dataset::limits::available_memory();
+    if needed > available as u128 {
+        let (needed, available) = (dataset::limits::Bytes(needed), dataset::limits::Bytes(available as u128));
+        bail!("{what}: {n} × {d} rows need about {needed} for dim and its interval, {available} available");
+    }
+    Ok(())
 }
 
 /// Prints and records the side-by-side figures.
