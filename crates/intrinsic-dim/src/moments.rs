@@ -47,6 +47,14 @@ pub struct Scatter {
     pub lower: Array2<f64>,
 }
 
+impl Scatter {
+    /// The whole symmetric d × d matrix (the lower triangle mirrored).
+    pub fn full(&self) -> Mat<f64> {
+        let l = &self.lower;
+        Mat::from_fn(l.nrows(), l.ncols(), |i, j| if i >= j { l[[i, j]] } else { l[[j, i]] })
+    }
+}
+
 /// The canonical blocks `[start, end)` of `n` rows.
 pub fn blocks(n: usize) -> Vec<(usize, usize)> {
     (0..n).step_by(MOMENT_BLOCK).map(|s| (s, (s + MOMENT_BLOCK).min(n))).collect()
@@ -197,14 +205,7 @@ pub fn spectrum_from_scatter(s: &Scatter, center: bool) -> Result<Vec<f64>, DimE
             ),
         });
     }
-    let mut c = Mat::<f64>::zeros(d, d);
-    for j in 0..d {
-        for i in j..d {
-            c[(i, j)] = s.lower[[i, j]];
-            c[(j, i)] = s.lower[[i, j]];
-        }
-    }
-    let (mut vals, _) = sym_eigen(c.as_ref(), false)?;
+    let (mut vals, _) = sym_eigen(s.full().as_ref(), false)?;
     vals.truncate(n.min(d));
     let scale = if center { 1.0 / (n as f64 - 1.0).max(1.0) } else { 1.0 };
     Ok(vals.into_iter().map(|v| v.max(0.0) * scale).collect())

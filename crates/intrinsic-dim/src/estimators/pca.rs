@@ -324,8 +324,7 @@ impl Pca {
         if scatter.rows < d {
             return Ok(None);
         }
-        let lower = &scatter.lower;
-        let c = faer::Mat::<f64>::from_fn(d, d, |i, j| if i >= j { lower[[i, j]] } else { lower[[j, i]] });
+        let c = scatter.full();
         let mut p = 16;
         while p <= d / 4 {
             let basis_seed = seed ^ 0x5249_545a_0000_0000 ^ p as u64;
